@@ -1,0 +1,48 @@
+# Two commands do everything on a fresh clone: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run test setup index lint typecheck bench check-corpus clean
+
+# The venv is rebuilt whenever the pins or the project metadata change.
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade "pip>=24" 2>&1 | grep -v "is ignored" || true
+	@$(BIN)/python -m pip install --quiet -r requirements.lock 2>&1 | grep -v "is ignored" || true
+	@$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | grep -v "is ignored" || true
+	@$(BIN)/python -c "import torch, sentence_transformers, faiss, bm25s, discord, slack_bolt" \
+		|| { echo "factbot: dependency install failed (see pip output above)" >&2; exit 1; }
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+index: setup
+	@$(BIN)/factbot index
+
+run: setup
+	@$(BIN)/factbot run
+
+check-corpus: setup
+	@$(BIN)/factbot corpus check
+
+lint: setup
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+
+typecheck: setup
+	@$(BIN)/mypy
+
+test: setup lint typecheck
+	@$(BIN)/python -m pytest -q
+
+bench: setup
+	@$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

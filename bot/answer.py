@@ -1,0 +1,116 @@
+"""The one value every adapter renders: `Answer`, plus the small records it holds.
+
+Adapters (console, Discord, Slack) turn an `Answer` into text, an embed or Block Kit; they never
+look anything up themselves. `Answer.to_json()` is the stable JSON contract of `factbot ask --json`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Language = Literal["fr", "en"]
+SourceKind = Literal["article", "factcheck"]
+
+# Human labels for verdicts, per language. Keys are the corpus verdict values.
+VERDICT_LABELS: dict[str, dict[str, str]] = {
+    "accurate": {"en": "Accurate", "fr": "Exact"},
+    "mostly-accurate": {"en": "Mostly accurate", "fr": "Plutôt exact"},
+    "misleading": {"en": "Misleading", "fr": "Trompeur"},
+    "inaccurate": {"en": "Inaccurate", "fr": "Inexact"},
+    "outdated": {"en": "Outdated", "fr": "Dépassé"},
+    "unverifiable": {"en": "Unverifiable", "fr": "Invérifiable"},
+    "opinion": {"en": "Opinion, not fact", "fr": "Opinion, pas un fait"},
+}
+
+# Verdicts that mean "do not take the quoted sentence at face value".
+WARNING_VERDICTS = frozenset({"misleading", "inaccurate", "outdated", "unverifiable", "opinion"})
+
+
+def verdict_label(verdict: str, language: Language) -> str:
+    """The reader-facing label of a verdict in `language`."""
+    return VERDICT_LABELS.get(verdict, {}).get(language, verdict)
+
+
+@dataclass(frozen=True)
+class Link:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """One verbatim quote from the corpus, with where it comes from."""
+
+    id: str
+    kind: SourceKind
+    doc: str
+    paragraph: int | None
+    quote: str
+    score: float
+    url: str | None = None
+    # For an English question quoting the French article: the aligned English sentence(s).
+    translation: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "doc": self.doc,
+            "paragraph": self.paragraph,
+            "quote": self.quote,
+            "score": round(self.score, 4),
+            "url": self.url,
+        }
+        if self.translation is not None:
+            out["translation"] = self.translation
+        return out
+
+
+@dataclass(frozen=True)
+class FactCheckRef:
+    """A fact-check note that bears on the answer, summarised in the answer's language."""
+
+    id: str
+    claim: str
+    verdict: str
+    label: str
+    summary: str
+    sources: tuple[Link, ...] = ()
+
+    @property
+    def is_warning(self) -> bool:
+        return self.verdict in WARNING_VERDICTS
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "claim": self.claim,
+            "verdict": self.verdict,
+            "summary": self.summary,
+            "sources": [{"title": s.title, "url": s.url} for s in self.sources],
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The result of one question: quotes and verdicts, or an honest refusal."""
+
+    question: str
+    language: Language
+    refused: bool
+    text: str
+    sources: tuple[SourceRef, ...] = ()
+    factchecks: tuple[FactCheckRef, ...] = ()
+    index_version: str = ""
+    debug: dict[str, float] = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "language": self.language,
+            "refused": self.refused,
+            "answer": self.text,
+            "sources": [s.to_json() for s in self.sources],
+            "factchecks": [f.to_json() for f in self.factchecks],
+        }

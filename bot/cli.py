@@ -1,0 +1,272 @@
+"""`factbot` command line. Heavy modules (torch, faiss, discord, slack) load only when a command
+needs them, so `factbot --help` stays instant.
+
+Exit status: 0 ok, 1 failure (one line on stderr), 2 bad input or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    """One line for the operator, and the exit status to use."""
+
+    def __init__(self, message: str, status: int = EXIT_FAIL) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="factbot",
+        description="Answers questions about one news article, quoting it and flagging its mistakes.",
+    )
+    p.add_argument("--env-file", default=".env", help="settings file (default: .env)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = sub.add_parser("ask", help="answer one question, or one per stdin line with '-'")
+    ask.add_argument("question", help="the question, or '-' to read one question a line from stdin")
+    ask.add_argument("--json", action="store_true", help="print the JSON contract")
+
+    sub.add_parser("chat", help="the console chat (reads questions line by line)")
+    sub.add_parser("run", help="start Discord and/or Slack when configured, else the console chat")
+    idx = sub.add_parser("index", help="build or rebuild the index; prints chunks, time, model")
+    idx.add_argument("--if-needed", action="store_true", help="only when missing or stale")
+
+    ev = sub.add_parser("eval", help="retrieval and refusal quality on the dev set")
+    ev.add_argument("--questions", default="tests/data/questions.jsonl")
+    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--calibrate", action="store_true", help="search refusal thresholds")
+    ev.add_argument("--verbose", action="store_true", help="list every miss")
+
+    corpus = sub.add_parser("corpus", help="corpus tools")
+    corpus_sub = corpus.add_subparsers(dest="corpus_command", metavar="ACTION")
+    corpus_sub.add_parser("check", help="validate the corpus (exit 1 with one line per problem)")
+
+    dc = sub.add_parser("discord", help="run the Discord bot")
+    dc_sub = dc.add_subparsers(dest="discord_command", metavar="ACTION")
+    dc_sub.add_parser("invite", help="print the URL that adds the bot to a server")
+    sub.add_parser("slack", help="run the Slack app")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `factbot` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except CliError as exc:
+        print(f"factbot: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # the last net: never a traceback in a terminal
+        print(f"factbot: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from bot.logs import setup_logging
+    from bot.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.load(args.env_file)
+    except SettingsError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    setup_logging(settings.log_level, settings.secrets())
+    return settings
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    command = args.command or "chat"
+    if command == "corpus":
+        return _corpus_check(args)
+    settings = _settings(args)
+    if command == "ask":
+        return _ask(settings, args.question, args.json)
+    if command == "chat":
+        return _chat(settings)
+    if command == "index":
+        return _index(settings, args.if_needed)
+    if command == "eval":
+        from bot.evaluation import run_eval
+
+        return run_eval(_engine(settings), args.questions, args.json, args.calibrate, args.verbose)
+    if command == "discord" and getattr(args, "discord_command", None) == "invite":
+        from bot.adapters.discord_bot import invite_url
+
+        print(invite_url(settings))
+        return EXIT_OK
+    if command in ("discord", "slack", "run"):
+        return _serve(settings, command)
+    raise CliError(f"unknown command {command!r}", EXIT_USAGE)
+
+
+def _corpus_check(args: argparse.Namespace) -> int:
+    from bot.settings import Settings, SettingsError
+    from index.corpus import check_corpus
+
+    if args.corpus_command != "check":
+        raise CliError("usage: factbot corpus check", EXIT_USAGE)
+    try:
+        settings = Settings.load(args.env_file)
+    except SettingsError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    problems = check_corpus(settings.corpus_dir)
+    for problem in problems:
+        print(problem)
+    if problems:
+        return EXIT_FAIL
+    print(f"corpus OK: {settings.corpus_dir}")
+    return EXIT_OK
+
+
+def _engine(settings: Settings) -> Any:
+    from bot.engine import Engine, IndexUnavailable
+    from index.embeddings import ModelUnavailable
+
+    try:
+        return Engine.open(settings)
+    except (IndexUnavailable, ModelUnavailable) as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _error_json(message: str) -> str:
+    return json.dumps({"error": message}, ensure_ascii=False)
+
+
+def _ask(settings: Settings, question: str, as_json: bool) -> int:
+    from bot.questions import QuestionRejected, clean_question
+
+    if question != "-":
+        try:
+            text = clean_question(question, settings.max_question_chars)
+        except QuestionRejected as exc:
+            print(
+                _error_json(str(exc)) if as_json else f"factbot: {exc}",
+                file=sys.stdout if as_json else sys.stderr,
+            )
+            return EXIT_USAGE
+        answer = _engine(settings).answer(text)
+        print(json.dumps(answer.to_json(), ensure_ascii=False) if as_json else answer.text)
+        return EXIT_OK
+    # One question a line: each line gets exactly one result line, in order.
+    engine = _engine(settings)
+    status = EXIT_OK
+    for line in sys.stdin:
+        try:
+            text = clean_question(line, settings.max_question_chars)
+        except QuestionRejected as exc:
+            status = EXIT_USAGE
+            print(_error_json(str(exc)) if as_json else f"error: {exc}", flush=True)
+            continue
+        answer = engine.answer(text)
+        if as_json:
+            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+        else:
+            print(" | ".join(answer.text.splitlines()), flush=True)
+    return status
+
+
+def _chat(settings: Settings) -> int:
+    from bot.adapters.console import run_console
+
+    return run_console(settings, _engine_factory=_engine)
+
+
+def _index(settings: Settings, if_needed: bool) -> int:
+    import time
+
+    from bot.engine import build_from_corpus, load_or_build
+    from index.corpus import CorpusInvalid
+    from index.embeddings import ModelUnavailable, load_embedder
+    from index.store import IndexStore
+
+    started = time.perf_counter()
+    try:
+        embedder = load_embedder(settings.embedding_model, settings.embed_cache_size)
+        store = IndexStore(settings.index_dir)
+        if if_needed:
+            index = load_or_build(settings, store, embedder)
+        else:
+            index = build_from_corpus(settings, store, embedder)
+    except CorpusInvalid as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        raise CliError(f"index not rebuilt: the corpus has {len(exc.problems)} problem(s)") from exc
+    except ModelUnavailable as exc:
+        raise CliError(str(exc)) from exc
+    seconds = time.perf_counter() - started
+    m = index.manifest
+    print(
+        f"index {m['version']}: {m['chunk_count']} chunks, {m['note_count']} notes, "
+        f"model {m['model']} ({m['dimension']}d, {m['dense_index']}), "
+        f"built in {m['build_seconds']:.2f}s ({seconds:.1f}s with model load) -> {index.path}"
+    )
+    return EXIT_OK
+
+
+def _serve(settings: Settings, which: str) -> int:
+    import asyncio
+
+    from bot.adapters import AdapterStartError
+
+    targets: list[str] = []
+    if which in ("discord", "run") and settings.discord_enabled:
+        targets.append("discord")
+    if which in ("slack", "run") and settings.slack_enabled:
+        targets.append("slack")
+    if which == "discord" and not targets:
+        raise CliError("DISCORD_TOKEN is not set: add it to .env (see .env.example)", EXIT_USAGE)
+    if which == "slack" and not targets:
+        raise CliError(
+            "SLACK_BOT_TOKEN with SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) "
+            "must be set: add them to .env (see .env.example)",
+            EXIT_USAGE,
+        )
+    if not targets:
+        return _chat(settings)
+    try:
+        asyncio.run(_serve_async(settings, targets))
+    except AdapterStartError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    return EXIT_OK
+
+
+async def _serve_async(settings: Settings, targets: list[str]) -> None:
+    import asyncio
+
+    from bot.service import FactBotService
+
+    engine = await asyncio.to_thread(_engine, settings)
+    service = FactBotService(settings, engine)
+    service.start_watching()
+    jobs = []
+    if "discord" in targets:
+        from bot.adapters import discord_bot
+
+        jobs.append(discord_bot.serve(settings, service))
+    if "slack" in targets:
+        from bot.adapters import slack_app
+
+        jobs.append(slack_app.serve(settings, service))
+    try:
+        await asyncio.gather(*jobs)
+    finally:
+        await service.aclose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

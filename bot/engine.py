@@ -1,0 +1,264 @@
+"""The answering core: one immutable index + the embedder -> `Answer`s.
+
+An `Engine` never changes once made; a rebuild makes a new one (`rebuilt`, `reloaded`) and the
+service swaps the reference. Nothing here imports a chat library.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from bot.answer import Answer, FactCheckRef, Language
+from bot.compose import compose, factcheck_ref, refusal
+from bot.language import detect_language
+from bot.relevance import GATES, Gate, is_relevant
+from bot.settings import Settings
+from bot.status import DocumentInfo, IndexInfo
+from index.chunking import Chunk, ChunkingConfig
+from index.corpus import CorpusInvalid, load_corpus
+from index.corpus import corpus_hash as compute_corpus_hash
+from index.embeddings import Embedder, load_embedder
+from index.store import IndexCorrupt, IndexMissing, IndexProblem, IndexStore, LoadedIndex
+from index.text import content_words
+
+log = logging.getLogger("factbot.engine")
+
+MAX_TOPIC_NOTES = 5
+
+
+class ReindexFailed(Exception):
+    """The rebuild failed; the old index keeps serving. `problems` are one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class IndexUnavailable(Exception):
+    """No usable index and none can be built: one line for the operator."""
+
+
+def chunking_config(settings: Settings) -> ChunkingConfig:
+    return ChunkingConfig(
+        max_sentences=settings.chunk_max_sentences, max_chars=settings.chunk_max_chars
+    )
+
+
+def _summarise(problems: Sequence[object], limit: int = 3) -> str:
+    shown = "; ".join(str(p) for p in problems[:limit])
+    more = len(problems) - limit
+    return shown + (f" (+{more} more)" if more > 0 else "")
+
+
+def build_from_corpus(settings: Settings, store: IndexStore, embedder: Embedder) -> LoadedIndex:
+    """Validate the corpus and build a new published index (raises `CorpusInvalid`)."""
+    corpus = load_corpus(settings.corpus_dir)
+    return store.build(corpus, embedder, chunking_config(settings), settings.embed_batch_size)
+
+
+def load_or_build(settings: Settings, store: IndexStore, embedder: Embedder) -> LoadedIndex:
+    """The published index if it is intact and current; otherwise rebuild it, saying why.
+
+    A stale index whose corpus cannot be rebuilt (a broken file) keeps serving, with a warning.
+    """
+    try:
+        index = store.load()
+    except IndexMissing:
+        log.warning("no index under %s yet: building it from %s", store.root, settings.corpus_dir)
+        return _build_or_explain(settings, store, embedder, "no index exists")
+    except IndexProblem as exc:
+        log.warning("%s: rebuilding it from %s", exc, settings.corpus_dir)
+        return _build_or_explain(settings, store, embedder, str(exc))
+    try:
+        current_hash: str | None = compute_corpus_hash(settings.corpus_dir)
+    except OSError:
+        current_hash = None
+    reason = store.staleness(index.manifest, embedder.name, chunking_config(settings), current_hash)
+    if reason is None and index.manifest.get("dimension") != embedder.dimension:
+        reason = "the embedding dimension changed"
+    if reason is None:
+        return index
+    log.warning("index %s is stale (%s): rebuilding", index.version, reason)
+    try:
+        return build_from_corpus(settings, store, embedder)
+    except CorpusInvalid as exc:
+        log.warning(
+            "cannot rebuild, the corpus has %d problem(s): %s; still serving index %s",
+            len(exc.problems),
+            _summarise(exc.problems),
+            index.version,
+        )
+        return index
+
+
+def _build_or_explain(
+    settings: Settings, store: IndexStore, embedder: Embedder, why: str
+) -> LoadedIndex:
+    try:
+        return build_from_corpus(settings, store, embedder)
+    except CorpusInvalid as exc:
+        raise IndexUnavailable(
+            f"{why}, and the corpus in {settings.corpus_dir} cannot be indexed: "
+            f"{_summarise(exc.problems)}. Fix it (see `factbot corpus check`), then run `factbot index`."
+        ) from exc
+    except IndexProblem as exc:
+        raise IndexUnavailable(f"{why}, and building a new index failed: {exc}") from exc
+
+
+class Engine:
+    """Answers questions from one loaded index."""
+
+    def __init__(
+        self, settings: Settings, store: IndexStore, embedder: Embedder, index: LoadedIndex
+    ) -> None:
+        from bot.retrieval import Retriever
+
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.index = index
+        self.retriever = Retriever(index)
+
+    @classmethod
+    def open(cls, settings: Settings) -> Engine:
+        """Load the model and the index (building it when missing, stale or corrupted)."""
+        embedder = load_embedder(settings.embedding_model, settings.embed_cache_size)
+        store = IndexStore(settings.index_dir)
+        return cls(settings, store, embedder, load_or_build(settings, store, embedder))
+
+    # ------------------------------------------------------------------ facts about the index
+
+    @property
+    def version(self) -> str:
+        return self.index.version
+
+    @property
+    def chunk_count(self) -> int:
+        return len(self.index.chunks)
+
+    def published_version(self) -> str | None:
+        return self.store.published_version()
+
+    def info(self) -> IndexInfo:
+        m = self.index.manifest
+        return IndexInfo(
+            documents=tuple(
+                DocumentInfo(d.id, d.title, d.language, d.url) for d in self.index.documents
+            ),
+            note_count=len(self.index.notes),
+            version=self.version,
+            model=str(m.get("model")),
+            built_at=str(m.get("built_at")),
+            chunk_count=self.chunk_count,
+        )
+
+    # ------------------------------------------------------------------ questions
+
+    def answer_many(
+        self, questions: Sequence[str], gates: dict[Language, Gate] | None = None
+    ) -> list[Answer]:
+        """Answer cleaned questions; their embeddings are computed in one batch."""
+        if not questions:
+            return []
+        vectors = self.embedder.encode_queries(list(questions))
+        return [self._answer(q, v, gates) for q, v in zip(questions, vectors, strict=True)]
+
+    def answer(self, question: str) -> Answer:
+        return self.answer_many([question])[0]
+
+    def _answer(
+        self, question: str, vector: np.ndarray, gates: dict[Language, Gate] | None
+    ) -> Answer:
+        language = detect_language(question)
+        found = self.retriever.search(question, vector)
+        debug = {"dense": round(found.dense_top, 4), "coverage": round(found.coverage, 4)}
+        if not found.hits or not is_relevant(
+            language, found.dense_top, found.coverage, gates or GATES
+        ):
+            answer = refusal(question, language, self.version)
+        else:
+            answer = compose(
+                question, language, found.hits, self.index, self.settings.top_k, self._pick_sentence
+            )
+        answer.debug.update(debug)
+        return answer
+
+    def _pick_sentence(self, question: str, chunk: Chunk) -> tuple[int, int]:
+        """The sentence of a multi-sentence chunk closest to the question (dense, then words)."""
+        texts = [chunk.text[s - chunk.start : e - chunk.start] for s, e in chunk.sentences]
+        q, rows = (
+            self.embedder.encode_queries([question, *texts])[0],
+            self.embedder.encode_queries(texts),
+        )
+        words = set(content_words(question))
+        scores = [
+            float(rows[i] @ q) + 0.01 * len(words & set(content_words(t)))
+            for i, t in enumerate(texts)
+        ]
+        return chunk.sentences[int(np.argmax(scores))]
+
+    # ------------------------------------------------------------------ fact-check notes
+
+    def all_factchecks(self, language: Language) -> list[FactCheckRef]:
+        return [factcheck_ref(n, language) for n in self.index.notes.values()]
+
+    def search_factchecks(self, topic: str, language: Language | None = None) -> list[FactCheckRef]:
+        """Notes that best match `topic` (none when the topic is out of scope)."""
+        lang = language or detect_language(topic)
+        vector = self.embedder.encode_queries([topic])[0]
+        found = self.retriever.search(topic, vector, kinds=frozenset({"factcheck"}))
+        if not is_relevant(lang, found.dense_top, found.coverage):
+            return []
+        return [factcheck_ref(self.index.notes[h.unit], lang) for h in found.hits[:MAX_TOPIC_NOTES]]
+
+    # ------------------------------------------------------------------ rebuilds
+
+    def rebuilt(self) -> Engine:
+        """A new engine over a fresh build of the corpus (raises `ReindexFailed`)."""
+        try:
+            index = build_from_corpus(self.settings, self.store, self.embedder)
+        except CorpusInvalid as exc:
+            raise ReindexFailed([str(p) for p in exc.problems]) from exc
+        except (IndexProblem, OSError) as exc:
+            raise ReindexFailed([f"building the index failed: {exc}"]) from exc
+        return Engine(self.settings, self.store, self.embedder, index)
+
+    def reloaded(self) -> Engine | None:
+        """A new engine over the build another process published, or None if it is unusable."""
+        try:
+            index = self.store.load()
+        except (IndexCorrupt, IndexMissing, IndexProblem) as exc:
+            log.warning("ignoring the published index: %s", exc)
+            return None
+        if index.manifest.get("model") != self.embedder.name:
+            log.warning("ignoring published index %s: built with another model", index.version)
+            return None
+        return Engine(self.settings, self.store, self.embedder, index)
+
+    def changes_since(self, old: Engine) -> list[str]:
+        """Human lines describing what a rebuild changed compared with `old`."""
+        changes: list[str] = []
+        before = {d.id: d.digest for d in old.index.documents}
+        for doc in self.index.documents:
+            if doc.id not in before:
+                changes.append(f"document added: {doc.id}")
+            elif before[doc.id] != doc.digest:
+                changes.append(f"document changed: {doc.id}")
+        old_notes = {n.id: n.digest for n in old.index.notes.values()}
+        new_notes = {n.id: n.digest for n in self.index.notes.values()}
+        added = sorted(set(new_notes) - set(old_notes))
+        removed = sorted(set(old_notes) - set(new_notes))
+        changed = sorted(n for n in set(new_notes) & set(old_notes) if new_notes[n] != old_notes[n])
+        for label, items in (
+            ("notes added", added),
+            ("notes removed", removed),
+            ("notes changed", changed),
+        ):
+            if items:
+                changes.append(f"{label}: {', '.join(items)}")
+        if old.chunk_count != self.chunk_count:
+            changes.append(f"chunks: {old.chunk_count} -> {self.chunk_count}")
+        return changes or ["no content change"]

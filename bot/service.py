@@ -1,0 +1,211 @@
+"""The async face of the answering core, shared by every chat adapter.
+
+`FactBotService` owns the current `Engine` (one immutable index + the embedder) and:
+- answers questions off the event loop, micro-batching questions that arrive together;
+- rebuilds the index in a worker thread while questions keep being answered from the old one,
+  swaps the new one in with one assignment, and coalesces concurrent `/reindex` calls;
+- notices a rebuild made by another process sharing `INDEX_DIR` and hot-swaps it in.
+
+It imports neither discord nor slack: adapters call it and render what it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from bot.answer import Answer, FactCheckRef, Language
+from bot.engine import Engine, ReindexFailed
+from bot.questions import QuestionRejected, clean_question
+from bot.settings import Settings
+from bot.status import DocumentInfo, IndexInfo, ReindexReport
+
+__all__ = [
+    "DocumentInfo",
+    "FactBotService",
+    "IndexInfo",
+    "QuestionRejected",
+    "ReindexFailed",
+    "ReindexReport",
+]
+
+log = logging.getLogger("factbot.service")
+
+MAX_BATCH = 64
+
+
+@dataclass
+class _Pending:
+    question: str
+    future: asyncio.Future[Answer]
+    loop: asyncio.AbstractEventLoop = field(repr=False)
+
+
+class FactBotService:
+    """Questions in, `Answer`s out; reindexing and hot-swap behind the scenes."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self._engine = engine
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="factbot-ask")
+        self._lock = threading.Lock()
+        self._pending: list[_Pending] = []
+        self._draining = False
+        self._reindex_task: asyncio.Task[ReindexReport] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FactBotService:
+        """Load (or build on first use) the index and the model. Blocking: call before the loop
+        starts or through `asyncio.to_thread`."""
+        return cls(settings, Engine.open(settings))
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # ------------------------------------------------------------------ questions
+
+    async def ask(self, question: str) -> Answer:
+        """Answer one question (raises `QuestionRejected` for empty or over-long input)."""
+        text = clean_question(question, self.settings.max_question_chars)
+        loop = asyncio.get_running_loop()
+        item = _Pending(text, loop.create_future(), loop)
+        with self._lock:
+            self._pending.append(item)
+            start = not self._draining
+            self._draining = True
+        if start:
+            self._pool.submit(self._drain)
+        return await item.future
+
+    def _drain(self) -> None:
+        # Runs in the worker thread: answers everything queued, in batches. Questions arriving
+        # while a batch is encoded are answered together in the next one (micro-batching
+        # without any added wait).
+        while True:
+            with self._lock:
+                batch = self._pending[:MAX_BATCH]
+                del self._pending[:MAX_BATCH]
+                if not batch:
+                    self._draining = False
+                    return
+            engine = self._engine
+            try:
+                answers = engine.answer_many([p.question for p in batch])
+            except Exception as exc:  # a failure answers every waiter, never loses one
+                log.exception("answering a batch of %d failed", len(batch))
+                for p in batch:
+                    p.loop.call_soon_threadsafe(_set_exception, p.future, exc)
+                continue
+            for p, a in zip(batch, answers, strict=True):
+                p.loop.call_soon_threadsafe(_set_result, p.future, a)
+
+    async def factchecks(
+        self, topic: str | None = None, language: Language | None = None
+    ) -> list[FactCheckRef]:
+        """All notes (no topic), or the notes that best match `topic`."""
+        if topic is not None and topic.strip():
+            topic = clean_question(topic, self.settings.max_question_chars)
+            return await asyncio.to_thread(self._engine.search_factchecks, topic, language)
+        return self._engine.all_factchecks(language or "en")
+
+    def info(self) -> IndexInfo:
+        """Documents, note count, index version, model and build time."""
+        return self._engine.info()
+
+    # ------------------------------------------------------------------ reindex
+
+    async def reindex(self, actor: str) -> ReindexReport:
+        """Rebuild from the corpus; concurrent calls share one build. Raises `ReindexFailed`."""
+        if self._reindex_task is not None and not self._reindex_task.done():
+            log.info("reindex requested by %s joins the build already running", actor)
+            report = await asyncio.shield(self._reindex_task)
+            return ReindexReport(
+                report.version,
+                report.previous_version,
+                report.chunk_count,
+                report.seconds,
+                report.changes,
+                coalesced=True,
+            )
+        self._reindex_task = asyncio.get_running_loop().create_task(self._reindex(actor))
+        return await asyncio.shield(self._reindex_task)
+
+    async def _reindex(self, actor: str) -> ReindexReport:
+        old = self._engine
+        started = time.perf_counter()
+        log.info("reindex started by %s (serving %s meanwhile)", actor, old.version)
+        try:
+            new = await asyncio.to_thread(old.rebuilt)
+        except ReindexFailed as exc:
+            log.warning("reindex by %s failed, still serving %s: %s", actor, old.version, exc)
+            raise
+        seconds = time.perf_counter() - started
+        self._engine = new  # one reference swap: in-flight questions finish on the old engine
+        changes = tuple(new.changes_since(old))
+        log.info(
+            "reindex by %s done in %.1fs: %s -> %s, %d chunks; %s",
+            actor,
+            seconds,
+            old.version,
+            new.version,
+            new.chunk_count,
+            "; ".join(changes),
+        )
+        return ReindexReport(new.version, old.version, new.chunk_count, seconds, changes)
+
+    # ------------------------------------------------------------------ other processes
+
+    def start_watching(self) -> None:
+        """Poll `INDEX_DIR` for an index built by another process and hot-swap it in."""
+        if self._watch_task is None and self.settings.index_watch_seconds > 0:
+            self._watch_task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.index_watch_seconds)
+            try:
+                await self.check_for_new_index()
+            except Exception:
+                log.exception(
+                    "checking INDEX_DIR for a new index failed; still serving %s",
+                    self._engine.version,
+                )
+
+    async def check_for_new_index(self) -> bool:
+        """Swap in the index another process published, if any. True when swapped."""
+        engine = self._engine
+        if engine.published_version() in (None, engine.version):
+            return False
+        if self._reindex_task is not None and not self._reindex_task.done():
+            return False
+        new = await asyncio.to_thread(engine.reloaded)
+        if new is None or new.version == engine.version:
+            return False
+        self._engine = new
+        log.info(
+            "hot-swapped index %s -> %s (published by another process)", engine.version, new.version
+        )
+        return True
+
+    async def aclose(self) -> None:
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _set_result(future: asyncio.Future[Answer], answer: Answer) -> None:
+    if not future.done():
+        future.set_result(answer)
+
+
+def _set_exception(future: asyncio.Future[Answer], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)

@@ -1,0 +1,175 @@
+"""The one place that reads the environment.
+
+`Settings.load()` merges `.env` (python-dotenv) with the process environment (which wins) into a
+frozen dataclass; every other module receives a `Settings` and never touches `os.environ`.
+Secrets are excluded from `repr` so a settings object can be logged safely.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _ids(env: Mapping[str, str], name: str) -> tuple[int, ...]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return ()
+    out = []
+    for part in raw.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit():
+            raise SettingsError(
+                f"{name} must be a comma-separated list of numeric ids, got {part!r}"
+            )
+        out.append(int(part))
+    return tuple(out)
+
+
+def _strs(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name, "")
+    return tuple(p.strip() for p in raw.replace(";", ",").split(",") if p.strip())
+
+
+def _str(env: Mapping[str, str], name: str, default: str = "") -> str:
+    value = env.get(name, "")
+    return value.strip() if value and value.strip() else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting factbot has; `.env.example` documents each one."""
+
+    # Knowledge and index
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("var/index")
+    embedding_model: str = DEFAULT_MODEL
+    embed_batch_size: int = 32
+    chunk_max_sentences: int = 1
+    chunk_max_chars: int = 600
+    top_k: int = 3
+    max_question_chars: int = 500
+    embed_cache_size: int = 1024
+    index_watch_seconds: float = 2.0
+    log_level: str = "INFO"
+
+    # Chat behaviour shared by the adapters
+    user_cooldown_seconds: float = 5.0
+    user_cooldown_burst: int = 3
+
+    # Discord
+    discord_token: str = field(default="", repr=False)
+    discord_guild_ids: tuple[int, ...] = ()
+    moderator_role_ids: tuple[int, ...] = ()
+    ask_channel_ids: tuple[int, ...] = ()
+    discord_api_base: str = "https://discord.com/api/v10"
+    discord_application_id: int = 0
+    discord_shard_count: int = 0
+    discord_shard_ids: tuple[int, ...] = ()
+
+    # Slack
+    slack_bot_token: str = field(default="", repr=False)
+    slack_app_token: str = field(default="", repr=False)
+    slack_signing_secret: str = field(default="", repr=False)
+    slack_api_base: str = "https://slack.com/api/"
+    slack_moderator_ids: tuple[str, ...] = ()
+    slack_port: int = 3000
+
+    @classmethod
+    def load(
+        cls,
+        env_file: str | os.PathLike[str] | None = ".env",
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Build settings from `env_file` (if it exists) overlaid with `environ` (default os.environ)."""
+        merged: dict[str, str] = {}
+        if env_file is not None and Path(env_file).is_file():
+            merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        merged.update(os.environ if environ is None else environ)
+        return cls.from_mapping(merged)
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from a plain mapping of variable names to strings."""
+        return cls(
+            corpus_dir=Path(_str(env, "CORPUS_DIR", "corpus")),
+            index_dir=Path(_str(env, "INDEX_DIR", "var/index")),
+            embedding_model=_str(env, "EMBEDDING_MODEL", DEFAULT_MODEL),
+            embed_batch_size=_int(env, "EMBED_BATCH_SIZE", 32, minimum=1),
+            chunk_max_sentences=_int(env, "CHUNK_MAX_SENTENCES", 1, minimum=1),
+            chunk_max_chars=_int(env, "CHUNK_MAX_CHARS", 600, minimum=50),
+            top_k=_int(env, "TOP_K", 3, minimum=1),
+            max_question_chars=_int(env, "MAX_QUESTION_CHARS", 500, minimum=10),
+            embed_cache_size=_int(env, "EMBED_CACHE_SIZE", 1024, minimum=0),
+            index_watch_seconds=_float(env, "INDEX_WATCH_SECONDS", 2.0),
+            log_level=_str(env, "LOG_LEVEL", "INFO").upper(),
+            user_cooldown_seconds=_float(env, "USER_COOLDOWN_SECONDS", 5.0),
+            user_cooldown_burst=_int(env, "USER_COOLDOWN_BURST", 3, minimum=1),
+            discord_token=_str(env, "DISCORD_TOKEN"),
+            discord_guild_ids=_ids(env, "DISCORD_GUILD_IDS"),
+            moderator_role_ids=_ids(env, "MODERATOR_ROLE_IDS"),
+            ask_channel_ids=_ids(env, "ASK_CHANNEL_IDS"),
+            discord_api_base=_str(env, "DISCORD_API_BASE", "https://discord.com/api/v10").rstrip(
+                "/"
+            ),
+            discord_application_id=_int(env, "DISCORD_APPLICATION_ID", 0),
+            discord_shard_count=_int(env, "DISCORD_SHARD_COUNT", 0),
+            discord_shard_ids=_ids(env, "DISCORD_SHARD_IDS"),
+            slack_bot_token=_str(env, "SLACK_BOT_TOKEN"),
+            slack_app_token=_str(env, "SLACK_APP_TOKEN"),
+            slack_signing_secret=_str(env, "SLACK_SIGNING_SECRET"),
+            slack_api_base=_str(env, "SLACK_API_BASE", "https://slack.com/api/"),
+            slack_moderator_ids=_strs(env, "SLACK_MODERATOR_IDS"),
+            slack_port=_int(env, "SLACK_PORT", 3000, minimum=1),
+        )
+
+    @property
+    def discord_enabled(self) -> bool:
+        return bool(self.discord_token)
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and (self.slack_app_token or self.slack_signing_secret))
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every configured secret value, for log redaction."""
+        return tuple(
+            v
+            for f in fields(self)
+            if not f.repr and isinstance(v := getattr(self, f.name), str) and v
+        )

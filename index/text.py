@@ -1,0 +1,153 @@
+"""Text helpers shared by the corpus loader, the chunker and retrieval.
+
+Sentence splitting, matching normalisation (typographic apostrophes, spaces), accent folding and
+the content-word tokenizer used by BM25 and by the relevance gate.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+# A sentence ends at . ! ? or … (optionally followed by closing quotes or brackets), then
+# whitespace, then something that can start a sentence.
+_SENTENCE_END = re.compile(r"""[.!?…]+["»”’)\]]*(?=\s+["«“(\[]?\s*[A-ZÀ-ÖØ-Þ0-9])""")
+_INITIAL = re.compile(r"(?:^|[\s(])[A-Za-z]\.$")
+
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "“": '"', "”": '"'})
+_SPACES = re.compile(r"\s+")
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Character spans (start, end) of the sentences of `text`, trimmed of surrounding spaces."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.end()
+        # "U.S. Army", "J. Smith": a single letter before the period is an initial, not an end.
+        if _INITIAL.search(text[max(0, match.start() - 2) : match.start() + 1]):
+            continue
+        spans.append((start, end))
+        start = end
+    spans.append((start, len(text)))
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            out.append((s, e))
+    return out
+
+
+def normalize_for_match(text: str) -> str:
+    """Typographic apostrophes and quotes made plain, runs of spaces collapsed: for claim matching."""
+    return _SPACES.sub(" ", text.translate(_APOSTROPHES)).strip()
+
+
+def find_normalized(haystack: str, needle: str) -> tuple[int, int] | None:
+    """Offsets in `haystack` of `needle`, comparing both with `normalize_for_match`.
+
+    Returns the span in the *original* haystack, so quotes stay exact substrings.
+    """
+    target = normalize_for_match(needle)
+    if not target:
+        return None
+    # Build the normalized haystack while remembering where each normalized char came from.
+    chars: list[str] = []
+    origin: list[int] = []
+    prev_space = True
+    for i, ch in enumerate(haystack.translate(_APOSTROPHES)):
+        if ch.isspace():
+            if prev_space:
+                continue
+            ch = " "
+            prev_space = True
+        else:
+            prev_space = False
+        chars.append(ch)
+        origin.append(i)
+    norm = "".join(chars)
+    pos = norm.find(target)
+    if pos < 0:
+        return None
+    return origin[pos], origin[pos + len(target) - 1] + 1
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents: 'Pékin' -> 'pekin'."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+STOPWORDS_FR = frozenset(
+    fold(w)
+    for w in """
+    a à au aux avec ce ces cet cette dans de des du elle elles en et est été être eu il ils je
+    la le les leur leurs lui ma mais me même mes moi mon ne nos notre nous on ont ou où par pas
+    pour qu que qui quoi sa se ses son sont sur ta te tes toi ton tu un une vos votre vous y c d
+    j l m n s t qu lorsque puisque quel quelle quels quelles comment combien pourquoi quand est-ce
+    était étaient sera seront fait faire fut avait avaient ai as avons avez ceci cela ça donc
+    alors aussi très plus moins tout tous toute toutes autre autres dont si non oui bien ici là
+    quoi chez entre vers depuis avant après pendant sans sous selon ainsi comme encore déjà
+    elle-même lui-même soit peut peuvent doit doivent va vont vraiment réellement article dit
+    dire selon l'article
+    """.split()
+)
+
+STOPWORDS_EN = frozenset(
+    """
+    a an the and or but if of to in on at by for with from as into about over after before is
+    are was were be been being am do does did done has have had having will would shall should
+    can could may might must it its this that these those there here what which who whom whose
+    when where why how i me my we our you your he him his she her they them their not no yes so
+    than then too very just also only own same such both each few more most other some any all
+    again further once up down out off under until while during really actually does did article
+    say says said tell
+    """.split()
+)
+
+STOPWORDS = STOPWORDS_FR | STOPWORDS_EN
+_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+
+
+# Bump when content_words() changes: the BM25 index stores its output, so a change makes it stale.
+TOKENIZER_VERSION = 2
+
+_STEMMERS: list[object] = []
+
+
+def _stem_pair(word: str) -> tuple[str, ...]:
+    """The word's French and English Snowball stems (one when they agree).
+
+    The corpus and the questions mix two languages, and a question's language says nothing about
+    the chunk it should meet, so every word is conflated by both stemmers on both sides.
+    """
+    if not _STEMMERS:
+        import Stemmer
+
+        _STEMMERS.extend([Stemmer.Stemmer("french"), Stemmer.Stemmer("english")])
+    if word.isdigit():
+        return (word,)
+    fr = _STEMMERS[0].stemWord(word)  # type: ignore[attr-defined]
+    en = _STEMMERS[1].stemWord(word)  # type: ignore[attr-defined]
+    return (fr,) if fr == en else (fr, en)
+
+
+@lru_cache(maxsize=8192)
+def content_words(text: str) -> tuple[str, ...]:
+    """Accent-folded, stemmed content words of `text` (stop words of both languages removed).
+
+    Elisions ("l'exploration") and hyphenated inversions ("veut-elle") are split first.
+    """
+    out: list[str] = []
+    for raw in _WORD.findall(fold(text.translate(_APOSTROPHES))):
+        for word in re.split(r"['-]", raw):
+            if len(word) < 2 and not word.isdigit():
+                continue
+            if word in STOPWORDS:
+                continue
+            out.extend(_stem_pair(word))
+    return tuple(out)

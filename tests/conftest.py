@@ -1,0 +1,75 @@
+"""Shared fixtures: a private copy of the real corpus and index per test, the real model."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from bot.service import FactBotService  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL_CORPUS = ROOT / "corpus"
+
+
+def base_env(corpus: Path, index: Path) -> dict[str, str]:
+    """Settings for an isolated bot: its own corpus and index, no cooldown, no watcher."""
+    return {
+        "CORPUS_DIR": str(corpus),
+        "INDEX_DIR": str(index),
+        "INDEX_WATCH_SECONDS": "0",
+        "USER_COOLDOWN_SECONDS": "0",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+@pytest.fixture(scope="session")
+def prebuilt_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real corpus indexed once per session with the real model; tests copy it."""
+    root = tmp_path_factory.mktemp("prebuilt")
+    corpus = root / "corpus"
+    shutil.copytree(REAL_CORPUS, corpus)
+    settings = Settings.from_mapping(base_env(corpus, root / "index"))
+    FactBotService.from_settings(settings)
+    return root / "index"
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Path:
+    """A private, writable copy of the real corpus."""
+    dest = tmp_path / "corpus"
+    shutil.copytree(REAL_CORPUS, dest)
+    return dest
+
+
+@pytest.fixture
+def make_settings(
+    tmp_path: Path, corpus_copy: Path, prebuilt_index: Path
+) -> Callable[..., Settings]:
+    """`make_settings(VAR=value, ...)`: settings over a private corpus and a copy of the index."""
+    index_dir = tmp_path / "index"
+    if not index_dir.exists():
+        shutil.copytree(prebuilt_index, index_dir, symlinks=True)
+
+    def make(**env: str) -> Settings:
+        values = base_env(corpus_copy, index_dir)
+        values.update(env)
+        return Settings.from_mapping(values)
+
+    return make
+
+
+@pytest.fixture
+def service(make_settings: Callable[..., Settings]) -> Iterator[FactBotService]:
+    """A real service (real model, FAISS, BM25) over a private corpus and index."""
+    svc = FactBotService.from_settings(make_settings())
+    yield svc
+    svc._pool.shutdown(wait=True)
