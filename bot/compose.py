@@ -12,6 +12,7 @@ from index.store import LoadedIndex, NoteRecord
 # A unit whose dense score falls this far below the best one is not worth quoting beside it.
 QUOTE_MARGIN = 0.2
 MAX_FACTCHECKS = 3
+ARTICLE_LOOKAHEAD = 3
 
 REFUSALS: dict[Language, str] = {
     "fr": "L'article ne traite pas de cette question, et aucune note de vérification ne la couvre.",
@@ -56,6 +57,17 @@ def compose(
     """Build the answer from the best `top_k` units (the caller has checked relevance)."""
     best = hits[0].dense if hits else 0.0
     chosen = [h for h in hits[:top_k] if h.dense >= best - QUOTE_MARGIN or h is hits[0]]
+    if chosen and chosen[0].kind == "factcheck":
+        # A note ranked first: quote the article sentence it corrects right after it, so the
+        # reader sees the article's words and the correction together.
+        claimed = _claimed_sentence(hits, chosen[0].unit, index)
+        if claimed is not None and claimed not in chosen:
+            chosen = [chosen[0], claimed, *chosen[1:]][:top_k]
+    if not any(h.kind == "article" for h in chosen):
+        # The bot quotes the article: keep the best nearby sentence when notes fill the top.
+        nearby = next((h for h in hits[: top_k + ARTICLE_LOOKAHEAD] if h.kind == "article"), None)
+        if nearby is not None:
+            chosen.append(nearby)
     article_url = next((d.url for d in index.documents if d.id == _article_id(index)), None)
     sources: list[SourceRef] = []
     note_ids: list[str] = []
@@ -97,6 +109,14 @@ def compose(
         factchecks,
         index_version=index.version,
     )
+
+
+def _claimed_sentence(hits: Sequence[Hit], note_id: str, index: LoadedIndex) -> Hit | None:
+    """The ranked article unit whose sentence carries `note_id`'s claim."""
+    for hit in hits:
+        if hit.kind == "article" and any(note_id in index.chunks[r].notes for r in hit.chunks):
+            return hit
+    return None
 
 
 def _article_id(index: LoadedIndex) -> str:

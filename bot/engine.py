@@ -173,11 +173,14 @@ class Engine:
         self, question: str, vector: np.ndarray, gates: dict[Language, Gate] | None
     ) -> Answer:
         language = detect_language(question)
-        found = self.retriever.search(question, vector)
-        debug = {"dense": round(found.dense_top, 4), "coverage": round(found.coverage, 4)}
-        if not found.hits or not is_relevant(
-            language, found.dense_top, found.coverage, gates or GATES
-        ):
+        found = self.retriever.search(question, vector, language)
+        margin = found.dense_top - found.background_top
+        debug = {
+            "dense": round(found.dense_top, 4),
+            "margin": round(margin, 4),
+            "coverage": round(found.coverage, 4),
+        }
+        if not found.hits or not is_relevant(language, margin, found.coverage, gates or GATES):
             answer = refusal(question, language, self.version)
         else:
             answer = compose(
@@ -209,8 +212,8 @@ class Engine:
         """Notes that best match `topic` (none when the topic is out of scope)."""
         lang = language or detect_language(topic)
         vector = self.embedder.encode_queries([topic])[0]
-        found = self.retriever.search(topic, vector, kinds=frozenset({"factcheck"}))
-        if not is_relevant(lang, found.dense_top, found.coverage):
+        found = self.retriever.search(topic, vector, lang, kinds=frozenset({"factcheck"}))
+        if not is_relevant(lang, found.dense_top - found.background_top, found.coverage):
             return []
         return [factcheck_ref(self.index.notes[h.unit], lang) for h in found.hits[:MAX_TOPIC_NOTES]]
 

@@ -107,7 +107,7 @@ def evaluate(
     for q, vec, ans in zip(questions, vectors, answers, strict=True):
         if q.in_scope:
             assert q.gold is not None
-            hybrid = [h.unit for h in engine.retriever.search(q.question, vec).hits]
+            hybrid = [h.unit for h in engine.retriever.search(q.question, vec, q.language).hits]
             ranks["hybrid"].append(_rank(engine, hybrid, q.gold))
             ranks["dense"].append(_rank(engine, engine.retriever.dense_only(vec), q.gold))
             ranks["bm25"].append(_rank(engine, engine.retriever.lexical_only(q.question), q.gold))
@@ -127,6 +127,7 @@ def evaluate(
                 "kind": q.kind,
                 "refused": ans.refused,
                 "dense": ans.debug.get("dense"),
+                "margin": ans.debug.get("margin"),
                 "coverage": ans.debug.get("coverage"),
                 "answer_hit": (answer_ranks[-1] is not None) if q.in_scope else None,
                 "question": q.question,
@@ -157,12 +158,12 @@ def calibrate(rows: Sequence[dict[str, Any]]) -> dict[Language, Gate]:
     """Per language, the gate that makes the most right accept/refuse decisions on the dev set;
     ties go to the gate with the widest margin around the decisive points."""
     best: dict[Language, Gate] = {}
-    grid_alone = [x / 100 for x in range(40, 96, 2)]
-    grid_min = [x / 100 for x in range(10, 61, 2)]
+    grid_alone = [x / 100 for x in range(-20, 41, 2)]
+    grid_min = [x / 100 for x in range(-30, 31, 2)]
     grid_cov = [x / 100 for x in range(0, 101, 5)]
     for lang in ("fr", "en"):
         data = [
-            (r["dense"], r["coverage"], r["kind"] != "out_of_scope")
+            (r["margin"], r["coverage"], r["kind"] != "out_of_scope")
             for r in rows
             if r["language"] == lang
         ]
@@ -210,7 +211,7 @@ def run_eval(engine: Engine, path: str, as_json: bool, do_calibrate: bool, verbo
         print("calibrated gates (paste into bot/relevance.py):")
         for lang, g in gates.items():
             print(
-                f'    "{lang}": Gate(dense_alone={g.dense_alone}, dense_min={g.dense_min}, coverage_min={g.coverage_min}),'
+                f'    "{lang}": Gate(margin_alone={g.margin_alone}, margin_min={g.margin_min}, coverage_min={g.coverage_min}),'
             )
         print(_table(tuned))
         print(f"\ncurrent gates: {GATES}")

@@ -45,6 +45,19 @@ FORMAT_VERSION = 1
 KEEP_BUILDS = 3
 CURRENT = "current"
 LIBRARIES = ("faiss-cpu", "bm25s", "sentence-transformers", "torch", "numpy")
+# Typical off-topic chat questions (French and English): the relevance gate compares a question's
+# closeness to the corpus with its closeness to these. Shipped with the code, not the corpus.
+BACKGROUND_FILE = Path(__file__).parent / "data" / "background.txt"
+
+
+def background_questions() -> list[str]:
+    return [
+        ln.strip() for ln in BACKGROUND_FILE.read_text(encoding="utf-8").splitlines() if ln.strip()
+    ]
+
+
+def background_hash() -> str:
+    return hashlib.sha256(BACKGROUND_FILE.read_bytes()).hexdigest()
 
 
 class IndexProblem(Exception):
@@ -97,6 +110,7 @@ class LoadedIndex:
     vectors: Vectors
     dense: VectorIndex
     bm25: Any
+    background: Vectors
     doc_freq: dict[str, int]
     notes: dict[str, NoteRecord]
     documents: list[DocRecord]
@@ -200,6 +214,7 @@ class IndexStore:
         if not chunks:
             raise IndexProblem("the corpus produced no chunks")
         vectors = embedder.encode([c.embed_text for c in chunks], batch_size=batch_size)
+        background = embedder.encode(background_questions(), batch_size=batch_size)
         tokens = [list(content_words(c.embed_text)) for c in chunks]
         doc_freq = Counter(t for toks in tokens for t in set(toks))
         with self._build_lock():
@@ -214,6 +229,7 @@ class IndexStore:
                 dense = build_vector_index(vectors)
                 dense.save(tmp / "faiss.index")
                 np.save(tmp / "vectors.npy", vectors)
+                np.save(tmp / "background.npy", background)
                 retriever = bm25s.BM25()
                 retriever.index(tokens, show_progress=False)
                 retriever.save(str(tmp / "bm25"), show_progress=False)
@@ -244,6 +260,7 @@ class IndexStore:
                     "corpus_hash": corpus.content_hash,
                     "chunking": config.to_json(),
                     "tokenizer": TOKENIZER_VERSION,
+                    "background_hash": background_hash(),
                     "dense_index": dense.kind,
                     "chunk_count": len(chunks),
                     "note_count": len(corpus.factchecks),
@@ -313,6 +330,8 @@ class IndexStore:
             chunks = [Chunk.from_json(c) for c in json.loads(current.read_text(encoding="utf-8"))]
             current = path / "vectors.npy"
             vectors = np.load(current, allow_pickle=False).astype(np.float32, copy=False)
+            current = path / "background.npy"
+            background = np.load(current, allow_pickle=False).astype(np.float32, copy=False)
             current = path / "faiss.index"
             dense = load_vector_index(current)
             current = path / "bm25"
@@ -349,6 +368,7 @@ class IndexStore:
             vectors=vectors,
             dense=dense,
             bm25=retriever,
+            background=background,
             doc_freq={k: int(v) for k, v in lexicon["doc_freq"].items()},
             notes=notes,
             documents=documents,
@@ -365,6 +385,8 @@ class IndexStore:
             return "the chunking settings changed"
         if manifest.get("tokenizer") != TOKENIZER_VERSION:
             return "the tokenizer changed"
+        if manifest.get("background_hash") != background_hash():
+            return "the background questions changed"
         if corpus_hash is not None and manifest.get("corpus_hash") != corpus_hash:
             return "the corpus changed"
         return None

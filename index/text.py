@@ -110,11 +110,31 @@ STOPWORDS_EN = frozenset(
 )
 
 STOPWORDS = STOPWORDS_FR | STOPWORDS_EN
-_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*|%")
 
 
 # Bump when content_words() changes: the BM25 index stores its output, so a change makes it stale.
-TOKENIZER_VERSION = 2
+TOKENIZER_VERSION = 3
+
+# Spelled-out units meet their symbols ("15 kilos" finds "15 kg"), in both languages.
+_UNITS = {
+    "kilo": "kg",
+    "kilos": "kg",
+    "kilogramme": "kg",
+    "kilogrammes": "kg",
+    "kilogram": "kg",
+    "kilograms": "kg",
+    "gramme": "g",
+    "grammes": "g",
+    "gram": "g",
+    "grams": "g",
+    "pourcent": "%",
+    "percent": "%",
+    "heure": "h",
+    "heures": "h",
+    "hour": "h",
+    "hours": "h",
+}
 
 _STEMMERS: list[object] = []
 
@@ -145,9 +165,12 @@ def content_words(text: str) -> tuple[str, ...]:
     out: list[str] = []
     for raw in _WORD.findall(fold(text.translate(_APOSTROPHES))):
         for word in re.split(r"['-]", raw):
-            if len(word) < 2 and not word.isdigit():
+            if len(word) < 2 and not word.isdigit() and word != "%":
                 continue
             if word in STOPWORDS:
+                continue
+            if word in _UNITS:
+                out.append(_UNITS[word])
                 continue
             out.extend(_stem_pair(word))
     return tuple(out)

@@ -1,0 +1,164 @@
+"""The answering core end to end on the real model: quotes, verdicts, refusals, languages."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bot.answer import Answer
+from bot.engine import Engine
+from bot.language import detect_language
+from bot.questions import QuestionRejected, clean_question
+from bot.relevance import Gate
+from bot.service import FactBotService
+from index.corpus import load_corpus
+from tests.conftest import REAL_CORPUS
+
+CORPUS = load_corpus(REAL_CORPUS)
+FRENCH = {p.number: p.text for p in CORPUS.article.paragraphs}
+ENGLISH = {p.number: p.text for p in CORPUS.translations["en"].paragraphs}
+
+
+def _assert_exact_quotes(answer: Answer) -> None:
+    for source in answer.sources:
+        if source.kind == "article":
+            assert source.paragraph is not None
+            assert source.quote in FRENCH[source.paragraph]
+            if source.translation is not None:
+                assert source.translation in ENGLISH[source.paragraph]
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("En quelle année Chang'e 6 devait-elle rapporter des échantillons ?", "fr"),
+        ("Which year was the sample-return mission supposed to fly?", "en"),
+    ],
+)
+def test_launch_year_is_quoted_and_flagged(
+    service: FactBotService, question: str, language: str
+) -> None:
+    answer = asyncio.run(service.ask(question))
+    assert not answer.refused
+    assert answer.language == language
+    _assert_exact_quotes(answer)
+    assert any("2023" in s.quote for s in answer.sources if s.kind == "article")
+    outdated = [f for f in answer.factchecks if f.id == "fc-13-launch-date"]
+    assert outdated and outdated[0].verdict == "outdated"
+    assert "2024" in outdated[0].summary
+    assert outdated[0].sources and outdated[0].sources[0].url.startswith("http")
+
+
+def test_english_question_sees_french_original_and_translation(service: FactBotService) -> None:
+    answer = service.engine.answer("How many kilograms of French experiments were to be carried?")
+    assert not answer.refused and answer.language == "en"
+    first = next(s for s in answer.sources if s.kind == "article" and "15 kg" in s.quote)
+    assert first.translation is not None and "15 kg" in first.translation
+    assert "15 kg" in answer.text and "§5" in answer.text
+    assert any(f.id == "fc-12-15kg-experiments" for f in answer.factchecks)
+
+
+def test_factcheck_only_question_is_answered_from_the_notes(service: FactBotService) -> None:
+    answer = service.engine.answer("Which French instrument actually flew on Chang'e 6?")
+    assert not answer.refused
+    texts = " ".join([*(s.quote for s in answer.sources), *(f.summary for f in answer.factchecks)])
+    assert "DORN" in texts
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of Australia?",
+        "Quelle est la recette de la tarte tatin ?",
+        "Who won the football world cup in 2018?",
+    ],
+)
+def test_out_of_scope_is_refused_honestly(service: FactBotService, question: str) -> None:
+    answer = service.engine.answer(question)
+    assert answer.refused
+    assert answer.sources == () and answer.factchecks == ()
+    assert "cover" in answer.text or "ne traite pas" in answer.text
+
+
+def test_threshold_decides_refusal(service: FactBotService) -> None:
+    question = "Combien de kilos d'expériences la France embarque-t-elle ?"
+    engine: Engine = service.engine
+    lenient = {"fr": Gate(-2.0, -2.0, 0.0), "en": Gate(-2.0, -2.0, 0.0)}
+    strict = {"fr": Gate(2.0, 2.0, 2.0), "en": Gate(2.0, 2.0, 2.0)}
+    assert not engine.answer_many([question], lenient)[0].refused  # type: ignore[arg-type]
+    assert engine.answer_many([question], strict)[0].refused  # type: ignore[arg-type]
+
+
+def test_gate_rule() -> None:
+    gate = Gate(margin_alone=0.6, margin_min=0.3, coverage_min=0.5)
+    assert gate.accepts(0.61, 0.0)
+    assert gate.accepts(0.35, 0.5)
+    assert not gate.accepts(0.35, 0.49)
+    assert not gate.accepts(0.29, 1.0)
+
+
+def test_json_contract(service: FactBotService) -> None:
+    data = service.engine.answer("Qui a signé l'accord avec Paris ?").to_json()
+    assert set(data) == {"question", "language", "refused", "answer", "sources", "factchecks"}
+    assert isinstance(data["refused"], bool) and isinstance(data["answer"], str)
+    for source in data["sources"]:
+        assert {"id", "kind", "doc", "paragraph", "quote", "score", "url"} <= set(source)
+        assert source["kind"] in ("article", "factcheck")
+    for note in data["factchecks"]:
+        assert set(note) == {"id", "claim", "verdict", "summary", "sources"}
+        assert all(set(s) == {"title", "url"} for s in note["sources"])
+
+
+def test_every_dev_answer_quotes_the_corpus_exactly(service: FactBotService) -> None:
+    from bot.evaluation import load_questions
+
+    questions = load_questions(Path(__file__).parent / "data" / "questions.jsonl")
+    for answer in service.engine.answer_many([q.question for q in questions]):
+        _assert_exact_quotes(answer)
+        assert answer.refused == (not answer.sources)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Quand la mission a-t-elle décollé ?", "fr"),
+        ("Qui est le président du Cnes ?", "fr"),
+        ("When did the mission launch?", "en"),
+        ("Who is Thomas Pesquet?", "en"),
+        ("C'est quoi SVOM", "fr"),
+    ],
+)
+def test_language_detection(text: str, language: str) -> None:
+    assert detect_language(text) == language
+
+
+def test_question_hygiene() -> None:
+    assert (
+        clean_question("  Quand\x00 part\u200b la\tmission ?\x07 ", 500)
+        == "Quand part la mission ?"
+    )
+    with pytest.raises(QuestionRejected, match="empty"):
+        clean_question(" \x00\n\t ", 500)
+    with pytest.raises(QuestionRejected, match="limit is 500"):
+        clean_question("a" * 501, 500)
+
+
+async def test_concurrent_questions_are_all_answered(service: FactBotService) -> None:
+    questions = [f"When was SVOM launched? ({i})" for i in range(20)] + [
+        "What is the capital of Peru?"
+    ] * 5
+    answers = await asyncio.gather(*(service.ask(q) for q in questions))
+    assert [a.question for a in answers] == questions
+    assert all(not a.refused for a in answers[:20])
+    assert all(a.refused for a in answers[20:])
+
+
+async def test_reindex_coalesces_and_swaps(service: FactBotService) -> None:
+    before = service.engine.version
+    first, second = await asyncio.gather(service.reindex("alice"), service.reindex("bob"))
+    assert first.version == second.version != before
+    assert sorted([first.coalesced, second.coalesced]) == [False, True]
+    assert service.engine.version == first.version
+    assert first.changes == ("no content change",)
