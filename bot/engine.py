@@ -67,10 +67,8 @@ def load_or_build(settings: Settings, store: IndexStore, embedder: Embedder) -> 
     try:
         index = store.load()
     except IndexMissing:
-        log.warning("no index under %s yet: building it from %s", store.root, settings.corpus_dir)
-        return _build_or_explain(settings, store, embedder, "no index exists")
+        return _build_or_explain(settings, store, embedder, f"no index under {store.root} yet")
     except IndexProblem as exc:
-        log.warning("%s: rebuilding it from %s", exc, settings.corpus_dir)
         return _build_or_explain(settings, store, embedder, str(exc))
     try:
         current_hash: str | None = compute_corpus_hash(settings.corpus_dir)
@@ -97,8 +95,9 @@ def load_or_build(settings: Settings, store: IndexStore, embedder: Embedder) -> 
 def _build_or_explain(
     settings: Settings, store: IndexStore, embedder: Embedder, why: str
 ) -> LoadedIndex:
+    """Build a first or replacement index; one operator line (`IndexUnavailable`) on failure."""
     try:
-        return build_from_corpus(settings, store, embedder)
+        index = build_from_corpus(settings, store, embedder)
     except CorpusInvalid as exc:
         raise IndexUnavailable(
             f"{why}, and the corpus in {settings.corpus_dir} cannot be indexed: "
@@ -106,6 +105,8 @@ def _build_or_explain(
         ) from exc
     except IndexProblem as exc:
         raise IndexUnavailable(f"{why}, and building a new index failed: {exc}") from exc
+    log.warning("%s: built index %s from %s", why, index.version, settings.corpus_dir)
+    return index
 
 
 class Engine:
