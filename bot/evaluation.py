@@ -182,44 +182,62 @@ def calibrate(rows: Sequence[dict[str, Any]]) -> dict[Language, Gate]:
     return best
 
 
-def _table(result: dict[str, Any]) -> str:
+def _table(result: dict[str, Any], name: str) -> str:
     lines = [
-        f"dev set: {result['questions']} questions ({result['in_scope']} in scope, {result['out_of_scope']} out of scope)",
+        f"{name}: {result['questions']} questions ({result['in_scope']} in scope, "
+        f"{result['out_of_scope']} out of scope)",
         "",
         "| ranking | hit@1 | hit@3 | MRR |",
         "|---|---|---|---|",
     ]
-    for name, s in result["ranking"].items():
-        lines.append(f"| {name} | {s['hit1']:.3f} | {s['hit3']:.3f} | {s['mrr']:.3f} |")
-    a, r = result["answer"], result["refusal"]
+    for ranker, s in result["ranking"].items():
+        lines.append(f"| {ranker} | {s['hit1']:.3f} | {s['hit3']:.3f} | {s['mrr']:.3f} |")
     lines += [
         "",
         "| answers (hybrid + gate) | hit@1 | hit@3 | refusal precision | refusal recall |",
         "|---|---|---|---|---|",
-        f"| all | {a['hit@1']:.3f} | {a['hit@3']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} |",
     ]
+    for label, part in [("all", result), *result.get("by_language", {}).items()]:
+        a, r = part["answer"], part["refusal"]
+        lines.append(
+            f"| {label} | {a['hit@1']:.3f} | {a['hit@3']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} |"
+        )
     return "\n".join(lines)
+
+
+def evaluate_with_languages(
+    engine: Engine, questions: Sequence[DevQuestion], gates: dict[Language, Gate] | None = None
+) -> dict[str, Any]:
+    """`evaluate` on the whole set, plus the same figures per language under 'by_language'."""
+    result = evaluate(engine, questions, gates)
+    result["by_language"] = {}
+    for lang in ("fr", "en"):
+        subset = [q for q in questions if q.language == lang]
+        if subset:
+            part = evaluate(engine, subset, gates)
+            result["by_language"][lang] = {k: part[k] for k in ("answer", "refusal", "ranking")}
+    return result
 
 
 def run_eval(engine: Engine, path: str, as_json: bool, do_calibrate: bool, verbose: bool) -> int:
     """CLI body of `factbot eval`."""
     questions = load_questions(path)
-    result = evaluate(engine, questions)
+    result = evaluate_with_languages(engine, questions)
     if do_calibrate:
         gates = calibrate(result["rows"])
-        tuned = evaluate(engine, questions, gates)
+        tuned = evaluate_with_languages(engine, questions, gates)
         print("calibrated gates (paste into bot/relevance.py):")
         for lang, g in gates.items():
             print(
                 f'    "{lang}": Gate(margin_alone={g.margin_alone}, margin_min={g.margin_min}, coverage_min={g.coverage_min}),'
             )
-        print(_table(tuned))
+        print(_table(tuned, path))
         print(f"\ncurrent gates: {GATES}")
     if as_json:
         slim = {k: v for k, v in result.items() if k != "rows"}
         print(json.dumps(slim, indent=1))
     else:
-        print(_table(result))
+        print(_table(result, path))
     if verbose:
         for row in result["rows"]:
             wrong = row["refused"] == (row["kind"] != "out_of_scope") or row["answer_hit"] is False
