@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from bot.answer import Answer, FactCheckRef, Language, Link, SourceRef, verdict_label
+from bot.answer import (
+    WARNING_VERDICTS,
+    Answer,
+    FactCheckRef,
+    Language,
+    Link,
+    SourceRef,
+    verdict_label,
+)
 from bot.retrieval import Hit
 from index.chunking import Chunk
 from index.store import LoadedIndex, NoteRecord
@@ -96,7 +104,9 @@ def compose(
     # carry several notes; the one about what was asked should lead).
     relevance = {h.unit: h.fused for h in hits if h.kind == "factcheck"}
     candidates = [n for n in dict.fromkeys(note_ids) if n in index.notes]
-    candidates.sort(key=lambda n: -relevance.get(n, 0.0))
+    candidates.sort(
+        key=lambda n: (-relevance.get(n, 0.0), index.notes[n].verdict not in WARNING_VERDICTS)
+    )
     notes = [index.notes[n] for n in candidates[:MAX_FACTCHECKS]]
     factchecks = tuple(factcheck_ref(n, language) for n in notes)
     text = render_text(language, sources, factchecks)
