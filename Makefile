@@ -13,11 +13,13 @@ export TOKENIZERS_PARALLELISM := false
 # The venv is rebuilt whenever the pins or the project metadata change.
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --upgrade "pip>=24" 2>&1 | grep -v "is ignored" || true
-	@$(BIN)/python -m pip install --quiet -r requirements.lock 2>&1 | grep -v "is ignored" || true
-	@$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | grep -v "is ignored" || true
+	@echo "factbot: installing pinned dependencies into $(VENV) (log: $(VENV)/install.log)" >&2
+	@{ $(BIN)/python -m pip install --upgrade "pip>=24" \
+	   && $(BIN)/python -m pip install -r requirements.lock \
+	   && $(BIN)/python -m pip install --no-deps --no-build-isolation -e . ; } > $(VENV)/install.log 2>&1 \
+		|| { tail -n 30 $(VENV)/install.log >&2; echo "factbot: dependency install failed (full log: $(VENV)/install.log)" >&2; exit 1; }
 	@$(BIN)/python -c "import torch, sentence_transformers, faiss, bm25s, discord, slack_bolt" \
-		|| { echo "factbot: dependency install failed (see pip output above)" >&2; exit 1; }
+		|| { echo "factbot: dependencies installed but not importable (see $(VENV)/install.log)" >&2; exit 1; }
 	@touch $(STAMP)
 
 setup: $(STAMP)
