@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -253,7 +253,7 @@ async def _serve_async(settings: Settings, targets: list[str]) -> None:
     engine = await asyncio.to_thread(_engine, settings)
     service = FactBotService(settings, engine)
     service.start_watching()
-    jobs = []
+    jobs: list[Coroutine[Any, Any, None]] = []
     if "discord" in targets:
         from bot.adapters import discord_bot
 
@@ -263,10 +263,14 @@ async def _serve_async(settings: Settings, targets: list[str]) -> None:
 
         jobs.append(slack_app.serve(settings, service))
     try:
-        await asyncio.gather(*jobs)
+        # A TaskGroup stops the other transport at once when one fails to start.
+        async with asyncio.TaskGroup() as group:
+            for job in jobs:
+                group.create_task(job)
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
     finally:
         await service.aclose()
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,8 +13,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from bot.service import FactBotService  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bot.service import FactBotService
+from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_CORPUS = ROOT / "corpus"

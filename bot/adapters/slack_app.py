@@ -1,0 +1,529 @@
+"""The Slack transport: a slack_bolt `AsyncApp` over `FactBotService`.
+
+Why AsyncApp (not the sync App with lazy listeners): the service is asyncio-based, so awaiting
+`service.ask` from async listeners needs no thread hopping, and Slack can share one event loop
+(one process, one loaded model) with Discord. Lazy listeners exist for FaaS, where the process may
+stop right after the HTTP response; here the process lives on, so every listener calls `ack()`
+first (within Slack's 3 s) and then does the work in the task bolt already runs it in.
+
+Modes: Socket Mode (SLACK_BOT_TOKEN + SLACK_APP_TOKEN, no public URL) by default; HTTP mode (bolt's
+aiohttp server on SLACK_PORT, path /slack/events) when SLACK_SIGNING_SECRET is set instead.
+
+Replies:
+- Answers to slash commands are posted with chat.postMessage, in the channel: everyone sees them,
+  and the message's ts roots a thread in which follow-up questions are answered without a new
+  mention (response_url returns no ts). If the bot cannot post there (a private channel or DM it
+  is not a member of), the answer goes through the command's response_url as `in_channel`.
+- Mentions are answered in a thread; plain messages in a thread the bot answered in are follow-ups.
+- Errors, refusals of permission, the cooldown and moderator reports are ephemeral: the
+  command's response_url (works in any channel) or chat.postEphemeral for events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_server import AsyncSlackAppServer
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters import AdapterStartError
+from bot.adapters.slack_render import (
+    SlackMessage,
+    cooldown_notice,
+    render_answer,
+    render_factchecks,
+    render_notice,
+    render_reindex_failure,
+    render_reindex_report,
+    render_sources,
+    slack_to_plain,
+)
+from bot.language import detect_language
+from bot.questions import QuestionRejected, clean_question
+from bot.ratelimit import Cooldown
+from bot.service import FactBotService, ReindexFailed
+from bot.settings import Settings
+
+log = logging.getLogger("factbot.slack")
+
+CommandWork = Callable[[dict[str, Any], AsyncRespond], Awaitable[None]]
+
+MISSING_TOKENS = (
+    "SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) "
+    "must be set"
+)
+HTTP_PATH = "/slack/events"
+SORRY = "Sorry, something went wrong while handling that. Please try again in a moment."
+NOT_A_MODERATOR = (
+    "Only moderators can rebuild the index (workspace admins and owners, or the users listed in "
+    "SLACK_MODERATOR_IDS)."
+)
+REBUILDING = (
+    "Rebuilding the index. Questions keep being answered from the current one meanwhile; "
+    "I'll report here when it is done."
+)
+# Errors meaning "this token is not valid", as opposed to an outage or a rate limit.
+REJECTED = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "not_allowed_token_type",
+        "invalid_token",
+        "no_permission",
+    }
+)
+# chat.postMessage errors after which the command's response_url can still deliver the answer.
+NOT_POSTABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+# Message subtypes that are a person writing (others are edits, joins, bot posts...).
+HUMAN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
+OWNED_THREADS = 10_000
+SEEN_EVENTS = 2_000
+
+
+class _LruSet:
+    """A bounded set that forgets the least recently used entries (memory stays flat)."""
+
+    def __init__(self, capacity: int) -> None:
+        self._items: OrderedDict[Hashable, None] = OrderedDict()
+        self._capacity = capacity
+
+    def add(self, item: Hashable) -> None:
+        self._items[item] = None
+        self._items.move_to_end(item)
+        while len(self._items) > self._capacity:
+            self._items.popitem(last=False)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items
+
+
+def _api_base(url: str) -> str:
+    # slack_sdk joins base and method with urljoin: without the trailing slash the last path
+    # segment ("api") would be dropped.
+    return url if url.endswith("/") else url + "/"
+
+
+def _error_code(exc: SlackApiError) -> str:
+    response = exc.response
+    try:
+        return str(response.get("error") or "unknown_error")
+    except AttributeError:  # a non-JSON body
+        return "unknown_error"
+
+
+async def serve(settings: Settings, service: FactBotService) -> None:
+    """Run the Slack bot until cancelled. Raises `AdapterStartError` (missing/rejected token)."""
+    await SlackBot(settings, service).run()
+
+
+class SlackBot:
+    """The bolt app, its listeners and the little state they share (threads, cooldowns)."""
+
+    def __init__(self, settings: Settings, service: FactBotService) -> None:
+        if not settings.slack_bot_token or not (
+            settings.slack_app_token or settings.slack_signing_secret
+        ):
+            raise AdapterStartError(MISSING_TOKENS)
+        self.settings = settings
+        self.service = service
+        self.socket_mode = bool(settings.slack_app_token)
+        self.api_base = _api_base(settings.slack_api_base)
+        self.client = AsyncWebClient(token=settings.slack_bot_token, base_url=self.api_base)
+        self.app = AsyncApp(
+            name="factbot",
+            client=self.client,
+            signing_secret=settings.slack_signing_secret,
+            # Socket Mode requests are not signed; HTTP ones must be.
+            request_verification_enabled=not self.socket_mode,
+        )
+        self.cooldown = Cooldown(settings.user_cooldown_seconds, settings.user_cooldown_burst)
+        self.threads = _LruSet(OWNED_THREADS)  # (channel, thread_ts) the bot answered in
+        self.seen_events = _LruSet(SEEN_EVENTS)  # event_id: Slack redelivers on reconnects
+        self.bot_user_id = ""
+        self.bot_id = ""
+        self._register()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        await self._check_bot_token()
+        if self.socket_mode:
+            await self._run_socket_mode()
+        else:
+            await self._run_http()
+
+    async def _check_bot_token(self) -> None:
+        """auth.test now, so a bad token fails at start, not at the first question."""
+        try:
+            identity = await self.client.auth_test()
+        except SlackApiError as exc:
+            code = _error_code(exc)
+            if code in REJECTED:
+                raise AdapterStartError(f"Slack rejected SLACK_BOT_TOKEN ({code})") from None
+            raise AdapterStartError(f"Slack auth.test failed ({code})") from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise AdapterStartError(
+                f"cannot reach the Slack Web API at {self.api_base} ({type(exc).__name__})"
+            ) from None
+        self.bot_user_id = str(identity.get("user_id") or "")
+        self.bot_id = str(identity.get("bot_id") or "")
+        log.info(
+            "slack: signed in as %s (%s) in team %s",
+            identity.get("user"),
+            self.bot_user_id,
+            identity.get("team"),
+        )
+
+    async def _run_socket_mode(self) -> None:
+        # The app-level token is sent per call; this client only serves apps.connections.open.
+        app_client = AsyncWebClient(base_url=self.api_base)
+        try:
+            opened = await app_client.apps_connections_open(app_token=self.settings.slack_app_token)
+        except SlackApiError as exc:
+            code = _error_code(exc)
+            if code in REJECTED:
+                raise AdapterStartError(f"Slack rejected SLACK_APP_TOKEN ({code})") from None
+            raise AdapterStartError(f"Slack apps.connections.open failed ({code})") from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise AdapterStartError(
+                f"cannot reach the Slack Web API at {self.api_base} ({type(exc).__name__})"
+            ) from None
+        handler = AsyncSocketModeHandler(
+            self.app, app_token=self.settings.slack_app_token, web_client=app_client
+        )
+        # Use the URL just issued: the token is known good, and the SDK's own connect() would
+        # otherwise retry a rejected app token forever instead of failing at start.
+        handler.client.wss_uri = str(opened["url"])
+        try:
+            await handler.connect_async()  # type: ignore[no-untyped-call]
+            log.info("slack: connected in Socket Mode")
+            await asyncio.Event().wait()  # until cancelled
+        finally:
+            await handler.close_async()  # type: ignore[no-untyped-call]
+
+    async def _run_http(self) -> None:
+        server = AsyncSlackAppServer(port=self.settings.slack_port, path=HTTP_PATH, app=self.app)
+        runner = web.AppRunner(server.web_app)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host=server.host, port=self.settings.slack_port)
+            try:
+                await site.start()
+            except OSError as exc:
+                raise AdapterStartError(
+                    f"cannot listen on port {self.settings.slack_port} for Slack HTTP mode "
+                    f"({exc.strerror or exc})"
+                ) from None
+            log.info(
+                "slack: HTTP mode, listening on port %d at %s",
+                self.settings.slack_port,
+                HTTP_PATH,
+            )
+            await asyncio.Event().wait()  # until cancelled
+        finally:
+            await runner.cleanup()
+
+    def _register(self) -> None:
+        app = self.app
+        for name, work in (
+            ("/ask", self._on_ask),
+            ("/factcheck", self._on_factcheck),
+            ("/sources", self._on_sources),
+            ("/reindex", self._on_reindex),
+        ):
+            app.command(name)(self._acked_first(work))
+        app.event("app_mention")(self._on_mention)
+        # Every message event gets a listener (so every envelope is acknowledged); the listener
+        # keeps only follow-ups in owned threads and direct messages.
+        app.event("message")(self._on_message)
+        app.error(self._on_error)
+
+    # ------------------------------------------------------------------ slash commands
+
+    def _acked_first(self, work: CommandWork) -> Callable[..., Awaitable[None]]:
+        """A command listener that acks at once, then does `work`, reporting its failures.
+
+        Failures go to the one error handler (`_on_error`, also registered as `app.error`) from
+        here rather than by raising into bolt: bolt's asyncio runner resets `ack.response` to
+        None when a listener raises after ack(), so a failure within its 10 ms ack poll would
+        lose the ack (Slack then shows the user a timeout).
+        """
+
+        async def listener(
+            ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, body: dict[str, Any]
+        ) -> None:
+            await ack()
+            try:
+                await work(command, respond)
+            except Exception as exc:
+                await self._on_error(exc, body, respond)
+
+        return listener
+
+    async def _on_ask(self, command: dict[str, Any], respond: AsyncRespond) -> None:
+        user, channel = command["user_id"], command["channel_id"]
+        question = await self._accept(command.get("text", ""), user, respond=respond)
+        if question is None:
+            return
+        try:
+            answer = await self.service.ask(question)
+        except QuestionRejected as exc:
+            await self._respond_ephemeral(respond, render_notice(str(exc), ":pencil2:"))
+            return
+        ts = await self._post_public(channel, render_answer(answer, asker=user), respond=respond)
+        if ts is not None:
+            self.threads.add((channel, ts))
+
+    async def _on_factcheck(self, command: dict[str, Any], respond: AsyncRespond) -> None:
+        user, channel = command["user_id"], command["channel_id"]
+        raw = slack_to_plain(command.get("text", "")).strip()
+        topic: str | None = None
+        if raw:
+            topic = await self._accept(raw, user, respond=respond, plain=True)
+            if topic is None:
+                return
+        elif not await self._within_cooldown(user, respond=respond):
+            return
+        language = detect_language(topic) if topic else "en"
+        try:
+            notes = await self.service.factchecks(topic, language)
+        except QuestionRejected as exc:
+            await self._respond_ephemeral(respond, render_notice(str(exc), ":pencil2:"))
+            return
+        await self._post_public(channel, render_factchecks(notes, topic, language), respond=respond)
+
+    async def _on_sources(self, command: dict[str, Any], respond: AsyncRespond) -> None:
+        if not await self._within_cooldown(command["user_id"], respond=respond):
+            return
+        info = self.service.info()
+        await self._post_public(command["channel_id"], render_sources(info), respond=respond)
+
+    async def _on_reindex(self, command: dict[str, Any], respond: AsyncRespond) -> None:
+        user = command["user_id"]
+        who = f"{command.get('user_name') or 'unknown'} ({user})"
+        if not await self._is_moderator(user):
+            log.warning("slack: /reindex refused for %s: not a moderator", who)
+            await self._respond_ephemeral(respond, render_notice(NOT_A_MODERATOR, ":no_entry:"))
+            return
+        log.info("slack: /reindex run by %s", who)
+        await self._respond_ephemeral(
+            respond, render_notice(REBUILDING, ":hourglass_flowing_sand:")
+        )
+        try:
+            report = await self.service.reindex(actor=f"slack:{who}")
+        except ReindexFailed as exc:
+            log.warning("slack: /reindex by %s failed: %s", who, "; ".join(exc.problems))
+            failure = render_reindex_failure(exc.problems, self.service.info().version)
+            await self._respond_ephemeral(respond, failure)
+            return
+        log.info(
+            "slack: /reindex by %s done: %s, %d chunks%s",
+            who,
+            report.version,
+            report.chunk_count,
+            " (joined a running build)" if report.coalesced else "",
+        )
+        await self._respond_ephemeral(respond, render_reindex_report(report))
+
+    async def _is_moderator(self, user: str) -> bool:
+        """Listed in SLACK_MODERATOR_IDS, or a workspace admin/owner per users.info (not cached,
+        so a demotion applies at once; /reindex is rare)."""
+        if user in self.settings.slack_moderator_ids:
+            return True
+        try:
+            found = await self.client.users_info(user=user)
+        except SlackApiError as exc:
+            log.warning(
+                "slack: users.info for %s failed (%s): not a moderator", user, _error_code(exc)
+            )
+            return False
+        profile = found.get("user") or {}
+        return any(bool(profile.get(k)) for k in ("is_admin", "is_owner", "is_primary_owner"))
+
+    # ------------------------------------------------------------------ events
+
+    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        if self._already_seen(body) or self._from_a_bot(event):
+            return
+        # Reply in the mention's thread, or start one under the mention.
+        thread_ts = event.get("thread_ts") or event.get("ts")
+        await self._answer_event(event, self._without_bot_mention(event.get("text", "")), thread_ts)
+
+    async def _on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        if (
+            event.get("subtype") not in HUMAN_SUBTYPES
+            or self._from_a_bot(event)
+            or self._already_seen(body)
+        ):
+            return
+        text = event.get("text") or ""
+        thread_ts = event.get("thread_ts")
+        if event.get("channel_type") != "im":  # in a DM every message is a question
+            if self.bot_user_id and f"<@{self.bot_user_id}" in text:
+                return  # the app_mention event for the same message answers it
+            if not thread_ts or (event.get("channel"), thread_ts) not in self.threads:
+                return  # not a follow-up in a thread the bot answered in
+        await self._answer_event(event, self._without_bot_mention(text), thread_ts)
+
+    async def _answer_event(self, event: dict[str, Any], text: str, thread_ts: str | None) -> None:
+        user, channel = event.get("user"), event.get("channel")
+        if not user or not channel:
+            return
+        question = await self._accept(text, user, channel=channel, thread_ts=thread_ts)
+        if question is None:
+            return
+        try:
+            answer = await self.service.ask(question)
+        except QuestionRejected as exc:
+            await self._post_ephemeral(channel, user, thread_ts, render_notice(str(exc)))
+            return
+        await self._post_public(channel, render_answer(answer, asker=user), thread_ts=thread_ts)
+        if thread_ts is not None:
+            self.threads.add((channel, thread_ts))
+
+    def _from_a_bot(self, event: dict[str, Any]) -> bool:
+        return bool(
+            event.get("bot_id")
+            or event.get("bot_profile")
+            or event.get("subtype") == "bot_message"
+            or (self.bot_user_id and event.get("user") == self.bot_user_id)
+        )
+
+    def _already_seen(self, body: dict[str, Any]) -> bool:
+        event_id = body.get("event_id")
+        if not event_id:
+            return False
+        if event_id in self.seen_events:
+            log.info("slack: ignoring redelivered event %s", event_id)
+            return True
+        self.seen_events.add(event_id)
+        return False
+
+    def _without_bot_mention(self, text: str) -> str:
+        if not self.bot_user_id:
+            return text
+        return re.sub(rf"<@{re.escape(self.bot_user_id)}(\|[^>]*)?>", " ", text)
+
+    # ------------------------------------------------------------------ shared steps
+
+    async def _accept(
+        self,
+        text: str,
+        user: str,
+        *,
+        respond: AsyncRespond | None = None,
+        channel: str | None = None,
+        thread_ts: str | None = None,
+        plain: bool = False,
+    ) -> str | None:
+        """The cleaned question, or None after telling the user (ephemeral) why not.
+
+        Validation comes before the cooldown so a typo does not cost the user a turn.
+        """
+        try:
+            question = clean_question(
+                text if plain else slack_to_plain(text), self.settings.max_question_chars
+            )
+        except QuestionRejected as exc:
+            notice = render_notice(str(exc), ":pencil2:")
+            if respond is not None:
+                await self._respond_ephemeral(respond, notice)
+            elif channel is not None:
+                await self._post_ephemeral(channel, user, thread_ts, notice)
+            return None
+        if not await self._within_cooldown(
+            user, respond=respond, channel=channel, thread_ts=thread_ts
+        ):
+            return None
+        return question
+
+    async def _within_cooldown(
+        self,
+        user: str,
+        *,
+        respond: AsyncRespond | None = None,
+        channel: str | None = None,
+        thread_ts: str | None = None,
+    ) -> bool:
+        wait = self.cooldown.hit(f"slack:{user}")
+        if wait <= 0:
+            return True
+        log.info("slack: cooldown for %s (%.1fs left)", user, wait)
+        if respond is not None:
+            await self._respond_ephemeral(respond, cooldown_notice(wait))
+        elif channel is not None:
+            await self._post_ephemeral(channel, user, thread_ts, cooldown_notice(wait))
+        return False
+
+    async def _post_public(
+        self,
+        channel: str,
+        message: SlackMessage,
+        *,
+        thread_ts: str | None = None,
+        respond: AsyncRespond | None = None,
+    ) -> str | None:
+        """chat.postMessage; returns the message ts (None when delivered via response_url)."""
+        try:
+            posted = await self.client.chat_postMessage(
+                channel=channel,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+                **message.payload(),
+            )
+        except SlackApiError as exc:
+            code = _error_code(exc)
+            if respond is None or code not in NOT_POSTABLE:
+                raise
+            log.info("slack: cannot post in %s (%s): answering via response_url", channel, code)
+            await respond(response_type="in_channel", replace_original=False, **message.payload())
+            return None
+        return str(posted.get("ts") or "") or None
+
+    async def _post_ephemeral(
+        self, channel: str, user: str, thread_ts: str | None, message: SlackMessage
+    ) -> None:
+        await self.client.chat_postEphemeral(
+            channel=channel, user=user, thread_ts=thread_ts, **message.payload()
+        )
+
+    @staticmethod
+    async def _respond_ephemeral(respond: AsyncRespond, message: SlackMessage) -> None:
+        await respond(response_type="ephemeral", replace_original=False, **message.payload())
+
+    # ------------------------------------------------------------------ errors
+
+    async def _on_error(
+        self, error: Exception, body: dict[str, Any], respond: AsyncRespond | None
+    ) -> None:
+        """The one error handler: log the exception, tell the user briefly (never a traceback)."""
+        kind = body.get("command") or (body.get("event") or {}).get("type") or body.get("type")
+        log.error("slack: handling %s failed", kind, exc_info=error)
+        notice = render_notice(SORRY, ":warning:")
+        try:
+            if body.get("response_url") and respond is not None:
+                await self._respond_ephemeral(respond, notice)
+                return
+            event = body.get("event") or {}
+            channel, user = event.get("channel"), event.get("user")
+            if channel and user and not self._from_a_bot(event):
+                thread_ts = event.get("thread_ts") or (
+                    event.get("ts") if event.get("type") == "app_mention" else None
+                )
+                await self._post_ephemeral(channel, user, thread_ts, notice)
+        except Exception:
+            log.warning("slack: could not tell the user about the failure", exc_info=True)

@@ -1,0 +1,358 @@
+"""Block Kit for Slack: pure functions from core records to `SlackMessage`s (no I/O, no slack_sdk).
+
+Safety rules every function here follows:
+- All text that did not come from this file (questions, corpus quotes, note summaries, titles,
+  problems reported by a rebuild) goes through `escape`, so `&`, `<` and `>` can never form a
+  `<!channel>`, `<!here>`, `<!everyone>` or `<!subteam^…>` ping, nor a link, and the words
+  "@channel", "@here" and "@everyone" are broken by an invisible word joiner.
+- Every mrkdwn text object is `verbatim`, so Slack does not auto-parse mentions in it either.
+- Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks) are enforced by clipping:
+  section text 3000 characters, header 150, context 10 elements, 50 blocks per message.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.answer import Answer, FactCheckRef, Language, SourceRef
+from bot.status import IndexInfo, ReindexReport
+
+SECTION_LIMIT = 3000
+HEADER_LIMIT = 150
+CONTEXT_LIMIT = 10
+MAX_BLOCKS = 50
+# The top-level `text` is only the notification / accessibility fallback when blocks are sent.
+FALLBACK_LIMIT = 3000
+MAX_LINKS = 3
+ELLIPSIS = "…"
+
+Block = dict[str, Any]
+
+VERDICT_EMOJI: dict[str, str] = {
+    "accurate": ":white_check_mark:",
+    "mostly-accurate": ":ballot_box_with_check:",
+    "misleading": ":warning:",
+    "inaccurate": ":x:",
+    "outdated": ":hourglass:",
+    "unverifiable": ":grey_question:",
+    "opinion": ":speech_balloon:",
+}
+
+LABELS: dict[str, dict[Language, str]] = {
+    "asked": {"en": "asked", "fr": "a demandé"},
+    "article": {"en": "From the article", "fr": "D'après l'article"},
+    "note": {"en": "From a fact-check note", "fr": "D'après une note de vérification"},
+    "factcheck": {"en": "Fact-check", "fr": "Vérification"},
+    "true": {"en": "What is true", "fr": "Ce qui est vrai"},
+    "refused": {"en": "Not covered by the article", "fr": "Hors du champ de l'article"},
+    "notes": {"en": "Fact-check notes", "fr": "Notes de vérification"},
+    "about": {"en": "Notes matching", "fr": "Notes correspondant à"},
+    "no_notes": {
+        "en": "No fact-check note matches that topic. Try /factcheck with no topic for all notes.",
+        "fr": "Aucune note de vérification ne correspond à ce sujet. "
+        "Essayez /factcheck sans sujet pour voir toutes les notes.",
+    },
+    "footer": {
+        "en": "Quotes are verbatim from the article (March 2019); fact-check notes are factbot's.",
+        "fr": "Citations exactes de l'article (mars 2019) ; les notes de vérification sont de factbot.",
+    },
+    "more": {"en": "more not shown", "fr": "de plus, non affichés"},
+}
+
+_BROADCAST_WORD = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+_SLACK_MARKUP = re.compile(r"<([^<>]*)>")
+_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """What chat.postMessage / chat.postEphemeral / response_url take: fallback text + blocks."""
+
+    text: str
+    blocks: list[Block] = field(default_factory=list)
+
+    def payload(self) -> dict[str, Any]:
+        """Keyword arguments for the Web API call or `respond()`."""
+        out: dict[str, Any] = {"text": self.text}
+        if self.blocks:
+            out["blocks"] = self.blocks
+        return out
+
+
+# ---------------------------------------------------------------------------- text hygiene
+
+
+def escape(text: str) -> str:
+    """Make any text safe to show in mrkdwn: no markup, no mention, no broadcast ping."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # A word joiner after "@" keeps "@here" readable but never a ping, even if Slack parses it.
+    return _BROADCAST_WORD.sub(lambda m: "@\u2060" + m.group(1), text)
+
+
+def slack_to_plain(text: str) -> str:
+    """Slack's wire format of a user's message -> the plain text they meant.
+
+    Mentions become readable names ("<@U1|ann>" -> "@ann", "<!here>" -> "@here"), links become
+    their label or URL, and the entities Slack escapes (&amp; &lt; &gt;) are decoded. The result
+    is what the core answers; it must be `escape`d again before it is echoed.
+    """
+
+    def plain(match: re.Match[str]) -> str:
+        target, _, label = match.group(1).partition("|")
+        if target.startswith(("@", "#")):
+            return target[0] + (label or target[1:])
+        if target.startswith("!"):
+            name = target[1:]
+            if name.startswith(("subteam^", "date^")):
+                return label or "@group"
+            return "@" + name.split("^")[0]
+        return label or target
+
+    text = _SLACK_MARKUP.sub(plain, text or "")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters with an ellipsis (for plain text)."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - 1)].rstrip() + ELLIPSIS
+
+
+def clip_mrkdwn(text: str, limit: int) -> str:
+    """Like `clip`, but never leaves half an entity (`&am`) or half a `<url|title>` link."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(0, limit - 1)]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    lt = cut.rfind("<")
+    if lt != -1 and ">" not in cut[lt:]:
+        cut = cut[:lt]
+    return cut.rstrip() + ELLIPSIS
+
+
+def link(url: str, title: str) -> str:
+    """A `<url|title>` link, or the escaped title alone when the URL is not http(s)."""
+    if not re.match(r"^https?://", url):
+        return escape(title)
+    safe_url = (
+        url.replace("&", "&amp;")
+        .replace("<", "%3C")
+        .replace(">", "%3E")
+        .replace("|", "%7C")
+        .replace(" ", "%20")
+    )
+    return f"<{safe_url}|{escape(title) or safe_url}>"
+
+
+def user_mention(user_id: str | None) -> str | None:
+    """`<@U…>` for a well-formed Slack user id, else None (ids come from Slack, but be strict)."""
+    if user_id and _SLACK_USER_ID.match(user_id):
+        return f"<@{user_id}>"
+    return None
+
+
+def quote_lines(text: str) -> str:
+    """Prefix every line with "> " so a multi-line text stays inside the block quote."""
+    return "\n".join(f"> {line}" for line in text.splitlines() or [""])
+
+
+# ---------------------------------------------------------------------------- blocks
+
+
+def section(mrkdwn: str) -> Block:
+    return {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": clip_mrkdwn(mrkdwn, SECTION_LIMIT), "verbatim": True},
+    }
+
+
+def header(text: str) -> Block:
+    """A header: plain text, so only fixed strings of ours go here (never user text)."""
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": clip(text, HEADER_LIMIT), "emoji": True},
+    }
+
+
+def context(*mrkdwn: str) -> Block:
+    elements = [
+        {"type": "mrkdwn", "text": clip_mrkdwn(m, SECTION_LIMIT), "verbatim": True}
+        for m in mrkdwn[:CONTEXT_LIMIT]
+        if m
+    ]
+    return {"type": "context", "elements": elements}
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def cap_blocks(blocks: list[Block], language: Language = "en") -> list[Block]:
+    """At most `MAX_BLOCKS`; the last kept block says how many were left out."""
+    if len(blocks) <= MAX_BLOCKS:
+        return blocks
+    kept = blocks[: MAX_BLOCKS - 1]
+    return [*kept, context(f"{ELLIPSIS} {len(blocks) - len(kept)} {LABELS['more'][language]}")]
+
+
+# ---------------------------------------------------------------------------- answers
+
+
+def verdict_emoji(verdict: str) -> str:
+    return VERDICT_EMOJI.get(verdict, ":grey_question:")
+
+
+def quote_text(source: SourceRef, language: Language) -> str:
+    """One article quote as a block quote: « French sentence » §N, then the aligned English."""
+    where = f" _§{source.paragraph}_" if source.paragraph is not None else ""
+    lines = [f"« {escape(source.quote)} »{where}"]
+    if source.translation and language == "en":
+        lines.append(f"_“{escape(source.translation)}”_")
+    return quote_lines("\n".join(lines))
+
+
+def note_source_text(source: SourceRef, language: Language) -> str:
+    """A fact-check note quoted as a source (when it is not also shown as a verdict)."""
+    text = f"*{LABELS['note'][language]}*\n{quote_lines(escape(source.quote))}"
+    if source.url:
+        text += "\n" + link(source.url, source.url)
+    return text
+
+
+def factcheck_text(note: FactCheckRef, language: Language) -> str:
+    """A verdict: emoji and label, the claim quoted, what is true, and up to three links."""
+    lines = [
+        f"{verdict_emoji(note.verdict)} *{LABELS['factcheck'][language]} — {escape(note.label)}*",
+        quote_lines(f"« {escape(note.claim)} »"),
+        f"*{LABELS['true'][language]}:* {escape(note.summary)}",
+    ]
+    links = [link(s.url, s.title) for s in note.sources[:MAX_LINKS]]
+    if links:
+        lines.append(" · ".join(links))
+    return "\n".join(lines)
+
+
+def render_answer(answer: Answer, asker: str | None = None) -> SlackMessage:
+    """An answer: who asked what, the quotes, one section per verdict; or the refusal."""
+    lang = answer.language
+    blocks: list[Block] = []
+    mention = user_mention(asker)
+    asked = f"{mention} {LABELS['asked'][lang]}: " if mention else ""
+    blocks.append(context(f"{asked}_{escape(answer.question)}_"))
+    if answer.refused:
+        blocks.append(
+            section(f":grey_question: *{LABELS['refused'][lang]}.* {escape(answer.text)}")
+        )
+        fallback = f"{LABELS['refused'][lang]}. {answer.text}"
+        return SlackMessage(clip(escape(fallback), FALLBACK_LIMIT), cap_blocks(blocks, lang))
+
+    shown_notes = {f.id for f in answer.factchecks}
+    quotes = [s for s in answer.sources if s.kind == "article"]
+    notes_as_sources = [
+        s for s in answer.sources if s.kind == "factcheck" and s.doc not in shown_notes
+    ]
+    if quotes:
+        blocks.append(section(f"*{LABELS['article'][lang]}*"))
+        blocks.extend(section(quote_text(s, lang)) for s in quotes)
+    blocks.extend(section(note_source_text(s, lang)) for s in notes_as_sources)
+    if answer.factchecks:
+        blocks.append(divider())
+        blocks.extend(section(factcheck_text(f, lang)) for f in answer.factchecks)
+    url = next((s.url for s in quotes if s.url), None)
+    footer = LABELS["footer"][lang]
+    blocks.append(context(escape(footer) + (f" {link(url, url)}" if url else "")))
+    return SlackMessage(clip(escape(answer.text), FALLBACK_LIMIT), cap_blocks(blocks, lang))
+
+
+def render_factchecks(
+    notes: Sequence[FactCheckRef], topic: str | None, language: Language
+) -> SlackMessage:
+    """The `/factcheck [topic]` reply: every matching note, one section each."""
+    blocks: list[Block] = [header(f"{LABELS['notes'][language]} ({len(notes)})")]
+    if topic:
+        blocks.append(context(f"{LABELS['about'][language]}: _{escape(topic)}_"))
+    if not notes:
+        blocks.append(section(LABELS["no_notes"][language]))
+        return SlackMessage(LABELS["no_notes"][language], blocks)
+    blocks.extend(section(factcheck_text(n, language)) for n in notes)
+    summary = "; ".join(f"{n.label}: « {n.claim} »" for n in notes)
+    fallback = f"{LABELS['notes'][language]} ({len(notes)}): {summary}"
+    return SlackMessage(clip(escape(fallback), FALLBACK_LIMIT), cap_blocks(blocks, language))
+
+
+def render_sources(info: IndexInfo) -> SlackMessage:
+    """The `/sources` reply: the documents, the note count and which index answers."""
+    docs = [
+        f"• {link(d.url, d.title) if d.url else escape(d.title)} ({escape(d.language)})"
+        for d in info.documents
+    ]
+    body = "\n".join(docs) or "No document is indexed."
+    blocks = [
+        header("Sources"),
+        section(f"*Documents*\n{body}"),
+        section(f"*Fact-check notes:* {info.note_count}"),
+        context(
+            escape(f"Index {info.version}, {info.chunk_count} chunks, built {info.built_at}"),
+            escape(f"Model {info.model}"),
+        ),
+    ]
+    fallback = f"Sources: {len(info.documents)} documents, {info.note_count} fact-check notes"
+    return SlackMessage(fallback, cap_blocks(blocks))
+
+
+# ---------------------------------------------------------------------------- moderator replies
+
+
+def render_reindex_report(report: ReindexReport) -> SlackMessage:
+    """The `/reindex` success reply: chunks, duration, versions and what changed."""
+    joined = " (your request joined a rebuild that was already running)" if report.coalesced else ""
+    head = (
+        f":white_check_mark: *Index rebuilt*{escape(joined)}: {report.chunk_count} chunks "
+        f"in {report.seconds:.1f} s, version `{escape(report.version)}` "
+        f"(was `{escape(report.previous_version)}`)."
+    )
+    changes = "\n".join(f"• {escape(c)}" for c in report.changes) or "• no content change"
+    text = f"{head}\n*Changes:*\n{changes}"
+    return SlackMessage(clip_mrkdwn(text, FALLBACK_LIMIT), [section(text)])
+
+
+def render_reindex_failure(problems: Sequence[str], serving_version: str) -> SlackMessage:
+    """The `/reindex` failure reply: the validation messages; the old index keeps serving."""
+    head = (
+        ":x: *Reindex failed.* Still answering from the previous index "
+        f"`{escape(serving_version)}`. Fix the corpus, then run /reindex again:"
+    )
+    lines = [f"• {escape(p)}" for p in problems] or ["• (no details were reported)"]
+    blocks = [section(head)]
+    # One section per group of problems so a long list is split rather than cut.
+    chunk: list[str] = []
+    for line in lines:
+        if chunk and len("\n".join([*chunk, line])) > SECTION_LIMIT:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    fallback = f"Reindex failed: {'; '.join(problems)}"
+    return SlackMessage(clip(escape(fallback), FALLBACK_LIMIT), cap_blocks(blocks))
+
+
+def render_notice(text: str, emoji: str = ":information_source:") -> SlackMessage:
+    """A one-line ephemeral notice; `text` is escaped (it may quote the user or an error)."""
+    safe = escape(text)
+    return SlackMessage(clip_mrkdwn(safe, FALLBACK_LIMIT), [section(f"{emoji} {safe}")])
+
+
+def cooldown_notice(seconds: float) -> SlackMessage:
+    wait = max(1, math.ceil(seconds))
+    return render_notice(
+        f"You're asking quickly — please wait {wait} s before the next question. Thanks!",
+        ":hourglass_flowing_sand:",
+    )

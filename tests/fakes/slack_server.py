@@ -1,0 +1,377 @@
+"""A fake Slack on 127.0.0.1: the Web API routes the bot calls and the Socket Mode websocket.
+
+The real slack_bolt `AsyncApp` and slack_sdk's aiohttp `SocketModeClient` connect to it
+(`SLACK_API_BASE=fake.api_base`), so tests assert on the payloads the bot really sends.
+
+- Web API (`/api/<method>`): auth.test, apps.connections.open (returns `ws://127.0.0.1:PORT/link/`),
+  chat.postMessage, chat.postEphemeral, users.info. A wrong token gets
+  `{"ok": false, "error": "invalid_auth"}` like Slack. Messages are checked against the Block Kit
+  limits the bot must respect; a violation gets `invalid_blocks`.
+- `response_url`s (`/respond/<n>`) record what `respond()` sends.
+- The websocket sends `hello`, then whatever envelopes the test injects (`command`, `event`), and
+  records the acknowledgements (`{"envelope_id": ..., "payload": ...}`) by envelope id.
+
+Envelope and ack shapes follow slack_sdk.socket_mode (request.py, response.py, async_client.py)
+and https://docs.slack.dev/apis/events-api/using-socket-mode. Every wait is event-based
+(`wait_for` on an asyncio.Condition notified on each recorded call or ack), never a sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import WSMsgType, web
+
+T = TypeVar("T")
+
+TEAM_ID = "T0FAKE"
+BOT_USER_ID = "UBOT"
+BOT_ID = "BBOT"
+APP_ID = "AFAKE"
+BOT_METHODS = frozenset({"auth.test", "chat.postMessage", "chat.postEphemeral", "users.info"})
+
+
+@dataclass
+class Call:
+    """One request the bot made, and whether the fake accepted it."""
+
+    method: str  # a Web API method, or "response_url"
+    token: str | None
+    args: dict[str, Any]
+    ok: bool = True
+    error: str | None = None
+    response: dict[str, Any] = field(default_factory=dict)
+
+    def strings(self) -> Iterator[str]:
+        """Every string in the payload (text, block texts...): for safety checks."""
+        yield from _strings(self.args)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def block_kit_problems(args: dict[str, Any]) -> list[str]:
+    """The Block Kit limits Slack enforces that a message breaks (empty list: valid)."""
+    problems: list[str] = []
+    blocks = args.get("blocks")
+    if isinstance(blocks, str):  # form-encoded calls send blocks as JSON text
+        blocks = json.loads(blocks)
+    text = args.get("text")
+    if not blocks and not text:
+        problems.append("no text and no blocks")
+    if isinstance(text, str) and len(text) > 40_000:
+        problems.append("text longer than 40000")
+    for i, block in enumerate(blocks or []):
+        kind = block.get("type")
+        if kind == "section":
+            t = block.get("text", {})
+            if not 1 <= len(t.get("text", "")) <= 3000:
+                problems.append(f"block {i}: section text length {len(t.get('text', ''))}")
+        elif kind == "header":
+            t = block.get("text", {})
+            if t.get("type") != "plain_text" or not 1 <= len(t.get("text", "")) <= 150:
+                problems.append(f"block {i}: bad header")
+        elif kind == "context":
+            elements = block.get("elements", [])
+            if not 1 <= len(elements) <= 10:
+                problems.append(f"block {i}: context with {len(elements)} elements")
+            for e in elements:
+                if not 1 <= len(e.get("text", "")) <= 3000:
+                    problems.append(f"block {i}: context element length")
+        elif kind != "divider":
+            problems.append(f"block {i}: unexpected type {kind}")
+    if blocks is not None and len(blocks) > 50:
+        problems.append(f"{len(blocks)} blocks (max 50)")
+    return problems
+
+
+@dataclass
+class FakeSlack:
+    """Start with `await fake.start()`; point the bot at `fake.api_base`."""
+
+    bot_token: str = "xoxb-test"
+    app_token: str = "xapp-test"
+    # users.info answers: user id -> flags such as {"is_admin": True}.
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Channels where chat.postMessage fails with channel_not_found (bot not a member).
+    closed_channels: frozenset[str] = frozenset()
+
+    calls: list[Call] = field(default_factory=list)
+    acks: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    sent_envelopes: list[str] = field(default_factory=list)
+    ws_connections: int = 0
+
+    def __post_init__(self) -> None:
+        self._ids = itertools.count(1)
+        self._ts = itertools.count(1)
+        self._cond = asyncio.Condition()
+        self._ws: web.WebSocketResponse | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/respond/{n}", self._respond)
+        app.router.add_get("/link/", self._websocket)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)  # an ephemeral port
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    # ------------------------------------------------------------------ waiting
+
+    async def _notify(self) -> None:
+        async with self._cond:
+            self._cond.notify_all()
+
+    async def wait_for(self, predicate: Callable[[], T], timeout: float = 15.0) -> T:
+        """Wait until `predicate()` is truthy (re-checked after every call or ack); return it."""
+        async with self._cond:
+            return await asyncio.wait_for(self._cond.wait_for(predicate), timeout)
+
+    async def wait_connected(self, connections: int = 1) -> None:
+        """Until the bot's `connections`-th websocket is open."""
+        await self.wait_for(
+            lambda: (
+                self.ws_connections >= connections and self._ws is not None and not self._ws.closed
+            )
+        )
+
+    async def wait_acked(self, envelope_id: str) -> dict[str, Any] | None:
+        await self.wait_for(lambda: envelope_id in self.acks)
+        return self.acks[envelope_id]
+
+    def unacked(self) -> list[str]:
+        return [e for e in self.sent_envelopes if e not in self.acks]
+
+    def calls_to(self, method: str, **match: Any) -> list[Call]:
+        """Calls to `method` whose args include every `match` item (ok or not)."""
+        return [
+            c
+            for c in self.calls
+            if c.method == method and all(c.args.get(k) == v for k, v in match.items())
+        ]
+
+    def outgoing(self) -> list[Call]:
+        """Everything the bot tried to show to people."""
+        return [
+            c
+            for c in self.calls
+            if c.method in ("chat.postMessage", "chat.postEphemeral", "response_url")
+        ]
+
+    # ------------------------------------------------------------------ Web API
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args: dict[str, Any] = dict(request.query)
+        if request.can_read_body:
+            if request.content_type == "application/json":
+                args.update(await request.json())
+            else:
+                args.update(dict(await request.post()))
+        token = args.pop("token", None)
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            token = auth[len("Bearer ") :]
+        call = Call(method, token, args)
+        self.calls.append(call)
+        body = self._answer(call)
+        call.response = body
+        call.ok = bool(body.get("ok"))
+        call.error = body.get("error")
+        await self._notify()
+        return web.json_response(body)
+
+    def _answer(self, call: Call) -> dict[str, Any]:
+        expected = self.app_token if call.method == "apps.connections.open" else self.bot_token
+        if call.method not in BOT_METHODS | {"apps.connections.open"}:
+            return {"ok": False, "error": "unknown_method"}
+        if call.token != expected:
+            return {"ok": False, "error": "invalid_auth"}
+        a = call.args
+        if call.method == "auth.test":
+            return {
+                "ok": True,
+                "url": "https://fake.slack.test/",
+                "team": "Fake Team",
+                "user": "factbot",
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "bot_id": BOT_ID,
+                "is_enterprise_install": False,
+            }
+        if call.method == "apps.connections.open":
+            return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?ticket=fake"}
+        if call.method == "users.info":
+            user = a.get("user", "")
+            if user not in self.users:
+                return {"ok": False, "error": "user_not_found"}
+            return {"ok": True, "user": {"id": user, "team_id": TEAM_ID, **self.users[user]}}
+        if not a.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        if problems := block_kit_problems(a):
+            return {"ok": False, "error": "invalid_blocks", "errors": problems}
+        if call.method == "chat.postEphemeral":
+            if not a.get("user"):
+                return {"ok": False, "error": "user_not_found"}
+            return {"ok": True, "message_ts": self._next_ts()}
+        # chat.postMessage
+        if a["channel"] in self.closed_channels:
+            return {"ok": False, "error": "channel_not_found"}
+        ts = self._next_ts()
+        return {"ok": True, "channel": a["channel"], "ts": ts, "message": {"ts": ts, **a}}
+
+    def _next_ts(self) -> str:
+        return f"1700000000.{next(self._ts):06d}"
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        args = await request.json()
+        call = Call("response_url", None, {"url_id": request.match_info["n"], **args})
+        problems = block_kit_problems(args)
+        call.ok, call.error = not problems, "invalid_blocks" if problems else None
+        self.calls.append(call)
+        await self._notify()
+        if problems:
+            return web.Response(status=400, text="invalid_blocks")
+        return web.Response(text="ok")
+
+    # ------------------------------------------------------------------ Socket Mode
+
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._ws = ws
+        self.ws_connections += 1
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": 1,
+                "debug_info": {"host": "fake", "approximate_connection_time": 18060},
+                "connection_info": {"app_id": APP_ID},
+            }
+        )
+        await self._notify()
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                data = json.loads(msg.data)
+                if "envelope_id" in data:
+                    self.acks[data["envelope_id"]] = data.get("payload")
+                    await self._notify()
+        await self._notify()
+        return ws
+
+    async def _send(self, envelope: dict[str, Any]) -> str:
+        assert self._ws is not None and not self._ws.closed, "the bot is not connected"
+        self.sent_envelopes.append(envelope["envelope_id"])
+        await self._ws.send_json(envelope)
+        return str(envelope["envelope_id"])
+
+    async def request_reconnect(self) -> None:
+        """Ask the client to reconnect, as Slack does every few hours (`disconnect` message)."""
+        assert self._ws is not None
+        await self._ws.send_json(
+            {"type": "disconnect", "reason": "refresh_requested", "debug_info": {"host": "fake"}}
+        )
+
+    async def command(
+        self,
+        command: str,
+        text: str = "",
+        *,
+        user: str = "UALICE",
+        user_name: str = "alice",
+        channel: str = "CGENERAL",
+    ) -> str:
+        """Inject a slash command; returns the envelope id. Its response_url is `/respond/<n>`."""
+        n = next(self._ids)
+        return await self._send(
+            {
+                "envelope_id": f"env-cmd-{n}",
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": {
+                    "token": "verification-token",
+                    "team_id": TEAM_ID,
+                    "team_domain": "fake",
+                    "channel_id": channel,
+                    "channel_name": "general",
+                    "user_id": user,
+                    "user_name": user_name,
+                    "command": command,
+                    "text": text,
+                    "api_app_id": APP_ID,
+                    "is_enterprise_install": "false",
+                    "response_url": f"http://127.0.0.1:{self.port}/respond/{n}",
+                    "trigger_id": f"trigger-{n}",
+                },
+            }
+        )
+
+    def responses_to(self, envelope_id: str) -> list[Call]:
+        """What the bot sent to the response_url of the command in `envelope_id`."""
+        n = envelope_id.rsplit("-", 1)[1]
+        return [c for c in self.calls if c.method == "response_url" and c.args["url_id"] == n]
+
+    async def event(self, event: dict[str, Any], *, event_id: str | None = None) -> str:
+        """Inject an Events API event (app_mention, message...); returns the envelope id."""
+        n = next(self._ids)
+        return await self._send(
+            {
+                "envelope_id": f"env-evt-{n}",
+                "type": "events_api",
+                "accepts_response_payload": False,
+                "retry_attempt": 0,
+                "retry_reason": "",
+                "payload": {
+                    "token": "verification-token",
+                    "team_id": TEAM_ID,
+                    "api_app_id": APP_ID,
+                    "event": {"team": TEAM_ID, "event_ts": event.get("ts", ""), **event},
+                    "type": "event_callback",
+                    "event_id": event_id or f"Ev{n:08d}",
+                    "event_time": 1700000000 + n,
+                    "authorizations": [
+                        {
+                            "enterprise_id": None,
+                            "team_id": TEAM_ID,
+                            "user_id": BOT_USER_ID,
+                            "is_bot": True,
+                            "is_enterprise_install": False,
+                        }
+                    ],
+                    "is_ext_shared_channel": False,
+                },
+            }
+        )
+
+    def next_ts(self) -> str:
+        """A fresh message ts for an injected event."""
+        return self._next_ts()
