@@ -105,9 +105,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_eval(_engine(settings), args.questions, args.json, args.calibrate, args.verbose)
     if command == "discord" and getattr(args, "discord_command", None) == "invite":
+        from bot.adapters import AdapterStartError
         from bot.adapters.discord_bot import invite_url
 
-        print(invite_url(settings))
+        try:
+            print(invite_url(settings))
+        except AdapterStartError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from exc
         return EXIT_OK
     if command in ("discord", "slack", "run"):
         return _serve(settings, command)

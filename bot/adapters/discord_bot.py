@@ -1,0 +1,551 @@
+"""The Discord adapter: slash commands, mentions and threads over `FactBotService`.
+
+Built like discord.py's own examples: a `discord.Client` subclass owning an
+`app_commands.CommandTree`, commands synced in `setup_hook`. It renders what the service returns
+(`discord_render`) and never retrieves anything itself.
+
+- `/ask question` (public), `/factcheck [topic]`, `/sources`, `/reindex` (moderators, ephemeral).
+- `@factbot question` anywhere it can read, or any message in ASK_CHANNEL_IDS: answered in a new
+  public thread from that message; later messages in that thread are answered without a mention.
+- Safety: no reply can ping anyone (`AllowedMentions.none()` on the client and on every send),
+  echoed user text is escaped, per-user cooldown, question length limit, one tree error handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Final
+
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from bot.adapters import AdapterStartError
+from bot.adapters import discord_render as render
+from bot.answer import Language
+from bot.questions import QuestionRejected, clean_question
+from bot.ratelimit import Cooldown
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.service import FactBotService
+
+__all__ = [
+    "INVITE_PERMISSIONS",
+    "FactBotClient",
+    "ShardedFactBotClient",
+    "application_id_from_token",
+    "bot_intents",
+    "invite_url",
+    "make_client",
+    "serve",
+]
+
+log = logging.getLogger("factbot.discord")
+
+NO_MENTIONS = discord.AllowedMentions.none()
+
+# What the bot needs in a channel; `factbot discord invite` asks for exactly these.
+INVITE_PERMISSIONS = discord.Permissions(
+    send_messages=True,
+    send_messages_in_threads=True,
+    create_public_threads=True,
+    embed_links=True,
+    read_message_history=True,
+)
+INVITE_SCOPES = ("bot", "applications.commands")
+
+THREAD_ARCHIVE_MINUTES: Final = 1440  # a day of inactivity
+MAX_OWNED_THREADS = 10_000  # remembered thread ids (older ones still match via owner_id)
+DRAIN_SECONDS = 10.0  # on shutdown, how long answers already being written may take
+
+TOKEN_MISSING = (
+    "DISCORD_TOKEN is not set: copy the bot token from the Developer Portal "
+    "(your application > Bot > Reset Token) into .env"
+)
+TOKEN_REJECTED = (
+    "Discord rejected DISCORD_TOKEN (401 Unauthorized): reset it in the Developer Portal "
+    "(your application > Bot > Reset Token) and update .env"
+)
+INTENT_REFUSED = (
+    "Discord refused the Message Content intent: enable it in the Developer Portal "
+    "(your application > Bot > Privileged Gateway Intents > Message Content Intent)"
+)
+SORRY = "Sorry — something went wrong while answering. It has been logged; please try again later."
+NOT_MODERATOR = "Only moderators can run /reindex (Manage Server permission or a moderator role)."
+
+
+def bot_intents() -> discord.Intents:
+    """Guilds (channels, roles, threads), guild messages, and message content: the last one is
+    privileged and must be enabled in the Developer Portal for mentions in ASK_CHANNEL_IDS and
+    thread follow-ups to carry their text."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.message_content = True
+    return intents
+
+
+def application_id_from_token(token: str) -> int:
+    """The bot's id from its token (the first segment is the base64 of the id); 0 if unreadable.
+
+    For applications created since 2020 the bot user id is the application id."""
+    first = token.strip().split(".", 1)[0]
+    if not first:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(first + "=" * (-len(first) % 4))
+        return int(raw.decode("ascii"))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return 0
+
+
+def invite_url(settings: Settings) -> str:
+    """The OAuth2 URL that adds the bot to a server with the scopes and permissions it needs."""
+    app_id = settings.discord_application_id or application_id_from_token(settings.discord_token)
+    if not app_id:
+        raise AdapterStartError(
+            "Set DISCORD_APPLICATION_ID (Developer Portal > General Information > Application ID) "
+            "or DISCORD_TOKEN to build the invite link"
+        )
+    return discord.utils.oauth_url(app_id, permissions=INVITE_PERMISSIONS, scopes=INVITE_SCOPES)
+
+
+def is_moderator(
+    interaction: discord.Interaction[Any], moderator_role_ids: tuple[int, ...]
+) -> bool:
+    """Manage Server (or Administrator, which implies it), or one of MODERATOR_ROLE_IDS."""
+    if interaction.guild_id is None:
+        return False
+    # Discord computes these from the member's roles for this interaction: no cache involved.
+    if interaction.permissions.manage_guild:
+        return True
+    user = interaction.user
+    roles = user.roles if isinstance(user, discord.Member) else []
+    return any(role.id in moderator_role_ids for role in roles)
+
+
+class NotModerator(app_commands.CheckFailure):
+    """Raised by the /reindex check; the tree error handler turns it into a polite refusal."""
+
+
+def _moderators_only(interaction: discord.Interaction[FactBotClient]) -> bool:
+    if is_moderator(interaction, interaction.client.settings.moderator_role_ids):
+        return True
+    log.info(
+        "/reindex denied to %s (%s) in guild %s: not a moderator",
+        interaction.user,
+        interaction.user.id,
+        interaction.guild_id,
+    )
+    raise NotModerator(NOT_MODERATOR)
+
+
+# `interaction.extras` key: True while a public "thinking…" placeholder awaits its first followup.
+PUBLIC_PLACEHOLDER = "factbot.public_placeholder"
+
+
+async def defer_publicly(interaction: discord.Interaction[Any]) -> None:
+    await interaction.response.defer(thinking=True)
+    interaction.extras[PUBLIC_PLACEHOLDER] = True
+
+
+async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> None:
+    """A private one-liner: the initial response when still possible, else a followup."""
+    text = render.clip_message(text)
+    if not interaction.response.is_done():
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        return
+    if interaction.extras.get(PUBLIC_PLACEHOLDER):
+        # The first followup after a public defer takes the placeholder's place and is public
+        # whatever its flags (discord-api-docs #2866, #7091): remove the placeholder first.
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.delete_original_response()
+        interaction.extras[PUBLIC_PLACEHOLDER] = False
+    await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+def _ui_language(interaction: discord.Interaction[Any]) -> Language:
+    return "fr" if str(interaction.locale).startswith("fr") else "en"
+
+
+class FactBotTree(app_commands.CommandTree["FactBotClient"]):
+    """The command tree with the one error handler of the adapter."""
+
+    async def on_error(
+        self,
+        interaction: discord.Interaction[FactBotClient],
+        error: app_commands.AppCommandError,
+        /,
+    ) -> None:
+        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        name = interaction.command.name if interaction.command else "?"
+        if isinstance(error, NotModerator):
+            message = NOT_MODERATOR
+        elif isinstance(error, app_commands.NoPrivateMessage):
+            message = "This command only works in a server."
+        elif isinstance(error, app_commands.CheckFailure):
+            message = "You can't use this command here."
+        elif isinstance(original, QuestionRejected):
+            message = str(original)
+        elif isinstance(error, app_commands.CommandNotFound):
+            log.warning("unknown command /%s: the synced commands are out of date", name)
+            message = "This command is out of date; try again in a minute."
+        else:
+            # The traceback goes to the log, never to the chat.
+            log.error(
+                "/%s by user %s in guild %s failed",
+                name,
+                interaction.user.id,
+                interaction.guild_id,
+                exc_info=original,
+            )
+            message = SORRY
+        try:
+            await send_ephemeral(interaction, message)
+        except Exception as exc:  # token expired, or shutting down: the handler must not raise
+            log.warning("could not tell user %s about an error: %r", interaction.user.id, exc)
+
+
+def _build_commands() -> list[app_commands.Command[Any, ..., None]]:
+    """Fresh command objects for one client (a command belongs to one tree)."""
+
+    @app_commands.command(name="ask", description="Ask about the article: quotes and fact-checks")
+    @app_commands.describe(question="Your question, in French or English")
+    async def ask(interaction: discord.Interaction[FactBotClient], question: str) -> None:
+        await interaction.client.ask_command(interaction, question)
+
+    @app_commands.command(name="factcheck", description="The fact-check notes on the article")
+    @app_commands.describe(topic="Only the notes about this (optional)")
+    async def factcheck(
+        interaction: discord.Interaction[FactBotClient], topic: str | None = None
+    ) -> None:
+        await interaction.client.factcheck_command(interaction, topic)
+
+    @app_commands.command(name="sources", description="What factbot knows: documents and index")
+    async def sources(interaction: discord.Interaction[FactBotClient]) -> None:
+        await interaction.client.sources_command(interaction)
+
+    # Hidden from non-moderators by default (server admins can change that in Integrations), and
+    # enforced by the check because that default can be overridden per server.
+    @app_commands.command(name="reindex", description="Moderators: rebuild the index")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    @app_commands.check(_moderators_only)
+    async def reindex(interaction: discord.Interaction[FactBotClient]) -> None:
+        await interaction.client.reindex_command(interaction)
+
+    return [ask, factcheck, sources, reindex]
+
+
+class FactBotClient(discord.Client):
+    """One connection (or, as `ShardedFactBotClient`, several shards) answering questions."""
+
+    def __init__(self, settings: Settings, service: FactBotService, **options: Any) -> None:
+        if settings.discord_application_id:  # else discord.py reads it at login
+            options.setdefault("application_id", settings.discord_application_id)
+        super().__init__(intents=bot_intents(), allowed_mentions=NO_MENTIONS, **options)
+        self.settings = settings
+        self.service = service
+        self.tree = FactBotTree(self)
+        for command in _build_commands():
+            self.tree.add_command(command)
+        self.cooldown = Cooldown(settings.user_cooldown_seconds, settings.user_cooldown_burst)
+        self._threads: OrderedDict[int, None] = OrderedDict()  # ids of threads this bot opened
+        self._in_flight: set[asyncio.Task[Any]] = set()
+
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        """Mark the current task as writing an answer, so that `close` lets it finish."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
+
+    async def close(self) -> None:
+        # A restart (deploy, SIGTERM) should not drop questions already being answered: give
+        # them a moment while the HTTP session is still open, then close.
+        pending = {t for t in self._in_flight if t is not asyncio.current_task()}
+        if pending:
+            log.info("closing: waiting up to %.0f s for %d answers", DRAIN_SECONDS, len(pending))
+            await asyncio.wait(pending, timeout=DRAIN_SECONDS)
+        await super().close()
+
+    # ------------------------------------------------------------------ start-up
+
+    async def setup_hook(self) -> None:
+        await self._use_advertised_gateway()
+        await self._sync_commands()
+
+    async def _use_advertised_gateway(self) -> None:
+        # discord.py connects to a hard-coded wss://gateway.discord.gg unless asked otherwise;
+        # take the URL Discord (or DISCORD_API_BASE's server) advertises instead, as the API docs
+        # recommend. The attribute is class-wide: one bot per process.
+        try:
+            _, url, _ = await self.http.get_bot_gateway()
+        except discord.GatewayNotFound:
+            log.warning("GET /gateway/bot failed; using %s", DiscordWebSocket.DEFAULT_GATEWAY)
+            return
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+
+    async def _sync_commands(self) -> None:
+        guild_ids = self.settings.discord_guild_ids
+        if not guild_ids:
+            synced = await self.tree.sync()
+            log.info("synced %d commands globally (may take up to an hour to show)", len(synced))
+            return
+        for guild_id in guild_ids:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            try:
+                synced = await self.tree.sync(guild=guild)
+            except discord.HTTPException as exc:
+                # One server that kicked the bot must not stop the others.
+                log.error(
+                    "syncing commands to guild %s failed (%s %s): is the bot in that server, "
+                    "invited with the applications.commands scope (factbot discord invite)?",
+                    guild_id,
+                    exc.status,
+                    exc.text,
+                )
+                continue
+            log.info("synced %d commands to guild %s", len(synced), guild_id)
+
+    async def on_ready(self) -> None:
+        log.info("connected to Discord as %s in %d servers", self.user, len(self.guilds))
+
+    # ------------------------------------------------------------------ slash commands
+
+    async def _gate(self, interaction: discord.Interaction[Any], text: str | None) -> str | None:
+        """The cleaned text ("" when `text` is None), or None after telling the user privately
+        why not (empty or too long, or the user's cooldown is running)."""
+        try:
+            question = (
+                "" if text is None else clean_question(text, self.settings.max_question_chars)
+            )
+        except QuestionRejected as exc:
+            await send_ephemeral(interaction, str(exc))
+            return None
+        wait = self.cooldown.hit(f"discord:{interaction.user.id}")
+        if wait > 0:
+            await send_ephemeral(interaction, render.slow_down(wait))
+            return None
+        return question
+
+    async def ask_command(self, interaction: discord.Interaction[Any], question: str) -> None:
+        with self._answering():
+            await self._ask(interaction, question)
+
+    async def _ask(self, interaction: discord.Interaction[Any], question: str) -> None:
+        # Validate before deferring: once the public "thinking" message exists, a refusal could
+        # no longer be private.
+        text = await self._gate(interaction, question)
+        if text is None:
+            return
+        await defer_publicly(interaction)
+        started = time.perf_counter()
+        answer = await self.service.ask(text)
+        await interaction.followup.send(
+            embed=render.answer_embed(answer), allowed_mentions=NO_MENTIONS
+        )
+        interaction.extras[PUBLIC_PLACEHOLDER] = False
+        log.info(
+            "/ask by user %s in guild %s: %s, %d quotes, %d notes (%.0f ms)",
+            interaction.user.id,
+            interaction.guild_id,
+            "refused" if answer.refused else "answered",
+            len(answer.sources),
+            len(answer.factchecks),
+            (time.perf_counter() - started) * 1000,
+        )
+
+    async def factcheck_command(
+        self, interaction: discord.Interaction[Any], topic: str | None
+    ) -> None:
+        ui = _ui_language(interaction)
+        # The full list is two public messages: it is rate-limited like a question.
+        gated = await self._gate(interaction, topic if topic and topic.strip() else None)
+        if gated is None:
+            return
+        topic = gated or None
+        with self._answering():
+            await defer_publicly(interaction)
+            # No topic: every note in the user's language; a topic: the service detects its
+            # language.
+            notes = await self.service.factchecks(topic, None if topic else ui)
+            for embed in render.factcheck_embeds(notes, topic, ui):
+                await interaction.followup.send(embed=embed, allowed_mentions=NO_MENTIONS)
+                interaction.extras[PUBLIC_PLACEHOLDER] = False
+
+    async def sources_command(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.send_message(
+            embed=render.sources_embed(self.service.info()), allowed_mentions=NO_MENTIONS
+        )
+
+    async def reindex_command(self, interaction: discord.Interaction[Any]) -> None:
+        from bot.service import ReindexFailed  # here: importing the core pulls in numpy & co.
+
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        user = interaction.user
+        actor = f"{user} ({user.id}) in guild {interaction.guild_id}"
+        log.info("/reindex run by %s", actor)
+        try:
+            report = await self.service.reindex(actor=actor)
+        except ReindexFailed as exc:
+            text = render.reindex_failed_text(exc.problems, self.service.info().version)
+        else:
+            text = render.reindex_text(report)
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    # ------------------------------------------------------------------ mentions and threads
+
+    def owns_thread(self, channel: object) -> bool:
+        if getattr(channel, "id", None) in self._threads:
+            return True
+        me = self.user
+        return isinstance(channel, discord.Thread) and me is not None and channel.owner_id == me.id
+
+    def _remember_thread(self, thread_id: int) -> None:
+        self._threads[thread_id] = None
+        while len(self._threads) > MAX_OWNED_THREADS:
+            self._threads.popitem(last=False)
+
+    async def on_message(self, message: discord.Message) -> None:
+        me = self.user
+        if me is None or message.author.bot or message.author.id == me.id:
+            return
+        if message.guild is None or message.type not in (
+            discord.MessageType.default,
+            discord.MessageType.reply,
+        ):
+            return
+        in_own_thread = self.owns_thread(message.channel)
+        mentioned = any(u.id == me.id for u in message.mentions)
+        in_ask_channel = message.channel.id in self.settings.ask_channel_ids
+        if not (mentioned or in_own_thread or in_ask_channel):
+            return
+        try:
+            with self._answering():
+                await self._answer_message(message, me.id, in_own_thread)
+        except Exception:
+            log.exception(
+                "answering message %s in channel %s failed", message.id, message.channel.id
+            )
+            if not self.is_closed():
+                with contextlib.suppress(Exception):  # best effort: never a traceback in chat
+                    await message.reply(SORRY, mention_author=False, allowed_mentions=NO_MENTIONS)
+
+    async def _answer_message(self, message: discord.Message, me: int, in_own_thread: bool) -> None:
+        text = re.sub(rf"<@!?{me}>", " ", message.content)
+        try:
+            question = clean_question(text, self.settings.max_question_chars)
+        except QuestionRejected as exc:
+            await message.reply(str(exc), mention_author=False, allowed_mentions=NO_MENTIONS)
+            return
+        wait = self.cooldown.hit(f"discord:{message.author.id}")
+        if wait > 0:
+            await message.reply(
+                render.slow_down(wait), mention_author=False, allowed_mentions=NO_MENTIONS
+            )
+            return
+        thread = None if in_own_thread else await self._open_thread(message, question)
+        where: discord.abc.Messageable = thread or message.channel
+        with contextlib.suppress(discord.HTTPException):
+            await where.typing()  # one indicator (shown up to 10 s); cosmetic, never fatal
+        answer = await self.service.ask(question)
+        embed = render.answer_embed(answer)
+        if thread is not None:
+            await thread.send(embed=embed, allowed_mentions=NO_MENTIONS)
+        else:  # in our own thread, or where no thread could be opened: reply to the message
+            await message.reply(embed=embed, mention_author=False, allowed_mentions=NO_MENTIONS)
+        log.info(
+            "message question by user %s in channel %s: %s",
+            message.author.id,
+            where.id if isinstance(where, discord.abc.Snowflake) else "?",
+            "refused" if answer.refused else "answered",
+        )
+
+    async def _open_thread(self, message: discord.Message, question: str) -> discord.Thread | None:
+        """A public thread from the message, or None where threads are impossible (already in a
+        thread, a voice channel's chat, missing permission): the caller then replies."""
+        if not isinstance(message.channel, discord.TextChannel):
+            return None
+        try:
+            thread = await message.create_thread(
+                name=render.thread_name(question), auto_archive_duration=THREAD_ARCHIVE_MINUTES
+            )
+        except discord.HTTPException as exc:
+            log.info(
+                "cannot open a thread in channel %s (%s %s); replying instead",
+                message.channel.id,
+                exc.status,
+                exc.text,
+            )
+            return None
+        self._remember_thread(thread.id)
+        return thread
+
+
+class ShardedFactBotClient(FactBotClient, discord.AutoShardedClient):
+    """`FactBotClient` over several shards (DISCORD_SHARD_COUNT / DISCORD_SHARD_IDS)."""
+
+
+def make_client(settings: Settings, service: FactBotService, **options: Any) -> FactBotClient:
+    """A client for these settings: sharded when DISCORD_SHARD_COUNT is set."""
+    count, ids = settings.discord_shard_count, settings.discord_shard_ids
+    if ids and not count:
+        raise AdapterStartError(
+            "DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT (the total shard count)"
+        )
+    if any(i >= count for i in ids):
+        raise AdapterStartError(
+            f"DISCORD_SHARD_IDS must be below DISCORD_SHARD_COUNT ({count}), got {list(ids)}"
+        )
+    if count:
+        return ShardedFactBotClient(
+            settings, service, shard_count=count, shard_ids=list(ids) or None, **options
+        )
+    return FactBotClient(settings, service, **options)
+
+
+async def serve(settings: Settings, service: FactBotService) -> None:
+    """Run the Discord bot until cancelled or closed.
+
+    Raises `AdapterStartError` (one operator line) for a missing or rejected token, a refused
+    privileged intent, or bad shard settings."""
+    token = settings.discord_token.strip()
+    if not token:
+        raise AdapterStartError(TOKEN_MISSING)
+    client = make_client(settings, service)
+    # discord.py has no per-client hook for the REST base: `Route.BASE` is read by every route
+    # (bot requests and interaction webhooks alike) when it is built. Both class attributes are
+    # put back on exit so that nothing leaks into whatever runs next in this process.
+    saved = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    Route.BASE = settings.discord_api_base.rstrip("/")
+    try:
+        async with client:
+            await client.start(token)
+    except discord.LoginFailure:
+        raise AdapterStartError(TOKEN_REJECTED) from None
+    except discord.PrivilegedIntentsRequired:
+        raise AdapterStartError(INTENT_REFUSED) from None
+    except discord.ConnectionClosed as exc:
+        if exc.code == 4004:  # the REST login passed but the gateway refused the token
+            raise AdapterStartError(TOKEN_REJECTED) from None
+        raise
+    finally:
+        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved

@@ -1,0 +1,429 @@
+"""Turn `Answer`s, fact-check notes and index records into Discord embeds and messages.
+
+Pure functions, no I/O: everything here is unit-tested with hand-built values. Every string that
+reaches Discord goes through `truncate` with the documented limit, and whole embeds through
+`fit_embed`, so a huge corpus note or question can never make Discord reject a reply (HTTP 400).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import discord
+from discord.utils import escape_markdown, escape_mentions
+
+from bot.answer import Answer, FactCheckRef, Language, Link, SourceRef
+from bot.status import IndexInfo, ReindexReport
+
+# Discord limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+FIELDS_MAX = 25
+FOOTER_MAX = 2048
+AUTHOR_MAX = 256
+EMBED_TOTAL_MAX = 6000  # title + description + field names/values + footer + author, per message
+MESSAGE_MAX = 2000
+THREAD_NAME_MAX = 100
+
+ELLIPSIS = "…"
+
+COLOUR_ANSWER = discord.Colour.blurple()
+COLOUR_ACCURATE = discord.Colour.green()
+COLOUR_WARNING = discord.Colour.orange()
+COLOUR_REFUSED = discord.Colour.light_grey()
+COLOUR_FAILED = discord.Colour.red()
+
+WARNING_MARK = "⚠️"
+ACCURATE_MARK = "✅"
+
+_TEXT: dict[str, dict[Language, str]] = {
+    "from_article": {"fr": "D'après l'article", "en": "From the article"},
+    "from_note": {"fr": "Note de vérification", "en": "Fact-check note"},
+    "not_covered": {"fr": "Pas couvert par l'article", "en": "Not covered by the article"},
+    "claim": {"fr": "Affirmation", "en": "Claim"},
+    "true": {"fr": "Ce qui est vrai", "en": "What is true"},
+    "footer": {
+        "fr": "Citations exactes de l'article · ⚠️ = l'article se trompe ou a vieilli",
+        "en": "Verbatim quotes from the article · ⚠️ = the article is wrong or outdated",
+    },
+    "refused_hint": {
+        "fr": "Essayez /factcheck pour parcourir les notes de vérification.",
+        "en": "Try /factcheck to browse the fact-check notes.",
+    },
+    "notes_title": {"fr": "Notes de vérification", "en": "Fact-check notes"},
+    "notes_topic": {"fr": "Notes sur « {topic} »", "en": "Notes about “{topic}”"},
+    "no_notes": {
+        "fr": "Aucune note ne correspond à ce sujet.",
+        "en": "No fact-check note matches that topic.",
+    },
+    "more_notes": {
+        "fr": "{n} autres notes non affichées : précisez avec /factcheck sujet",
+        "en": "{n} more notes not shown: narrow it down with /factcheck topic",
+    },
+    "page": {"fr": "page {i}/{n}", "en": "page {i}/{n}"},
+}
+
+# Markdown tokens that must stay whole: links (also masked ones with <url>), bare URLs,
+# mentions / channels / custom emoji, and timestamps.
+_ATOMIC = re.compile(
+    r"\[(?:[^\[\]\\]|\\.)*\]\(<?[^()\s<>]*(?:\([^()\s]*\)[^()\s<>]*)*>?\)"
+    r"|<?https?://[^\s<>]+>?"
+    r"|<(?:@[!&]?|#|a?:\w+:|t:)\d+(?::\w)?>"
+)
+# Paired markers, longest first so "**" is not read as two "*".
+_MARKERS = ("```", "**", "__", "~~", "||", "`")
+_MARKER_RE = re.compile(r"\\.|```|\*\*|__|~~|\|\||`", re.S)
+
+
+def dlen(text: str) -> int:
+    """Length as Discord may count it (UTF-16 code units): never less than `len(text)`."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _prefix_within(text: str, budget: int) -> int:
+    """The largest index `i` with `dlen(text[:i]) <= budget`."""
+    used = 0
+    for i, ch in enumerate(text):
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > budget:
+            return i
+    return len(text)
+
+
+def _closers(text: str) -> str:
+    """Markers to append so that every bold/italic/code/spoiler opened in `text` is closed."""
+    open_: list[str] = []
+    in_block = False
+    for match in _MARKER_RE.finditer(text):
+        token = match.group()
+        if token.startswith("\\"):
+            continue  # an escaped character is literal
+        if token == "```":
+            in_block = not in_block
+            continue
+        if in_block:
+            continue  # markdown is not parsed inside a code block
+        if open_ and open_[-1] == token:
+            open_.pop()
+        elif token in open_:
+            # Closing an outer marker implicitly: drop everything opened after it.
+            del open_[open_.index(token) :]
+        else:
+            open_.append(token)
+    suffix = "".join(reversed(open_))
+    return ("\n```" if in_block else "") + suffix
+
+
+def truncate(text: str, limit: int, ellipsis: str = ELLIPSIS) -> str:
+    """`text` cut to at most `limit` (UTF-16) characters, ending with `ellipsis` when cut.
+
+    The cut never falls inside a markdown link, a URL or a mention (the whole token is dropped
+    instead), prefers a word boundary, and closes any bold/code/spoiler left open.
+    """
+    if dlen(text) <= limit:
+        return text
+    if limit <= dlen(ellipsis):
+        return text[: _prefix_within(text, limit)]
+    budget = limit - dlen(ellipsis)
+    while True:
+        cut = _prefix_within(text, budget)
+        for token in _ATOMIC.finditer(text):
+            if token.start() < cut < token.end():
+                cut = token.start()
+                break
+            if token.start() >= cut:
+                break
+        head = text[:cut]
+        # Prefer a word boundary when one is close (within 15% of the budget).
+        space = max(head.rfind(" "), head.rfind("\n"))
+        if cut < len(text) and not text[cut].isspace() and space >= cut - max(8, budget // 7):
+            head = head[:space]
+        head = head.rstrip()
+        while head.endswith("\\"):  # a dangling escape would swallow the ellipsis
+            head = head[:-1].rstrip()
+        result = head + ellipsis + _closers(head)
+        excess = dlen(result) - limit
+        if excess <= 0:
+            return result
+        budget -= excess
+
+
+def clip_message(text: str) -> str:
+    """A plain message within Discord's 2000-character limit."""
+    return truncate(text, MESSAGE_MAX)
+
+
+def quote_user_text(text: str) -> str:
+    """User text echoed back: markdown and mentions neutralised (belt and braces with
+    `AllowedMentions.none()`: the text must also *look* like what the user typed)."""
+    return escape_mentions(escape_markdown(text))
+
+
+def _link(link: Link, limit: int = 200) -> str:
+    title = truncate(link.title.strip() or link.url, 80).replace("[", "(").replace("]", ")")
+    url = link.url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+    if not url.startswith(("http://", "https://")):
+        return escape_markdown(title)
+    text = f"[{escape_markdown(title)}]({url})"
+    return text if dlen(text) <= limit else f"<{url}>" if dlen(url) + 2 <= limit else ""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _verdict_mark(note: FactCheckRef) -> str:
+    return WARNING_MARK if note.is_warning else ACCURATE_MARK
+
+
+# ---------------------------------------------------------------------- embeds as plain data
+
+
+@dataclass
+class EmbedSpec:
+    """An embed before it becomes a `discord.Embed`; `fit()` enforces every limit."""
+
+    title: str = ""
+    description: str = ""
+    colour: discord.Colour = COLOUR_ANSWER
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    footer: str = ""
+    url: str | None = None
+
+    def total(self) -> int:
+        return (
+            dlen(self.title)
+            + dlen(self.description)
+            + sum(dlen(n) + dlen(v) for n, v in self.fields)
+            + dlen(self.footer)
+        )
+
+    def fit(self, total_max: int = EMBED_TOTAL_MAX) -> EmbedSpec:
+        """Apply the per-part limits, then shrink to `total_max`: trim the description (keeping
+        a few hundred characters), then drop fields from the end (noted in the footer)."""
+        self.title = truncate(self.title, TITLE_MAX)
+        self.description = truncate(self.description, DESCRIPTION_MAX)
+        self.fields = [
+            (truncate(n, FIELD_NAME_MAX) or "\u200b", truncate(v, FIELD_VALUE_MAX) or "\u200b")
+            for n, v in self.fields
+        ]
+        dropped = max(0, len(self.fields) - FIELDS_MAX)
+        self.fields = self.fields[:FIELDS_MAX]
+        base = self.footer.strip()
+        while True:
+            note = f" (+{dropped} more not shown)" if dropped else ""
+            self.footer = (truncate(base, FOOTER_MAX - dlen(note)) + note).strip()
+            excess = self.total() - total_max
+            if excess <= 0:
+                return self
+            # Cheapest first: a long description, a long footer, then whole fields.
+            if dlen(self.description) > 600:
+                keep = max(600, dlen(self.description) - excess)
+                self.description = truncate(self.description, keep)
+            elif dlen(base) > 200:
+                base = truncate(base, max(200, dlen(base) - excess))
+            elif self.fields:
+                self.fields.pop()
+                dropped += 1
+            else:  # only title, a short description and footer are left: cut them all
+                self.title = truncate(self.title, 100)
+                keep = max(0, dlen(self.description) - excess)
+                self.description = truncate(self.description, keep)
+                base = truncate(base, 100)
+
+    def to_embed(self) -> discord.Embed:
+        self.fit()
+        embed = discord.Embed(
+            title=self.title or None,
+            description=self.description or None,
+            colour=self.colour,
+            url=self.url if self.title and self.url else None,
+        )
+        for name, value in self.fields:
+            embed.add_field(name=name, value=value, inline=False)
+        if self.footer:
+            embed.set_footer(text=self.footer)
+        return embed
+
+
+# ---------------------------------------------------------------------- answers
+
+
+def _quote_lines(source: SourceRef, language: Language) -> str:
+    ref = f"§{source.paragraph}" if source.paragraph is not None else source.doc
+    url = source.url if source.url and source.url.startswith(("http://", "https://")) else None
+    ref = f"[{ref}]({url})" if url else ref
+    lines = [f"> « {escape_markdown(_one_line(source.quote))} » — {ref}"]
+    if source.translation and language == "en":
+        lines.append(f"> *“{escape_markdown(_one_line(source.translation))}”*")
+    return "\n".join(lines)
+
+
+def factcheck_field(note: FactCheckRef, language: Language) -> tuple[str, str]:
+    """One note as an embed field: verdict in the name; claim, what is true and links inside."""
+    name = f"{_verdict_mark(note)} {note.label}"
+    links = " · ".join(s for s in (_link(link) for link in note.sources[:3]) if s)
+    claim = f"**{_TEXT['claim'][language]}:** « {truncate(escape_markdown(note.claim), 300)} »"
+    # The summary gets whatever room the claim and the links leave.
+    room = FIELD_VALUE_MAX - dlen(claim) - dlen(links) - 40
+    summary = truncate(escape_markdown(note.summary.strip()), max(80, room))
+    value = f"{claim}\n**{_TEXT['true'][language]}:** {summary}"
+    if links and dlen(value) + dlen(links) + 1 <= FIELD_VALUE_MAX:
+        value += "\n" + links
+    return truncate(name, FIELD_NAME_MAX), truncate(value, FIELD_VALUE_MAX)
+
+
+def answer_spec(answer: Answer) -> EmbedSpec:
+    lang = answer.language
+    title = "❓ " + quote_user_text(answer.question)
+    if answer.refused:
+        description = (
+            f"**{_TEXT['not_covered'][lang]}.**\n{escape_markdown(answer.text.strip())}\n\n"
+            f"*{_TEXT['refused_hint'][lang]}*"
+        )
+        return EmbedSpec(title, description, COLOUR_REFUSED, footer=_version_footer(answer))
+    quotes = [s for s in answer.sources if s.kind == "article"]
+    noted = {f.id for f in answer.factchecks}
+    extra_notes = [s for s in answer.sources if s.kind == "factcheck" and s.doc not in noted]
+    parts: list[str] = []
+    if quotes:
+        parts.append(f"**{_TEXT['from_article'][lang]}**")
+        parts += [_quote_lines(s, lang) for s in quotes]
+    for s in extra_notes:
+        parts.append(f"**{_TEXT['from_note'][lang]}** ({escape_markdown(s.doc)})")
+        parts.append(f"> {escape_markdown(_one_line(s.quote))}")
+    if not parts:  # an answer with nothing structured: fall back on the core's text
+        parts.append(escape_markdown(answer.text.strip()))
+    description = "\n".join(parts)
+    fields = [factcheck_field(f, lang) for f in answer.factchecks]
+    if any(f.is_warning for f in answer.factchecks):
+        colour = COLOUR_WARNING
+    elif answer.factchecks:
+        colour = COLOUR_ACCURATE
+    else:
+        colour = COLOUR_ANSWER
+    return EmbedSpec(title, description, colour, fields, _version_footer(answer))
+
+
+def _version_footer(answer: Answer) -> str:
+    footer = _TEXT["footer"][answer.language]
+    return f"{footer} · index {answer.index_version}" if answer.index_version else footer
+
+
+def answer_embed(answer: Answer) -> discord.Embed:
+    """The public reply to a question: quotes with § refs, verdicts, or "not covered"."""
+    return answer_spec(answer).to_embed()
+
+
+def thread_name(question: str) -> str:
+    """A thread title from a question: one line, 1 to 100 characters."""
+    line = " ".join(question.split())
+    return truncate(line, THREAD_NAME_MAX) or "Question"
+
+
+def slow_down(seconds: float) -> str:
+    return f"Slow down — try again in {max(1, math.ceil(seconds))} s."
+
+
+# ---------------------------------------------------------------------- /factcheck, /sources
+
+
+def factcheck_specs(
+    notes: Sequence[FactCheckRef],
+    topic: str | None,
+    language: Language,
+    max_pages: int = 4,
+) -> list[EmbedSpec]:
+    """The notes as pages of embed fields (each page one message, within every limit)."""
+    if topic:
+        title = _TEXT["notes_topic"][language].format(topic=quote_user_text(topic))
+    else:
+        title = f"{_TEXT['notes_title'][language]} ({len(notes)})"
+    if not notes:
+        return [EmbedSpec(title, _TEXT["no_notes"][language], COLOUR_REFUSED)]
+    colour = COLOUR_WARNING if any(n.is_warning for n in notes) else COLOUR_ACCURATE
+    pages: list[EmbedSpec] = [EmbedSpec(title, colour=colour)]
+    # Reserve room for the title, footer and a margin so `fit()` never has to drop a field.
+    page_budget = EMBED_TOTAL_MAX - TITLE_MAX - 200
+    shown = 0
+    for note in notes:
+        entry = factcheck_field(note, language)
+        page = pages[-1]
+        size = dlen(entry[0]) + dlen(entry[1])
+        if len(page.fields) >= FIELDS_MAX or page.total() + size > page_budget:
+            if len(pages) == max_pages:
+                break
+            page = EmbedSpec(title, colour=colour)
+            pages.append(page)
+        page.fields.append(entry)
+        shown += 1
+    hidden = len(notes) - shown
+    if len(pages) > 1:
+        for i, page in enumerate(pages, 1):
+            page.footer = _TEXT["page"][language].format(i=i, n=len(pages))
+    if hidden:
+        more = _TEXT["more_notes"][language].format(n=hidden)
+        pages[-1].footer = f"{pages[-1].footer} · {more}".strip(" ·")
+    return [p.fit() for p in pages]
+
+
+def factcheck_embeds(
+    notes: Sequence[FactCheckRef], topic: str | None, language: Language, max_pages: int = 4
+) -> list[discord.Embed]:
+    return [s.to_embed() for s in factcheck_specs(notes, topic, language, max_pages)]
+
+
+def sources_spec(info: IndexInfo) -> EmbedSpec:
+    docs = []
+    for d in info.documents:
+        name = escape_markdown(d.title)
+        url = d.url if d.url and d.url.startswith(("http://", "https://")) else None
+        docs.append(f"• {_link(Link(d.title, url)) if url else name} — `{d.id}` ({d.language})")
+    description = "\n".join(docs) or "No documents indexed."
+    fields = [
+        ("Fact-check notes", str(info.note_count)),
+        ("Passages indexed", str(info.chunk_count)),
+        ("Index version", f"`{info.version}`"),
+        ("Embedding model", f"`{info.model}`"),
+        ("Built", info.built_at),
+    ]
+    return EmbedSpec("📚 Sources", description, COLOUR_ANSWER, fields)
+
+
+def sources_embed(info: IndexInfo) -> discord.Embed:
+    """What `/sources` shows: documents, note count, index version, model, build time."""
+    return sources_spec(info).to_embed()
+
+
+# ---------------------------------------------------------------------- /reindex
+
+
+def reindex_text(report: ReindexReport) -> str:
+    """The moderator's ephemeral summary of a successful rebuild."""
+    head = (
+        f"✅ Index rebuilt in {report.seconds:.1f} s: {report.chunk_count} chunks "
+        f"(version `{report.previous_version}` → `{report.version}`)."
+    )
+    if report.coalesced:
+        head += "\nA rebuild was already running; this is its result."
+    changes = "\n".join(f"• {escape_markdown(c)}" for c in report.changes[:20])
+    if len(report.changes) > 20:
+        changes += f"\n• … and {len(report.changes) - 20} more"
+    return clip_message(f"{head}\n**What changed:**\n{changes}" if changes else head)
+
+
+def reindex_failed_text(problems: Sequence[str], serving_version: str) -> str:
+    """The moderator's ephemeral list of validation problems (the old index keeps serving)."""
+    head = (
+        f"❌ Rebuild failed: the previous index (`{serving_version}`) keeps serving.\n"
+        "Fix the corpus and run /reindex again:"
+    )
+    lines = [f"• {escape_markdown(p)}" for p in problems[:15]] or ["• (no detail given)"]
+    if len(problems) > 15:
+        lines.append(f"• … and {len(problems) - 15} more")
+    return clip_message(head + "\n" + "\n".join(lines))
