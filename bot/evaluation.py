@@ -134,14 +134,20 @@ def evaluate(
                 "words": list(content_words(q.question)),
             }
         )
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn) if tp + fn else 1.0
+    precision, recall = _precision_recall(tp, fp, fn)
     answer = _scores(answer_ranks)
+    ranking = {name: vars(_scores(r)) for name, r in ranks.items()}
+    # What each signal alone could refuse, at its best single threshold per language (tuned on
+    # this very set, so optimistic): raw cosine for dense-only, word coverage for BM25-only.
+    for name, key in (("dense", "dense"), ("bm25", "coverage")):
+        p, r = _single_signal_refusal(rows, key)
+        ranking[name] |= {"refusal_precision": p, "refusal_recall": r}
+    ranking["hybrid"] |= {"refusal_precision": precision, "refusal_recall": recall}
     return {
         "questions": len(questions),
         "in_scope": sum(q.in_scope for q in questions),
         "out_of_scope": sum(not q.in_scope for q in questions),
-        "ranking": {name: vars(_scores(r)) for name, r in ranks.items()},
+        "ranking": ranking,
         "answer": {"hit@1": answer.hit1, "hit@3": answer.hit3},
         "refusal": {
             "precision": precision,
@@ -152,6 +158,25 @@ def evaluate(
         },
         "rows": rows,
     }
+
+
+def _precision_recall(tp: int, fp: int, fn: int) -> tuple[float, float]:
+    return (tp / (tp + fp) if tp + fp else 1.0, tp / (tp + fn) if tp + fn else 1.0)
+
+
+def _single_signal_refusal(rows: Sequence[dict[str, Any]], key: str) -> tuple[float, float]:
+    """Refusal precision/recall of 'refuse when `key` < t', t tuned per language on `rows`."""
+    tp = fp = fn = 0
+    for lang in ("fr", "en"):
+        data = [(float(r[key]), r["kind"] != "out_of_scope") for r in rows if r["language"] == lang]
+        if not data:
+            continue
+        cuts = sorted({v for v, _ in data} | {1e9})
+        best = max(cuts, key=lambda t: sum((v >= t) == ok for v, ok in data))
+        tp += sum(1 for v, ok in data if v < best and not ok)
+        fp += sum(1 for v, ok in data if v < best and ok)
+        fn += sum(1 for v, ok in data if v >= best and not ok)
+    return _precision_recall(tp, fp, fn)
 
 
 def calibrate(rows: Sequence[dict[str, Any]]) -> dict[Language, Gate]:
@@ -187,11 +212,14 @@ def _table(result: dict[str, Any], name: str) -> str:
         f"{name}: {result['questions']} questions ({result['in_scope']} in scope, "
         f"{result['out_of_scope']} out of scope)",
         "",
-        "| ranking | hit@1 | hit@3 | MRR |",
-        "|---|---|---|---|",
+        "| ranking | hit@1 | hit@3 | MRR | refusal precision | refusal recall |",
+        "|---|---|---|---|---|---|",
     ]
     for ranker, s in result["ranking"].items():
-        lines.append(f"| {ranker} | {s['hit1']:.3f} | {s['hit3']:.3f} | {s['mrr']:.3f} |")
+        lines.append(
+            f"| {ranker} | {s['hit1']:.3f} | {s['hit3']:.3f} | {s['mrr']:.3f} "
+            f"| {s['refusal_precision']:.3f} | {s['refusal_recall']:.3f} |"
+        )
     lines += [
         "",
         "| answers (hybrid + gate) | hit@1 | hit@3 | refusal precision | refusal recall |",
