@@ -92,7 +92,9 @@ class Retriever:
         lexical: dict[str, float] = {}
         if words:
             bm = self.index.bm25.get_scores(list(words))
-            for row in np.flatnonzero(bm > 0):
+            # Only the best rows matter to the fusion; a partial sort keeps large indexes fast.
+            top = np.argpartition(-bm, k - 1)[:k] if len(bm) > k else np.arange(len(bm))
+            for row in top[bm[top] > 0]:
                 unit = self.unit_of[int(row)]
                 lexical[unit] = max(lexical.get(unit, 0.0), float(bm[row]))
         if kinds is not None:
