@@ -38,10 +38,19 @@ class RedactSecrets(logging.Filter):
 _NOISY = ("sentence_transformers", "transformers", "httpx", "bm25s", "faiss", "urllib3", "filelock")
 
 
+# Warnings that say nothing to a factbot operator: voice support (unused) and bolt noticing the
+# bot token in the environment besides the client factbot configured.
+_HARMLESS = ("voice will NOT be supported", "will be unused")
+
+
 class QuietLibraries(logging.Filter):
     """Drop libraries' chatter below WARNING (some reset their own logger levels)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith(("discord", "slack_bolt")) and any(
+            text in str(record.msg) for text in _HARMLESS
+        ):
+            return False
         return record.levelno >= logging.WARNING or not record.name.startswith(_NOISY)
 
 

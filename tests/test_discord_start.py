@@ -132,3 +132,18 @@ def test_reindex_is_hidden_and_guild_only_in_the_synced_payload() -> None:
     assert question["name"] == "question" and question["required"] is True
     (topic,) = commands["factcheck"]["options"]
     assert topic["name"] == "topic" and topic["required"] is False
+
+
+async def test_unreachable_api_is_one_clear_line() -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on once this closes
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings.from_mapping(
+        {"DISCORD_TOKEN": "abc.def.ghi", "DISCORD_API_BASE": f"http://127.0.0.1:{port}/api/v10"}
+    )
+    with pytest.raises(AdapterStartError) as info:
+        await discord_bot.serve(settings, cast(FactBotService, None))
+    assert str(info.value).startswith(f"cannot reach the Discord API at http://127.0.0.1:{port}")
+    assert Route.BASE == "https://discord.com/api/v10"  # restored on the way out

@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -547,5 +548,11 @@ async def serve(settings: Settings, service: FactBotService) -> None:
         if exc.code == 4004:  # the REST login passed but the gateway refused the token
             raise AdapterStartError(TOKEN_REJECTED) from None
         raise
+    except (aiohttp.ClientConnectionError, OSError) as exc:
+        # Raised by the login request only: once connected, discord.py reconnects by itself.
+        raise AdapterStartError(
+            f"cannot reach the Discord API at {Route.BASE} ({type(exc).__name__}); "
+            "check the network or DISCORD_API_BASE"
+        ) from None
     finally:
         Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
