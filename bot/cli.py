@@ -200,7 +200,9 @@ def _index(settings: Settings, if_needed: bool) -> int:
 
     started = time.perf_counter()
     try:
-        embedder = load_embedder(settings.embedding_model, settings.embed_cache_size)
+        embedder = load_embedder(
+            settings.embedding_model, settings.embed_cache_size, settings.embed_threads
+        )
         store = IndexStore(settings.index_dir)
         if if_needed:
             index = load_or_build(settings, store, embedder)
@@ -275,6 +277,7 @@ async def _serve_async(settings: Settings, targets: list[str]) -> None:
         raise failed.exceptions[0] from None
     finally:
         await service.aclose()
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -126,7 +126,9 @@ class Engine:
     @classmethod
     def open(cls, settings: Settings) -> Engine:
         """Load the model and the index (building it when missing, stale or corrupted)."""
-        embedder = load_embedder(settings.embedding_model, settings.embed_cache_size)
+        embedder = load_embedder(
+            settings.embedding_model, settings.embed_cache_size, settings.embed_threads
+        )
         store = IndexStore(settings.index_dir)
         return cls(settings, store, embedder, load_or_build(settings, store, embedder))
 

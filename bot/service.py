@@ -48,9 +48,10 @@ class _Pending:
 class FactBotService:
     """Questions in, `Answer`s out; reindexing and hot-swap behind the scenes."""
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(self, settings: Settings, engine: Engine, max_batch: int = MAX_BATCH) -> None:
         self.settings = settings
         self._engine = engine
+        self._max_batch = max(1, max_batch)  # 1 = one question at a time (benchmarks compare)
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="factbot-ask")
         self._lock = threading.Lock()
         self._pending: list[_Pending] = []
@@ -91,8 +92,8 @@ class FactBotService:
         # without any added wait).
         while True:
             with self._lock:
-                batch = self._pending[:MAX_BATCH]
-                del self._pending[:MAX_BATCH]
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
                 if not batch:
                     self._draining = False
                     return

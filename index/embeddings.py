@@ -94,8 +94,9 @@ class Embedder:
 
 
 @lru_cache(maxsize=4)
-def load_embedder(name: str, cache_size: int = 1024) -> Embedder:
-    """Load `name` once per process (cached), strictly offline."""
+def load_embedder(name: str, cache_size: int = 1024, threads: int = 0) -> Embedder:
+    """Load `name` once per process (cached), strictly offline. `threads` > 0 caps torch's
+    intra-op threads for the whole process (0 keeps torch's default: all cores)."""
     # Never reach a model hub at run time, whatever the caller's environment says.
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -108,6 +109,10 @@ def load_embedder(name: str, cache_size: int = 1024) -> Embedder:
         hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
         model = SentenceTransformer(target, device="cpu", local_files_only=True)
+        if threads > 0:
+            import torch
+
+            torch.set_num_threads(threads)
     except Exception as exc:
         where = target if Path(target).exists() else f"{target} (not in the local cache)"
         raise ModelUnavailable(

@@ -1,0 +1,67 @@
+"""Peak RSS of a process serving questions (a fresh subprocess, so nothing else is counted)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.common import VENV_PYTHON, QuestionPool, Workspace, last_json_line, run_measured
+
+SERVE = """
+import asyncio, json, sys
+import psutil
+proc = psutil.Process()
+def rss():
+    return round(proc.memory_info().rss / 2**20, 1)
+marks = {"start_mb": rss()}
+from bot.service import FactBotService
+from bot.settings import Settings
+service = FactBotService.from_settings(Settings.load(None))
+marks["loaded_mb"] = rss()
+questions = [line.rstrip("\\n") for line in sys.stdin if line.strip()]
+async def main():
+    async def asker(mine):
+        for q in mine:
+            await service.ask(q)
+    await asyncio.gather(*(asker(questions[i::64]) for i in range(64)))
+    await service.aclose()
+asyncio.run(main())
+marks["after_serving_mb"] = rss()
+# VmHWM is this process's own high-water mark; ru_maxrss would include the RSS of the
+# (large) benchmark process this one was forked from.
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
+marks["peak_rss_mb"] = round(int(hwm.split()[1]) / 1024, 1)
+marks["questions"] = len(questions)
+print(json.dumps(marks))
+"""
+
+
+def serving_memory(
+    ws: Workspace, pool: QuestionPool, n: int = 512, reps: int = 2
+) -> dict[str, Any]:
+    """RSS after loading and after answering `n` distinct questions with 64 concurrent askers.
+
+    Repeated `reps` times in fresh processes (the peak varies from run to run); the headline
+    figures are the largest seen.
+    """
+    runs = []
+    for _ in range(reps):
+        res = run_measured(
+            [str(VENV_PYTHON), "-c", SERVE],
+            ws.process_env(),
+            ws.root,
+            stdin_text="\n".join(pool.take(n)) + "\n",
+        )
+        out = last_json_line(res.stdout)
+        if not out:
+            return {"error": f"exit {res.returncode}: {res.stderr.strip()[-400:]}"}
+        out["wall_s"] = round(res.seconds, 2)
+        runs.append(out)
+    return {
+        "questions": n,
+        "loaded_mb": max(r["loaded_mb"] for r in runs),
+        "after_serving_mb": max(r["after_serving_mb"] for r in runs),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "runs": runs,
+        "note": "FactBotService over the real corpus, 64 concurrent askers, all questions "
+        "distinct; peak = VmHWM of the serving process",
+    }

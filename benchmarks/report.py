@@ -1,0 +1,282 @@
+"""The Markdown table and the scaling plot made from the JSON summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _yes(value: Any) -> str:
+    return "n/a" if value is None else ("yes" if value else "**no**")
+
+
+def _get(d: dict[str, Any], *path: str, default: Any = None) -> Any:
+    for key in path:
+        if not isinstance(d, dict) or key not in d:
+            return default
+        d = d[key]
+    return d
+
+
+def render_markdown(s: dict[str, Any]) -> str:
+    """Headline table (with targets), then builds, flat vs HNSW and throughput details."""
+    m = s.get("machine", {})
+    lines = [
+        f"# factbot benchmarks ({s.get('mode', '?')} run)",
+        "",
+        f"{m.get('cpu_model', '?')}, {m.get('usable_cores', '?')} usable cores, "
+        f"{m.get('ram_gib', '?')} GiB RAM, Python {m.get('python', '?')}, torch {m.get('torch', '?')}, "
+        f"faiss-cpu {m.get('faiss_cpu', '?')}, sentence-transformers "
+        f"{m.get('sentence_transformers', '?')}. Load average at start "
+        f"{m.get('load_average_at_start')}, at end {m.get('load_average_at_end')}"
+        + (" (**shared machine: other processes competed for the CPU**)" if s.get("noisy") else "")
+        + f". Total {s.get('seconds_total', '?')} s.",
+        "",
+        "| measurement | result | target | met |",
+        "|---|---|---|---|",
+    ]
+    c = s.get("cold_start", {})
+    if c:
+        lines.append(
+            f"| cold start to first answer (`factbot ask`, fresh process) vs import + load + "
+            f"encode once | {_get(c, 'factbot_ask_s', 'median')} s vs "
+            f"{_get(c, 'baseline_s', 'median')} s = **{c.get('ratio')}x** | <= {c.get('target')}x "
+            f"| {_yes(c.get('met'))} |"
+        )
+    h = s.get("help", {})
+    if h:
+        lines.append(
+            f"| `factbot --help` | {h.get('median_s')} s; torch imported: "
+            f"{h.get('torch_imported')} | no torch | {_yes(h.get('torch_imported') is False)} |"
+        )
+    w = s.get("warm", {})
+    if w:
+        a, e, k = w["answer_uncached"], w["raw_encode_one"], w["answer_cached"]
+        lines += [
+            f"| warm Engine.answer p50 / p95 (distinct questions, cache misses "
+            f"{w.get('cache_misses_verified')}) vs one raw encode | {a['p50_ms']} / {a['p95_ms']} "
+            f"ms vs {e['p50_ms']} / {e['p95_ms']} ms = **{w.get('ratio_p50')}x** (p95 "
+            f"{w.get('ratio_p95')}x) | <= {w.get('target')}x | {_yes(w.get('met'))} |",
+            f"| warm Engine.answer, cached question (p50 / p95) | {k['p50_ms']} / {k['p95_ms']} ms "
+            f"| - | - |",
+        ]
+    t = s.get("throughput", {})
+    if t:
+        ceiling = t["ceiling"]
+        sweep = ceiling.get("sweep", {})
+        top = t["levels"][-1]
+        lines += [
+            f"| encoder ceiling (raw encode, batches of {ceiling['batch']} distinct questions, "
+            f"sampled between the load runs) | {ceiling['median_qps']} q/s median (best "
+            f"{ceiling['best_qps']}); batch-size sweep best {sweep.get('best_qps')} q/s at "
+            f"{sweep.get('best_batch_size')} | - | - |",
+            f"| {top['askers']} askers through FactBotService.ask: throughput | "
+            f"{top['batched']['qps']} q/s = **{t.get('top_share_of_ceiling')}** of the ceiling "
+            "(median of per-round ratios) "
+            f"| >= 0.9 | {_yes(t.get('within_10pct_of_ceiling'))} |",
+            f"| {top['askers']} askers: p95 batched vs one at a time | "
+            f"{top['batched']['p95_ms']} ms vs {top['one_at_a_time']['p95_ms']} ms | lower "
+            f"| {_yes(t.get('p95_below_one_at_a_time'))} |",
+        ]
+        pipe = t.get("pipelined_prototype")
+        if pipe:
+            lines.append(
+                f"| {top['askers']} askers, prototype service overlapping encode and retrieval "
+                f"(benchmarks only) | {pipe['qps']} q/s = {pipe.get('share_of_ceiling')} of the "
+                f"ceiling, p95 {pipe['p95_ms']} ms | - | - |"
+            )
+    for b in s.get("builds", []):
+        lines.append(
+            f"| index build, ~{b['target']} chunks ({b['chunks']}, {b['dense_index']}) | "
+            f"{b['seconds']} s, {b['chunks_per_s']} chunks/s ({b['method']}) | - | - |"
+        )
+    ann = s.get("ann", {})
+    if ann:
+        lines.append(
+            f"| HNSW_MIN_ROWS (HNSW faster than flat at recall@10 >= 0.99) | recommended "
+            f"{ann.get('recommended_hnsw_min_rows')}, in index/vectors.py "
+            f"{ann.get('current_hnsw_min_rows')} | - | - |"
+        )
+    mem = s.get("memory", {})
+    if mem and "peak_rss_mb" in mem:
+        lines.append(
+            f"| peak RSS serving {mem.get('questions')} questions (64 askers) | "
+            f"{mem['peak_rss_mb']} MiB (after load {mem.get('loaded_mb')} MiB) | - | - |"
+        )
+    d = s.get("discord_load", {})
+    if d:
+        if "p50_ms" in d:
+            lines.append(
+                f"| Discord end to end (benchmarks/discord_load.py, {d.get('sent')} /ask over "
+                f"{d.get('seconds')} s) | p50 {d['p50_ms']} ms, p95 {d['p95_ms']} ms, answered "
+                f"{d.get('answered')}/{d.get('sent')} | - | - |"
+            )
+        else:
+            lines.append(f"| Discord end to end | {d.get('skipped') or d.get('error')} | - | - |")
+
+    if t:
+        lines += [
+            "",
+            "## Concurrent askers through FactBotService.ask",
+            "",
+            "| askers | questions | batched q/s | p50 / p95 ms | mean batch | one-at-a-time q/s "
+            "| p50 / p95 ms | ceiling q/s | batched / ceiling |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for row in t["levels"]:
+            b, o = row["batched"], row["one_at_a_time"]
+            lines.append(
+                f"| {row['askers']} | {row['questions']} | {b['qps']} | {b['p50_ms']} / "
+                f"{b['p95_ms']} | {b['mean_batch']} | {o['qps']} | {o['p50_ms']} / {o['p95_ms']} "
+                f"| {row.get('ceiling_qps')} | {row.get('share_of_ceiling')} |"
+            )
+        if sweep:
+            lines += [
+                "",
+                "Raw encoder by batch size (q/s): "
+                + ", ".join(f"{k}: {v}" for k, v in sweep["qps_by_batch_size"].items())
+                + ".",
+            ]
+    th = s.get("threads", {})
+    if th:
+        lines += [
+            "",
+            "## Torch threads under CPU contention (one-question encode)",
+            "",
+            "| configuration | p50 ms | p95 ms |",
+            "|---|---|---|",
+        ]
+        for key, v in th.items():
+            if isinstance(v, dict):
+                lines.append(f"| {key.replace('_', ' ')} | {v['p50_ms']} | {v['p95_ms']} |")
+    if s.get("builds"):
+        lines += [
+            "",
+            "## Index builds (synthetic corpora from the real chunks, perturbed)",
+            "",
+            "| target | chunks | dense index | build s | chunks/s | encode s | other s "
+            "| retrieval p50 / p95 ms (no encode) | of which FAISS / BM25 scoring p50 ms | method |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for b in s["builds"]:
+            r = b.get("retrieval", {})
+            lines.append(
+                f"| ~{b['target']} | {b['chunks']} | {b['dense_index']} | {b['seconds']} "
+                f"| {b['chunks_per_s']} | {b['encode_s']} | {b['non_encode_s']} "
+                f"| {r.get('p50_ms')} / {r.get('p95_ms')} | {r.get('dense_search_p50_ms')} / "
+                f"{r.get('bm25_get_scores_p50_ms')} | {b['method']} |"
+            )
+    if ann:
+        efs = list(ann["rows"][0]["hnsw"]) if ann.get("rows") else []
+        lines += [
+            "",
+            f"## Flat vs HNSW (single query, k={ann.get('k')}, {ann.get('queries')} real "
+            f"questions; HNSW M={_get(ann, 'hnsw_params', 'M')}, efConstruction="
+            f"{_get(ann, 'hnsw_params', 'efConstruction')})",
+            "",
+            "| rows | flat p50 ms | HNSW build s | "
+            + " | ".join(f"ef={ef}: p50 ms / recall@10 / recall@k / score loss" for ef in efs)
+            + " |",
+            "|---|---|---|" + "---|" * len(efs),
+        ]
+        for row in ann["rows"]:
+            cells = []
+            for ef in efs:
+                hh = row["hnsw"][ef]
+                rk = next(
+                    (
+                        v
+                        for key, v in hh.items()
+                        if key.startswith("recall_at_") and key != "recall_at_10"
+                    ),
+                    None,
+                )
+                cells.append(
+                    f"{hh['p50_ms']} / {hh['recall_at_10']} / {rk} / {hh.get('score_loss_at_10')}"
+                )
+            lines.append(
+                f"| {row['rows']} | {row['flat_p50_ms']} | {row['hnsw_build_s']} | "
+                + " | ".join(cells)
+                + " |"
+            )
+        lines += ["", f"Data: {ann.get('data')}."]
+    if s.get("notes"):
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in s["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def plot_scaling(s: dict[str, Any], path: Path) -> None:
+    """Build time and query latency against corpus size (log-log), to `path` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    builds = s.get("builds", [])
+    for method, marker, fill in (("measured", "o", "tab:blue"), ("estimated", "s", "none")):
+        pts = [b for b in builds if b["method"].startswith(method)]
+        if pts:
+            left.plot(
+                [b["chunks"] for b in pts],
+                [b["seconds"] for b in pts],
+                marker=marker,
+                linestyle="",
+                markerfacecolor=fill,
+                color="tab:blue",
+                label=f"build ({method})",
+            )
+    if builds:
+        left.plot(
+            [b["chunks"] for b in builds],
+            [b["seconds"] for b in builds],
+            color="tab:blue",
+            alpha=0.4,
+        )
+    left.set_xscale("log")
+    left.set_yscale("log")
+    left.set_xlabel("chunks")
+    left.set_ylabel("index build time (s)")
+    left.set_title("Index build time")
+    left.grid(True, which="both", alpha=0.3)
+    left.legend()
+
+    ann = s.get("ann", {})
+    rows = ann.get("rows", [])
+    if rows:
+        ef = str(_get(ann, "hnsw_params", "efSearch"))
+        right.plot(
+            [r["rows"] for r in rows], [r["flat_p50_ms"] for r in rows], "o-", label="FAISS flat"
+        )
+        right.plot(
+            [r["rows"] for r in rows],
+            [r["hnsw"][ef]["p50_ms"] for r in rows if ef in r["hnsw"]],
+            "s-",
+            label=f"FAISS HNSW (efSearch={ef})",
+        )
+    if builds:
+        right.plot(
+            [b["chunks"] for b in builds],
+            [b["retrieval"]["p50_ms"] for b in builds],
+            "^-",
+            label="Retriever.search (dense+BM25+RRF)",
+        )
+    warm = s.get("warm", {})
+    if warm:
+        right.axhline(
+            warm["raw_encode_one"]["p50_ms"],
+            color="grey",
+            linestyle="--",
+            label="one question encode",
+        )
+    right.set_xscale("log")
+    right.set_yscale("log")
+    right.set_xlabel("rows / chunks in the index")
+    right.set_ylabel("p50 latency per query (ms)")
+    right.set_title("Query latency vs index size")
+    right.grid(True, which="both", alpha=0.3)
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

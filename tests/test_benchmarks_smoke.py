@@ -1,0 +1,110 @@
+"""The benchmark modules import, and their tiny-size paths return well-formed numbers.
+
+No timing thresholds: machines are shared and noisy; only shapes and sanity are checked.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.service import FactBotService
+
+MODULES = ("common", "startup", "latency", "scaling", "memory", "report", "backends", "__main__")
+
+
+def _finite(x: object) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x) and x >= 0
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_benchmark_modules_import(name: str) -> None:
+    importlib.import_module(f"benchmarks.{name}")
+
+
+def test_question_pool_never_repeats() -> None:
+    from benchmarks.common import QuestionPool
+
+    pool = QuestionPool()
+    first, second = pool.take(500), pool.take(500)
+    assert len(set(first + second)) == 1000
+    assert all(q.strip() for q in first)
+
+
+def test_synthetic_corpus_is_valid_and_sized(tmp_path: Path) -> None:
+    from benchmarks import scaling
+    from bot.engine import chunking_config
+    from bot.settings import Settings
+    from index.chunking import chunk_corpus
+    from index.corpus import load_corpus
+
+    base = len(chunk_corpus(load_corpus(scaling.REAL_CORPUS), chunking_config(Settings())))
+    corpus = scaling.write_synthetic_corpus(tmp_path / "corpus", replicas=3)
+    chunks = chunk_corpus(load_corpus(corpus), chunking_config(Settings()))
+    assert len(chunks) == base + 2 * 2 * scaling.body_sentences()
+    assert len({c.text for c in chunks}) > base  # the copies are perturbed, not identical
+    assert scaling.replicas_for(base) == 1
+
+
+def test_ann_benchmark_tiny() -> None:
+    from benchmarks import scaling
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(150, 16)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    queries = base[:5] + 0.05
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    out = scaling.ann_benchmark(base, queries.astype(np.float32), sizes=(100, 300), k=10)
+    assert [r["rows"] for r in out["rows"]] == [100, 300]
+    for row in out["rows"]:
+        assert _finite(row["flat_p50_ms"]) and _finite(row["hnsw_build_s"])
+        for h in row["hnsw"].values():
+            assert _finite(h["p50_ms"]) and 0.0 <= h["recall_at_10"] <= 1.0
+    threshold = out["recommended_hnsw_min_rows"]
+    assert threshold is None or threshold in (100, 300)
+
+
+def test_latency_and_build_tiny(service: FactBotService, tmp_path: Path) -> None:
+    from benchmarks import latency, scaling
+    from benchmarks.common import QuestionPool
+    from benchmarks.report import plot_scaling, render_markdown
+
+    pool = QuestionPool(seed=3)
+    engine = service.engine
+    warm = latency.warm_latency(engine, pool, n=3)
+    assert warm["cache_misses_verified"] == "3/3" and warm["cache_hits_verified"] == "3/3"
+    for part in ("answer_uncached", "raw_encode_one", "answer_cached"):
+        assert warm[part]["n"] == 3 and _finite(warm[part]["p50_ms"])
+    assert _finite(warm["ratio_p50"])
+
+    load = latency.throughput(engine, service.settings, pool, levels=(1, 4), per_asker={1: 2, 4: 1})
+    assert [r["askers"] for r in load["levels"]] == [1, 4]
+    for row in load["levels"]:
+        for mode in ("batched", "one_at_a_time"):
+            assert _finite(row[mode]["qps"]) and row[mode]["n"] == row["questions"]
+    assert _finite(load["ceiling"]["median_qps"])
+
+    qs = pool.take(3)
+    qv = engine.embedder.encode(qs)
+    row, vectors = scaling.build_at(
+        150, engine.embedder, qs, qv, estimate_from=engine.index.vectors, sample=8
+    )
+    assert row["method"].startswith("estimated") and row["chunks"] == len(vectors)
+    assert _finite(row["seconds"]) and _finite(row["chunks_per_s"])
+
+    summary = {
+        "mode": "test",
+        "machine": {"cpu_model": "x"},
+        "warm": warm,
+        "throughput": load,
+        "builds": [row],
+        "ann": scaling.ann_benchmark(vectors, qv, sizes=(50,), k=10),
+    }
+    assert "| measurement | result | target | met |" in render_markdown(summary)
+    png = tmp_path / "scaling.png"
+    plot_scaling(summary, png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
