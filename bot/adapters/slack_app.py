@@ -35,6 +35,7 @@ from slack_bolt.app.async_server import AsyncSlackAppServer
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.adapters import AdapterStartError
 from bot.adapters.slack_render import (
@@ -165,19 +166,25 @@ class SlackBot:
         else:
             await self._run_http()
 
-    async def _check_bot_token(self) -> None:
-        """auth.test now, so a bad token fails at start, not at the first question."""
+    async def _start_call(
+        self, call: Awaitable[AsyncSlackResponse], token_name: str, method: str
+    ) -> AsyncSlackResponse:
+        """Await a start-up Web API call, turning every failure into one operator line."""
         try:
-            identity = await self.client.auth_test()
+            return await call
         except SlackApiError as exc:
             code = _error_code(exc)
             if code in REJECTED:
-                raise AdapterStartError(f"Slack rejected SLACK_BOT_TOKEN ({code})") from None
-            raise AdapterStartError(f"Slack auth.test failed ({code})") from None
+                raise AdapterStartError(f"Slack rejected {token_name} ({code})") from None
+            raise AdapterStartError(f"Slack {method} failed ({code})") from None
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise AdapterStartError(
                 f"cannot reach the Slack Web API at {self.api_base} ({type(exc).__name__})"
             ) from None
+
+    async def _check_bot_token(self) -> None:
+        """auth.test now, so a bad token fails at start, not at the first question."""
+        identity = await self._start_call(self.client.auth_test(), "SLACK_BOT_TOKEN", "auth.test")
         self.bot_user_id = str(identity.get("user_id") or "")
         self.bot_id = str(identity.get("bot_id") or "")
         log.info(
@@ -190,17 +197,11 @@ class SlackBot:
     async def _run_socket_mode(self) -> None:
         # The app-level token is sent per call; this client only serves apps.connections.open.
         app_client = AsyncWebClient(base_url=self.api_base)
-        try:
-            opened = await app_client.apps_connections_open(app_token=self.settings.slack_app_token)
-        except SlackApiError as exc:
-            code = _error_code(exc)
-            if code in REJECTED:
-                raise AdapterStartError(f"Slack rejected SLACK_APP_TOKEN ({code})") from None
-            raise AdapterStartError(f"Slack apps.connections.open failed ({code})") from None
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise AdapterStartError(
-                f"cannot reach the Slack Web API at {self.api_base} ({type(exc).__name__})"
-            ) from None
+        opened = await self._start_call(
+            app_client.apps_connections_open(app_token=self.settings.slack_app_token),
+            "SLACK_APP_TOKEN",
+            "apps.connections.open",
+        )
         handler = AsyncSocketModeHandler(
             self.app, app_token=self.settings.slack_app_token, web_client=app_client
         )
