@@ -16,7 +16,9 @@ import concurrent.futures
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.answer import Answer, FactCheckRef, Language
 from bot.engine import Engine, ReindexFailed
@@ -103,10 +105,10 @@ class FactBotService:
             except Exception as exc:  # a failure answers every waiter, never loses one
                 log.exception("answering a batch of %d failed", len(batch))
                 for p in batch:
-                    p.loop.call_soon_threadsafe(_set_exception, p.future, exc)
+                    _deliver(p, _set_exception, exc)
                 continue
             for p, a in zip(batch, answers, strict=True):
-                p.loop.call_soon_threadsafe(_set_result, p.future, a)
+                _deliver(p, _set_result, a)
 
     async def factchecks(
         self, topic: str | None = None, language: Language | None = None
@@ -200,6 +202,17 @@ class FactBotService:
         if self._watch_task is not None:
             self._watch_task.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _deliver(
+    pending: _Pending, setter: Callable[[asyncio.Future[Answer], Any], None], value: Any
+) -> None:
+    """Hand a result to the asker's loop; a loop that has closed meanwhile must not stop the
+    worker (it would leave every later question waiting)."""
+    try:
+        pending.loop.call_soon_threadsafe(setter, pending.future, value)
+    except RuntimeError:
+        log.debug("dropped an answer for a closed event loop")
 
 
 def _set_result(future: asyncio.Future[Answer], answer: Answer) -> None:

@@ -133,3 +133,35 @@ def test_core_never_imports_a_chat_library() -> None:
                 ):
                     offenders.append(f"{path.relative_to(ROOT)}: {name}")
     assert offenders == []
+
+
+def test_a_closed_asker_loop_does_not_stall_the_worker() -> None:
+    import asyncio
+    import threading
+    from typing import Any, cast
+
+    from bot.answer import Answer
+    from bot.engine import Engine
+    from bot.service import FactBotService
+
+    release = threading.Event()
+
+    class SlowEngine:  # a unit stand-in for the engine: answers once released
+        def answer_many(self, questions: list[str]) -> list[Answer]:
+            release.wait(10)
+            return [Answer(q, "en", True, "no") for q in questions]
+
+    service = FactBotService(Settings(), cast(Engine, SlowEngine()))
+    first = asyncio.new_event_loop()
+    task = first.create_task(service.ask("first question"))
+    first.run_until_complete(asyncio.sleep(0.05))  # the worker now holds "first question"
+    task.cancel()
+    first.run_until_complete(asyncio.gather(task, return_exceptions=True))
+    first.close()  # the answer for "first question" now has nowhere to go
+    release.set()
+
+    async def second() -> Any:
+        return await asyncio.wait_for(service.ask("second question"), 30)
+
+    assert asyncio.run(second()).question == "second question"
+    service._pool.shutdown(wait=True)
