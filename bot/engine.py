@@ -195,10 +195,8 @@ class Engine:
     def _pick_sentence(self, question: str, chunk: Chunk) -> tuple[int, int]:
         """The sentence of a multi-sentence chunk closest to the question (dense, then words)."""
         texts = [chunk.text[s - chunk.start : e - chunk.start] for s, e in chunk.sentences]
-        q, rows = (
-            self.embedder.encode_queries([question, *texts])[0],
-            self.embedder.encode_queries(texts),
-        )
+        vectors = self.embedder.encode_queries([question, *texts])
+        q, rows = vectors[0], vectors[1:]
         words = set(content_words(question))
         scores = [
             float(rows[i] @ q) + 0.01 * len(words & set(content_words(t)))

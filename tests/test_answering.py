@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from bot.language import detect_language
 from bot.questions import QuestionRejected, clean_question
 from bot.relevance import Gate
 from bot.service import FactBotService
+from bot.settings import Settings
 from index.corpus import load_corpus
 from tests.conftest import REAL_CORPUS
 
@@ -162,3 +164,15 @@ async def test_reindex_coalesces_and_swaps(service: FactBotService) -> None:
     assert sorted([first.coalesced, second.coalesced]) == [False, True]
     assert service.engine.version == first.version
     assert first.changes == ("no content change",)
+
+
+def test_multi_sentence_chunks_still_quote_single_exact_sentences(
+    make_settings: Callable[..., Settings],
+) -> None:
+    engine = Engine.open(make_settings(CHUNK_MAX_SENTENCES="3", CHUNK_MAX_CHARS="600"))
+    assert any(len(c.sentences) > 1 for c in engine.index.chunks)
+    answer = engine.answer("How many kilograms of French experiments were to be carried?")
+    _assert_exact_quotes(answer)
+    quote = next(s for s in answer.sources if s.kind == "article" and "15 kg" in s.quote)
+    assert quote.quote.startswith("Le président du Cnes")  # one sentence, not the whole chunk
+    assert quote.translation is not None and quote.translation.startswith("The president of Cnes")
