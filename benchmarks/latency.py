@@ -125,73 +125,22 @@ async def _askers(service: Any, questions: Sequence[str], askers: int) -> tuple[
     return time.perf_counter() - started, latencies
 
 
-def pipelined_service_class() -> Any:
-    """A benchmark-only prototype of FactBotService that overlaps encoding and retrieval.
-
-    The worker thread encodes batch k+1 while a second thread retrieves and composes batch k
-    (torch releases the GIL while it computes). It reaches into `Engine._answer`, so it stays
-    here as evidence for the change proposed in the report, not as production code.
-    """
-    import concurrent.futures
-
-    import bot.service as svc
-
-    class PipelinedService(svc.FactBotService):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._answerer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="answer")
-
-        def _drain(self) -> None:
-            while True:
-                with self._lock:
-                    batch = self._pending[: self._max_batch]
-                    del self._pending[: self._max_batch]
-                    if not batch:
-                        self._draining = False
-                        return
-                engine = self._engine
-                try:
-                    vectors = engine.embedder.encode_queries([p.question for p in batch])
-                except Exception as exc:
-                    for p in batch:
-                        p.loop.call_soon_threadsafe(svc._set_exception, p.future, exc)
-                    continue
-                self._answerer.submit(self._finish, engine, batch, vectors)
-
-        def _finish(self, engine: Any, batch: list[Any], vectors: Any) -> None:
-            for p, v in zip(batch, vectors, strict=True):
-                try:
-                    answer = engine._answer(p.question, v, None)
-                except Exception as exc:
-                    p.loop.call_soon_threadsafe(svc._set_exception, p.future, exc)
-                else:
-                    p.loop.call_soon_threadsafe(svc._set_result, p.future, answer)
-
-        async def aclose(self) -> None:
-            await super().aclose()
-            self._answerer.shutdown(wait=False)
-
-    return PipelinedService
-
-
 def _load(
     engine: Any,
     settings: Any,
     questions: Sequence[str],
     askers: int,
-    pipelined: bool = False,
     max_batch: int | None = None,
 ) -> dict[str, Any]:
     """`askers` concurrent closed-loop askers through FactBotService.ask on a fresh service."""
     from bot.engine import Engine
-    from bot.service import FactBotService
+    from bot.service import MAX_BATCH, FactBotService
 
     own = Engine(settings, engine.store, engine.embedder, engine.index)
     recorder = _BatchRecorder(own)
-    cls = pipelined_service_class() if pipelined else FactBotService
 
     async def main() -> tuple[float, list[float]]:
-        service = cls(settings, own) if max_batch is None else cls(settings, own, max_batch)
+        service = FactBotService(settings, own, max_batch or MAX_BATCH)
         try:
             return await _askers(service, questions, askers)
         finally:
@@ -230,9 +179,6 @@ def throughput(
         runs: dict[str, list[dict[str, Any]]] = {"batched": [], "one_at_a_time": []}
         ceiling: list[float] = []
         steps = ["ceiling", "batched", "one_at_a_time"]
-        if askers == max(levels):
-            steps.append("pipelined_prototype")
-            runs["pipelined_prototype"] = []
         for r in range(rounds):
             for step in steps[r % len(steps) :] + steps[: r % len(steps)]:
                 if step == "ceiling":
@@ -244,7 +190,6 @@ def throughput(
                         settings,
                         pool.take(n),
                         askers,
-                        pipelined=step == "pipelined_prototype",
                         max_batch=1 if step == "one_at_a_time" else None,
                     )
                 )
@@ -259,14 +204,10 @@ def throughput(
                 "qps_runs": [p["qps"] for p in parts],
             }
         row["ceiling_qps"] = round(statistics.median(ceiling), 1)
-        for mode in ("batched", "pipelined_prototype"):
-            if mode in runs:
-                row[mode]["share_of_ceiling"] = round(
-                    statistics.median(
-                        p["qps"] / c for p, c in zip(runs[mode], ceiling, strict=True)
-                    ),
-                    3,
-                )
+        row["batched"]["share_of_ceiling"] = round(
+            statistics.median(p["qps"] / c for p, c in zip(runs["batched"], ceiling, strict=True)),
+            3,
+        )
         row["share_of_ceiling"] = row["batched"]["share_of_ceiling"]
         log(
             f"{askers} askers: batched {row['batched']['qps']} q/s p95 {row['batched']['p95_ms']}"
@@ -288,7 +229,6 @@ def throughput(
         "top_share_of_ceiling": share,
         "within_10pct_of_ceiling": bool(share >= 1 - CEILING_TOLERANCE),
         "p95_below_one_at_a_time": bool(top["batched"]["p95_ms"] < top["one_at_a_time"]["p95_ms"]),
-        "pipelined_prototype": top.get("pipelined_prototype"),
         "note": "closed-loop askers (each waits for its answer, then asks again); every question "
         "distinct; one-at-a-time = the same service with max_batch=1; ceiling = raw "
         "encode of 64 distinct questions in one call, sampled between the runs",

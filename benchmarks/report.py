@@ -78,13 +78,6 @@ def render_markdown(s: dict[str, Any]) -> str:
             f"{top['batched']['p95_ms']} ms vs {top['one_at_a_time']['p95_ms']} ms | lower "
             f"| {_yes(t.get('p95_below_one_at_a_time'))} |",
         ]
-        pipe = t.get("pipelined_prototype")
-        if pipe:
-            lines.append(
-                f"| {top['askers']} askers, prototype service overlapping encode and retrieval "
-                f"(benchmarks only) | {pipe['qps']} q/s = {pipe.get('share_of_ceiling')} of the "
-                f"ceiling, p95 {pipe['p95_ms']} ms | - | - |"
-            )
     for b in s.get("builds", []):
         lines.append(
             f"| index build, ~{b['target']} chunks ({b['chunks']}, {b['dense_index']}) | "
