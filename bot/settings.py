@@ -110,6 +110,7 @@ class Settings:
     slack_api_base: str = "https://slack.com/api/"
     slack_moderator_ids: tuple[str, ...] = ()
     slack_port: int = 3000
+    slack_host: str = "0.0.0.0"
 
     @classmethod
     def load(
@@ -158,6 +159,7 @@ class Settings:
             slack_api_base=_str(env, "SLACK_API_BASE", "https://slack.com/api/"),
             slack_moderator_ids=_strs(env, "SLACK_MODERATOR_IDS"),
             slack_port=_int(env, "SLACK_PORT", 3000, minimum=1),
+            slack_host=_str(env, "SLACK_HOST", "0.0.0.0"),
         )
 
     @property

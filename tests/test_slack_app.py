@@ -638,6 +638,7 @@ async def test_http_mode_verifies_signatures_and_answers(
             "SLACK_SIGNING_SECRET": secret,
             "SLACK_API_BASE": fake.api_base,
             "SLACK_PORT": str(port),
+            "SLACK_HOST": "127.0.0.1",  # loopback only: the test's server is reachable from here
             "USER_COOLDOWN_SECONDS": "0",
         }
     )

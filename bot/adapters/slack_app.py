@@ -216,11 +216,16 @@ class SlackBot:
             await handler.close_async()  # type: ignore[no-untyped-call]
 
     async def _run_http(self) -> None:
-        server = AsyncSlackAppServer(port=self.settings.slack_port, path=HTTP_PATH, app=self.app)
+        server = AsyncSlackAppServer(
+            port=self.settings.slack_port,
+            path=HTTP_PATH,
+            app=self.app,
+            host=self.settings.slack_host,
+        )
         runner = web.AppRunner(server.web_app)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, host=server.host, port=self.settings.slack_port)
+            site = web.TCPSite(runner, host=self.settings.slack_host, port=self.settings.slack_port)
             try:
                 await site.start()
             except OSError as exc:
