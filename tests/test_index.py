@@ -14,12 +14,12 @@ from bot.engine import IndexUnavailable, build_from_corpus, chunking_config, loa
 from bot.settings import Settings
 from index.chunking import ChunkingConfig, chunk_corpus
 from index.corpus import load_corpus
-from index.embeddings import load_embedder
+from index.embeddings import Embedder, load_embedder
 from index.store import IndexCorrupt, IndexMissing, IndexStore
 from tests.conftest import REAL_CORPUS
 
 
-def _open(settings: Settings) -> tuple[IndexStore, object]:
+def _open(settings: Settings) -> tuple[IndexStore, Embedder]:
     embedder = load_embedder(settings.embedding_model, settings.embed_cache_size)
     return IndexStore(settings.index_dir), embedder
 
@@ -55,7 +55,7 @@ def test_multi_sentence_chunks_respect_limits() -> None:
 def test_build_persists_a_manifest_and_reloads(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings()
     store, embedder = _open(settings)
-    built = build_from_corpus(settings, store, embedder)  # type: ignore[arg-type]
+    built = build_from_corpus(settings, store, embedder)
     link = settings.index_dir / "current"
     assert link.is_symlink() and not os.path.isabs(os.readlink(link))
     manifest = json.loads((built.path / "manifest.json").read_text())
@@ -82,7 +82,7 @@ def test_build_persists_a_manifest_and_reloads(make_settings: Callable[..., Sett
 def test_old_builds_are_collected(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings()
     store, embedder = _open(settings)
-    versions = [build_from_corpus(settings, store, embedder).version for _ in range(5)]  # type: ignore[arg-type]
+    versions = [build_from_corpus(settings, store, embedder).version for _ in range(5)]
     kept = sorted(p.name for p in (settings.index_dir / "builds").iterdir())
     assert len(kept) == 3 and versions[-1] in kept
     assert store.published_version() == versions[-1]
@@ -95,7 +95,7 @@ def test_missing_index_is_built(tmp_path: Path, corpus_copy: Path) -> None:
     store, embedder = _open(settings)
     with pytest.raises(IndexMissing):
         store.load()
-    index = load_or_build(settings, store, embedder)  # type: ignore[arg-type]
+    index = load_or_build(settings, store, embedder)
     assert index.chunks and store.published_version() == index.version
 
 
@@ -110,7 +110,7 @@ def test_stale_index_is_rebuilt_and_says_so(
         note.read_text(encoding="utf-8") + "\nUne précision de plus.\n", encoding="utf-8"
     )
     with caplog.at_level(logging.WARNING):
-        index = load_or_build(settings, store, embedder)  # type: ignore[arg-type]
+        index = load_or_build(settings, store, embedder)
     assert index.version != before
     assert "stale (the corpus changed)" in caplog.text
 
@@ -120,7 +120,7 @@ def test_changed_chunking_makes_the_index_stale(make_settings: Callable[..., Set
     store, embedder = _open(settings)
     old = store.load()
     assert store.staleness(old.manifest, settings.embedding_model, chunking_config(settings), None)
-    index = load_or_build(settings, store, embedder)  # type: ignore[arg-type]
+    index = load_or_build(settings, store, embedder)
     assert index.manifest["chunking"]["max_sentences"] == 2
 
 
@@ -133,7 +133,7 @@ def test_stale_index_keeps_serving_when_the_corpus_is_broken(
     note = sorted((corpus_copy / "factchecks").glob("*.md"))[0]
     note.write_text("no front matter at all\n", encoding="utf-8")
     with caplog.at_level(logging.WARNING):
-        index = load_or_build(settings, store, embedder)  # type: ignore[arg-type]
+        index = load_or_build(settings, store, embedder)
     assert index.version == before
     assert "still serving index" in caplog.text and "missing front matter" in caplog.text
 
@@ -152,7 +152,7 @@ def test_corrupted_file_is_detected_and_rebuilt(
         store.load()
     assert victim in str(info.value)
     with caplog.at_level(logging.WARNING):
-        index = load_or_build(settings, store, embedder)  # type: ignore[arg-type]
+        index = load_or_build(settings, store, embedder)
     assert index.path != current
     assert victim in caplog.text and f"built index {index.version}" in caplog.text
 
@@ -167,7 +167,7 @@ def test_corrupted_index_and_broken_corpus_give_one_clear_line(
     (current / "vectors.npy").write_bytes(b"not numpy")
     (corpus_copy / "article.en.md").write_text("---\nid: x\n", encoding="utf-8")
     with pytest.raises(IndexUnavailable) as info:
-        load_or_build(settings, store, embedder)  # type: ignore[arg-type]
+        load_or_build(settings, store, embedder)
     message = str(info.value)
     assert "\n" not in message
     assert "vectors.npy" in message and "factbot corpus check" in message
