@@ -18,7 +18,8 @@ $(STAMP): requirements.lock pyproject.toml
 	   && $(BIN)/python -m pip install -r requirements.lock \
 	   && $(BIN)/python -m pip install --no-deps --no-build-isolation -e . ; } > $(VENV)/install.log 2>&1 \
 		|| { tail -n 30 $(VENV)/install.log >&2; echo "factbot: dependency install failed (full log: $(VENV)/install.log)" >&2; exit 1; }
-	@$(BIN)/python -c "import torch, sentence_transformers, faiss, bm25s, discord, slack_bolt" \
+	@$(BIN)/python -c "from index.openvino_backend import block_telemetry; block_telemetry(); \
+		import torch, sentence_transformers, faiss, bm25s, discord, slack_bolt, openvino, nncf" \
 		|| { echo "factbot: dependencies installed but not importable (see $(VENV)/install.log)" >&2; exit 1; }
 	@touch $(STAMP)
 

@@ -41,16 +41,16 @@ marks = {}
 def mark(name):
     now = time.perf_counter(); marks[name] = round(now - t[0], 3); t[0] = now
 from bot.settings import Settings
-from bot.engine import Engine, load_or_build
+from bot.engine import Engine, embedder_for, load_or_build
 mark("import_bot_core")
-import sentence_transformers
+settings = Settings.load(None)
+if settings.embedding_backend == "torch":  # the OpenVINO backend runs without it
+    import sentence_transformers
 mark("import_sentence_transformers")
 import faiss, bm25s
 mark("import_faiss_bm25s")
-from index.embeddings import load_embedder
 from index.store import IndexStore
-settings = Settings.load(None)
-embedder = load_embedder(settings.embedding_model, settings.embed_cache_size)
+embedder = embedder_for(settings)
 mark("load_model")
 store = IndexStore(settings.index_dir)
 index = load_or_build(settings, store, embedder)

@@ -193,16 +193,14 @@ def _chat(settings: Settings) -> int:
 def _index(settings: Settings, if_needed: bool) -> int:
     import time
 
-    from bot.engine import build_from_corpus, load_or_build
+    from bot.engine import build_from_corpus, embedder_for, load_or_build
     from index.corpus import CorpusInvalid
-    from index.embeddings import ModelUnavailable, load_embedder
+    from index.embeddings import ModelUnavailable
     from index.store import IndexStore
 
     started = time.perf_counter()
     try:
-        embedder = load_embedder(
-            settings.embedding_model, settings.embed_cache_size, settings.embed_threads
-        )
+        embedder = embedder_for(settings)
         store = IndexStore(settings.index_dir)
         if if_needed:
             index = load_or_build(settings, store, embedder)

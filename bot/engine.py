@@ -47,6 +47,17 @@ def chunking_config(settings: Settings) -> ChunkingConfig:
     )
 
 
+def embedder_for(settings: Settings) -> Embedder:
+    """The (process-cached) embedder the settings ask for: model, backend, threads, cache."""
+    return load_embedder(
+        settings.embedding_model,
+        settings.embed_cache_size,
+        settings.embed_threads,
+        settings.embedding_backend,
+        settings.model_cache_dir,
+    )
+
+
 def _summarise(problems: Sequence[object], limit: int = 3) -> str:
     shown = "; ".join(str(p) for p in problems[:limit])
     more = len(problems) - limit
@@ -126,9 +137,7 @@ class Engine:
     @classmethod
     def open(cls, settings: Settings) -> Engine:
         """Load the model and the index (building it when missing, stale or corrupted)."""
-        embedder = load_embedder(
-            settings.embedding_model, settings.embed_cache_size, settings.embed_threads
-        )
+        embedder = embedder_for(settings)
         store = IndexStore(settings.index_dir)
         return cls(settings, store, embedder, load_or_build(settings, store, embedder))
 

@@ -15,6 +15,9 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
+# Kept equal to index.embeddings.BACKENDS (a test checks): importing it here would load numpy
+# for every command.
+EMBEDDING_BACKENDS = ("torch", "openvino-int8")
 
 
 class SettingsError(ValueError):
@@ -71,6 +74,13 @@ def _str(env: Mapping[str, str], name: str, default: str = "") -> str:
     return value.strip() if value and value.strip() else default
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = _str(env, name, choices[0]).lower()
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting factbot has; `.env.example` documents each one."""
@@ -79,6 +89,8 @@ class Settings:
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("var/index")
     embedding_model: str = DEFAULT_MODEL
+    embedding_backend: str = "torch"
+    model_cache_dir: Path = Path("var/models")
     embed_batch_size: int = 32
     chunk_max_sentences: int = 1
     chunk_max_chars: int = 600
@@ -132,6 +144,8 @@ class Settings:
             corpus_dir=Path(_str(env, "CORPUS_DIR", "corpus")),
             index_dir=Path(_str(env, "INDEX_DIR", "var/index")),
             embedding_model=_str(env, "EMBEDDING_MODEL", DEFAULT_MODEL),
+            embedding_backend=_choice(env, "EMBEDDING_BACKEND", EMBEDDING_BACKENDS),
+            model_cache_dir=Path(_str(env, "MODEL_CACHE_DIR", "var/models")),
             embed_batch_size=_int(env, "EMBED_BATCH_SIZE", 32, minimum=1),
             chunk_max_sentences=_int(env, "CHUNK_MAX_SENTENCES", 1, minimum=1),
             chunk_max_chars=_int(env, "CHUNK_MAX_CHARS", 600, minimum=50),

@@ -20,6 +20,10 @@ import numpy as np
 import numpy.typing as npt
 
 BUNDLED_PREFIX = "bundled:"
+# How vectors are computed: sentence-transformers on torch, or the same model exported to OpenVINO
+# with int8 weights (index/openvino_backend.py). An index records the backend in its model name.
+BACKENDS = ("torch", "openvino-int8")
+DEFAULT_MODEL_CACHE_DIR = Path("var/models")
 Vectors = npt.NDArray[np.float32]
 
 
@@ -94,14 +98,33 @@ class Embedder:
 
 
 @lru_cache(maxsize=4)
-def load_embedder(name: str, cache_size: int = 1024, threads: int = 0) -> Embedder:
-    """Load `name` once per process (cached), strictly offline. `threads` > 0 caps torch's
-    intra-op threads for the whole process (0 keeps torch's default: all cores)."""
+def load_embedder(
+    name: str,
+    cache_size: int = 1024,
+    threads: int = 0,
+    backend: str = "torch",
+    model_cache_dir: Path = DEFAULT_MODEL_CACHE_DIR,
+) -> Embedder:
+    """Load `name` with `backend` once per process (cached), strictly offline.
+
+    `threads` > 0 caps the encoding threads: torch's intra-op threads for the whole process, or
+    the OpenVINO model's inference threads (0 keeps the library default: all cores). Non-torch
+    backends append `#backend` to the embedder's name, so an index built with another backend
+    is stale (its vectors differ slightly) and gets rebuilt.
+    """
     # Never reach a model hub at run time, whatever the caller's environment says.
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if backend not in BACKENDS:
+        raise ModelUnavailable(
+            f"EMBEDDING_BACKEND={backend!r} is not a backend: use one of {', '.join(BACKENDS)}"
+        )
     target = resolve_model(name)
+    if backend == "openvino-int8":
+        return Embedder(
+            f"{name}#{backend}", _openvino(name, target, model_cache_dir, threads), cache_size
+        )
     try:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
@@ -114,10 +137,35 @@ def load_embedder(name: str, cache_size: int = 1024, threads: int = 0) -> Embedd
 
             torch.set_num_threads(threads)
     except Exception as exc:
-        where = target if Path(target).exists() else f"{target} (not in the local cache)"
-        raise ModelUnavailable(
-            f"cannot load embedding model {where}: {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}. "
-            "Set EMBEDDING_MODEL to bundled:all-MiniLM-L6-v2 or to a local model folder."
-        ) from exc
+        raise _unavailable(target, exc) from exc
     return Embedder(name, model, cache_size)
+
+
+def _unavailable(target: str, exc: BaseException) -> ModelUnavailable:
+    where = target if Path(target).exists() else f"{target} (not in the local cache)"
+    return ModelUnavailable(
+        f"cannot load embedding model {where}: {type(exc).__name__}: "
+        f"{str(exc).splitlines()[0] if str(exc) else ''}. "
+        "Set EMBEDDING_MODEL to bundled:all-MiniLM-L6-v2 or to a local model folder."
+    )
+
+
+def _openvino(name: str, target: str, cache_dir: Path, threads: int) -> Any:
+    """The OpenVINO int8 model (exported to `cache_dir` on first use); imports no torch when the
+    export is already cached."""
+    import importlib.util
+
+    missing = [p for p in ("openvino", "nncf", "tokenizers") if importlib.util.find_spec(p) is None]
+    if missing:
+        raise ModelUnavailable(
+            f"EMBEDDING_BACKEND=openvino-int8 needs {', '.join(missing)}: run `make setup` "
+            "(requirements.lock pins them), or set EMBEDDING_BACKEND=torch"
+        )
+    from index.openvino_backend import ExportError, load_openvino_model
+
+    try:
+        return load_openvino_model(name, target, Path(cache_dir), threads=threads)
+    except ExportError as exc:
+        raise ModelUnavailable(f"EMBEDDING_BACKEND=openvino-int8: {exc}") from exc
+    except Exception as exc:
+        raise _unavailable(target, exc) from exc

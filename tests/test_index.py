@@ -10,17 +10,23 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import IndexUnavailable, build_from_corpus, chunking_config, load_or_build
+from bot.engine import (
+    IndexUnavailable,
+    build_from_corpus,
+    chunking_config,
+    embedder_for,
+    load_or_build,
+)
 from bot.settings import Settings
 from index.chunking import ChunkingConfig, chunk_corpus
 from index.corpus import load_corpus
-from index.embeddings import Embedder, load_embedder
+from index.embeddings import Embedder
 from index.store import IndexCorrupt, IndexMissing, IndexStore
 from tests.conftest import REAL_CORPUS
 
 
 def _open(settings: Settings) -> tuple[IndexStore, Embedder]:
-    embedder = load_embedder(settings.embedding_model, settings.embed_cache_size)
+    embedder = embedder_for(settings)
     return IndexStore(settings.index_dir), embedder
 
 

@@ -1,0 +1,337 @@
+"""EMBEDDING_BACKEND=openvino-int8: the real model exported with real OpenVINO and NNCF, once per
+session, compared with the torch vectors; the export cache; the index rebuilt on a switch."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.engine import embedder_for, load_or_build
+from bot.settings import DEFAULT_MODEL, EMBEDDING_BACKENDS, Settings, SettingsError
+from index.chunking import ChunkingConfig, chunk_corpus
+from index.corpus import load_corpus
+from index.embeddings import BACKENDS, Embedder, ModelUnavailable, load_embedder, resolve_model
+from index.openvino_backend import (
+    OpenVINOEmbeddingModel,
+    cache_folder,
+    load_openvino_model,
+)
+from index.store import IndexStore
+from tests.conftest import REAL_CORPUS, ROOT
+
+QUESTIONS = [
+    "Combien de kilos d'expériences la France devait-elle embarquer sur Chang'e 6 ?",
+    "Quand le satellite SVOM a-t-il été lancé ?",
+    "Qui préside le Cnes ?",
+    "Quelle est la capitale de l'Australie ?",
+    "When was the SVOM satellite launched?",
+    "Which French instrument actually flew on Chang'e 6?",
+    "What is the recipe for pancakes?",
+    "Did Emmanuel Macron visit China?",
+]
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One OpenVINO export per test session, shared by every test here (read-only for them)."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def int8(model_cache: Path) -> Embedder:
+    return load_embedder(DEFAULT_MODEL, backend="openvino-int8", model_cache_dir=model_cache)
+
+
+@pytest.fixture(scope="session")
+def export_folder(int8: Embedder, model_cache: Path) -> Path:
+    return cache_folder(model_cache, DEFAULT_MODEL, "int8-weights")
+
+
+def _texts() -> list[str]:
+    chunks = chunk_corpus(load_corpus(REAL_CORPUS), ChunkingConfig())
+    return [c.embed_text for c in chunks] + QUESTIONS
+
+
+def test_int8_vectors_match_torch(int8: Embedder) -> None:
+    assert isinstance(int8._model, OpenVINOEmbeddingModel)
+    assert int8.name == f"{DEFAULT_MODEL}#openvino-int8"
+    torch_embedder = load_embedder(DEFAULT_MODEL)
+    texts = _texts()
+    reference, vectors = torch_embedder.encode(texts), int8.encode(texts)
+    assert vectors.shape == reference.shape and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    cosine = np.sum(reference * vectors, axis=1)
+    print(
+        f"cosine to torch over {len(texts)} texts: min {cosine.min():.5f} mean {cosine.mean():.5f}"
+    )
+    assert cosine.min() >= 0.99
+    assert cosine.mean() >= 0.998
+    # Really the int8 model, not torch under another name: the vectors differ a little.
+    assert np.abs(reference - vectors).max() > 1e-4
+
+
+def test_rows_keep_input_order_whatever_the_batching(int8: Embedder) -> None:
+    texts = _texts()[:40]
+    whole = int8.encode(texts, batch_size=64)
+    one_by_one = np.stack([int8.encode([t])[0] for t in texts])
+    reversed_ = int8.encode(texts[::-1], batch_size=7)[::-1]
+    assert np.allclose(whole, one_by_one, atol=1e-5)
+    assert np.allclose(whole, reversed_, atol=1e-5)
+    assert int8.encode([]).shape == (0, int8.dimension)
+
+
+def test_encode_is_thread_safe(int8: Embedder) -> None:
+    texts = _texts()[:24]
+    expected = np.stack([int8.encode([t])[0] for t in texts])
+    results: dict[int, np.ndarray] = {}
+
+    def work(k: int) -> None:
+        for _ in range(3):
+            results[k] = int8.encode(texts[k::4] + texts[: k + 1], batch_size=5)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k, got in results.items():
+        want = np.concatenate([expected[k::4], expected[: k + 1]])
+        assert np.allclose(got, want, atol=1e-5)
+
+
+def test_export_is_cached_and_loads_without_torch(export_folder: Path, model_cache: Path) -> None:
+    meta_before = (export_folder / "meta.json").read_text(encoding="utf-8")
+    mtimes = {p.name: p.stat().st_mtime_ns for p in export_folder.iterdir()}
+    assert {"model.xml", "model.bin", "tokenizer.json", "meta.json"} <= set(mtimes)
+    meta = json.loads(meta_before)
+    assert meta["quantization"] == "int8-weights" and meta["dimension"] == 384
+    assert meta["source_files"]["model.safetensors"][0] > 10_000_000
+    # A fresh process: loads the cached export, never imports torch, and exports nothing.
+    code = (
+        "import json, logging, sys\n"
+        "from pathlib import Path\n"
+        "logging.basicConfig(level=logging.INFO)\n"
+        "from index.embeddings import load_embedder\n"
+        f"e = load_embedder({DEFAULT_MODEL!r}, backend='openvino-int8', "
+        f"model_cache_dir=Path({str(model_cache)!r}))\n"
+        "v = e.encode(['Quand SVOM a-t-il été lancé ?'])\n"
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers', 'nncf') "
+        "if m in sys.modules]\n"
+        "print(json.dumps({'shape': list(v.shape), 'heavy': heavy}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "LOG_LEVEL": "INFO"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"shape": [1, 384], "heavy": []}
+    assert "exporting" not in out.stderr
+    assert (export_folder / "meta.json").read_text(encoding="utf-8") == meta_before
+    assert {p.name: p.stat().st_mtime_ns for p in export_folder.iterdir()} == mtimes
+    # The export left no temporary folder behind.
+    assert sorted(p.name for p in model_cache.iterdir() if not p.name.startswith(".")) == [
+        export_folder.name
+    ]
+
+
+def _truncate_bin(folder: Path) -> None:
+    with (folder / "model.bin").open("r+b") as fh:
+        fh.truncate(1000)
+
+
+def _garbage_xml_with_matching_checksum(folder: Path) -> None:
+    # The checksum passes, so only loading the model can notice.
+    (folder / "model.xml").write_text("<net>not a model</net>", encoding="utf-8")
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    import hashlib
+
+    meta["files"]["model.xml"] = hashlib.sha256((folder / "model.xml").read_bytes()).hexdigest()
+    (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def _outdated_meta(folder: Path) -> None:
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    meta["versions"]["openvino"] = "1999.0"
+    (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (_truncate_bin, "model.bin checksum mismatch"),
+        (_garbage_xml_with_matching_checksum, "cannot be loaded"),
+        (_outdated_meta, "outdated (versions changed)"),
+    ],
+)
+def test_damaged_export_is_rebuilt_with_one_log_line(
+    int8: Embedder,
+    export_folder: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    damage: Callable[[Path], None],
+    reason: str,
+) -> None:
+    cache = tmp_path / "models"
+    folder = cache / export_folder.name
+    shutil.copytree(export_folder, folder)
+    damage(folder)
+    caplog.set_level(logging.INFO, logger="factbot.embeddings")
+    model = load_openvino_model(DEFAULT_MODEL, resolve_model(DEFAULT_MODEL), cache)
+    lines = [r for r in caplog.records if r.name == "factbot.embeddings"]
+    assert len(lines) == 1 and reason in lines[0].getMessage(), [r.getMessage() for r in lines]
+    assert lines[0].levelno == logging.WARNING and lines[0].exc_info is None
+    assert (folder / "model.bin").stat().st_size > 10_000_000
+    texts = QUESTIONS[:4]
+    assert np.allclose(model.encode(texts), int8.encode(texts), atol=1e-5)
+    # Nothing left over beside the export but its lock file.
+    assert sorted(p.name for p in cache.iterdir()) == sorted([folder.name, f".{folder.name}.lock"])
+
+
+def test_switching_backend_rebuilds_the_index(
+    make_settings: Callable[..., Settings], model_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    torch_settings = make_settings()
+    store = IndexStore(torch_settings.index_dir)
+    first = load_or_build(torch_settings, store, embedder_for(torch_settings))
+    assert first.manifest["model"] == DEFAULT_MODEL  # the prebuilt torch index is current
+
+    ov_settings = make_settings(EMBEDDING_BACKEND="openvino-int8", MODEL_CACHE_DIR=str(model_cache))
+    int8 = embedder_for(ov_settings)
+    caplog.set_level(logging.WARNING, logger="factbot.engine")
+    rebuilt = load_or_build(ov_settings, store, int8)
+    assert rebuilt.version != first.version
+    assert rebuilt.manifest["model"] == f"{DEFAULT_MODEL}#openvino-int8"
+    assert any(
+        "stale" in r.getMessage() and "model changed" in r.getMessage() for r in caplog.records
+    )
+    assert store.load().version == rebuilt.version
+    assert load_or_build(ov_settings, store, int8).version == rebuilt.version  # now current
+
+    back = load_or_build(torch_settings, store, embedder_for(torch_settings))
+    assert back.version != rebuilt.version and back.manifest["model"] == DEFAULT_MODEL
+
+
+def test_cli_ask_json_with_the_openvino_backend(
+    make_settings: Callable[..., Settings], model_cache: Path, int8: Embedder, tmp_path: Path
+) -> None:
+    settings = make_settings()  # a private corpus and a copy of the (torch) prebuilt index
+    questions = [
+        "Combien de kilos d'expériences la France devait-elle embarquer sur Chang'e 6 ?",
+        "When did SVOM finally launch?",
+        "What is the recipe for pancakes?",
+    ]
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "--env-file",
+            str(tmp_path / "none.env"),
+            "ask",
+            "-",
+            "--json",
+        ],
+        cwd=ROOT,
+        env={
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(tmp_path),
+            "HF_HUB_OFFLINE": "1",
+            "CORPUS_DIR": str(settings.corpus_dir),
+            "INDEX_DIR": str(settings.index_dir),
+            "EMBEDDING_BACKEND": "openvino-int8",
+            "MODEL_CACHE_DIR": str(model_cache),
+            "LOG_LEVEL": "WARNING",
+        },
+        input="\n".join(questions) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    kilos, svom, pancakes = (json.loads(line) for line in out.stdout.splitlines())
+    assert not kilos["refused"] and "15 kg d'expériences" in kilos["sources"][0]["quote"]
+    assert not svom["refused"] and any(f["id"] == "fc-16-svom" for f in svom["factchecks"])
+    assert pancakes["refused"]
+    # The torch index was stale for this backend: rebuilt once, with one line saying why.
+    assert "model changed" in out.stderr and "#openvino-int8" in out.stderr
+    current = IndexStore(settings.index_dir).current_path()
+    assert current is not None
+    manifest = json.loads((current / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["model"] == f"{DEFAULT_MODEL}#openvino-int8"
+
+
+def test_bad_backend_is_one_clear_line(tmp_path: Path) -> None:
+    assert EMBEDDING_BACKENDS == BACKENDS
+    with pytest.raises(
+        SettingsError, match=r"^EMBEDDING_BACKEND must be one of torch, openvino-int8, got 'onnx'$"
+    ):
+        Settings.from_mapping({"EMBEDDING_BACKEND": "onnx"})
+    assert (
+        Settings.from_mapping({"EMBEDDING_BACKEND": " OpenVINO-INT8 "}).embedding_backend
+        == "openvino-int8"
+    )
+    assert Settings.from_mapping({}).embedding_backend == "torch"
+    with pytest.raises(ModelUnavailable, match="not a backend"):
+        load_embedder(DEFAULT_MODEL, backend="onnx")
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--env-file", str(tmp_path / "none.env"), "index"],
+        cwd=ROOT,
+        env={
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(tmp_path),
+            "EMBEDDING_BACKEND": "onnx",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "factbot: EMBEDDING_BACKEND must be one of torch, openvino-int8, got 'onnx'"
+    )
+
+
+def test_openvino_and_nncf_send_no_telemetry(tmp_path: Path) -> None:
+    """Both would send usage data to Google Analytics (and write ~/intel) unless blocked."""
+    code = (
+        "import json\n"
+        "from index.openvino_backend import block_telemetry\n"
+        "block_telemetry()\n"
+        "import nncf, openvino\n"
+        "from nncf.telemetry.wrapper import telemetry\n"
+        "from openvino.tools.ovc import telemetry_utils\n"
+        "print(json.dumps([type(telemetry).__name__, telemetry_utils.tm.__name__]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.splitlines()[-1]) == [
+        "MagicMock",
+        "openvino.tools.ovc.telemetry_stub",
+    ]
+    assert list(tmp_path.iterdir()) == []
