@@ -93,7 +93,9 @@ STOPWORDS_FR = frozenset(
     alors aussi très plus moins tout tous toute toutes autre autres dont si non oui bien ici là
     quoi chez entre vers depuis avant après pendant sans sous selon ainsi comme encore déjà
     elle-même lui-même soit peut peuvent doit doivent va vont vraiment réellement article dit
-    dire selon l'article
+    dire selon l'article veut veulent voulait voulaient pourrait pourraient pouvait pouvaient
+    devait devaient devrait devraient faisait faisaient aller allait allaient ira iront serait
+    seraient aurait auraient aura auront lors
     """.split()
 )
 
@@ -114,7 +116,7 @@ _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*|%")
 
 
 # Bump when content_words() changes: the BM25 index stores its output, so a change makes it stale.
-TOKENIZER_VERSION = 3
+TOKENIZER_VERSION = 4
 
 # Spelled-out units meet their symbols ("15 kilos" finds "15 kg"), in both languages.
 _UNITS = {
