@@ -21,6 +21,7 @@ from index.chunking import Chunk, ChunkingConfig
 from index.corpus import CorpusInvalid, load_corpus
 from index.corpus import corpus_hash as compute_corpus_hash
 from index.embeddings import Embedder, load_embedder
+from index.glossary import default_glossary
 from index.store import IndexCorrupt, IndexMissing, IndexProblem, IndexStore, LoadedIndex
 from index.text import content_words
 
@@ -120,6 +121,11 @@ def _build_or_explain(
     return index
 
 
+def gloss_for(question: str, language: Language) -> str | None:
+    """The English word-by-word gloss of a French question (None for English ones)."""
+    return default_glossary().gloss(question) if language == "fr" else None
+
+
 class Engine:
     """Answers questions from one loaded index."""
 
@@ -175,18 +181,33 @@ class Engine:
         """Answer cleaned questions; their embeddings are computed in one batch."""
         if not questions:
             return []
-        vectors = self.embedder.encode_queries(list(questions))
-        return [self._answer(q, v, gates) for q, v in zip(questions, vectors, strict=True)]
+        languages = [detect_language(q) for q in questions]
+        glosses = [gloss_for(q, lang) for q, lang in zip(questions, languages, strict=True)]
+        # One batch for the questions and the English glosses of the French ones.
+        extra = [g for g in glosses if g is not None]
+        vectors = self.embedder.encode_queries([*questions, *extra])
+        gloss_vectors = iter(vectors[len(questions) :])
+        return [
+            self._answer(
+                q, lang, vectors[i], g, next(gloss_vectors) if g is not None else None, gates
+            )
+            for i, (q, lang, g) in enumerate(zip(questions, languages, glosses, strict=True))
+        ]
 
     def answer(self, question: str) -> Answer:
         return self.answer_many([question])[0]
 
     def _answer(
-        self, question: str, vector: np.ndarray, gates: dict[Language, Gate] | None
+        self,
+        question: str,
+        language: Language,
+        vector: np.ndarray,
+        gloss: str | None,
+        gloss_vector: np.ndarray | None,
+        gates: dict[Language, Gate] | None,
     ) -> Answer:
-        language = detect_language(question)
-        found = self.retriever.search(question, vector, language)
-        margin = found.dense_top - found.background_top
+        found = self.retriever.search(question, vector, language, None, gloss, gloss_vector)
+        margin = found.margin
         debug = {
             "dense": round(found.dense_top, 4),
             "margin": round(margin, 4),
@@ -221,9 +242,17 @@ class Engine:
     def search_factchecks(self, topic: str, language: Language | None = None) -> list[FactCheckRef]:
         """Notes that best match `topic` (none when the topic is out of scope)."""
         lang = language or detect_language(topic)
-        vector = self.embedder.encode_queries([topic])[0]
-        found = self.retriever.search(topic, vector, lang, kinds=frozenset({"factcheck"}))
-        if not is_relevant(lang, found.dense_top - found.background_top, found.coverage):
+        gloss = gloss_for(topic, lang)
+        vectors = self.embedder.encode_queries([topic] if gloss is None else [topic, gloss])
+        found = self.retriever.search(
+            topic,
+            vectors[0],
+            lang,
+            frozenset({"factcheck"}),
+            gloss,
+            vectors[1] if gloss is not None else None,
+        )
+        if not is_relevant(lang, found.margin, found.coverage):
             return []
         return [factcheck_ref(self.index.notes[h.unit], lang) for h in found.hits[:MAX_TOPIC_NOTES]]
 

@@ -8,6 +8,7 @@ original), and the two language sections of a note are one unit.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -16,13 +17,32 @@ import numpy as np
 from index.chunking import Chunk
 from index.embeddings import Vectors
 from index.store import LoadedIndex
-from index.text import content_words
+from index.text import content_words, fold
 
 # Reciprocal rank fusion with per-language weights. The bundled model is English-only, so for
-# French questions the lexical ranking deserves more trust (measured with `factbot eval`).
+# French questions the lexical ranking and the English gloss's dense ranking deserve more trust
+# than the question's own embedding (measured with `factbot eval`, figures in the README).
 RRF_K = 5
-DENSE_WEIGHT = {"fr": 0.3, "en": 0.5}
 DENSE_CANDIDATES = 64
+# Added to the fused score of a passage holding what a "how many / which year" question asks
+# for: half of what a first place in one ranking earns (measured with `factbot eval`).
+ANSWER_TYPE_BONUS = 0.5 / (RRF_K + 1)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """RRF weight of each ranking: the question's dense and BM25 rankings, and its gloss's."""
+
+    dense: float
+    lexical: float
+    gloss_dense: float = 0.0
+    gloss_lexical: float = 0.0
+
+
+FUSION = {
+    "en": Weights(dense=0.5, lexical=0.5),
+    "fr": Weights(dense=0.3, lexical=0.7, gloss_dense=0.5, gloss_lexical=0.0),
+}
 
 
 @dataclass(frozen=True)
@@ -41,7 +61,9 @@ class Hit:
 class Retrieval:
     hits: list[Hit]
     dense_top: float
-    background_top: float  # best cosine to a typical off-topic question
+    # Best cosine to the corpus minus best cosine to a typical off-topic question. The question's
+    # own, not its gloss's: glosses of off-topic French questions drift towards the corpus.
+    margin: float
     coverage: float  # IDF-weighted share of the question's content words found in the corpus
     words: tuple[str, ...]
 
@@ -60,6 +82,7 @@ class Retriever:
             self.unit_of.append(unit)
         self.unit_kind = {u: self.chunks[rows[0]].kind for u, rows in self.units.items()}
         self._n = max(1, len(self.chunks))
+        self._type_cache: dict[tuple[str, str], bool] = {}
 
     def idf(self, word: str) -> float:
         df = self.index.doc_freq.get(word, 0)
@@ -78,39 +101,44 @@ class Retriever:
         vector: Vectors,
         language: str = "en",
         kinds: frozenset[str] | None = None,
+        gloss: str | None = None,
+        gloss_vector: Vectors | None = None,
     ) -> Retrieval:
-        """Rank units for one question (`vector` is its unit embedding, shape (dim,))."""
+        """Rank units for one question (`vector` is its unit embedding, shape (dim,)).
+
+        A French question may come with its English word-by-word `gloss` and the gloss's
+        embedding: both are ranked too and fused with the question's own rankings.
+        """
         words = content_words(question)
-        k = min(DENSE_CANDIDATES, len(self.chunks))
-        scores, ids = self.index.dense.search(vector.reshape(1, -1), k)
-        dense: dict[str, float] = {}
-        for score, row in zip(scores[0], ids[0], strict=True):
-            if row < 0:
-                continue
-            unit = self.unit_of[int(row)]
-            dense[unit] = max(dense.get(unit, -1.0), float(score))
-        lexical: dict[str, float] = {}
-        if words:
-            bm = self.index.bm25.get_scores(list(words))
-            # Only the best rows matter to the fusion; a partial sort keeps large indexes fast.
-            top = np.argpartition(-bm, k - 1)[:k] if len(bm) > k else np.arange(len(bm))
-            for row in top[bm[top] > 0]:
-                unit = self.unit_of[int(row)]
-                lexical[unit] = max(lexical.get(unit, 0.0), float(bm[row]))
-        if kinds is not None:
-            dense = {u: s for u, s in dense.items() if self.unit_kind[u] in kinds}
-            lexical = {u: s for u, s in lexical.items() if self.unit_kind[u] in kinds}
+        weights = FUSION.get(language, FUSION["en"])
+        dense = self._dense(vector, kinds)
+        lexical = self._lexical(words, kinds)
+        rankings = [(weights.dense, dense), (weights.lexical, lexical)]
+        best_dense = dict(dense)
+        if gloss is not None and gloss_vector is not None:
+            if weights.gloss_dense > 0:
+                gloss_dense = self._dense(gloss_vector, kinds)
+                rankings.append((weights.gloss_dense, gloss_dense))
+                for u, score in gloss_dense.items():
+                    best_dense[u] = max(best_dense.get(u, -1.0), score)
+            if weights.gloss_lexical > 0:
+                rankings.append((weights.gloss_lexical, self._lexical(content_words(gloss), kinds)))
         fused: dict[str, float] = {}
-        w = DENSE_WEIGHT.get(language, 0.5)
-        for weight, ranking in ((w, dense), (1.0 - w, lexical)):
+        for weight, ranking in rankings:
             for rank, unit in enumerate(sorted(ranking, key=lambda u: -ranking[u]), start=1):
                 fused[unit] = fused.get(unit, 0.0) + weight / (RRF_K + rank)
+        wanted = expected_answer(question)
+        if wanted is not None:
+            # "How many…?", "In which year…?": a passage without a number cannot be the answer.
+            for unit in fused:
+                if self._has_answer_type(unit, wanted):
+                    fused[unit] += ANSWER_TYPE_BONUS
         hits = [
             Hit(
                 unit=u,
                 kind=self.unit_kind[u],
                 fused=f,
-                dense=dense.get(u, 0.0),
+                dense=best_dense.get(u, 0.0),
                 lexical=lexical.get(u, 0.0),
                 chunks=tuple(self.units[u]),
             )
@@ -120,12 +148,55 @@ class Retriever:
         return Retrieval(
             hits=hits,
             dense_top=max(dense.values(), default=0.0),
-            background_top=float((self.index.background @ vector).max())
-            if len(self.index.background)
-            else 0.0,
+            margin=self._margin(vector, dense),
             coverage=self.coverage(words),
             words=words,
         )
+
+    def _has_answer_type(self, unit: str, wanted: re.Pattern[str]) -> bool:
+        key = (unit, wanted.pattern)
+        hit = self._type_cache.get(key)
+        if hit is None:
+            hit = any(wanted.search(self.chunks[r].embed_text) for r in self.units[unit])
+            self._type_cache[key] = hit
+        return hit
+
+    def _dense(self, vector: Vectors, kinds: frozenset[str] | None = None) -> dict[str, float]:
+        """Best cosine per unit among the nearest chunks (of the given kinds)."""
+        k = min(DENSE_CANDIDATES, len(self.chunks))
+        scores, ids = self.index.dense.search(vector.reshape(1, -1), k)
+        dense: dict[str, float] = {}
+        for score, row in zip(scores[0], ids[0], strict=True):
+            if row < 0:
+                continue
+            unit = self.unit_of[int(row)]
+            if kinds is None or self.unit_kind[unit] in kinds:
+                dense[unit] = max(dense.get(unit, -1.0), float(score))
+        return dense
+
+    def _lexical(
+        self, words: tuple[str, ...], kinds: frozenset[str] | None = None
+    ) -> dict[str, float]:
+        """Best BM25 score per unit among the best rows (of the given kinds)."""
+        lexical: dict[str, float] = {}
+        if not words:
+            return lexical
+        k = min(DENSE_CANDIDATES, len(self.chunks))
+        bm = self.index.bm25.get_scores(list(words))
+        # Only the best rows matter to the fusion; a partial sort keeps large indexes fast.
+        top = np.argpartition(-bm, k - 1)[:k] if len(bm) > k else np.arange(len(bm))
+        for row in top[bm[top] > 0]:
+            unit = self.unit_of[int(row)]
+            if kinds is None or self.unit_kind[unit] in kinds:
+                lexical[unit] = max(lexical.get(unit, 0.0), float(bm[row]))
+        return lexical
+
+    def _margin(self, vector: Vectors, dense: dict[str, float]) -> float:
+        """Closeness to the corpus minus closeness to typical off-topic questions."""
+        background = (
+            float((self.index.background @ vector).max()) if len(self.index.background) else 0.0
+        )
+        return max(dense.values(), default=0.0) - background
 
     def dense_only(self, vector: Vectors) -> list[str]:
         """Units by dense score alone (for `factbot eval`)."""
@@ -141,6 +212,28 @@ class Retriever:
         bm = self.index.bm25.get_scores(list(words))
         order = np.argsort(-bm, kind="stable")
         return _dedupe(self.unit_of[int(r)] for r in order if bm[r] > 0)
+
+
+# Questions that ask for a year or a quantity, in French or English (accent-folded, lower case).
+_ASKS_YEAR = re.compile(
+    r"\b(?:en quelle annee|quelle annee|quand|a quelle date|when|what year|which year|what date)\b"
+)
+_ASKS_NUMBER = re.compile(
+    r"\b(?:combien|quel(?:le)? (?:poids|masse|taille|quantite|pourcentage|montant|nombre)"
+    r"|how (?:many|much|heavy|long|far|big)|what (?:weight|mass|percentage|amount|number))\b"
+)
+_YEAR = re.compile(r"\b(?:1[89]\d\d|20\d\d)\b")
+_NUMBER = re.compile(r"\d")
+
+
+def expected_answer(question: str) -> re.Pattern[str] | None:
+    """What the answer must contain when the question asks for a year or a quantity."""
+    folded = fold(question)
+    if _ASKS_YEAR.search(folded):
+        return _YEAR
+    if _ASKS_NUMBER.search(folded):
+        return _NUMBER
+    return None
 
 
 def unit_id(chunk: Chunk) -> str:

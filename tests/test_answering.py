@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bot.answer import Answer
-from bot.engine import Engine
+from bot.engine import Engine, gloss_for
+from bot.evaluation import _unit_text
 from bot.language import detect_language
 from bot.questions import QuestionRejected, clean_question
 from bot.relevance import Gate
+from bot.retrieval import ANSWER_TYPE_BONUS, expected_answer
 from bot.service import FactBotService
 from bot.settings import Settings
 from index.corpus import load_corpus
@@ -176,3 +179,67 @@ def test_multi_sentence_chunks_still_quote_single_exact_sentences(
     quote = next(s for s in answer.sources if s.kind == "article" and "15 kg" in s.quote)
     assert quote.quote.startswith("Le président du Cnes")  # one sentence, not the whole chunk
     assert quote.translation is not None and quote.translation.startswith("The president of Cnes")
+
+
+# A French paraphrase that shares no content word with the sentence that answers it ("L'annonce a
+# été faite à l'occasion de la visite … Xi Jinping"): the English model cannot read the French
+# question, but it can read the question's English gloss, which meets the aligned translation.
+PARAPHRASE = "Lors de quel événement cette nouvelle a-t-elle été rendue publique ?"
+ANNOUNCEMENT = "article-fr:p3:s2-2"
+
+
+def test_french_paraphrase_is_found_through_its_english_gloss(service: FactBotService) -> None:
+    engine: Engine = service.engine
+    gloss = gloss_for(PARAPHRASE, "fr")
+    assert gloss is not None and gloss.startswith("during which event")
+    vector, gloss_vector = engine.embedder.encode_queries([PARAPHRASE, gloss])
+    assert ANNOUNCEMENT not in engine.retriever.dense_only(vector)[:10]
+    assert ANNOUNCEMENT in engine.retriever.dense_only(gloss_vector)[:3]
+    found = engine.retriever.search(PARAPHRASE, vector, "fr", None, gloss, gloss_vector)
+    assert ANNOUNCEMENT in [h.unit for h in found.hits[:3]]
+    answer = engine.answer(PARAPHRASE)
+    assert not answer.refused
+    assert any("Xi Jinping" in s.quote for s in answer.sources if s.kind == "article")
+
+
+def test_english_questions_are_not_glossed() -> None:
+    assert gloss_for("How many kilograms?", "en") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "wanted"),
+    [
+        ("En quelle année la sonde devait-elle partir ?", "1999"),
+        ("Quand l'accord a-t-il été signé ?", "2019"),
+        ("When did it launch?", "2024"),
+        ("Combien de kilos ?", "15"),
+        ("How much did it weigh?", "4.5"),
+        ("Quel poids faisait l'instrument ?", "4,5"),
+        ("Qui dirige le CNES ?", None),
+        ("Who leads CNES?", None),
+    ],
+)
+def test_questions_asking_for_a_year_or_a_quantity(question: str, wanted: str | None) -> None:
+    pattern = expected_answer(question)
+    if wanted is None:
+        assert pattern is None
+    else:
+        assert pattern is not None and pattern.search(wanted)
+        assert not pattern.search("no figure here")
+
+
+def test_a_passage_with_the_asked_figure_gets_the_bonus(
+    service: FactBotService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine: Engine = service.engine
+    question = "In which year was the sample return planned?"
+    vector = engine.embedder.encode_queries([question])[0]
+    with_bonus = {h.unit: h.fused for h in engine.retriever.search(question, vector, "en").hits}
+    monkeypatch.setattr("bot.retrieval.ANSWER_TYPE_BONUS", 0.0)
+    without = {h.unit: h.fused for h in engine.retriever.search(question, vector, "en").hits}
+    texts = {u: _unit_text(engine, u) for u in without}
+    years = {u for u, t in texts.items() if re.search(r"\b20\d\d\b", t)}
+    assert years and set(without) - years
+    for unit, fused in without.items():
+        bonus = ANSWER_TYPE_BONUS if unit in years else 0.0
+        assert with_bonus[unit] == pytest.approx(fused + bonus)

@@ -1,0 +1,121 @@
+"""Word-by-word French → English glossing of questions (dictionary-based query translation).
+
+The bundled embedding model is English-only: a French question and the French sentence that
+answers it often share neither vectors nor words. A crude English gloss of the question
+("Combien de kilos … envoyer ?" → "how many of kilograms … send ?") lets the English model read
+it and lets BM25 meet the aligned English translation. The glossary is a general hand-written word
+list (`index/data/fr_en_glossary.tsv`), not derived from the corpus or the evaluation questions.
+Unknown words (names, numbers, words spelled alike in both languages) pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from index.text import fold
+
+GLOSSARY_PATH = Path(__file__).with_name("data") / "fr_en_glossary.tsv"
+
+# Elided articles and pronouns ("l'espace", "qu'il", "jusqu'à"); "Chang'e" is not one.
+_ELISION = re.compile(r"^(?:l|d|j|m|n|s|t|c|qu|lorsqu|puisqu|jusqu|quoiqu)'(?=\w)", re.IGNORECASE)
+_TOKEN = re.compile(r"[\w]+(?:['’-][\w]+)*|[^\w\s]", re.UNICODE)
+_MAX_PHRASE = 5  # longest multi-word entry looked up ("est-ce que", "de plus en plus")
+
+
+class Glossary:
+    """French word forms (exact, accent-folded, then stemmed) mapped to one English gloss."""
+
+    def __init__(self, entries: dict[str, str]) -> None:
+        self.exact: dict[str, str] = {}
+        self.folded: dict[str, str] = {}
+        self.stemmed: dict[str, str] = {}
+        for french, english in entries.items():
+            key = french.lower().replace("’", "'")
+            # Entries are cut like questions are ("qu'est-ce que" -> "qu' est ce que").
+            phrase = " ".join(_words(key))
+            for form in (key, phrase):
+                self.exact.setdefault(form, english)
+                self.folded.setdefault(fold(form), english)
+            if " " not in phrase:
+                # Stem before folding: the French stemmer needs the accents ("fermées").
+                self.stemmed.setdefault(_stem(key), english)
+                self.stemmed.setdefault(_stem(fold(key)), english)
+        self.longest = max((k.count(" ") + 1 for k in self.exact), default=1)
+
+    @classmethod
+    def load(cls, path: Path = GLOSSARY_PATH) -> Glossary:
+        """Read a `french<TAB>english` file (lines starting with # are comments)."""
+        entries: dict[str, str] = {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            french, _, english = line.partition("\t")
+            if french.strip() and english.strip():
+                entries.setdefault(french.strip(), english.strip())
+        return cls(entries)
+
+    def __len__(self) -> int:
+        return len(self.exact)
+
+    def lookup(self, word: str) -> str | None:
+        """The English gloss of one French word form, or None when the glossary lacks it."""
+        key = word.lower().replace("’", "'")
+        hit = self.exact.get(key) or self.folded.get(fold(key))
+        if hit is None and not key.isdigit() and len(key) > 3:
+            hit = self.stemmed.get(_stem(key)) or self.stemmed.get(_stem(fold(key)))
+        return hit
+
+    def gloss(self, text: str) -> str:
+        """`text` with every known French word (or short phrase) replaced by its English gloss."""
+        words = _words(text)
+        out: list[str] = []
+        i = 0
+        while i < len(words):
+            for n in range(min(_MAX_PHRASE, self.longest, len(words) - i), 0, -1):
+                phrase = " ".join(words[i : i + n])
+                hit = self.folded.get(fold(phrase)) if n > 1 else self.lookup(phrase)
+                if hit is not None:
+                    out.append(hit)
+                    i += n
+                    break
+            else:
+                out.append(words[i])
+                i += 1
+        return " ".join(out)
+
+
+def _words(text: str) -> list[str]:
+    """Tokens with elisions split off and hyphenated inversions cut ("a-t-elle" → a, elle)."""
+    out: list[str] = []
+    for token in _TOKEN.findall(text.replace("’", "'")):
+        elided = _ELISION.match(token)
+        if elided:
+            out.append(elided.group(0))
+            token = token[elided.end() :]
+        if "-" in token and not token.istitle():
+            parts = [p for p in token.split("-") if p and p.lower() != "t"]
+            out.extend(parts)
+        else:
+            out.append(token)
+    return [w for w in out if w not in {"?", "!", ".", ",", ";", ":", "«", "»", '"'}]
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return str(_french_stemmer().stemWord(word))
+
+
+@lru_cache(maxsize=1)
+def _french_stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("french")
+
+
+@lru_cache(maxsize=1)
+def default_glossary() -> Glossary:
+    """The bundled glossary, read once per process."""
+    return Glossary.load()
