@@ -121,9 +121,11 @@ def _build_or_explain(
     return index
 
 
-def gloss_for(question: str, language: Language) -> str | None:
-    """The English word-by-word gloss of a French question (None for English ones)."""
-    return default_glossary().gloss(question) if language == "fr" else None
+def text_to_embed(question: str, language: Language, gloss: bool = True) -> str:
+    """What the model embeds for a question: the question itself, or for a French question its
+    English word-by-word gloss (when `gloss`) — the bundled model is English-only and reads the
+    gloss far better than the French (README, "Answer quality")."""
+    return default_glossary().gloss(question) if gloss and language == "fr" else question
 
 
 class Engine:
@@ -182,16 +184,14 @@ class Engine:
         if not questions:
             return []
         languages = [detect_language(q) for q in questions]
-        glosses = [gloss_for(q, lang) for q, lang in zip(questions, languages, strict=True)]
-        # One batch for the questions and the English glosses of the French ones.
-        extra = [g for g in glosses if g is not None]
-        vectors = self.embedder.encode_queries([*questions, *extra])
-        gloss_vectors = iter(vectors[len(questions) :])
+        texts = [
+            text_to_embed(q, lang, self.settings.french_gloss)
+            for q, lang in zip(questions, languages, strict=True)
+        ]
+        vectors = self.embedder.encode_queries(texts)
         return [
-            self._answer(
-                q, lang, vectors[i], g, next(gloss_vectors) if g is not None else None, gates
-            )
-            for i, (q, lang, g) in enumerate(zip(questions, languages, glosses, strict=True))
+            self._answer(q, lang, text, vector, gates)
+            for q, lang, text, vector in zip(questions, languages, texts, vectors, strict=True)
         ]
 
     def answer(self, question: str) -> Answer:
@@ -201,12 +201,11 @@ class Engine:
         self,
         question: str,
         language: Language,
+        embedded: str,
         vector: np.ndarray,
-        gloss: str | None,
-        gloss_vector: np.ndarray | None,
         gates: dict[Language, Gate] | None,
     ) -> Answer:
-        found = self.retriever.search(question, vector, language, None, gloss, gloss_vector)
+        found = self.retriever.search(question, vector, language)
         margin = found.margin
         debug = {
             "dense": round(found.dense_top, 4),
@@ -217,15 +216,21 @@ class Engine:
             answer = refusal(question, language, self.version)
         else:
             answer = compose(
-                question, language, found.hits, self.index, self.settings.top_k, self._pick_sentence
+                question,
+                language,
+                found.hits,
+                self.index,
+                self.settings.top_k,
+                lambda q, chunk: self._pick_sentence(q, embedded, chunk),
             )
         answer.debug.update(debug)
         return answer
 
-    def _pick_sentence(self, question: str, chunk: Chunk) -> tuple[int, int]:
-        """The sentence of a multi-sentence chunk closest to the question (dense, then words)."""
+    def _pick_sentence(self, question: str, embedded: str, chunk: Chunk) -> tuple[int, int]:
+        """The sentence of a multi-sentence chunk closest to the question (dense, then words);
+        `embedded` is the text the question was embedded as."""
         texts = [chunk.text[s - chunk.start : e - chunk.start] for s, e in chunk.sentences]
-        vectors = self.embedder.encode_queries([question, *texts])
+        vectors = self.embedder.encode_queries([embedded, *texts])
         q, rows = vectors[0], vectors[1:]
         words = set(content_words(question))
         scores = [
@@ -242,16 +247,10 @@ class Engine:
     def search_factchecks(self, topic: str, language: Language | None = None) -> list[FactCheckRef]:
         """Notes that best match `topic` (none when the topic is out of scope)."""
         lang = language or detect_language(topic)
-        gloss = gloss_for(topic, lang)
-        vectors = self.embedder.encode_queries([topic] if gloss is None else [topic, gloss])
-        found = self.retriever.search(
-            topic,
-            vectors[0],
-            lang,
-            frozenset({"factcheck"}),
-            gloss,
-            vectors[1] if gloss is not None else None,
-        )
+        vector = self.embedder.encode_queries(
+            [text_to_embed(topic, lang, self.settings.french_gloss)]
+        )[0]
+        found = self.retriever.search(topic, vector, lang, frozenset({"factcheck"}))
         if not is_relevant(lang, found.margin, found.coverage):
             return []
         return [factcheck_ref(self.index.notes[h.unit], lang) for h in found.hits[:MAX_TOPIC_NOTES]]

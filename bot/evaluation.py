@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.answer import Answer, Language
-from bot.engine import Engine, gloss_for
+from bot.engine import Engine, text_to_embed
 from bot.relevance import GATES, Gate
 
 RANK_DEPTH = 10
@@ -98,23 +98,18 @@ def evaluate(
     from index.text import content_words
 
     texts = [q.question for q in questions]
-    glosses = [gloss_for(q.question, q.language) for q in questions]
-    vectors = engine.embedder.encode_queries(texts)
-    gloss_vectors = engine.embedder.encode_queries([g or "" for g in glosses])
+    gloss = engine.settings.french_gloss
+    embedded = [text_to_embed(q.question, q.language, gloss) for q in questions]
+    vectors = engine.embedder.encode_queries(embedded)
     answers = engine.answer_many(texts, gates)
     ranks: dict[str, list[int | None]] = {"hybrid": [], "dense": [], "bm25": []}
     answer_ranks: list[int | None] = []
     rows = []
     tp = fp = fn = 0
-    for q, vec, gloss, gvec, ans in zip(
-        questions, vectors, glosses, gloss_vectors, answers, strict=True
-    ):
+    for q, text, vec, ans in zip(questions, embedded, vectors, answers, strict=True):
         if q.in_scope:
             assert q.gold is not None
-            found = engine.retriever.search(
-                q.question, vec, q.language, None, gloss, gvec if gloss else None
-            )
-            hybrid = [h.unit for h in found.hits]
+            hybrid = [h.unit for h in engine.retriever.search(q.question, vec, q.language).hits]
             ranks["hybrid"].append(_rank(engine, hybrid, q.gold))
             ranks["dense"].append(_rank(engine, engine.retriever.dense_only(vec), q.gold))
             ranks["bm25"].append(_rank(engine, engine.retriever.lexical_only(q.question), q.gold))
@@ -138,7 +133,7 @@ def evaluate(
                 "coverage": ans.debug.get("coverage"),
                 "answer_hit": (answer_ranks[-1] is not None) if q.in_scope else None,
                 "question": q.question,
-                "gloss": gloss,
+                "embedded": text,
                 "words": list(content_words(q.question)),
             }
         )

@@ -19,30 +19,15 @@ from index.embeddings import Vectors
 from index.store import LoadedIndex
 from index.text import content_words, fold
 
-# Reciprocal rank fusion with per-language weights. The bundled model is English-only, so for
-# French questions the lexical ranking and the English gloss's dense ranking deserve more trust
-# than the question's own embedding (measured with `factbot eval`, figures in the README).
+# Reciprocal rank fusion of the dense and the BM25 rankings. French questions reach the dense
+# index through their English gloss (bot/engine.py), so one weight serves both languages
+# (measured with `factbot eval`, figures in the README).
 RRF_K = 5
+DENSE_WEIGHT = 0.5
 DENSE_CANDIDATES = 64
 # Added to the fused score of a passage holding what a "how many / which year" question asks
 # for: half of what a first place in one ranking earns (measured with `factbot eval`).
 ANSWER_TYPE_BONUS = 0.5 / (RRF_K + 1)
-
-
-@dataclass(frozen=True)
-class Weights:
-    """RRF weight of each ranking: the question's dense and BM25 rankings, and its gloss's."""
-
-    dense: float
-    lexical: float
-    gloss_dense: float = 0.0
-    gloss_lexical: float = 0.0
-
-
-FUSION = {
-    "en": Weights(dense=0.5, lexical=0.5),
-    "fr": Weights(dense=0.3, lexical=0.7, gloss_dense=0.5, gloss_lexical=0.0),
-}
 
 
 @dataclass(frozen=True)
@@ -61,9 +46,7 @@ class Hit:
 class Retrieval:
     hits: list[Hit]
     dense_top: float
-    # Best cosine to the corpus minus best cosine to a typical off-topic question. The question's
-    # own, not its gloss's: glosses of off-topic French questions drift towards the corpus.
-    margin: float
+    margin: float  # best cosine to the corpus minus best cosine to a typical off-topic question
     coverage: float  # IDF-weighted share of the question's content words found in the corpus
     words: tuple[str, ...]
 
@@ -101,30 +84,14 @@ class Retriever:
         vector: Vectors,
         language: str = "en",
         kinds: frozenset[str] | None = None,
-        gloss: str | None = None,
-        gloss_vector: Vectors | None = None,
     ) -> Retrieval:
-        """Rank units for one question (`vector` is its unit embedding, shape (dim,)).
-
-        A French question may come with its English word-by-word `gloss` and the gloss's
-        embedding: both are ranked too and fused with the question's own rankings.
-        """
+        """Rank units for one question (`vector` is the unit embedding of the question, or of
+        its English gloss for a French question; shape (dim,))."""
         words = content_words(question)
-        weights = FUSION.get(language, FUSION["en"])
         dense = self._dense(vector, kinds)
         lexical = self._lexical(words, kinds)
-        rankings = [(weights.dense, dense), (weights.lexical, lexical)]
-        best_dense = dict(dense)
-        if gloss is not None and gloss_vector is not None:
-            if weights.gloss_dense > 0:
-                gloss_dense = self._dense(gloss_vector, kinds)
-                rankings.append((weights.gloss_dense, gloss_dense))
-                for u, score in gloss_dense.items():
-                    best_dense[u] = max(best_dense.get(u, -1.0), score)
-            if weights.gloss_lexical > 0:
-                rankings.append((weights.gloss_lexical, self._lexical(content_words(gloss), kinds)))
         fused: dict[str, float] = {}
-        for weight, ranking in rankings:
+        for weight, ranking in ((DENSE_WEIGHT, dense), (1.0 - DENSE_WEIGHT, lexical)):
             for rank, unit in enumerate(sorted(ranking, key=lambda u: -ranking[u]), start=1):
                 fused[unit] = fused.get(unit, 0.0) + weight / (RRF_K + rank)
         wanted = expected_answer(question)
@@ -138,7 +105,7 @@ class Retriever:
                 unit=u,
                 kind=self.unit_kind[u],
                 fused=f,
-                dense=best_dense.get(u, 0.0),
+                dense=dense.get(u, 0.0),
                 lexical=lexical.get(u, 0.0),
                 chunks=tuple(self.units[u]),
             )

@@ -91,6 +91,7 @@ class Settings:
     embedding_model: str = DEFAULT_MODEL
     embedding_backend: str = "torch"
     model_cache_dir: Path = Path("var/models")
+    french_gloss: bool = True  # embed French questions through their English gloss
     embed_batch_size: int = 32
     chunk_max_sentences: int = 1
     chunk_max_chars: int = 600
@@ -146,6 +147,7 @@ class Settings:
             embedding_model=_str(env, "EMBEDDING_MODEL", DEFAULT_MODEL),
             embedding_backend=_choice(env, "EMBEDDING_BACKEND", EMBEDDING_BACKENDS),
             model_cache_dir=Path(_str(env, "MODEL_CACHE_DIR", "var/models")),
+            french_gloss=_choice(env, "FRENCH_GLOSS", ("on", "off")) == "on",
             embed_batch_size=_int(env, "EMBED_BATCH_SIZE", 32, minimum=1),
             chunk_max_sentences=_int(env, "CHUNK_MAX_SENTENCES", 1, minimum=1),
             chunk_max_chars=_int(env, "CHUNK_MAX_CHARS", 600, minimum=50),

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from bot.answer import Answer
-from bot.engine import Engine, gloss_for
+from bot.engine import Engine, text_to_embed
 from bot.evaluation import _unit_text
 from bot.language import detect_language
 from bot.questions import QuestionRejected, clean_question
 from bot.relevance import Gate
 from bot.retrieval import ANSWER_TYPE_BONUS, expected_answer
 from bot.service import FactBotService
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from index.corpus import load_corpus
 from tests.conftest import REAL_CORPUS
 
@@ -181,29 +181,54 @@ def test_multi_sentence_chunks_still_quote_single_exact_sentences(
     assert quote.translation is not None and quote.translation.startswith("The president of Cnes")
 
 
-# A French paraphrase that shares no content word with the sentence that answers it ("L'annonce a
-# été faite à l'occasion de la visite … Xi Jinping"): the English model cannot read the French
-# question, but it can read the question's English gloss, which meets the aligned translation.
-PARAPHRASE = "Lors de quel événement cette nouvelle a-t-elle été rendue publique ?"
-ANNOUNCEMENT = "article-fr:p3:s2-2"
+# A French paraphrase of "L'agence spatiale française (Cnes) et la China National Space
+# Administration (CNSA), assurent que la Chine utilisera les expériences françaises…": the English
+# model cannot place the French question near it, but it can place the question's English gloss
+# near the aligned English sentence.
+PARAPHRASE = "Quelles agences affirment que Pékin se servira des instruments français ?"
+AGENCIES = "article-fr:p5:s0-0"
 
 
-def test_french_paraphrase_is_found_through_its_english_gloss(service: FactBotService) -> None:
+def test_french_question_is_embedded_through_its_english_gloss(service: FactBotService) -> None:
     engine: Engine = service.engine
-    gloss = gloss_for(PARAPHRASE, "fr")
-    assert gloss is not None and gloss.startswith("during which event")
-    vector, gloss_vector = engine.embedder.encode_queries([PARAPHRASE, gloss])
-    assert ANNOUNCEMENT not in engine.retriever.dense_only(vector)[:10]
-    assert ANNOUNCEMENT in engine.retriever.dense_only(gloss_vector)[:3]
-    found = engine.retriever.search(PARAPHRASE, vector, "fr", None, gloss, gloss_vector)
-    assert ANNOUNCEMENT in [h.unit for h in found.hits[:3]]
+    gloss = text_to_embed(PARAPHRASE, "fr")
+    assert gloss.startswith("which agency") and "Beijing" in gloss and "French" in gloss
+    french, english = engine.embedder.encode_queries([PARAPHRASE, gloss])
+    assert AGENCIES not in engine.retriever.dense_only(french)[:3]
+    assert engine.retriever.dense_only(english)[0] == AGENCIES
+    found = engine.retriever.search(PARAPHRASE, english, "fr")
+    assert AGENCIES in [h.unit for h in found.hits[:3]]
     answer = engine.answer(PARAPHRASE)
     assert not answer.refused
-    assert any("Xi Jinping" in s.quote for s in answer.sources if s.kind == "article")
+    assert any("CNSA" in s.quote for s in answer.sources if s.kind == "article")
 
 
-def test_english_questions_are_not_glossed() -> None:
-    assert gloss_for("How many kilograms?", "en") is None
+def test_french_gloss_can_be_switched_off(make_settings: Callable[..., Settings]) -> None:
+    """With a multilingual model the French question itself should be embedded."""
+    assert make_settings().french_gloss
+    off = make_settings(FRENCH_GLOSS="off")
+    assert not off.french_gloss
+    engine = Engine.open(off)
+    recorded: list[list[str]] = []
+    real = engine.embedder.encode_queries
+
+    def spy(texts: list[str]) -> object:
+        recorded.append(list(texts))
+        return real(texts)
+
+    engine.embedder.encode_queries = spy  # type: ignore[method-assign]
+    try:
+        engine.answer(PARAPHRASE)
+    finally:
+        del engine.embedder.encode_queries  # the embedder is shared by the process
+    assert recorded[0] == [PARAPHRASE]
+    with pytest.raises(SettingsError, match="FRENCH_GLOSS"):
+        make_settings(FRENCH_GLOSS="maybe")
+
+
+def test_english_questions_are_embedded_as_they_are() -> None:
+    question = "How many kilograms?"
+    assert text_to_embed(question, "en") is question
 
 
 @pytest.mark.parametrize(
