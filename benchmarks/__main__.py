@@ -4,6 +4,9 @@ Prints the JSON summary and a Markdown table on stdout (progress goes to stderr)
 summary.json, summary.md and scaling.png to benchmarks/results/ (`--quick`: to .../quick/).
 Sections: help, cold, warm, throughput, threads, build, ann, memory, discord. A full run takes
 about 6 minutes on 2 idle cores (10 when other processes compete); `--quick` about 2.
+
+`--only backends` runs benchmarks/backends.py instead (torch vs OpenVINO int8; exports models, about
+6 minutes): it writes its own backends.json and backends.md and is not part of the default run.
 """
 
 from __future__ import annotations
@@ -239,9 +242,17 @@ def write(summary: dict[str, Any], folder: Path = RESULTS) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, few repetitions")
-    parser.add_argument("--only", help=f"comma-separated sections among {', '.join(SECTIONS)}")
+    parser.add_argument(
+        "--only", help=f"comma-separated sections among {', '.join(SECTIONS)}; or backends"
+    )
     args = parser.parse_args(argv)
     only = tuple(s.strip() for s in args.only.split(",")) if args.only else SECTIONS
+    if "backends" in only:
+        if only != ("backends",):
+            parser.error("backends runs alone: --only backends")
+        from benchmarks import backends
+
+        return backends.main(["--quick"] if args.quick else [])
     unknown = set(only) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")

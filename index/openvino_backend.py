@@ -16,8 +16,8 @@ renamed into place; a file lock makes concurrent processes export once.
 
 Why int8 *weights* and not static int8 (weights and activations, calibrated): measured on this
 corpus, static quantization drops the cosine to the torch vectors below 0.99 on some corpus
-sentences (0.98) and is no faster on one question; weight-only int8 keeps it above 0.998 and is
-the fastest variant (benchmarks/results/backends.md). Static int8 stays available to the benchmark.
+sentences (0.989) and is slower on one question (9.7 ms vs 7.0); weight-only int8 keeps it above
+0.999 (benchmarks/results/backends.md). Static int8 stays available to the benchmark.
 """
 
 from __future__ import annotations
