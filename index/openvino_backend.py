@@ -38,12 +38,13 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+
+from index.checksums import folder_checksums, package_versions, sha256_file
 
 log = logging.getLogger("factbot.embeddings")
 
@@ -76,21 +77,7 @@ def block_telemetry() -> None:
 
 
 def _versions() -> dict[str, str]:
-    out = {}
-    for name in EXPORTER_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "absent"
-    return out
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return package_versions(EXPORTER_PACKAGES)
 
 
 def source_folder(target: str) -> Path:
@@ -152,7 +139,7 @@ def _problem(folder: Path, expected: dict[str, Any]) -> str | None:
         path = folder / rel
         if not path.is_file():
             return f"is corrupted ({rel} missing)"
-        if _sha256(path) != digest:
+        if sha256_file(path) != digest:
             return f"is corrupted ({rel} checksum mismatch)"
     return None
 
@@ -337,9 +324,7 @@ def export(
             tokenizer.save_pretrained(str(dest))
     finally:
         nncf_log.setLevel(level)
-    files = {
-        p.relative_to(dest).as_posix(): _sha256(p) for p in sorted(dest.rglob("*")) if p.is_file()
-    }
+    files = folder_checksums(dest)
     meta = {
         "format": FORMAT_VERSION,
         "quantization": quantization,

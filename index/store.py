@@ -27,12 +27,12 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from index.checksums import folder_checksums, package_versions, sha256_file
 from index.chunking import Chunk, ChunkingConfig, chunk_corpus
 from index.corpus import Corpus
 from index.embeddings import Embedder, Vectors
@@ -121,21 +121,7 @@ class LoadedIndex:
 
 
 def library_versions() -> dict[str, str]:
-    out = {}
-    for name in LIBRARIES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "absent"
-    return out
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return package_versions(LIBRARIES)
 
 
 def _digest(data: Any) -> str:
@@ -245,11 +231,7 @@ class IndexStore:
                 (tmp / "corpus.json").write_text(
                     json.dumps(_records(corpus), ensure_ascii=False, indent=1), encoding="utf-8"
                 )
-                files = {
-                    p.relative_to(tmp).as_posix(): _sha256(p)
-                    for p in sorted(tmp.rglob("*"))
-                    if p.is_file()
-                }
+                files = folder_checksums(tmp)
                 manifest = {
                     "format": FORMAT_VERSION,
                     "version": version,
@@ -323,7 +305,7 @@ class IndexStore:
                 file = path / name
                 if not file.is_file():
                     raise IndexCorrupt(file, "missing")
-                if _sha256(file) != expected:
+                if sha256_file(file) != expected:
                     raise IndexCorrupt(file, "checksum mismatch")
         current = path / "chunks.json"
         try:
