@@ -19,9 +19,15 @@ CEILING_TOLERANCE = 0.10
 CEILING_BATCH = 64
 
 
-def _cache_has(engine: Any, text: str) -> bool:
+def _cache_has(engine: Any, question: str) -> bool:
+    """Whether the question's vector is cached (under the text embedded for it: a French
+    question's English gloss)."""
+    from bot.engine import text_to_embed
+    from bot.language import detect_language
+
     cache = getattr(engine.embedder, "_cache", None)
-    return cache is not None and text in cache
+    embedded = text_to_embed(question, detect_language(question), engine.settings.french_gloss)
+    return cache is not None and embedded in cache
 
 
 def raw_encode(engine: Any, texts: Sequence[str]) -> None:
