@@ -38,6 +38,11 @@ __all__ = [
 log = logging.getLogger("factbot.service")
 
 MAX_BATCH = 64
+# After a batch, wait at most this long for the askers it answered to ask again before encoding
+# a smaller batch: closed-loop askers otherwise split into cohorts of about half a batch, and the
+# encoder is ~10% less efficient at 32 than at 64 (benchmarks/results/summary.md). A question
+# arriving on an idle bot never waits.
+LINGER_SECONDS = 0.003
 
 
 @dataclass
@@ -56,6 +61,7 @@ class FactBotService:
         self._max_batch = max(1, max_batch)  # 1 = one question at a time (benchmarks compare)
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="factbot-ask")
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._pending: list[_Pending] = []
         self._draining = False
         self._reindex_task: asyncio.Task[ReindexReport] | None = None
@@ -84,21 +90,30 @@ class FactBotService:
             self._pending.append(item)
             start = not self._draining
             self._draining = True
+            self._arrived.notify()
         if start:
             self._pool.submit(self._drain)
         return await item.future
 
     def _drain(self) -> None:
         # Runs in the worker thread: answers everything queued, in batches. Questions arriving
-        # while a batch is encoded are answered together in the next one (micro-batching
-        # without any added wait).
+        # while a batch is encoded are answered together in the next one (micro-batching; the
+        # only wait is the short linger under load, see LINGER_SECONDS).
+        last = 0
         while True:
             with self._lock:
+                # The askers just answered may ask again at once (closed loop): give them a
+                # moment to join the next batch.
+                want = min(self._max_batch, len(self._pending) + last)
+                deadline = time.monotonic() + LINGER_SECONDS
+                while len(self._pending) < want and (left := deadline - time.monotonic()) > 0:
+                    self._arrived.wait(left)
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
                 if not batch:
                     self._draining = False
                     return
+            last = len(batch)
             engine = self._engine
             try:
                 answers = engine.answer_many([p.question for p in batch])
