@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -128,6 +129,22 @@ def text_to_embed(question: str, language: Language, gloss: bool = True) -> str:
     return default_glossary().gloss(question) if gloss and language == "fr" else question
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A cleaned question with its language and the text to embed for it. Preparing needs only
+    the settings, so the service does it on the event loop while the worker thread encodes."""
+
+    question: str
+    language: Language
+    embedded: str
+
+
+def prepare(question: str, settings: Settings) -> Prepared:
+    """Detect the question's language and pick the text to embed (a French question's gloss)."""
+    language = detect_language(question)
+    return Prepared(question, language, text_to_embed(question, language, settings.french_gloss))
+
+
 class Engine:
     """Answers questions from one loaded index."""
 
@@ -178,20 +195,16 @@ class Engine:
     # ------------------------------------------------------------------ questions
 
     def answer_many(
-        self, questions: Sequence[str], gates: dict[Language, Gate] | None = None
+        self, questions: Sequence[str | Prepared], gates: dict[Language, Gate] | None = None
     ) -> list[Answer]:
-        """Answer cleaned questions; their embeddings are computed in one batch."""
+        """Answer cleaned (or prepared) questions; their embeddings are computed in one batch."""
         if not questions:
             return []
-        languages = [detect_language(q) for q in questions]
-        texts = [
-            text_to_embed(q, lang, self.settings.french_gloss)
-            for q, lang in zip(questions, languages, strict=True)
-        ]
-        vectors = self.embedder.encode_queries(texts)
+        items = [q if isinstance(q, Prepared) else prepare(q, self.settings) for q in questions]
+        vectors = self.embedder.encode_queries([p.embedded for p in items])
         return [
-            self._answer(q, lang, text, vector, gates)
-            for q, lang, text, vector in zip(questions, languages, texts, vectors, strict=True)
+            self._answer(p.question, p.language, p.embedded, vector, gates)
+            for p, vector in zip(items, vectors, strict=True)
         ]
 
     def answer(self, question: str) -> Answer:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.answer import Answer, FactCheckRef, Language
-from bot.engine import Engine, ReindexFailed
+from bot.engine import Engine, Prepared, ReindexFailed, prepare
 from bot.questions import QuestionRejected, clean_question
 from bot.settings import Settings
 from bot.status import DocumentInfo, IndexInfo, ReindexReport
@@ -47,7 +47,7 @@ LINGER_SECONDS = 0.003
 
 @dataclass
 class _Pending:
-    question: str
+    question: Prepared
     future: asyncio.Future[Answer]
     loop: asyncio.AbstractEventLoop = field(repr=False)
 
@@ -85,7 +85,8 @@ class FactBotService:
         """Answer one question (raises `QuestionRejected` for empty or over-long input)."""
         text = clean_question(question, self.settings.max_question_chars)
         loop = asyncio.get_running_loop()
-        item = _Pending(text, loop.create_future(), loop)
+        # Language and gloss here, on the loop, overlap with the worker thread's encoding.
+        item = _Pending(prepare(text, self.settings), loop.create_future(), loop)
         with self._lock:
             self._pending.append(item)
             start = not self._draining
