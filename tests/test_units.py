@@ -141,15 +141,15 @@ def test_a_closed_asker_loop_does_not_stall_the_worker() -> None:
     from typing import Any, cast
 
     from bot.answer import Answer
-    from bot.engine import Engine
+    from bot.engine import Engine, Prepared
     from bot.service import FactBotService
 
     release = threading.Event()
 
     class SlowEngine:  # a unit stand-in for the engine: answers once released
-        def answer_many(self, questions: list[str]) -> list[Answer]:
+        def answer_many(self, questions: list[Prepared]) -> list[Answer]:
             release.wait(10)
-            return [Answer(q, "en", True, "no") for q in questions]
+            return [Answer(q.question, q.language, True, "no") for q in questions]
 
     service = FactBotService(Settings(), cast(Engine, SlowEngine()))
     first = asyncio.new_event_loop()
