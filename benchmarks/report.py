@@ -66,8 +66,8 @@ def render_markdown(s: dict[str, Any]) -> str:
         sweep = ceiling.get("sweep", {})
         top = t["levels"][-1]
         lines += [
-            f"| encoder ceiling (raw encode, batches of {ceiling['batch']} distinct questions, "
-            f"sampled between the load runs) | {ceiling['median_qps']} q/s median (best "
+            f"| encoder ceiling (raw encode of what the service embeds for {ceiling['batch']} "
+            f"distinct questions — a French question's gloss — sampled between the load runs) | {ceiling['median_qps']} q/s median (best "
             f"{ceiling['best_qps']}); batch-size sweep best {sweep.get('best_qps')} q/s at "
             f"{sweep.get('best_batch_size')} | - | - |",
             f"| {top['askers']} askers through FactBotService.ask: throughput | "

@@ -172,17 +172,16 @@ class SyntheticEmbedder:
 
 def _retrieval_latency(index: Any, queries: Sequence[str], vectors: Vectors) -> dict[str, Any]:
     """Retriever.search (dense + BM25 + fusion, no encode) over `index`, one query at a time."""
-    from bot.language import detect_language
     from bot.retrieval import Retriever
     from index.text import content_words
 
     retriever = Retriever(index)
-    retriever.search(queries[0], vectors[0], detect_language(queries[0]))
+    retriever.search(queries[0], vectors[0])
     times, dense, lexical = [], [], []
     k = min(64, len(index.chunks))
     for q, v in zip(queries, vectors, strict=True):
         t = time.perf_counter()
-        retriever.search(q, v, detect_language(q))
+        retriever.search(q, v)
         times.append(time.perf_counter() - t)
         t = time.perf_counter()
         index.dense.search(v.reshape(1, -1), k)

@@ -16,6 +16,7 @@ from bot.answer import Answer, FactCheckRef, Language
 from bot.compose import compose, factcheck_ref, refusal
 from bot.language import detect_language
 from bot.relevance import GATES, Gate, is_relevant
+from bot.retrieval import Retrieval
 from bot.settings import Settings
 from bot.status import DocumentInfo, IndexInfo
 from index.chunking import Chunk, ChunkingConfig
@@ -202,23 +203,16 @@ class Engine:
             return []
         items = [q if isinstance(q, Prepared) else prepare(q, self.settings) for q in questions]
         vectors = self.embedder.encode_queries([p.embedded for p in items])
-        return [
-            self._answer(p.question, p.language, p.embedded, vector, gates)
-            for p, vector in zip(items, vectors, strict=True)
-        ]
+        found = self.retriever.search_many([p.question for p in items], vectors)
+        return [self._answer(p, f, gates) for p, f in zip(items, found, strict=True)]
 
     def answer(self, question: str) -> Answer:
         return self.answer_many([question])[0]
 
     def _answer(
-        self,
-        question: str,
-        language: Language,
-        embedded: str,
-        vector: np.ndarray,
-        gates: dict[Language, Gate] | None,
+        self, prepared: Prepared, found: Retrieval, gates: dict[Language, Gate] | None
     ) -> Answer:
-        found = self.retriever.search(question, vector, language)
+        question, language, embedded = prepared.question, prepared.language, prepared.embedded
         margin = found.margin
         debug = {
             "dense": round(found.dense_top, 4),
@@ -263,7 +257,7 @@ class Engine:
         vector = self.embedder.encode_queries(
             [text_to_embed(topic, lang, self.settings.french_gloss)]
         )[0]
-        found = self.retriever.search(topic, vector, lang, frozenset({"factcheck"}))
+        found = self.retriever.search(topic, vector, frozenset({"factcheck"}))
         if not is_relevant(lang, found.margin, found.coverage):
             return []
         return [factcheck_ref(self.index.notes[h.unit], lang) for h in found.hits[:MAX_TOPIC_NOTES]]

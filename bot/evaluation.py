@@ -109,7 +109,7 @@ def evaluate(
     for q, text, vec, ans in zip(questions, embedded, vectors, answers, strict=True):
         if q.in_scope:
             assert q.gold is not None
-            hybrid = [h.unit for h in engine.retriever.search(q.question, vec, q.language).hits]
+            hybrid = [h.unit for h in engine.retriever.search(q.question, vec).hits]
             ranks["hybrid"].append(_rank(engine, hybrid, q.gold))
             ranks["dense"].append(_rank(engine, engine.retriever.dense_only(vec), q.gold))
             ranks["bm25"].append(_rank(engine, engine.retriever.lexical_only(q.question), q.gold))

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from index.chunking import Chunk
 from index.embeddings import Vectors
@@ -82,13 +83,38 @@ class Retriever:
         self,
         question: str,
         vector: Vectors,
-        language: str = "en",
         kinds: frozenset[str] | None = None,
     ) -> Retrieval:
         """Rank units for one question (`vector` is the unit embedding of the question, or of
         its English gloss for a French question; shape (dim,))."""
+        return self.search_many([question], vector.reshape(1, -1), kinds)[0]
+
+    def search_many(
+        self,
+        questions: Sequence[str],
+        vectors: Vectors,
+        kinds: frozenset[str] | None = None,
+    ) -> list[Retrieval]:
+        """`search` for a batch: one FAISS search and one background product for all rows."""
+        k = min(DENSE_CANDIDATES, len(self.chunks))
+        scores, ids = self.index.dense.search(vectors, k)
+        if len(self.index.background):
+            background = (vectors @ self.index.background.T).max(axis=1)
+        else:
+            background = np.zeros(len(questions), dtype=np.float32)
+        return [
+            self._rank(q, self._dense(scores[i], ids[i], kinds), float(background[i]), kinds)
+            for i, q in enumerate(questions)
+        ]
+
+    def _rank(
+        self,
+        question: str,
+        dense: dict[str, float],
+        background_top: float,
+        kinds: frozenset[str] | None,
+    ) -> Retrieval:
         words = content_words(question)
-        dense = self._dense(vector, kinds)
         lexical = self._lexical(words, kinds)
         fused: dict[str, float] = {}
         for weight, ranking in ((DENSE_WEIGHT, dense), (1.0 - DENSE_WEIGHT, lexical)):
@@ -100,22 +126,25 @@ class Retriever:
             for unit in fused:
                 if self._has_answer_type(unit, wanted):
                     fused[unit] += ANSWER_TYPE_BONUS
+        # Every fused unit is kept: a note ranked first brings the sentence it corrects, wherever
+        # that sentence ranks (bot/compose.py).
+        best = sorted(fused, key=lambda u: (-fused[u], -dense.get(u, 0.0), u))
         hits = [
             Hit(
                 unit=u,
                 kind=self.unit_kind[u],
-                fused=f,
+                fused=fused[u],
                 dense=dense.get(u, 0.0),
                 lexical=lexical.get(u, 0.0),
                 chunks=tuple(self.units[u]),
             )
-            for u, f in fused.items()
+            for u in best
         ]
-        hits.sort(key=lambda h: (-h.fused, -h.dense, h.unit))
+        dense_top = max(dense.values(), default=0.0)
         return Retrieval(
             hits=hits,
-            dense_top=max(dense.values(), default=0.0),
-            margin=self._margin(vector, dense),
+            dense_top=dense_top,
+            margin=dense_top - background_top,
             coverage=self.coverage(words),
             words=words,
         )
@@ -128,17 +157,17 @@ class Retriever:
             self._type_cache[key] = hit
         return hit
 
-    def _dense(self, vector: Vectors, kinds: frozenset[str] | None = None) -> dict[str, float]:
-        """Best cosine per unit among the nearest chunks (of the given kinds)."""
-        k = min(DENSE_CANDIDATES, len(self.chunks))
-        scores, ids = self.index.dense.search(vector.reshape(1, -1), k)
+    def _dense(
+        self, scores: Vectors, ids: npt.NDArray[np.int64], kinds: frozenset[str] | None
+    ) -> dict[str, float]:
+        """Best cosine per unit among one query's nearest chunks (of the given kinds)."""
         dense: dict[str, float] = {}
-        for score, row in zip(scores[0], ids[0], strict=True):
+        for score, row in zip(scores.tolist(), ids.tolist(), strict=True):
             if row < 0:
                 continue
-            unit = self.unit_of[int(row)]
+            unit = self.unit_of[row]
             if kinds is None or self.unit_kind[unit] in kinds:
-                dense[unit] = max(dense.get(unit, -1.0), float(score))
+                dense[unit] = max(dense.get(unit, -1.0), score)
         return dense
 
     def _lexical(
@@ -157,13 +186,6 @@ class Retriever:
             if kinds is None or self.unit_kind[unit] in kinds:
                 lexical[unit] = max(lexical.get(unit, 0.0), float(bm[row]))
         return lexical
-
-    def _margin(self, vector: Vectors, dense: dict[str, float]) -> float:
-        """Closeness to the corpus minus closeness to typical off-topic questions."""
-        background = (
-            float((self.index.background @ vector).max()) if len(self.index.background) else 0.0
-        )
-        return max(dense.values(), default=0.0) - background
 
     def dense_only(self, vector: Vectors) -> list[str]:
         """Units by dense score alone (for `factbot eval`)."""

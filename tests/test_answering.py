@@ -196,7 +196,7 @@ def test_french_question_is_embedded_through_its_english_gloss(service: FactBotS
     french, english = engine.embedder.encode_queries([PARAPHRASE, gloss])
     assert AGENCIES not in engine.retriever.dense_only(french)[:3]
     assert engine.retriever.dense_only(english)[0] == AGENCIES
-    found = engine.retriever.search(PARAPHRASE, english, "fr")
+    found = engine.retriever.search(PARAPHRASE, english)
     assert AGENCIES in [h.unit for h in found.hits[:3]]
     answer = engine.answer(PARAPHRASE)
     assert not answer.refused
@@ -259,12 +259,14 @@ def test_a_passage_with_the_asked_figure_gets_the_bonus(
     engine: Engine = service.engine
     question = "In which year was the sample return planned?"
     vector = engine.embedder.encode_queries([question])[0]
-    with_bonus = {h.unit: h.fused for h in engine.retriever.search(question, vector, "en").hits}
+    with_bonus = {h.unit: h.fused for h in engine.retriever.search(question, vector).hits}
     monkeypatch.setattr("bot.retrieval.ANSWER_TYPE_BONUS", 0.0)
-    without = {h.unit: h.fused for h in engine.retriever.search(question, vector, "en").hits}
-    texts = {u: _unit_text(engine, u) for u in without}
+    without = {h.unit: h.fused for h in engine.retriever.search(question, vector).hits}
+    common = set(with_bonus) & set(without)
+    texts = {u: _unit_text(engine, u) for u in common}
     years = {u for u, t in texts.items() if re.search(r"\b20\d\d\b", t)}
-    assert years and set(without) - years
-    for unit, fused in without.items():
+    assert years and common - years
+    for unit in common:
+        fused = without[unit]
         bonus = ANSWER_TYPE_BONUS if unit in years else 0.0
         assert with_bonus[unit] == pytest.approx(fused + bonus)
