@@ -32,6 +32,7 @@ class Glossary:
         self.exact: dict[str, str] = {}
         self.folded: dict[str, str] = {}
         self.stemmed: dict[str, str] = {}
+        self.size = len(entries)
         for french, english in entries.items():
             key = french.lower().replace("’", "'")
             # Entries are cut like questions are ("qu'est-ce que" -> "qu' est ce que").
@@ -58,7 +59,8 @@ class Glossary:
         return cls(entries)
 
     def __len__(self) -> int:
-        return len(self.exact)
+        """The number of entries (French forms) read."""
+        return self.size
 
     def lookup(self, word: str) -> str | None:
         """The English gloss of one French word form, or None when the glossary lacks it."""
