@@ -12,6 +12,13 @@ from typing import Any, Literal
 Language = Literal["fr", "en"]
 SourceKind = Literal["article", "factcheck"]
 
+# Headings every rendering shares (console text, Discord embeds, Slack blocks), per language.
+HEADINGS: dict[str, dict[Language, str]] = {
+    "article": {"fr": "D'après l'article", "en": "From the article"},
+    "factcheck": {"fr": "Vérification", "en": "Fact-check"},
+    "true": {"fr": "Ce qui est vrai", "en": "What is true"},
+}
+
 # Human labels for verdicts, per language. Keys are the corpus verdict values.
 VERDICT_LABELS: dict[str, dict[str, str]] = {
     "accurate": {"en": "Accurate", "fr": "Exact"},

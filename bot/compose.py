@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from bot.answer import (
+    HEADINGS,
     WARNING_VERDICTS,
     Answer,
     FactCheckRef,
@@ -25,11 +26,6 @@ ARTICLE_LOOKAHEAD = 3
 REFUSALS: dict[Language, str] = {
     "fr": "L'article ne traite pas de cette question, et aucune note de vérification ne la couvre.",
     "en": "The article doesn't cover that, and none of the fact-check notes does either.",
-}
-HEADINGS: dict[str, dict[Language, str]] = {
-    "article": {"fr": "D'après l'article", "en": "From the article"},
-    "factcheck": {"fr": "Vérification", "en": "Fact-check"},
-    "true": {"fr": "Ce qui est vrai", "en": "What is true"},
 }
 
 SentencePicker = Callable[[str, Chunk], tuple[int, int]]

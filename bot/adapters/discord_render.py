@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from bot.answer import Answer, FactCheckRef, Language, Link, SourceRef
+from bot.answer import HEADINGS, Answer, FactCheckRef, Language, Link, SourceRef
 from bot.status import IndexInfo, ReindexReport
 
 # Discord limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -42,11 +42,9 @@ WARNING_MARK = "⚠️"
 ACCURATE_MARK = "✅"
 
 _TEXT: dict[str, dict[Language, str]] = {
-    "from_article": {"fr": "D'après l'article", "en": "From the article"},
     "from_note": {"fr": "Note de vérification", "en": "Fact-check note"},
     "not_covered": {"fr": "Pas couvert par l'article", "en": "Not covered by the article"},
     "claim": {"fr": "Affirmation", "en": "Claim"},
-    "true": {"fr": "Ce qui est vrai", "en": "What is true"},
     "footer": {
         "fr": "Citations exactes de l'article · ⚠️ = l'article se trompe ou a vieilli",
         "en": "Verbatim quotes from the article · ⚠️ = the article is wrong or outdated",
@@ -272,7 +270,7 @@ def factcheck_field(note: FactCheckRef, language: Language) -> tuple[str, str]:
     # The summary gets whatever room the claim and the links leave.
     room = FIELD_VALUE_MAX - dlen(claim) - dlen(links) - 40
     summary = truncate(escape_markdown(note.summary.strip()), max(80, room))
-    value = f"{claim}\n**{_TEXT['true'][language]}:** {summary}"
+    value = f"{claim}\n**{HEADINGS['true'][language]}:** {summary}"
     if links and dlen(value) + dlen(links) + 1 <= FIELD_VALUE_MAX:
         value += "\n" + links
     return truncate(name, FIELD_NAME_MAX), truncate(value, FIELD_VALUE_MAX)
@@ -292,7 +290,7 @@ def answer_spec(answer: Answer) -> EmbedSpec:
     extra_notes = [s for s in answer.sources if s.kind == "factcheck" and s.doc not in noted]
     parts: list[str] = []
     if quotes:
-        parts.append(f"**{_TEXT['from_article'][lang]}**")
+        parts.append(f"**{HEADINGS['article'][lang]}**")
         parts += [_quote_lines(s, lang) for s in quotes]
     for s in extra_notes:
         parts.append(f"**{_TEXT['from_note'][lang]}** ({escape_markdown(s.doc)})")

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.answer import Answer, FactCheckRef, Language, SourceRef
+from bot.answer import HEADINGS, Answer, FactCheckRef, Language, SourceRef
 from bot.status import IndexInfo, ReindexReport
 
 SECTION_LIMIT = 3000
@@ -44,10 +44,7 @@ VERDICT_EMOJI: dict[str, str] = {
 
 LABELS: dict[str, dict[Language, str]] = {
     "asked": {"en": "asked", "fr": "a demandé"},
-    "article": {"en": "From the article", "fr": "D'après l'article"},
     "note": {"en": "From a fact-check note", "fr": "D'après une note de vérification"},
-    "factcheck": {"en": "Fact-check", "fr": "Vérification"},
-    "true": {"en": "What is true", "fr": "Ce qui est vrai"},
     "refused": {"en": "Not covered by the article", "fr": "Hors du champ de l'article"},
     "notes": {"en": "Fact-check notes", "fr": "Notes de vérification"},
     "about": {"en": "Notes matching", "fr": "Notes correspondant à"},
@@ -229,9 +226,9 @@ def note_source_text(source: SourceRef, language: Language) -> str:
 def factcheck_text(note: FactCheckRef, language: Language) -> str:
     """A verdict: emoji and label, the claim quoted, what is true, and up to three links."""
     lines = [
-        f"{verdict_emoji(note.verdict)} *{LABELS['factcheck'][language]} — {escape(note.label)}*",
+        f"{verdict_emoji(note.verdict)} *{HEADINGS['factcheck'][language]} — {escape(note.label)}*",
         quote_lines(f"« {escape(note.claim)} »"),
-        f"*{LABELS['true'][language]}:* {escape(note.summary)}",
+        f"*{HEADINGS['true'][language]}:* {escape(note.summary)}",
     ]
     links = [link(s.url, s.title) for s in note.sources[:MAX_LINKS]]
     if links:
@@ -259,7 +256,7 @@ def render_answer(answer: Answer, asker: str | None = None) -> SlackMessage:
         s for s in answer.sources if s.kind == "factcheck" and s.doc not in shown_notes
     ]
     if quotes:
-        blocks.append(section(f"*{LABELS['article'][lang]}*"))
+        blocks.append(section(f"*{HEADINGS['article'][lang]}*"))
         blocks.extend(section(quote_text(s, lang)) for s in quotes)
     blocks.extend(section(note_source_text(s, lang)) for s in notes_as_sources)
     if answer.factchecks:
