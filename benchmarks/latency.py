@@ -79,11 +79,9 @@ def warm_latency(engine: Any, pool: QuestionPool, n: int = 200) -> dict[str, Any
 def embedded_texts(engine: Any, questions: Sequence[str]) -> list[str]:
     """What the service encodes for these questions (a French question's English gloss), so the
     ceiling is measured on the same work as the service."""
-    from bot.engine import text_to_embed
-    from bot.language import detect_language
+    from bot.engine import prepare
 
-    gloss = engine.settings.french_gloss
-    return [text_to_embed(q, detect_language(q), gloss) for q in questions]
+    return [prepare(q, engine.settings).embedded for q in questions]
 
 
 def encoder_ceiling(engine: Any, pool: QuestionPool, reps: int = 3) -> dict[str, Any]:
