@@ -73,12 +73,13 @@ class Glossary:
     def gloss(self, text: str) -> str:
         """`text` with every known French word (or short phrase) replaced by its English gloss."""
         words = _words(text)
+        folded = [fold(w) for w in words]  # once per word, not once per candidate phrase
         out: list[str] = []
         i = 0
         while i < len(words):
             for n in range(min(_MAX_PHRASE, self.longest, len(words) - i), 0, -1):
-                phrase = " ".join(words[i : i + n])
-                hit = self.folded.get(fold(phrase)) if n > 1 else self.lookup(phrase)
+                phrase = " ".join(folded[i : i + n])
+                hit = self.folded.get(phrase) if n > 1 else self.lookup(words[i])
                 if hit is not None:
                     out.append(hit)
                     i += n

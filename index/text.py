@@ -78,7 +78,10 @@ def find_normalized(haystack: str, needle: str) -> tuple[int, int] | None:
 
 def fold(text: str) -> str:
     """Lower-case and strip accents: 'Pékin' -> 'pekin'."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
+    lowered = text.lower()
+    if lowered.isascii():  # most words and English questions: nothing to decompose
+        return lowered
+    decomposed = unicodedata.normalize("NFKD", lowered)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
