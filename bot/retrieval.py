@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -31,9 +32,9 @@ DENSE_CANDIDATES = 64
 ANSWER_TYPE_BONUS = 0.5 / (RRF_K + 1)
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One ranked unit with the evidence behind its rank."""
+class Hit(NamedTuple):
+    """One ranked unit with the evidence behind its rank (a named tuple: a search makes one per
+    candidate unit, and a frozen dataclass costs four times as much to create)."""
 
     unit: str  # canonical chunk id (article) or note id (fact-check)
     kind: str
@@ -65,6 +66,7 @@ class Retriever:
             self.units.setdefault(unit, []).append(row)
             self.unit_of.append(unit)
         self.unit_kind = {u: self.chunks[rows[0]].kind for u, rows in self.units.items()}
+        self._unit_rows = {u: tuple(rows) for u, rows in self.units.items()}
         self._n = max(1, len(self.chunks))
         self._type_cache: dict[tuple[str, str], bool] = {}
 
@@ -121,8 +123,10 @@ class Retriever:
         lexical = self._lexical(words, kinds)
         fused: dict[str, float] = {}
         for weight, ranking in ((DENSE_WEIGHT, dense), (1.0 - DENSE_WEIGHT, lexical)):
-            for rank, unit in enumerate(sorted(ranking, key=lambda u: -ranking[u]), start=1):
-                fused[unit] = fused.get(unit, 0.0) + weight / (RRF_K + rank)
+            # reverse=True keeps ties in insertion order, as a stable ascending sort on -score.
+            ordered = sorted(ranking, key=ranking.__getitem__, reverse=True)
+            for rank, unit in enumerate(ordered, start=RRF_K + 1):
+                fused[unit] = fused.get(unit, 0.0) + weight / rank
         wanted = expected_answer(question)
         if wanted is not None:
             # "How many…?", "In which year…?": a passage without a number cannot be the answer.
@@ -131,18 +135,14 @@ class Retriever:
                     fused[unit] += ANSWER_TYPE_BONUS
         # Every fused unit is kept: a note ranked first brings the sentence it corrects, wherever
         # that sentence ranks (bot/compose.py).
-        best = sorted(fused, key=lambda u: (-fused[u], -dense.get(u, 0.0), u))
-        hits = [
-            Hit(
-                unit=u,
-                kind=self.unit_kind[u],
-                fused=fused[u],
-                dense=dense.get(u, 0.0),
-                lexical=lexical.get(u, 0.0),
-                chunks=tuple(self.units[u]),
-            )
-            for u in best
-        ]
+        kind, rows = self.unit_kind, self._unit_rows
+        hits = sorted(
+            (
+                Hit(u, kind[u], f, dense.get(u, 0.0), lexical.get(u, 0.0), rows[u])
+                for u, f in fused.items()
+            ),
+            key=_hit_order,
+        )
         dense_top = max(dense.values(), default=0.0)
         return Retrieval(
             hits=hits,
@@ -226,6 +226,11 @@ def expected_answer(question: str) -> re.Pattern[str] | None:
     if _ASKS_NUMBER.search(folded):
         return _NUMBER
     return None
+
+
+def _hit_order(hit: Hit) -> tuple[float, float, str]:
+    """Best fused score first; ties go to the better cosine, then to the unit id (stable)."""
+    return (-hit.fused, -hit.dense, hit.unit)
 
 
 def unit_id(chunk: Chunk) -> str:
