@@ -1,7 +1,8 @@
 """The async face of the answering core, shared by every chat adapter.
 
 `FactBotService` owns the current `Engine` (one immutable index + the embedder) and:
-- answers questions off the event loop, micro-batching questions that arrive together;
+- answers questions off the event loop on its answering workers (ANSWER_WORKERS), micro-batching
+  questions that arrive together;
 - rebuilds the index in a worker thread while questions keep being answered from the old one,
   swaps the new one in with one assignment, and coalesces concurrent `/reindex` calls;
 - notices a rebuild made by another process sharing `INDEX_DIR` and hot-swaps it in.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -38,11 +40,13 @@ __all__ = [
 log = logging.getLogger("factbot.service")
 
 MAX_BATCH = 64
-# After a batch, wait at most this long for the askers it answered to ask again before encoding
-# a smaller batch: closed-loop askers otherwise split into cohorts of about half a batch, and the
-# encoder is ~10% less efficient at 32 than at 64 (benchmarks/results/summary.md). A question
-# arriving on an idle bot never waits.
+# After a batch, wait for the askers it answered to ask again before taking the next one, as long
+# as they keep arriving less than LINGER_SECONDS apart and for at most LINGER_CAP_SECONDS in all:
+# closed-loop askers otherwise split into ever smaller cohorts, and the encoder is ~10% less
+# efficient at 32 than at 64 (benchmarks/results/summary.md). A question arriving on an idle bot
+# never waits.
 LINGER_SECONDS = 0.003
+LINGER_CAP_SECONDS = 0.02
 
 
 @dataclass
@@ -55,15 +59,28 @@ class _Pending:
 class FactBotService:
     """Questions in, `Answer`s out; reindexing and hot-swap behind the scenes."""
 
-    def __init__(self, settings: Settings, engine: Engine, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        max_batch: int = MAX_BATCH,
+        workers: int | None = None,
+    ) -> None:
         self.settings = settings
         self._engine = engine
         self._max_batch = max(1, max_batch)  # 1 = one question at a time (benchmarks compare)
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="factbot-ask")
+        # Answering workers, each encoding its own batch with its share of the encoder's threads
+        # (never more workers than threads: EMBED_THREADS=1 keeps one worker).
+        wanted = settings.answer_workers if workers is None else workers
+        self._workers = max(1, min(wanted, engine.embedder.max_threads))
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            self._workers, thread_name_prefix="factbot-ask"
+        )
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._pending: list[_Pending] = []
-        self._draining = False
+        self._running = 0  # drain loops started and not yet returned
+        self._in_flight = 0  # questions taken by a worker and not yet answered
         self._reindex_task: asyncio.Task[ReindexReport] | None = None
         self._watch_task: asyncio.Task[None] | None = None
 
@@ -89,42 +106,83 @@ class FactBotService:
         item = _Pending(prepare(text, self.settings), loop.create_future(), loop)
         with self._lock:
             self._pending.append(item)
-            start = not self._draining
-            self._draining = True
+            start = self._running < self._workers
+            self._running += start
             self._arrived.notify()
         if start:
             self._pool.submit(self._drain)
         return await item.future
 
+    # Why several workers: an encode keeps both cores of these machines busy only while it
+    # runs; the retrieval that follows is single-threaded Python, and a two-thread encode
+    # stalls whenever the other core is taken (the event loop, retrieval). Two workers with one
+    # thread each encode side by side, and each one's retrieval overlaps the other's encode
+    # (64 askers: 221 vs 199 q/s, measured; README "Benchmarks").
+
     def _drain(self) -> None:
-        # Runs in the worker thread: answers everything queued, in batches. Questions arriving
-        # while a batch is encoded are answered together in the next one (micro-batching; the
-        # only wait is the short linger under load, see LINGER_SECONDS).
+        # Runs in a worker thread: answers questions in batches until none is left. Questions
+        # arriving while the workers encode are answered together in a next batch.
         last = 0
         while True:
             with self._lock:
-                # The askers just answered may ask again at once (closed loop): give them a
-                # moment to join the next batch.
-                want = min(self._max_batch, len(self._pending) + last)
-                deadline = time.monotonic() + LINGER_SECONDS
-                while len(self._pending) < want and (left := deadline - time.monotonic()) > 0:
-                    self._arrived.wait(left)
-                batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
+                self._linger(last)
+                batch, threads = self._take()
                 if not batch:
-                    self._draining = False
+                    self._running -= 1
                     return
+                # Leave the rest to an idle worker rather than to this one's next turn.
+                helper = bool(self._pending) and self._running < self._workers
+                self._running += helper
+            if helper:
+                self._pool.submit(self._drain)
             last = len(batch)
-            engine = self._engine
-            try:
+            self._answer(batch, threads)
+
+    def _linger(self, last: int) -> None:
+        """Wait (lock held) for the `last` askers this worker just answered to ask again, up to
+        its fair share of all the questions in play (see LINGER_SECONDS)."""
+        queued = len(self._pending)
+        share = math.ceil((queued + last + self._in_flight) / self._workers)
+        want = min(self._max_batch, queued + last, share)
+        started = time.monotonic()
+        deadline, seen = started + LINGER_SECONDS, queued
+        while (queued := len(self._pending)) < want:
+            now = time.monotonic()
+            if queued > seen:  # still arriving: extend, within the cap
+                deadline = min(now + LINGER_SECONDS, started + LINGER_CAP_SECONDS)
+                seen = queued
+            if deadline <= now:
+                return
+            self._arrived.wait(deadline - now)
+
+    def _take(self) -> tuple[list[_Pending], int]:
+        """The next batch (lock held): this worker's fair share of the queued and in-flight
+        questions, and the threads its encode may use: all of them for a lone batch, an even
+        share while other workers run or could run."""
+        queued = len(self._pending)
+        share = math.ceil((queued + self._in_flight) / self._workers)
+        batch = self._pending[: min(self._max_batch, share)]
+        del self._pending[: len(batch)]
+        alone = not self._pending and self._in_flight == 0
+        self._in_flight += len(batch)
+        threads = self._engine.embedder.max_threads
+        return batch, threads if alone else max(1, threads // self._workers)
+
+    def _answer(self, batch: list[_Pending], threads: int) -> None:
+        engine = self._engine
+        try:
+            with engine.embedder.thread_limit(threads):
                 answers = engine.answer_many([p.question for p in batch])
-            except Exception as exc:  # a failure answers every waiter, never loses one
-                log.exception("answering a batch of %d failed", len(batch))
-                for p in batch:
-                    _deliver(p, _set_exception, exc)
-                continue
-            for p, a in zip(batch, answers, strict=True):
-                _deliver(p, _set_result, a)
+        except Exception as exc:  # a failure answers every waiter, never loses one
+            log.exception("answering a batch of %d failed", len(batch))
+            for p in batch:
+                _deliver(p, _set_exception, exc)
+            return
+        finally:
+            with self._lock:
+                self._in_flight -= len(batch)
+        for p, a in zip(batch, answers, strict=True):
+            _deliver(p, _set_result, a)
 
     async def factchecks(
         self, topic: str | None = None, language: Language | None = None

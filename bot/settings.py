@@ -99,6 +99,7 @@ class Settings:
     max_question_chars: int = 500
     embed_cache_size: int = 1024
     embed_threads: int = 0
+    answer_workers: int = 2
     index_watch_seconds: float = 2.0
     log_level: str = "INFO"
 
@@ -155,6 +156,7 @@ class Settings:
             max_question_chars=_int(env, "MAX_QUESTION_CHARS", 500, minimum=10),
             embed_cache_size=_int(env, "EMBED_CACHE_SIZE", 1024, minimum=0),
             embed_threads=_int(env, "EMBED_THREADS", 0, minimum=0),
+            answer_workers=_int(env, "ANSWER_WORKERS", 2, minimum=1),
             index_watch_seconds=_float(env, "INDEX_WATCH_SECONDS", 2.0),
             log_level=_str(env, "LOG_LEVEL", "INFO").upper(),
             user_cooldown_seconds=_float(env, "USER_COOLDOWN_SECONDS", 5.0),

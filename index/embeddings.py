@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -50,20 +51,50 @@ def resolve_model(name: str) -> str:
 
 
 class Embedder:
-    """Encodes texts to L2-normalised float32 vectors, with an LRU cache for short queries."""
+    """Encodes texts to L2-normalised float32 vectors, with an LRU cache for short queries.
 
-    def __init__(self, name: str, model: Any, cache_size: int = 1024) -> None:
+    `max_threads` is how many threads one encode may use. `set_threads` (torch's
+    `set_num_threads`) applies a count to the calling OS thread only, so every encode sets its
+    own: the count last set anywhere is what a new thread starts with, and a call must not
+    inherit a narrow count from another worker. A backend without one (OpenVINO: its compiled
+    model has a fixed thread count and runs concurrent calls itself) ignores `thread_limit`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        model: Any,
+        cache_size: int = 1024,
+        max_threads: int = 1,
+        set_threads: Callable[[int], None] | None = None,
+    ) -> None:
         self.name = name
         self._model = model
         self.dimension = int(model.get_embedding_dimension())
+        self.max_threads = max(1, max_threads)
+        self._set_threads = set_threads
+        self._local = threading.local()
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+
+    @contextmanager
+    def thread_limit(self, threads: int) -> Iterator[None]:
+        """Encodes made by the calling thread inside the block use at most `threads` threads
+        (the answering workers run narrow encodes side by side; bot/service.py)."""
+        previous = getattr(self._local, "threads", None)
+        self._local.threads = max(1, min(threads, self.max_threads))
+        try:
+            yield
+        finally:
+            self._local.threads = previous
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> Vectors:
         """Encode `texts` in batches; rows are unit vectors."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._set_threads is not None:
+            self._set_threads(getattr(self._local, "threads", None) or self.max_threads)
         vectors = self._model.encode(
             list(texts),
             batch_size=batch_size,
@@ -107,8 +138,8 @@ def load_embedder(
 ) -> Embedder:
     """Load `name` with `backend` once per process (cached), strictly offline.
 
-    `threads` > 0 caps the encoding threads: torch's intra-op threads for the whole process, or
-    the OpenVINO model's inference threads (0 keeps the library default: all cores). Non-torch
+    `threads` > 0 caps the threads of one encode: torch's intra-op threads, or the OpenVINO
+    model's inference threads (0 keeps the library default: all cores). Non-torch
     backends append `#backend` to the embedder's name, so an index built with another backend
     is stale (its vectors differ slightly) and gets rebuilt.
     """
@@ -123,7 +154,10 @@ def load_embedder(
     target = resolve_model(name)
     if backend == "openvino-int8":
         return Embedder(
-            f"{name}#{backend}", _openvino(name, target, model_cache_dir, threads), cache_size
+            f"{name}#{backend}",
+            _openvino(name, target, model_cache_dir, threads),
+            cache_size,
+            max_threads=threads or os.cpu_count() or 1,
         )
     try:
         from sentence_transformers import SentenceTransformer
@@ -132,13 +166,14 @@ def load_embedder(
         hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
         model = SentenceTransformer(target, device="cpu", local_files_only=True)
-        if threads > 0:
-            import torch
+        import torch
 
+        if threads > 0:
             torch.set_num_threads(threads)
+        max_threads = torch.get_num_threads()  # EMBED_THREADS, else torch's default (the cores)
     except Exception as exc:
         raise _unavailable(target, exc) from exc
-    return Embedder(name, model, cache_size)
+    return Embedder(name, model, cache_size, max_threads, torch.set_num_threads)
 
 
 def _unavailable(target: str, exc: BaseException) -> ModelUnavailable:

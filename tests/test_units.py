@@ -137,6 +137,7 @@ def test_core_never_imports_a_chat_library() -> None:
 
 def test_a_closed_asker_loop_does_not_stall_the_worker() -> None:
     import asyncio
+    import contextlib
     import threading
     from typing import Any, cast
 
@@ -147,6 +148,13 @@ def test_a_closed_asker_loop_does_not_stall_the_worker() -> None:
     release = threading.Event()
 
     class SlowEngine:  # a unit stand-in for the engine: answers once released
+        class embedder:  # stands in for the engine's embedder attribute
+            max_threads = 1
+
+            @staticmethod
+            def thread_limit(threads: int) -> contextlib.nullcontext[None]:
+                return contextlib.nullcontext()
+
         def answer_many(self, questions: list[Prepared]) -> list[Answer]:
             release.wait(10)
             return [Answer(q.question, q.language, True, "no") for q in questions]
