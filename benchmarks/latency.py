@@ -7,6 +7,7 @@ cannot flatter the uncached figures; cached latency (the same questions again) i
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import statistics
 import time
 from collections.abc import Sequence
@@ -17,6 +18,9 @@ from benchmarks.common import QuestionPool, log, ratio, stats_ms
 WARM_TARGET = 2.0
 CEILING_TOLERANCE = 0.10
 CEILING_BATCH = 64
+# Texts per ceiling sample: two batches, so that one batch's padding (its longest question) does
+# not decide the round.
+CEILING_SAMPLE = 2 * CEILING_BATCH
 
 
 def _cache_has(engine: Any, question: str) -> bool:
@@ -26,8 +30,12 @@ def _cache_has(engine: Any, question: str) -> bool:
     return cache is not None and embedded_texts(engine, [question])[0] in cache
 
 
-def raw_encode(engine: Any, texts: Sequence[str]) -> None:
-    """One call of the underlying sentence-transformers model, as a bare bot would make it."""
+def raw_encode(engine: Any, texts: Sequence[str], threads: int | None = None) -> None:
+    """One call of the underlying sentence-transformers model, as a bare bot would make it (with
+    all the encoder's threads unless told otherwise)."""
+    set_threads = engine.embedder._set_threads
+    if set_threads is not None:
+        set_threads(threads or engine.embedder.max_threads)
     engine.embedder._model.encode(
         list(texts),
         batch_size=max(1, len(texts)),
@@ -84,28 +92,61 @@ def embedded_texts(engine: Any, questions: Sequence[str]) -> list[str]:
     return [prepare(q, engine.settings).embedded for q in questions]
 
 
-def encoder_ceiling(engine: Any, pool: QuestionPool, reps: int = 3) -> dict[str, Any]:
-    """Questions/s of the raw model by batch size (64 is the ceiling the service is held to)."""
+def side_by_side(engine: Any, texts: Sequence[str], workers: int) -> None:
+    """`texts` split across `workers` threads, each encoding its part with an even share of the
+    encoder's threads, as the service's workers do under load."""
+    threads = max(1, engine.embedder.max_threads // workers)
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda i: raw_encode(engine, texts[i::workers], threads), range(workers)))
+
+
+def _workers(engine: Any, settings: Any) -> int:
+    """How many answering workers FactBotService runs with these settings."""
+    return max(1, min(settings.answer_workers, engine.embedder.max_threads))
+
+
+def encoder_ceiling(engine: Any, workers: int, pool: QuestionPool, reps: int = 3) -> dict[str, Any]:
+    """Questions/s of the raw model by batch size, in one call and split across `workers`
+    threads (the best of these is the ceiling the service is held to)."""
     raw_encode(engine, embedded_texts(engine, pool.take(CEILING_BATCH)))  # warm-up at this shape
-    by_size: dict[int, float] = {}
-    for size in (1, 8, 16, 32, CEILING_BATCH):
+    by_size: dict[str, float] = {}
+    sizes = [(str(n), n, 1) for n in (1, 8, 16, 32, CEILING_BATCH)]
+    if workers > 1:
+        sizes.append(
+            (f"{workers} x {CEILING_BATCH // workers} side by side", CEILING_BATCH, workers)
+        )
+    for label, size, split in sizes:
         rates = []
         for _ in range(reps):
             batch = embedded_texts(engine, pool.take(CEILING_BATCH))
             t = time.perf_counter()
             for i in range(0, CEILING_BATCH, size):
-                raw_encode(engine, batch[i : i + size])
+                if split > 1:
+                    side_by_side(engine, batch[i : i + size], split)
+                else:
+                    raw_encode(engine, batch[i : i + size])
             rates.append(CEILING_BATCH / (time.perf_counter() - t))
-        by_size[size] = round(statistics.median(rates), 1)
+        by_size[label] = round(statistics.median(rates), 1)
     best = max(by_size, key=lambda k: by_size[k])
     return {"qps_by_batch_size": by_size, "best_batch_size": best, "best_qps": by_size[best]}
 
 
-def _ceiling_sample(engine: Any, pool: QuestionPool) -> float:
-    batch = embedded_texts(engine, pool.take(CEILING_BATCH))
+def _ceiling_sample(engine: Any, workers: int, pool: QuestionPool) -> dict[str, float]:
+    """The encoder's throughput on the same fresh texts in one call of CEILING_BATCH and, with
+    several workers, split side by side; `best` is the ceiling for this round."""
+    texts = embedded_texts(engine, pool.take(CEILING_SAMPLE))
+    out: dict[str, float] = {}
     t = time.perf_counter()
-    raw_encode(engine, batch)
-    return CEILING_BATCH / (time.perf_counter() - t)
+    for i in range(0, len(texts), CEILING_BATCH):
+        raw_encode(engine, texts[i : i + CEILING_BATCH])
+    out["one_call"] = len(texts) / (time.perf_counter() - t)
+    if workers > 1:
+        t = time.perf_counter()
+        for i in range(0, len(texts), CEILING_BATCH):
+            side_by_side(engine, texts[i : i + CEILING_BATCH], workers)
+        out["side_by_side"] = len(texts) / (time.perf_counter() - t)
+    out["best"] = max(out.values())
+    return out
 
 
 class _BatchRecorder:
@@ -141,6 +182,7 @@ def _load(
     questions: Sequence[str],
     askers: int,
     max_batch: int | None = None,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """`askers` concurrent closed-loop askers through FactBotService.ask on a fresh service."""
     from bot.engine import Engine
@@ -150,7 +192,7 @@ def _load(
     recorder = _BatchRecorder(own)
 
     async def main() -> tuple[float, list[float]]:
-        service = FactBotService(settings, own, max_batch or MAX_BATCH)
+        service = FactBotService(settings, own, max_batch or MAX_BATCH, workers)
         try:
             return await _askers(service, questions, askers)
         finally:
@@ -179,28 +221,31 @@ def throughput(
     rotating order, so slow drifts in machine load hit all three alike; the share of the ceiling
     is the median of the per-round ratios.
     """
-    per_asker = per_asker or {1: 20, 8: 4, 64: 3}
-    sweep = encoder_ceiling(engine, pool, sweep_reps)
+    per_asker = per_asker or {1: 20, 8: 5, 64: 10}
+    workers = _workers(engine, settings)
+    sweep = encoder_ceiling(engine, workers, pool, sweep_reps)
     _load(engine, settings, pool.take(16), 8)  # warm-up
     rows = []
-    all_ceiling: list[float] = []
+    all_ceiling: list[dict[str, float]] = []
     for askers in levels:
         n = askers * per_asker.get(askers, 3)
         runs: dict[str, list[dict[str, Any]]] = {"batched": [], "one_at_a_time": []}
-        ceiling: list[float] = []
+        ceiling: list[dict[str, float]] = []
         steps = ["ceiling", "batched", "one_at_a_time"]
         for r in range(rounds):
             for step in steps[r % len(steps) :] + steps[: r % len(steps)]:
                 if step == "ceiling":
-                    ceiling.append(_ceiling_sample(engine, pool))
+                    ceiling.append(_ceiling_sample(engine, workers, pool))
                     continue
+                one = step == "one_at_a_time"
                 runs[step].append(
                     _load(
                         engine,
                         settings,
                         pool.take(n),
                         askers,
-                        max_batch=1 if step == "one_at_a_time" else None,
+                        max_batch=1 if one else None,
+                        workers=1 if one else None,
                     )
                 )
         all_ceiling += ceiling
@@ -213,9 +258,11 @@ def throughput(
                 "mean_batch": round(statistics.fmean(p["mean_batch"] for p in parts), 1),
                 "qps_runs": [p["qps"] for p in parts],
             }
-        row["ceiling_qps"] = round(statistics.median(ceiling), 1)
+        row["ceiling_qps"] = round(statistics.median(c["best"] for c in ceiling), 1)
         row["batched"]["share_of_ceiling"] = round(
-            statistics.median(p["qps"] / c for p, c in zip(runs["batched"], ceiling, strict=True)),
+            statistics.median(
+                p["qps"] / c["best"] for p, c in zip(runs["batched"], ceiling, strict=True)
+            ),
             3,
         )
         row["share_of_ceiling"] = row["batched"]["share_of_ceiling"]
@@ -230,8 +277,12 @@ def throughput(
     return {
         "ceiling": {
             "batch": CEILING_BATCH,
-            "median_qps": round(statistics.median(all_ceiling), 1),
-            "best_qps": round(max(all_ceiling), 1),
+            "workers": workers,
+            "median_qps": round(statistics.median(c["best"] for c in all_ceiling), 1),
+            "best_qps": round(max(c["best"] for c in all_ceiling), 1),
+            "by_config_median_qps": {
+                k: round(statistics.median(c[k] for c in all_ceiling), 1) for k in all_ceiling[0]
+            },
             "sweep": sweep,
         },
         "levels": rows,
@@ -240,9 +291,12 @@ def throughput(
         "within_10pct_of_ceiling": bool(share >= 1 - CEILING_TOLERANCE),
         "p95_below_one_at_a_time": bool(top["batched"]["p95_ms"] < top["one_at_a_time"]["p95_ms"]),
         "note": "closed-loop askers (each waits for its answer, then asks again); every question "
-        "distinct; one-at-a-time = the same service with max_batch=1; ceiling = raw "
-        "encode of the texts the service embeds for 64 distinct questions (a French question's "
-        "English gloss) in one call, sampled between the runs",
+        f"distinct; batched = the service as configured ({workers} answering workers); "
+        "one-at-a-time = the same service with one worker and max_batch=1; ceiling = the best "
+        f"of the raw encoder's configurations on the same {CEILING_SAMPLE} fresh texts (what the "
+        f"service embeds: a French question's English gloss) — batches of {CEILING_BATCH} in one "
+        f"call with all threads, or split across {workers} threads side by side — sampled "
+        "between the runs",
     }
 
 
@@ -274,12 +328,11 @@ def thread_contention(engine: Any, pool: QuestionPool, n: int = 60) -> dict[str,
             )
             try:
                 for threads in (1, 2):
-                    torch.set_num_threads(threads)
-                    raw_encode(engine, pool.take(1))
+                    raw_encode(engine, pool.take(1), threads)
                     times = []
                     for q in pool.take(n):
                         t = time.perf_counter()
-                        raw_encode(engine, [q])
+                        raw_encode(engine, [q], threads)
                         times.append(time.perf_counter() - t)
                     key = f"{threads}_thread{'s' if threads > 1 else ''}_{'busy' if busy else 'alone'}"
                     out[key] = stats_ms(times)

@@ -65,10 +65,16 @@ def render_markdown(s: dict[str, Any]) -> str:
         ceiling = t["ceiling"]
         sweep = ceiling.get("sweep", {})
         top = t["levels"][-1]
+        configs = ", ".join(
+            f"{k.replace('_', ' ')} {v}"
+            for k, v in ceiling.get("by_config_median_qps", {}).items()
+            if k != "best"
+        )
         lines += [
-            f"| encoder ceiling (raw encode of what the service embeds for {ceiling['batch']} "
-            f"distinct questions — a French question's gloss — sampled between the load runs) | {ceiling['median_qps']} q/s median (best "
-            f"{ceiling['best_qps']}); batch-size sweep best {sweep.get('best_qps')} q/s at "
+            f"| encoder ceiling (best raw-encoder configuration on the texts the service embeds — "
+            f"a French question's gloss — in batches of {ceiling['batch']}, sampled between the "
+            f"load runs) | {ceiling['median_qps']} q/s median (best {ceiling['best_qps']}; by "
+            f"configuration: {configs}); sweep best {sweep.get('best_qps')} q/s at "
             f"{sweep.get('best_batch_size')} | - | - |",
             f"| {top['askers']} askers through FactBotService.ask: throughput | "
             f"{top['batched']['qps']} q/s = **{t.get('top_share_of_ceiling')}** of the ceiling "
