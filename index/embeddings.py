@@ -157,7 +157,7 @@ def load_embedder(
             f"{name}#{backend}",
             _openvino(name, target, model_cache_dir, threads),
             cache_size,
-            max_threads=threads or os.cpu_count() or 1,
+            max_threads=threads or _usable_cores(),
         )
     try:
         from sentence_transformers import SentenceTransformer
@@ -174,6 +174,13 @@ def load_embedder(
     except Exception as exc:
         raise _unavailable(target, exc) from exc
     return Embedder(name, model, cache_size, max_threads, torch.set_num_threads)
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (a container's CPU set, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def _unavailable(target: str, exc: BaseException) -> ModelUnavailable:
