@@ -75,6 +75,7 @@ def compose(
     article_url = next((d.url for d in index.documents if d.id == _article_id(index)), None)
     sources: list[SourceRef] = []
     note_ids: list[str] = []
+    quoted_warnings: set[str] = set()  # notes correcting a sentence the answer quotes
     for hit in chosen:
         if hit.kind == "article":
             sources.append(_article_source(question, language, hit, index, article_url, pick))
@@ -82,6 +83,11 @@ def compose(
                 index.chunks[r] for r in hit.chunks if index.chunks[r].canonical is None
             )
             note_ids.extend(original.notes)
+            quoted_warnings.update(
+                n
+                for n in original.notes
+                if n in index.notes and index.notes[n].verdict in WARNING_VERDICTS
+            )
         else:
             note = index.notes[hit.unit]
             note_ids.append(note.id)
@@ -97,13 +103,17 @@ def compose(
                 )
             )
     # Notes that bear on the quotes, most relevant to the question first (a quoted sentence can
-    # carry several notes; the one about what was asked should lead).
+    # carry several notes; the one about what was asked should lead). Every note correcting a
+    # quoted sentence is shown, however many: a quoted mistake never goes out unflagged. Other
+    # notes fill the rest, up to MAX_FACTCHECKS.
     relevance = {h.unit: h.fused for h in hits if h.kind == "factcheck"}
     candidates = [n for n in dict.fromkeys(note_ids) if n in index.notes]
     candidates.sort(
         key=lambda n: (-relevance.get(n, 0.0), index.notes[n].verdict not in WARNING_VERDICTS)
     )
-    notes = [index.notes[n] for n in candidates[:MAX_FACTCHECKS]]
+    others = [n for n in candidates if n not in quoted_warnings]
+    shown = quoted_warnings.union(others[: max(0, MAX_FACTCHECKS - len(quoted_warnings))])
+    notes = [index.notes[n] for n in candidates if n in shown]
     factchecks = tuple(factcheck_ref(n, language) for n in notes)
     text = render_text(language, sources, factchecks)
     return Answer(

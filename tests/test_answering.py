@@ -116,13 +116,31 @@ def test_json_contract(service: FactBotService) -> None:
         assert all(set(s) == {"title", "url"} for s in note["sources"])
 
 
-def test_every_dev_answer_quotes_the_corpus_exactly(service: FactBotService) -> None:
+def test_every_answer_quotes_exactly_and_flags_every_quoted_mistake(
+    service: FactBotService,
+) -> None:
+    from bot.answer import WARNING_VERDICTS
     from bot.evaluation import load_questions
 
-    questions = load_questions(Path(__file__).parent / "data" / "questions.jsonl")
+    data = Path(__file__).parent / "data"
+    questions = [*load_questions(data / "questions.jsonl"), *load_questions(data / "heldout.jsonl")]
+    index = service.engine.index
+    notes_of = {c.id: c.notes for c in index.chunks if c.canonical is None}
+    quoted_with_warnings = 0
     for answer in service.engine.answer_many([q.question for q in questions]):
         _assert_exact_quotes(answer)
         assert answer.refused == (not answer.sources)
+        shown = {f.id for f in answer.factchecks}
+        for source in answer.sources:
+            if source.kind != "article":
+                continue
+            warnings = {
+                n for n in notes_of[source.id] if index.notes[n].verdict in WARNING_VERDICTS
+            }
+            quoted_with_warnings += bool(warnings)
+            # A quoted sentence never goes out without every note that corrects it.
+            assert warnings <= shown, (answer.question, source.id, warnings - shown)
+    assert quoted_with_warnings >= 20  # the check above ran on many quoted mistakes
 
 
 @pytest.mark.parametrize(
