@@ -93,16 +93,20 @@ def embedded_texts(engine: Any, questions: Sequence[str]) -> list[str]:
 
 
 def side_by_side(engine: Any, texts: Sequence[str], workers: int) -> None:
-    """`texts` split across `workers` threads, each encoding its part with an even share of the
-    encoder's threads, as the service's workers do under load."""
-    threads = max(1, engine.embedder.max_threads // workers)
+    """`texts` split across `workers` threads, each encoding its part with the threads the
+    service's workers get under load."""
+    from bot.service import worker_plan
+
+    _, threads = worker_plan(workers, engine.embedder.max_threads)
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         list(pool.map(lambda i: raw_encode(engine, texts[i::workers], threads), range(workers)))
 
 
 def _workers(engine: Any, settings: Any) -> int:
     """How many answering workers FactBotService runs with these settings."""
-    return max(1, min(settings.answer_workers, engine.embedder.max_threads))
+    from bot.service import worker_plan
+
+    return worker_plan(settings.answer_workers, engine.embedder.max_threads)[0]
 
 
 def encoder_ceiling(engine: Any, workers: int, pool: QuestionPool, reps: int = 3) -> dict[str, Any]:

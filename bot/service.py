@@ -49,6 +49,14 @@ LINGER_SECONDS = 0.003
 LINGER_CAP_SECONDS = 0.02
 
 
+def worker_plan(workers: int, max_threads: int) -> tuple[int, int]:
+    """How many answering workers to run, and the threads each one's encode gets while others
+    may run: never more workers than the encoder's threads (EMBED_THREADS=1 keeps one worker),
+    and an even share of them each."""
+    count = max(1, min(workers, max_threads))
+    return count, max(1, max_threads // count)
+
+
 @dataclass
 class _Pending:
     question: Prepared
@@ -69,10 +77,9 @@ class FactBotService:
         self.settings = settings
         self._engine = engine
         self._max_batch = max(1, max_batch)  # 1 = one question at a time (benchmarks compare)
-        # Answering workers, each encoding its own batch with its share of the encoder's threads
-        # (never more workers than threads: EMBED_THREADS=1 keeps one worker).
-        wanted = settings.answer_workers if workers is None else workers
-        self._workers = max(1, min(wanted, engine.embedder.max_threads))
+        self._workers, self._narrow = worker_plan(
+            settings.answer_workers if workers is None else workers, engine.embedder.max_threads
+        )
         self._pool = concurrent.futures.ThreadPoolExecutor(
             self._workers, thread_name_prefix="factbot-ask"
         )
@@ -165,8 +172,7 @@ class FactBotService:
         del self._pending[: len(batch)]
         alone = not self._pending and self._in_flight == 0
         self._in_flight += len(batch)
-        threads = self._engine.embedder.max_threads
-        return batch, threads if alone else max(1, threads // self._workers)
+        return batch, self._engine.embedder.max_threads if alone else self._narrow
 
     def _answer(self, batch: list[_Pending], threads: int) -> None:
         engine = self._engine

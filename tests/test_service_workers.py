@@ -207,3 +207,13 @@ def test_thread_limit_narrows_torch_in_the_calling_thread_only(service: FactBotS
     embedder.encode(["Which instruments fly?"])
     assert seen == {"narrow": 1, "fresh": embedder.max_threads}
     assert torch.get_num_threads() == embedder.max_threads
+
+
+@pytest.mark.parametrize(
+    ("workers", "max_threads", "plan"),
+    [(2, 2, (2, 1)), (2, 1, (1, 1)), (1, 2, (1, 2)), (2, 8, (2, 4)), (4, 2, (2, 1))],
+)
+def test_worker_plan(workers: int, max_threads: int, plan: tuple[int, int]) -> None:
+    from bot.service import worker_plan
+
+    assert worker_plan(workers, max_threads) == plan
