@@ -109,13 +109,13 @@ class FactBotService:
         """Answer one question (raises `QuestionRejected` for empty or over-long input)."""
         text = clean_question(question, self.settings.max_question_chars)
         loop = asyncio.get_running_loop()
-        # Language and gloss here, on the loop, overlap with the worker thread's encoding.
+        # Language and gloss here, on the loop, overlap with the workers' encoding.
         item = _Pending(prepare(text, self.settings), loop.create_future(), loop)
         with self._lock:
             self._pending.append(item)
             start = self._running < self._workers
             self._running += start
-            self._arrived.notify()
+            self._arrived.notify_all()  # every lingering worker extends its wait
         if start:
             self._pool.submit(self._drain)
         return await item.future
