@@ -23,7 +23,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,7 @@ from benchmarks.common import (  # noqa: E402
     seed_questions,
     stats_ms,
 )
+from index.checksums import package_versions  # noqa: E402
 
 SPEEDUP_TARGET = 1.5
 COSINE_TARGET = 0.99
@@ -97,13 +97,6 @@ print(json.dumps({"seconds": seconds, "peak_rss_mib": round(int(hwm) / 1024, 1),
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def _version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "absent"
 
 
 def _texts() -> tuple[list[str], list[str], list[str]]:
@@ -381,10 +374,9 @@ def measure(quick: bool) -> dict[str, Any]:
         return {
             "machine": machine_info(),
             "mode": "quick" if quick else "full",
-            "packages": {
-                p: _version(p)
-                for p in ("torch", "sentence-transformers", "transformers", "openvino", "nncf")
-            },
+            "packages": package_versions(
+                ("torch", "sentence-transformers", "transformers", "openvino", "nncf")
+            ),
             "texts": {
                 "chunks": len(chunks),
                 "background": len(background),

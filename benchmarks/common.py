@@ -15,11 +15,12 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from index.checksums import package_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -65,6 +66,16 @@ def ratio(a: float, b: float) -> float:
 
 # ---------------------------------------------------------------------------- machine
 
+# Package versions recorded with every run, keyed with "_" for "-" ("faiss_cpu").
+_REPORTED_PACKAGES = (
+    "torch",
+    "faiss-cpu",
+    "sentence-transformers",
+    "transformers",
+    "numpy",
+    "bm25s",
+)
+
 
 def _cpu_model() -> str:
     try:
@@ -74,13 +85,6 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
-
-
-def _version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "absent"
 
 
 def load_average() -> list[float]:
@@ -101,12 +105,10 @@ def machine_info() -> dict[str, Any]:
         "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "torch": _version("torch"),
-        "faiss_cpu": _version("faiss-cpu"),
-        "sentence_transformers": _version("sentence-transformers"),
-        "transformers": _version("transformers"),
-        "numpy": _version("numpy"),
-        "bm25s": _version("bm25s"),
+        **{
+            package.replace("-", "_"): version
+            for package, version in package_versions(_REPORTED_PACKAGES).items()
+        },
         "load_average_at_start": load_average(),
     }
 
