@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.answer import Answer, Language
-from bot.engine import Engine, text_to_embed
+from bot.engine import Engine, prepare
 from bot.relevance import GATES, Gate
 
 RANK_DEPTH = 10
@@ -97,11 +97,12 @@ def evaluate(
     """All metrics as a JSON-able dict (plus per-question rows under 'rows')."""
     from index.text import content_words
 
-    texts = [q.question for q in questions]
-    gloss = engine.settings.french_gloss
-    embedded = [text_to_embed(q.question, q.language, gloss) for q in questions]
+    # Prepared as the bot prepares them (detected language, gloss), so that the rankings below
+    # and the answers measure the same vectors.
+    prepared = [prepare(q.question, engine.settings) for q in questions]
+    embedded = [p.embedded for p in prepared]
     vectors = engine.embedder.encode_queries(embedded)
-    answers = engine.answer_many(texts, gates)
+    answers = engine.answer_many(prepared, gates)
     ranks: dict[str, list[int | None]] = {"hybrid": [], "dense": [], "bm25": []}
     answer_ranks: list[int | None] = []
     rows = []
