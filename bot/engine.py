@@ -252,14 +252,14 @@ class Engine:
         return [factcheck_ref(n, language) for n in self.index.notes.values()]
 
     def search_factchecks(self, topic: str, language: Language | None = None) -> list[FactCheckRef]:
-        """Notes that best match `topic` (none when the topic is out of scope)."""
-        lang = language or detect_language(topic)
-        vector = self.embedder.encode_queries(
-            [text_to_embed(topic, lang, self.settings.french_gloss)]
-        )[0]
+        """Notes that best match `topic` (none when the topic is out of scope), summarised in
+        `language` (default: the topic's)."""
+        prepared = prepare(topic, self.settings)
+        vector = self.embedder.encode_queries([prepared.embedded])[0]
         found = self.retriever.search(topic, vector, frozenset({"factcheck"}))
-        if not is_relevant(lang, found.margin, found.coverage):
+        if not is_relevant(prepared.language, found.margin, found.coverage):
             return []
+        lang = language or prepared.language
         return [factcheck_ref(self.index.notes[h.unit], lang) for h in found.hits[:MAX_TOPIC_NOTES]]
 
     # ------------------------------------------------------------------ rebuilds
