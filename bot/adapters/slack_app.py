@@ -144,7 +144,9 @@ class SlackBot:
         self.api_base = _api_base(settings.slack_api_base)
         self.client = AsyncWebClient(token=settings.slack_bot_token, base_url=self.api_base)
         self.app = AsyncApp(
-            name="factbot",
+            # Bolt names a logger after the app and pins its level to the root's at the first
+            # event: "factbot" would pin the parent of every factbot.* logger.
+            name="factbot-slack",
             client=self.client,
             signing_secret=settings.slack_signing_secret,
             # Socket Mode requests are not signed; HTTP ones must be.
