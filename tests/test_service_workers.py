@@ -158,6 +158,32 @@ def test_one_worker_when_asked_or_when_the_encoder_has_one_thread(
     service._pool.shutdown(wait=True)
 
 
+def test_a_closed_asker_loop_does_not_stall_the_worker() -> None:
+    release = threading.Event()
+
+    class SlowEngine:  # answers once released
+        embedder = _LimitedEmbedder(1)
+
+        def answer_many(self, questions: list[Prepared]) -> list[Answer]:
+            release.wait(10)
+            return [Answer(q.question, q.language, True, "no") for q in questions]
+
+    service = FactBotService(Settings(), cast(Engine, SlowEngine()))
+    first = asyncio.new_event_loop()
+    task = first.create_task(service.ask("first question"))
+    first.run_until_complete(asyncio.sleep(0.05))  # the worker now holds "first question"
+    task.cancel()
+    first.run_until_complete(asyncio.gather(task, return_exceptions=True))
+    first.close()  # the answer for "first question" now has nowhere to go
+    release.set()
+
+    async def second() -> Any:
+        return await asyncio.wait_for(service.ask("second question"), 30)
+
+    assert asyncio.run(second()).question == "second question"
+    service._pool.shutdown(wait=True)
+
+
 class _FakeModel:
     def get_embedding_dimension(self) -> int:
         return 2
