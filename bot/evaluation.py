@@ -50,7 +50,7 @@ def load_questions(path: str | Path) -> list[DevQuestion]:
 
 
 def _unit_text(engine: Engine, unit: str) -> str:
-    rows = engine.retriever.units.get(unit, [])
+    rows = engine.retriever.units.get(unit, ())
     return "\n".join(engine.index.chunks[r].embed_text for r in rows)
 
 

@@ -59,14 +59,15 @@ class Retriever:
     def __init__(self, index: LoadedIndex) -> None:
         self.index = index
         self.chunks = index.chunks
-        self.units: dict[str, list[int]] = {}
+        members: dict[str, list[int]] = {}
         self.unit_of: list[str] = []
         for row, chunk in enumerate(self.chunks):
             unit = unit_id(chunk)
-            self.units.setdefault(unit, []).append(row)
+            members.setdefault(unit, []).append(row)
             self.unit_of.append(unit)
+        # Row numbers of each unit's chunks, as the tuples every Hit carries.
+        self.units: dict[str, tuple[int, ...]] = {u: tuple(rows) for u, rows in members.items()}
         self.unit_kind = {u: self.chunks[rows[0]].kind for u, rows in self.units.items()}
-        self._unit_rows = {u: tuple(rows) for u, rows in self.units.items()}
         self._n = max(1, len(self.chunks))
         self._type_cache: dict[tuple[str, str], bool] = {}
 
@@ -135,7 +136,7 @@ class Retriever:
                     fused[unit] += ANSWER_TYPE_BONUS
         # Every fused unit is kept: a note ranked first brings the sentence it corrects, wherever
         # that sentence ranks (bot/compose.py).
-        kind, rows = self.unit_kind, self._unit_rows
+        kind, rows = self.unit_kind, self.units
         hits = sorted(
             (
                 Hit(u, kind[u], f, dense.get(u, 0.0), lexical.get(u, 0.0), rows[u])
