@@ -58,6 +58,7 @@ def embedder_for(settings: Settings) -> Embedder:
         settings.embed_threads,
         settings.embedding_backend,
         settings.model_cache_dir,
+        settings.openvino_precision,
     )
 
 

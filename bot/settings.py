@@ -18,6 +18,8 @@ DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
 # Kept equal to index.embeddings.BACKENDS (a test checks): importing it here would load numpy
 # for every command.
 EMBEDDING_BACKENDS = ("torch", "openvino-int8")
+# Kept equal to index.openvino_backend.PRECISIONS (a test checks), for the same reason.
+OPENVINO_PRECISIONS = ("f32", "bf16")
 
 
 class SettingsError(ValueError):
@@ -90,6 +92,7 @@ class Settings:
     index_dir: Path = Path("var/index")
     embedding_model: str = DEFAULT_MODEL
     embedding_backend: str = "torch"
+    openvino_precision: str = "f32"
     model_cache_dir: Path = Path("var/models")
     french_gloss: bool = True  # embed French questions through their English gloss
     embed_batch_size: int = 32
@@ -147,6 +150,7 @@ class Settings:
             index_dir=Path(_str(env, "INDEX_DIR", "var/index")),
             embedding_model=_str(env, "EMBEDDING_MODEL", DEFAULT_MODEL),
             embedding_backend=_choice(env, "EMBEDDING_BACKEND", EMBEDDING_BACKENDS),
+            openvino_precision=_choice(env, "OPENVINO_PRECISION", OPENVINO_PRECISIONS),
             model_cache_dir=Path(_str(env, "MODEL_CACHE_DIR", "var/models")),
             french_gloss=_choice(env, "FRENCH_GLOSS", ("on", "off")) == "on",
             embed_batch_size=_int(env, "EMBED_BATCH_SIZE", 32, minimum=1),

@@ -135,13 +135,15 @@ def load_embedder(
     threads: int = 0,
     backend: str = "torch",
     model_cache_dir: Path = DEFAULT_MODEL_CACHE_DIR,
+    precision: str = "f32",
 ) -> Embedder:
     """Load `name` with `backend` once per process (cached), strictly offline.
 
     `threads` > 0 caps the threads of one encode: torch's intra-op threads, or the OpenVINO
-    model's inference threads (0 keeps the library default: all cores). Non-torch
-    backends append `#backend` to the embedder's name, so an index built with another backend
-    is stale (its vectors differ slightly) and gets rebuilt.
+    model's inference threads (0 keeps the library default: all cores). `precision` picks the
+    OpenVINO numerics (index/openvino_backend.py). Non-torch backends append `#backend` (and a
+    non-default precision) to the embedder's name, so an index built another way is stale (its
+    vectors differ slightly) and gets rebuilt.
     """
     # Never reach a model hub at run time, whatever the caller's environment says.
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -154,8 +156,8 @@ def load_embedder(
     target = resolve_model(name)
     if backend == "openvino-int8":
         return Embedder(
-            f"{name}#{backend}",
-            _openvino(name, target, model_cache_dir, threads),
+            f"{name}#{backend}" + ("" if precision == "f32" else f"-{precision}"),
+            _openvino(name, target, model_cache_dir, threads, precision),
             cache_size,
             max_threads=threads or _usable_cores(),
         )
@@ -192,7 +194,7 @@ def _unavailable(target: str, exc: BaseException) -> ModelUnavailable:
     )
 
 
-def _openvino(name: str, target: str, cache_dir: Path, threads: int) -> Any:
+def _openvino(name: str, target: str, cache_dir: Path, threads: int, precision: str) -> Any:
     """The OpenVINO int8 model (exported to `cache_dir` on first use); imports no torch when the
     export is already cached."""
     import importlib.util
@@ -203,10 +205,16 @@ def _openvino(name: str, target: str, cache_dir: Path, threads: int) -> Any:
             f"EMBEDDING_BACKEND=openvino-int8 needs {', '.join(missing)}: run `make setup` "
             "(requirements.lock pins them), or set EMBEDDING_BACKEND=torch"
         )
-    from index.openvino_backend import ExportError, load_openvino_model
+    from index.openvino_backend import PRECISIONS, ExportError, load_openvino_model
 
+    chosen = next((p for p in PRECISIONS if p == precision), None)
+    if chosen is None:
+        raise ModelUnavailable(
+            f"OPENVINO_PRECISION={precision!r} is not a precision: use one of "
+            f"{', '.join(PRECISIONS)}"
+        )
     try:
-        return load_openvino_model(name, target, Path(cache_dir), threads=threads)
+        return load_openvino_model(name, target, Path(cache_dir), threads=threads, precision=chosen)
     except ExportError as exc:
         raise ModelUnavailable(f"EMBEDDING_BACKEND=openvino-int8: {exc}") from exc
     except Exception as exc:

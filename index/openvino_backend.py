@@ -5,14 +5,19 @@ the two methods `Embedder` uses (`encode`, `get_embedding_dimension`). On first 
 exported with torch (tokenizer, transformer, pooling and normalisation in one graph), its weights
 compressed to int8 with NNCF, and the result saved under MODEL_CACHE_DIR:
 
-    MODEL_CACHE_DIR/<model>-<hash>-int8-weights/
+    MODEL_CACHE_DIR/<model>-<hash>-int8-weights-<precision>/
       model.xml  model.bin       OpenVINO IR (int8 weights, fp32 activations)
       tokenizer.json ...         the model's tokenizer, run with `tokenizers` at load time
-      meta.json                  source fingerprint, exporter versions, sizes, a SHA-256 per file
+      meta.json                  source fingerprint, exporter versions, numerics, a SHA-256 per file
 
 Later loads check meta.json and the checksums and need neither torch nor sentence-transformers.
 A missing, corrupted or outdated export is rebuilt (one log line) in a temporary folder that is
 renamed into place; a file lock makes concurrent processes export once.
+
+Numerics are stated, never inherited: left to itself the CPU plugin picks bf16 inference and
+on-the-fly activation quantization on CPUs with AMX, and the vectors then depend on the CPU and on
+which other texts share a batch. `NUMERICS` names each configuration OPENVINO_PRECISION can pick;
+an export records its own in meta.json and is always compiled with it.
 
 Why int8 *weights* and not static int8 (weights and activations, calibrated): measured on this
 corpus, static quantization drops the cosine to the torch vectors below 0.99 on some corpus
@@ -38,6 +43,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,9 +54,10 @@ from index.checksums import folder_checksums, package_versions, sha256_file
 
 log = logging.getLogger("factbot.embeddings")
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: numerics recorded and applied
 Quantization = Literal["int8-weights", "int8-static", "fp32"]
 QUANTIZATIONS: tuple[Quantization, ...] = ("int8-weights", "int8-static", "fp32")
+Precision = Literal["f32", "bf16"]
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # The export depends on these; a different installed version re-exports (graphs and quantization
 # can change between releases, and a stale IR would silently disagree with the torch vectors).
@@ -60,6 +67,47 @@ Vectors = npt.NDArray[np.float32]
 
 class ExportError(RuntimeError):
     """The model cannot be exported or loaded with OpenVINO; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Numerics:
+    """How the CPU plugin computes a compiled model, stated in its configuration."""
+
+    precision: Precision
+    dynamic_quantization_group_size: int  # 0: activations stay in the inference precision
+
+    @property
+    def tolerance(self) -> float:
+        """How far (largest absolute difference between unit vectors) one text's vector may move
+        with the batch it is encoded in. f32 without dynamic quantization computes each row on
+        its own (measured 1.7e-7); bf16 keeps 8 significant bits, so one bf16 step at 1.0
+        bounds it (measured 5.0e-4 on an AMX Xeon)."""
+        return (
+            1e-5
+            if self.precision == "f32" and not self.dynamic_quantization_group_size
+            else 2.0**-8
+        )
+
+    def compile_config(self, threads: int = 0) -> dict[str, Any]:
+        """The CPU plugin configuration: every numerics property explicit."""
+        config: dict[str, Any] = {
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": self.precision,
+            "DYNAMIC_QUANTIZATION_GROUP_SIZE": self.dynamic_quantization_group_size,
+        }
+        if threads > 0:
+            config["INFERENCE_NUM_THREADS"] = threads
+        return config
+
+
+# f32 (the default): the same vector for a text whatever batch it shares, on every x86-64 CPU.
+# bf16: the CPU plugin's own choice on AMX CPUs (bf16 and activations quantized in groups of 32),
+# faster on batches there; a CPU without bf16 runs it in f32 (`effective_numerics` tells).
+NUMERICS: dict[Precision, Numerics] = {
+    "f32": Numerics("f32", 0),
+    "bf16": Numerics("bf16", 32),
+}
+PRECISIONS: tuple[Precision, ...] = tuple(NUMERICS)
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -103,11 +151,13 @@ def source_fingerprint(folder: Path) -> dict[str, list[int]]:
     return out
 
 
-def cache_folder(cache_dir: Path, name: str, quantization: Quantization) -> Path:
-    """`cache_dir/<readable name>-<hash of the name>-<quantization>`."""
+def cache_folder(
+    cache_dir: Path, name: str, quantization: Quantization, precision: Precision = "f32"
+) -> Path:
+    """`cache_dir/<readable name>-<hash of the name>-<quantization>-<precision>`."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[-60:] or "model"
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return Path(cache_dir) / f"{slug}-{digest}-{quantization}"
+    return Path(cache_dir) / f"{slug}-{digest}-{quantization}-{precision}"
 
 
 @contextlib.contextmanager
@@ -151,7 +201,9 @@ class OpenVINOEmbeddingModel:
     """Sentence embeddings from an exported folder: `tokenizers` + a compiled OpenVINO model.
 
     `encode` is thread-safe: each call uses its own infer request (about 10 µs to create) and the
-    tokenizer is never reconfigured after construction.
+    tokenizer is never reconfigured after construction. The model is compiled with the numerics
+    its meta.json records (`numerics`); `effective_numerics` is what the CPU plugin reports it
+    runs (a CPU without bf16 runs a bf16 request in f32).
     """
 
     def __init__(self, folder: Path, threads: int = 0) -> None:
@@ -174,10 +226,17 @@ class OpenVINOEmbeddingModel:
             pad_type_id=int(meta.get("pad_type_id", 0)),
         )
         self._tokenizer = tokenizer
-        config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
-        if threads > 0:
-            config["INFERENCE_NUM_THREADS"] = threads
-        self._compiled = ov.Core().compile_model(str(folder / "model.xml"), "CPU", config)
+        self.numerics = Numerics(**meta["numerics"])
+        self.compile_config = self.numerics.compile_config(threads)
+        self._compiled = ov.Core().compile_model(
+            str(folder / "model.xml"), "CPU", self.compile_config
+        )
+        self.effective_numerics = {
+            "precision": str(self._compiled.get_property("INFERENCE_PRECISION_HINT")),
+            "dynamic_quantization_group_size": int(
+                self._compiled.get_property("DYNAMIC_QUANTIZATION_GROUP_SIZE")
+            ),
+        }
 
     def get_embedding_dimension(self) -> int:
         return self._dimension
@@ -229,9 +288,11 @@ def export(
     dest: Path,
     quantization: Quantization = "int8-weights",
     calibration: Sequence[str] = (),
+    numerics: Numerics = NUMERICS["f32"],
 ) -> dict[str, Any]:
     """Export the sentence-transformers model `target` to OpenVINO IR in `dest` (which must not
-    exist yet) and return its meta.json. `calibration` texts are needed by "int8-static" only."""
+    exist yet) and return its meta.json, which records the `numerics` it is compiled with.
+    `calibration` texts are needed by "int8-static" only."""
     if quantization == "int8-static" and not calibration:
         raise ExportError("static int8 quantization needs calibration texts")
     block_telemetry()
@@ -328,6 +389,7 @@ def export(
     meta = {
         "format": FORMAT_VERSION,
         "quantization": quantization,
+        "numerics": asdict(numerics),
         "source": target,
         "source_files": source_fingerprint(source_folder(target)),
         "versions": _versions(),
@@ -357,7 +419,11 @@ def _expected(target: str) -> dict[str, Any]:
 
 
 def _export_into(
-    folder: Path, target: str, quantization: Quantization, calibration: Sequence[str]
+    folder: Path,
+    target: str,
+    quantization: Quantization,
+    calibration: Sequence[str],
+    numerics: Numerics,
 ) -> None:
     """Export into a temporary sibling of `folder`, then swap it in with one rename. Runs under
     the export lock, so leftovers of an export that died can be deleted first."""
@@ -369,7 +435,7 @@ def _export_into(
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
     out = tmp / "export"
     try:
-        export(target, out, quantization, calibration)
+        export(target, out, quantization, calibration, numerics)
         if folder.exists():  # the outdated or corrupted export: move it aside, then delete it
             old = folder.with_name(f".old-{folder.name}-{os.getpid()}")
             os.rename(folder, old)
@@ -394,12 +460,15 @@ def load_openvino_model(
     quantization: Quantization = "int8-weights",
     threads: int = 0,
     calibration: Sequence[str] = (),
+    precision: Precision = "f32",
 ) -> OpenVINOEmbeddingModel:
-    """The cached export of model `name` (loadable as `target`), exported first when missing,
-    corrupted or outdated. Raises `ExportError` (one line) when that fails."""
+    """The cached export of model `name` (loadable as `target`) compiled with the numerics of
+    `precision`, exported first when missing, corrupted or outdated. Raises `ExportError` (one
+    line) when that fails."""
     block_telemetry()
-    folder = cache_folder(cache_dir, name, quantization)
-    expected = _expected(target) | {"quantization": quantization}
+    numerics = NUMERICS[precision]
+    folder = cache_folder(cache_dir, name, quantization, precision)
+    expected = _expected(target) | {"quantization": quantization, "numerics": asdict(numerics)}
     problem = _problem(folder, expected)
     if problem is None:
         try:
@@ -413,9 +482,16 @@ def load_openvino_model(
             with contextlib.suppress(Exception):
                 return OpenVINOEmbeddingModel(folder, threads)
         say = log.info if problem == "is missing" else log.warning
-        say("OpenVINO export %s %s: exporting %s (%s), once", folder, problem, name, quantization)
+        say(
+            "OpenVINO export %s %s: exporting %s (%s, %s), once",
+            folder,
+            problem,
+            name,
+            quantization,
+            precision,
+        )
         try:
-            _export_into(folder, target, quantization, calibration)
+            _export_into(folder, target, quantization, calibration, numerics)
             return OpenVINOEmbeddingModel(folder, threads)
         except ExportError:
             raise

@@ -16,12 +16,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.engine import embedder_for, load_or_build
-from bot.settings import DEFAULT_MODEL, EMBEDDING_BACKENDS, Settings, SettingsError
+from bot.answer import Answer
+from bot.engine import Engine, embedder_for, load_or_build, prepare
+from bot.evaluation import load_questions
+from bot.settings import (
+    DEFAULT_MODEL,
+    EMBEDDING_BACKENDS,
+    OPENVINO_PRECISIONS,
+    Settings,
+    SettingsError,
+)
 from index.chunking import ChunkingConfig, chunk_corpus
 from index.corpus import load_corpus
 from index.embeddings import BACKENDS, Embedder, ModelUnavailable, load_embedder, resolve_model
 from index.openvino_backend import (
+    NUMERICS,
+    PRECISIONS,
+    Numerics,
     OpenVINOEmbeddingModel,
     cache_folder,
     load_openvino_model,
@@ -53,6 +64,21 @@ def int8(model_cache: Path) -> Embedder:
 
 
 @pytest.fixture(scope="session")
+def int8_bf16(model_cache: Path) -> Embedder:
+    """The looser numerics forced, so a machine without AMX still runs this path (a CPU without
+    bf16 runs it in f32: the tests print what the plugin reported)."""
+    return load_embedder(
+        DEFAULT_MODEL, backend="openvino-int8", model_cache_dir=model_cache, precision="bf16"
+    )
+
+
+@pytest.fixture(scope="session", params=["f32", "bf16"])
+def any_int8(request: pytest.FixtureRequest, int8: Embedder, int8_bf16: Embedder) -> Embedder:
+    """Each OpenVINO numerics configuration in turn."""
+    return int8 if request.param == "f32" else int8_bf16
+
+
+@pytest.fixture(scope="session")
 def export_folder(int8: Embedder, model_cache: Path) -> Path:
     return cache_folder(model_cache, DEFAULT_MODEL, "int8-weights")
 
@@ -60,6 +86,19 @@ def export_folder(int8: Embedder, model_cache: Path) -> Path:
 def _texts() -> list[str]:
     chunks = chunk_corpus(load_corpus(REAL_CORPUS), ChunkingConfig())
     return [c.embed_text for c in chunks] + QUESTIONS
+
+
+def _openvino(embedder: Embedder) -> OpenVINOEmbeddingModel:
+    model = embedder._model
+    assert isinstance(model, OpenVINOEmbeddingModel)
+    return model
+
+
+def _tolerance(embedder: Embedder) -> float:
+    """How far a text's vector may move with its batch, from the configured numerics."""
+    model = _openvino(embedder)
+    print(f"{embedder.name}: asked {model.compile_config}, plugin runs {model.effective_numerics}")
+    return model.numerics.tolerance
 
 
 def test_int8_vectors_match_torch(int8: Embedder) -> None:
@@ -80,24 +119,30 @@ def test_int8_vectors_match_torch(int8: Embedder) -> None:
     assert np.abs(reference - vectors).max() > 1e-4
 
 
-def test_rows_keep_input_order_whatever_the_batching(int8: Embedder) -> None:
+def test_rows_keep_input_order_whatever_the_batching(any_int8: Embedder) -> None:
     texts = _texts()[:40]
-    whole = int8.encode(texts, batch_size=64)
-    one_by_one = np.stack([int8.encode([t])[0] for t in texts])
-    reversed_ = int8.encode(texts[::-1], batch_size=7)[::-1]
-    assert np.allclose(whole, one_by_one, atol=1e-5)
-    assert np.allclose(whole, reversed_, atol=1e-5)
-    assert int8.encode([]).shape == (0, int8.dimension)
+    tolerance = _tolerance(any_int8)
+    whole = any_int8.encode(texts, batch_size=64)
+    one_by_one = np.stack([any_int8.encode([t])[0] for t in texts])
+    reversed_ = any_int8.encode(texts[::-1], batch_size=7)[::-1]
+    print(f"largest batch-vs-alone difference {np.abs(whole - one_by_one).max():.2e}")
+    assert np.abs(whole - one_by_one).max() <= tolerance
+    assert np.abs(whole - reversed_).max() <= tolerance
+    # In order: each row is far closer to its own text's vector than to any other row's.
+    similarity = whole @ one_by_one.T
+    assert (similarity.argmax(axis=1) == np.arange(len(texts))).all()
+    assert any_int8.encode([]).shape == (0, any_int8.dimension)
 
 
-def test_encode_is_thread_safe(int8: Embedder) -> None:
+def test_encode_is_thread_safe(any_int8: Embedder) -> None:
     texts = _texts()[:24]
-    expected = np.stack([int8.encode([t])[0] for t in texts])
+    tolerance = _tolerance(any_int8)
+    expected = np.stack([any_int8.encode([t])[0] for t in texts])
     results: dict[int, np.ndarray] = {}
 
     def work(k: int) -> None:
         for _ in range(3):
-            results[k] = int8.encode(texts[k::4] + texts[: k + 1], batch_size=5)
+            results[k] = any_int8.encode(texts[k::4] + texts[: k + 1], batch_size=5)
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
     for t in threads:
@@ -107,7 +152,89 @@ def test_encode_is_thread_safe(int8: Embedder) -> None:
     assert sorted(results) == [0, 1, 2, 3]  # a thread that raised leaves no result
     for k, got in results.items():
         want = np.concatenate([expected[k::4], expected[: k + 1]])
-        assert np.allclose(got, want, atol=1e-5)
+        assert np.abs(got - want).max() <= tolerance
+
+
+def test_numerics_are_stated_in_the_compile_configuration() -> None:
+    assert PRECISIONS == OPENVINO_PRECISIONS
+    assert NUMERICS["f32"].compile_config() == {
+        "PERFORMANCE_HINT": "LATENCY",
+        "INFERENCE_PRECISION_HINT": "f32",
+        "DYNAMIC_QUANTIZATION_GROUP_SIZE": 0,
+    }
+    assert NUMERICS["bf16"].compile_config(threads=1) == {
+        "PERFORMANCE_HINT": "LATENCY",
+        "INFERENCE_PRECISION_HINT": "bf16",
+        "DYNAMIC_QUANTIZATION_GROUP_SIZE": 32,
+        "INFERENCE_NUM_THREADS": 1,
+    }
+    # The deterministic configuration promises a tight tolerance, any other a bf16 step.
+    assert NUMERICS["f32"].tolerance < 1e-4 <= NUMERICS["bf16"].tolerance
+    assert Numerics("f32", 32).tolerance == NUMERICS["bf16"].tolerance
+    assert Settings.from_mapping({}).openvino_precision == "f32"
+    assert Settings.from_mapping({"OPENVINO_PRECISION": " BF16 "}).openvino_precision == "bf16"
+    with pytest.raises(SettingsError, match=r"^OPENVINO_PRECISION must be one of f32, bf16"):
+        Settings.from_mapping({"OPENVINO_PRECISION": "fp16"})
+    with pytest.raises(ModelUnavailable, match="not a precision"):
+        load_embedder(DEFAULT_MODEL, backend="openvino-int8", precision="fp16")
+
+
+def test_the_settings_precision_reaches_the_compiled_model(
+    int8: Embedder, int8_bf16: Embedder, model_cache: Path
+) -> None:
+    for embedder, precision, group in ((int8, "f32", 0), (int8_bf16, "bf16", 32)):
+        model = _openvino(embedder)
+        assert model.compile_config["INFERENCE_PRECISION_HINT"] == precision
+        assert model.compile_config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] == group
+        # Recorded in the export it was compiled from.
+        meta = json.loads((model.folder / "meta.json").read_text(encoding="utf-8"))
+        assert meta["numerics"] == {
+            "precision": precision,
+            "dynamic_quantization_group_size": group,
+        }
+        assert model.folder == cache_folder(model_cache, DEFAULT_MODEL, "int8-weights", precision)
+        # The plugin may run bf16 in f32 on a CPU without bf16, but never f32 in less.
+        if precision == "f32":
+            assert "float32" in model.effective_numerics["precision"]
+        assert model.effective_numerics["dynamic_quantization_group_size"] == group
+    # Another precision is another index: vectors differ slightly.
+    assert int8.name == f"{DEFAULT_MODEL}#openvino-int8"
+    assert int8_bf16.name == f"{DEFAULT_MODEL}#openvino-int8-bf16"
+
+
+def test_answers_do_not_depend_on_the_micro_batch(
+    any_int8: Embedder, make_settings: Callable[..., Settings], model_cache: Path
+) -> None:
+    """The same question gets the same answer whichever questions share its batch."""
+    model = _openvino(any_int8)
+    settings = make_settings(
+        EMBEDDING_BACKEND="openvino-int8",
+        OPENVINO_PRECISION=model.numerics.precision,
+        MODEL_CACHE_DIR=str(model_cache),
+        EMBED_CACHE_SIZE="0",  # every batch really encodes its questions
+    )
+    store = IndexStore(settings.index_dir)
+    engine = Engine(settings, store, any_int8, load_or_build(settings, store, any_int8))
+    questions = [
+        prepare(q.question, settings)
+        for name in ("questions.jsonl", "heldout.jsonl")
+        for q in load_questions(ROOT / "tests" / "data" / name)
+    ]
+
+    def shown(answers: list[Answer]) -> list[tuple[object, ...]]:
+        return [
+            (a.refused, a.text, [s.id for s in a.sources], [f.id for f in a.factchecks])
+            for a in answers
+        ]
+
+    alone = shown([engine.answer_many([q])[0] for q in questions])
+    in_64s = shown(
+        [a for i in range(0, len(questions), 64) for a in engine.answer_many(questions[i : i + 64])]
+    )
+    shifted = shown(engine.answer_many(questions[:5]) + engine.answer_many(questions[5:]))
+    print(f"{len(questions)} questions, {model.effective_numerics}")
+    assert in_64s == alone
+    assert shifted == alone
 
 
 def test_export_is_cached_and_loads_without_torch(export_folder: Path, model_cache: Path) -> None:
@@ -116,6 +243,7 @@ def test_export_is_cached_and_loads_without_torch(export_folder: Path, model_cac
     assert {"model.xml", "model.bin", "tokenizer.json", "meta.json"} <= set(mtimes)
     meta = json.loads(meta_before)
     assert meta["quantization"] == "int8-weights" and meta["dimension"] == 384
+    assert meta["numerics"] == {"precision": "f32", "dynamic_quantization_group_size": 0}
     assert meta["source_files"]["model.safetensors"][0] > 10_000_000
     # A fresh process: loads the cached export, never imports torch, and exports nothing.
     code = (
@@ -144,10 +272,11 @@ def test_export_is_cached_and_loads_without_torch(export_folder: Path, model_cac
     assert "exporting" not in out.stderr
     assert (export_folder / "meta.json").read_text(encoding="utf-8") == meta_before
     assert {p.name: p.stat().st_mtime_ns for p in export_folder.iterdir()} == mtimes
-    # The export left no temporary folder behind.
-    assert sorted(p.name for p in model_cache.iterdir() if not p.name.startswith(".")) == [
-        export_folder.name
-    ]
+    # The exports (one per precision the session used) left no temporary folder behind.
+    exports = {cache_folder(model_cache, DEFAULT_MODEL, "int8-weights", p).name for p in PRECISIONS}
+    names = {p.name for p in model_cache.iterdir()}
+    assert export_folder.name in names
+    assert names <= exports | {f".{name}.lock" for name in exports}
 
 
 def _truncate_bin(folder: Path) -> None:
@@ -198,7 +327,7 @@ def test_damaged_export_is_rebuilt_with_one_log_line(
     assert lines[0].levelno == logging.WARNING and lines[0].exc_info is None
     assert (folder / "model.bin").stat().st_size > 10_000_000
     texts = QUESTIONS[:4]
-    assert np.allclose(model.encode(texts), int8.encode(texts), atol=1e-5)
+    assert np.abs(model.encode(texts) - int8.encode(texts)).max() <= model.numerics.tolerance
     # Nothing left over beside the export but its lock file.
     assert sorted(p.name for p in cache.iterdir()) == sorted([folder.name, f".{folder.name}.lock"])
 
