@@ -185,6 +185,8 @@ class Intake:
         return decided
 
     async def ask(self, admitted: Admitted) -> Answer:
+        """The answer, in the admitted language: the engine's `prepare` applies the same
+        `detect_language` to the same cleaned text."""
         return await self._observed(admitted, self.service.ask(admitted.text))
 
     async def factchecks(self, admitted: Admitted) -> Notes:
