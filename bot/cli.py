@@ -7,12 +7,17 @@ Exit status: 0 ok, 1 failure (one line on stderr), 2 bad input or configuration.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bot.engine import Engine
+    from bot.intake import Admission, Admitted, Intake
+    from bot.service import FactBotService
     from bot.settings import Settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -137,7 +142,7 @@ def _corpus_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _engine(settings: Settings) -> Any:
+def _engine(settings: Settings) -> Engine:
     from bot.engine import Engine, IndexUnavailable
     from index.embeddings import ModelUnavailable
 
@@ -151,43 +156,78 @@ def _error_json(message: str) -> str:
     return json.dumps({"error": message}, ensure_ascii=False)
 
 
-def _ask(settings: Settings, question: str, as_json: bool) -> int:
-    from bot.questions import QuestionRejected, clean_question
+@contextlib.asynccontextmanager
+async def _serving(
+    settings: Settings, admission: Admission, watch: bool
+) -> AsyncIterator[tuple[FactBotService, Intake]]:
+    """The service over the loaded index and model, and the intake in front of it: what every
+    way in (console, `ask`, the chat bots) goes through. Closed on exit."""
+    from bot.intake import Intake
+    from bot.service import FactBotService
 
-    if question != "-":
-        try:
-            text = clean_question(question, settings.max_question_chars)
-        except QuestionRejected as exc:
-            print(
-                _error_json(str(exc)) if as_json else f"factbot: {exc}",
-                file=sys.stdout if as_json else sys.stderr,
-            )
-            return EXIT_USAGE
-        answer = _engine(settings).answer(text)
-        print(json.dumps(answer.to_json(), ensure_ascii=False) if as_json else answer.text)
-        return EXIT_OK
-    # One question a line: each line gets exactly one result line, in order.
-    engine = _engine(settings)
+    engine = await asyncio.to_thread(_engine, settings)
+    service = FactBotService(settings, engine)
+    if watch:
+        service.start_watching()
+    try:
+        yield service, Intake(service, admission)
+    finally:
+        await service.aclose()
+
+
+def _ask(settings: Settings, question: str, as_json: bool) -> int:
+    from bot.intake import Admission, Refusal, Request
+
+    admission = Admission.local(settings)
+    if question == "-":
+        return asyncio.run(_ask_lines(settings, admission, as_json))
+    # Admitted before the model loads: a bad question fails at once.
+    admitted = admission.admit(Request("cli", "local", question))
+    if isinstance(admitted, Refusal):
+        print(
+            _error_json(admitted.message) if as_json else f"factbot: {admitted.message}",
+            file=sys.stdout if as_json else sys.stderr,
+        )
+        return EXIT_USAGE
+    return asyncio.run(_ask_one(settings, admission, admitted, as_json))
+
+
+async def _ask_one(
+    settings: Settings, admission: Admission, admitted: Admitted, as_json: bool
+) -> int:
+    async with _serving(settings, admission, watch=False) as (_, intake):
+        answer = await intake.ask(admitted)
+    print(json.dumps(answer.to_json(), ensure_ascii=False) if as_json else answer.text)
+    return EXIT_OK
+
+
+async def _ask_lines(settings: Settings, admission: Admission, as_json: bool) -> int:
+    """One question a line of stdin: each line gets exactly one result line, in order."""
+    from bot.intake import Refusal, Request
+
     status = EXIT_OK
-    for line in sys.stdin:
-        try:
-            text = clean_question(line, settings.max_question_chars)
-        except QuestionRejected as exc:
-            status = EXIT_USAGE
-            print(_error_json(str(exc)) if as_json else f"error: {exc}", flush=True)
-            continue
-        answer = engine.answer(text)
-        if as_json:
-            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
-        else:
-            print(" | ".join(answer.text.splitlines()), flush=True)
+    async with _serving(settings, admission, watch=False) as (_, intake):
+        while line := await asyncio.to_thread(sys.stdin.readline):
+            outcome = await intake.handle(Request("cli", "local", line))
+            if isinstance(outcome, Refusal):
+                status = EXIT_USAGE
+                print(
+                    _error_json(outcome.message) if as_json else f"error: {outcome.message}",
+                    flush=True,
+                )
+            elif as_json:
+                print(json.dumps(outcome.to_json(), ensure_ascii=False), flush=True)
+            else:
+                print(" | ".join(outcome.text.splitlines()), flush=True)
     return status
 
 
 def _chat(settings: Settings) -> int:
     from bot.adapters.console import run_console
+    from bot.intake import Admission
 
-    return run_console(settings, _engine_factory=_engine)
+    admission = Admission.local(settings)
+    return asyncio.run(run_console(lambda: _serving(settings, admission, watch=True)))
 
 
 def _index(settings: Settings, if_needed: bool) -> int:
@@ -223,8 +263,6 @@ def _index(settings: Settings, if_needed: bool) -> int:
 
 
 def _serve(settings: Settings, which: str) -> int:
-    import asyncio
-
     from bot.adapters import AdapterStartError
 
     targets: list[str] = []
@@ -250,31 +288,26 @@ def _serve(settings: Settings, which: str) -> int:
 
 
 async def _serve_async(settings: Settings, targets: list[str]) -> None:
-    import asyncio
+    from bot.intake import Admission
 
-    from bot.service import FactBotService
+    async with _serving(settings, Admission.for_chat(settings), watch=True) as (service, intake):
+        # One intake for both transports: one rate limit per user of each platform.
+        jobs: list[Coroutine[Any, Any, None]] = []
+        if "discord" in targets:
+            from bot.adapters import discord_bot
 
-    engine = await asyncio.to_thread(_engine, settings)
-    service = FactBotService(settings, engine)
-    service.start_watching()
-    jobs: list[Coroutine[Any, Any, None]] = []
-    if "discord" in targets:
-        from bot.adapters import discord_bot
+            jobs.append(discord_bot.serve(settings, service, intake))
+        if "slack" in targets:
+            from bot.adapters import slack_app
 
-        jobs.append(discord_bot.serve(settings, service))
-    if "slack" in targets:
-        from bot.adapters import slack_app
-
-        jobs.append(slack_app.serve(settings, service))
-    try:
-        # A TaskGroup stops the other transport at once when one fails to start.
-        async with asyncio.TaskGroup() as group:
-            for job in jobs:
-                group.create_task(job)
-    except BaseExceptionGroup as failed:
-        raise failed.exceptions[0] from None
-    finally:
-        await service.aclose()
+            jobs.append(slack_app.serve(settings, service, intake))
+        try:
+            # A TaskGroup stops the other transport at once when one fails to start.
+            async with asyncio.TaskGroup() as group:
+                for job in jobs:
+                    group.create_task(job)
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -72,4 +73,4 @@ def service(make_settings: Callable[..., Settings]) -> Iterator[FactBotService]:
     """A real service (real model, FAISS, BM25) over a private corpus and index."""
     svc = FactBotService.from_settings(make_settings())
     yield svc
-    svc._pool.shutdown(wait=True)
+    asyncio.run(svc.aclose())

@@ -160,7 +160,8 @@ async def test_cooldown_sends_a_private_slow_down(
         assert embed_of(first.message)["title"] == f"❓ {LAUNCH_EN}"
         second = await fake.wait_reply(await fake.interact("ask", {"question": LAUNCH_EN}))
         assert second.callback_type == 4 and second.ephemeral
-        assert second.message["content"].startswith("Slow down — try again in ")
+        # The same wording as on Slack (bot/messages.py).
+        assert second.message["content"].startswith("You're asking quickly — please wait ")
         # Another user is not slowed down by the first one.
         other = await fake.interact("ask", {"question": LAUNCH_EN}, user_id=1400000000000000099)
         third = await fake.wait_reply(other)

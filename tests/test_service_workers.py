@@ -80,7 +80,7 @@ def test_a_lone_question_gets_all_the_threads() -> None:
     answer = asyncio.run(service.ask("When does Chang'e 6 launch?"))
     assert answer.text == "ok"
     assert [(size, threads) for _, size, threads in engine.batches] == [(1, 2)]
-    service._pool.shutdown(wait=True)
+    asyncio.run(service.aclose())
 
 
 def test_questions_arriving_together_are_shared_by_two_narrow_workers() -> None:
@@ -100,7 +100,7 @@ def test_questions_arriving_together_are_shared_by_two_narrow_workers() -> None:
     assert any(threads == 1 for _, _, threads in engine.batches)
     # No worker takes more than its fair share: half of the questions in play.
     assert max(size for _, size, _ in engine.batches) <= 20
-    service._pool.shutdown(wait=True)
+    asyncio.run(service.aclose())
 
 
 def test_closed_loop_askers_never_exceed_a_fair_share() -> None:
@@ -123,7 +123,7 @@ def test_closed_loop_askers_never_exceed_a_fair_share() -> None:
     # fair share one worker takes 14 and the other 2). How batches form over time depends on
     # the scheduler; benchmarks/README.md measures it.
     assert max(sizes) <= 8, sizes
-    service._pool.shutdown(wait=True)
+    asyncio.run(service.aclose())
 
 
 def test_a_failing_batch_fails_its_askers_and_the_workers_go_on() -> None:
@@ -136,8 +136,8 @@ def test_a_failing_batch_fails_its_askers_and_the_workers_go_on() -> None:
         return await asyncio.gather(*(service.ask(f"after {i}") for i in range(10)))
 
     assert [a.text for a in asyncio.run(main())] == ["ok"] * 10
-    assert service._in_flight == 0 and service._pending == []
-    service._pool.shutdown(wait=True)
+    assert service.batcher.in_flight == 0 and service.batcher.queued == 0
+    asyncio.run(service.aclose())
 
 
 @pytest.mark.parametrize(("env", "max_threads"), [({"ANSWER_WORKERS": "1"}, 2), ({}, 1)])
@@ -153,7 +153,7 @@ def test_one_worker_when_asked_or_when_the_encoder_has_one_thread(
     asyncio.run(main())
     assert engine.most_active == 1
     assert len({worker for worker, _, _ in engine.batches}) == 1
-    service._pool.shutdown(wait=True)
+    asyncio.run(service.aclose())
 
 
 def test_a_closed_asker_loop_does_not_stall_the_worker() -> None:
@@ -179,7 +179,7 @@ def test_a_closed_asker_loop_does_not_stall_the_worker() -> None:
         return await asyncio.wait_for(service.ask("second question"), 30)
 
     assert asyncio.run(second()).question == "second question"
-    service._pool.shutdown(wait=True)
+    asyncio.run(service.aclose())
 
 
 class _FakeModel:

@@ -519,7 +519,7 @@ async def test_one_error_handler_tells_the_user_without_a_traceback(
         (ephemeral,) = await fake.wait_for(lambda: fake.calls_to("chat.postEphemeral"))
     for call in (reply, ephemeral):
         shown = texts([call])
-        assert "Sorry, something went wrong" in shown
+        assert "Sorry — something went wrong" in shown  # the same wording as on Discord
         assert "kaboom" not in shown and "Traceback" not in shown
     assert reply.args["response_type"] == "ephemeral"
     failures = [r for r in caplog.records if r.name == "factbot.slack" and r.exc_info]

@@ -1,107 +1,110 @@
 """The console chat: questions line by line on stdin, answers on stdout.
 
 Interactive on a terminal (banner, prompt, /help); silent plumbing when piped, so
-`echo "question" | make run` prints exactly one answer and exits.
+`echo "question" | make run` prints exactly one answer and exits. It goes through the same
+service and intake as the chat bots (one local user: no rate limit).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, TextIO
 
-from bot.answer import FactCheckRef
-from bot.settings import Settings
+from bot.answer import FactCheckRef, Language
+from bot.intake import Intake, Kind, Refusal, Request
+from bot.messages import text
+from bot.status import IndexInfo
 
-HELP = """Ask about the article in French or English. Commands:
-  /factcheck [topic]  the fact-check notes, or those matching a topic
-  /sources            what the bot knows: documents, notes, index version
-  /reindex            rebuild the index from the corpus
-  /quit               leave (or Ctrl-D)"""
+if TYPE_CHECKING:
+    from bot.service import FactBotService
+
+# The console tells nobody's interface language: its own lines are in English.
+UI: Language = "en"
+
+Serving = AbstractAsyncContextManager[tuple["FactBotService", Intake]]
 
 
 def _format_note(note: FactCheckRef) -> str:
     return f"- [{note.label}] « {note.claim} »\n  {note.summary}"
 
 
-def run_console(
-    settings: Settings,
-    _engine_factory: Callable[[Settings], Any],
+def _format_sources(info: IndexInfo) -> str:
+    return text(
+        "console.sources",
+        UI,
+        documents=", ".join(f"{d.id} ({d.language})" for d in info.documents),
+        notes=info.note_count,
+        version=info.version,
+        chunks=info.chunk_count,
+        built_at=info.built_at,
+        model=info.model,
+    )
+
+
+async def run_console(
+    open_serving: Callable[[], Serving],
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
 ) -> int:
-    """Run the console chat until end of input. Returns the exit status."""
-    from bot.engine import ReindexFailed
-    from bot.questions import QuestionRejected, clean_question
+    """Run the console chat until end of input. Returns the exit status.
 
+    `open_serving()` loads the service and its intake (slow: the model and the index)."""
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     interactive = stdin.isatty() and stdout.isatty()
     if interactive:
-        print("factbot: loading the model and the index…", file=sys.stderr, flush=True)
-    engine = _engine_factory(settings)
-    if interactive:
-        print(f"factbot ready (index {engine.version}). Type /help for commands.", flush=True)
-    while True:
+        print(text("console.loading", UI), file=sys.stderr, flush=True)
+    async with open_serving() as (service, intake):
         if interactive:
-            print("\n> ", end="", flush=True)
-        line = stdin.readline()
-        if not line:
-            return 0
-        line = line.strip()
-        if not line:
-            continue
-        command, _, rest = line.partition(" ")
-        if command in ("/quit", "/exit"):
-            return 0
-        if command == "/help":
-            print(HELP, file=stdout, flush=True)
-            continue
-        if command == "/sources":
-            info = engine.info()
-            docs = ", ".join(f"{d.id} ({d.language})" for d in info.documents)
-            print(
-                f"documents: {docs}\nnotes: {info.note_count}\nindex: {info.version} "
-                f"({info.chunk_count} chunks, built {info.built_at})\nmodel: {info.model}",
-                file=stdout,
-                flush=True,
-            )
-            continue
-        if command == "/factcheck":
-            try:
-                notes = (
-                    engine.search_factchecks(clean_question(rest, settings.max_question_chars))
-                    if rest.strip()
-                    else engine.all_factchecks("en")
-                )
-            except QuestionRejected as exc:
-                print(str(exc), file=stdout, flush=True)
+            print(text("console.ready", UI, version=service.engine.version), flush=True)
+        while True:
+            if interactive:
+                print("\n> ", end="", flush=True)
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:
+                return 0
+            line = line.strip()
+            if not line:
                 continue
-            print(
-                "\n".join(map(_format_note, notes)) or "No fact-check note matches that topic.",
-                file=stdout,
-                flush=True,
-            )
-            continue
-        if command == "/reindex":
-            try:
-                new = engine.rebuilt()
-            except ReindexFailed as exc:
-                print("Reindex failed; still serving the previous index:", file=stdout)
-                print("\n".join(f"  {p}" for p in exc.problems), file=stdout, flush=True)
-                continue
-            changes = "; ".join(new.changes_since(engine))
-            engine = new
-            print(
-                f"Reindexed: {engine.version}, {engine.chunk_count} chunks ({changes})",
-                file=stdout,
-                flush=True,
-            )
-            continue
-        try:
-            question = clean_question(line, settings.max_question_chars)
-        except QuestionRejected as exc:
-            print(str(exc), file=stdout, flush=True)
-            continue
-        answer = engine.answer(question)
-        print(answer.text, file=stdout, flush=True)
+            if line.partition(" ")[0] in ("/quit", "/exit"):
+                return 0
+            print(await _reply(service, intake, line), file=stdout, flush=True)
+
+
+async def _reply(service: FactBotService, intake: Intake, line: str) -> str:
+    command, _, rest = line.partition(" ")
+    if command == "/help":
+        return text("console.help", UI)
+    if command == "/reindex":
+        return await _reindex(service)
+    kind: Kind = "ask"
+    if command in ("/sources", "/factcheck"):
+        kind, line = ("sources" if command == "/sources" else "factcheck"), rest
+    admitted = intake.admit(Request("console", "local", line, kind))
+    if isinstance(admitted, Refusal):
+        return admitted.message
+    if kind == "sources":
+        return _format_sources(intake.sources(admitted))
+    if kind == "factcheck":
+        found = await intake.factchecks(admitted)
+        return "\n".join(map(_format_note, found.notes)) or text("console.no_notes", found.language)
+    return (await intake.ask(admitted)).text
+
+
+async def _reindex(service: FactBotService) -> str:
+    from bot.service import ReindexFailed
+
+    try:
+        report = await service.reindex(actor="console")
+    except ReindexFailed as exc:
+        return "\n".join([text("console.reindex_failed", UI), *(f"  {p}" for p in exc.problems)])
+    return text(
+        "console.reindexed",
+        UI,
+        version=report.version,
+        chunks=report.chunk_count,
+        changes="; ".join(report.changes),
+    )

@@ -8,7 +8,10 @@ Built like discord.py's own examples: a `discord.Client` subclass owning an
 - `@factbot question` anywhere it can read, or any message in ASK_CHANNEL_IDS: answered in a new
   public thread from that message; later messages in that thread are answered without a mention.
 - Safety: no reply can ping anyone (`AllowedMentions.none()` on the client and on every send),
-  echoed user text is escaped, per-user cooldown, question length limit, one tree error handler.
+  echoed user text is escaped, one tree error handler. Cleaning, the per-user rate limit and the
+  language are the intake's (`bot/intake.py`): each command below admits its request, then renders.
+
+Each slash command is defined in one place, its `@app_commands.command` metadata on its body.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
@@ -34,8 +36,8 @@ from discord.http import Route
 from bot.adapters import AdapterStartError
 from bot.adapters import discord_render as render
 from bot.answer import Language
-from bot.questions import QuestionRejected, clean_question
-from bot.ratelimit import Cooldown
+from bot.intake import Admission, Admitted, Intake, Kind, Refusal, Request
+from bot.messages import text
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -82,8 +84,13 @@ INTENT_REFUSED = (
     "Discord refused the Message Content intent: enable it in the Developer Portal "
     "(your application > Bot > Privileged Gateway Intents > Message Content Intent)"
 )
-SORRY = "Sorry — something went wrong while answering. It has been logged; please try again later."
-NOT_MODERATOR = "Only moderators can run /reindex (Manage Server permission or a moderator role)."
+
+
+def not_moderator(language: Language) -> str:
+    return text("reindex.not_moderator", language, who=text("reindex.moderators.discord", language))
+
+
+NOT_MODERATOR = not_moderator("en")
 
 
 def bot_intents() -> discord.Intents:
@@ -123,7 +130,7 @@ def invite_url(settings: Settings) -> str:
 
 
 def is_moderator(
-    interaction: discord.Interaction[Any], moderator_role_ids: tuple[int, ...]
+    interaction: discord.Interaction[FactBotClient], moderator_role_ids: tuple[int, ...]
 ) -> bool:
     """Manage Server (or Administrator, which implies it), or one of MODERATOR_ROLE_IDS."""
     if interaction.guild_id is None:
@@ -156,16 +163,16 @@ def _moderators_only(interaction: discord.Interaction[FactBotClient]) -> bool:
 PUBLIC_PLACEHOLDER = "factbot.public_placeholder"
 
 
-async def defer_publicly(interaction: discord.Interaction[Any]) -> None:
+async def defer_publicly(interaction: discord.Interaction[FactBotClient]) -> None:
     await interaction.response.defer(thinking=True)
     interaction.extras[PUBLIC_PLACEHOLDER] = True
 
 
-async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> None:
+async def send_ephemeral(interaction: discord.Interaction[FactBotClient], line: str) -> None:
     """A private one-liner: the initial response when still possible, else a followup."""
-    text = render.clip_message(text)
+    line = render.clip_message(line)
     if not interaction.response.is_done():
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await interaction.response.send_message(line, ephemeral=True, allowed_mentions=NO_MENTIONS)
         return
     if interaction.extras.get(PUBLIC_PLACEHOLDER):
         # The first followup after a public defer takes the placeholder's place and is public
@@ -173,15 +180,45 @@ async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> No
         with contextlib.suppress(discord.HTTPException):
             await interaction.delete_original_response()
         interaction.extras[PUBLIC_PLACEHOLDER] = False
-    await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    await interaction.followup.send(line, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
-def _ui_language(interaction: discord.Interaction[Any]) -> Language:
+def _ui_language(interaction: discord.Interaction[FactBotClient]) -> Language:
     return "fr" if str(interaction.locale).startswith("fr") else "en"
+
+
+def _id(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+async def _admit(
+    interaction: discord.Interaction[FactBotClient], kind: Kind, typed: str = ""
+) -> Admitted | None:
+    """The intake's admission of this command, or None after telling the user privately why
+    not (empty or too long, or their rate limit is running)."""
+    request = Request(
+        "discord",
+        str(interaction.user.id),
+        typed,
+        kind,
+        guild=_id(interaction.guild_id),
+        channel=_id(interaction.channel_id),
+        locale=_ui_language(interaction),
+    )
+    decided = interaction.client.intake.admit(request)
+    if isinstance(decided, Refusal):
+        await send_ephemeral(interaction, decided.message)
+        return None
+    return decided
 
 
 class FactBotTree(app_commands.CommandTree["FactBotClient"]):
     """The command tree with the one error handler of the adapter."""
+
+    async def interaction_check(self, interaction: discord.Interaction[FactBotClient], /) -> bool:
+        # Runs first in the task that runs the command: every command is one `close` waits for.
+        interaction.client.track_current_task()
+        return True
 
     async def on_error(
         self,
@@ -191,17 +228,16 @@ class FactBotTree(app_commands.CommandTree["FactBotClient"]):
     ) -> None:
         original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         name = interaction.command.name if interaction.command else "?"
+        language = _ui_language(interaction)
         if isinstance(error, NotModerator):
-            message = NOT_MODERATOR
+            line = not_moderator(language)
         elif isinstance(error, app_commands.NoPrivateMessage):
-            message = "This command only works in a server."
+            line = text("command.guild_only", language)
         elif isinstance(error, app_commands.CheckFailure):
-            message = "You can't use this command here."
-        elif isinstance(original, QuestionRejected):
-            message = str(original)
+            line = text("command.not_allowed", language)
         elif isinstance(error, app_commands.CommandNotFound):
             log.warning("unknown command /%s: the synced commands are out of date", name)
-            message = "This command is out of date; try again in a minute."
+            line = text("command.out_of_date", language)
         else:
             # The traceback goes to the log, never to the chat.
             log.error(
@@ -211,71 +247,122 @@ class FactBotTree(app_commands.CommandTree["FactBotClient"]):
                 interaction.guild_id,
                 exc_info=original,
             )
-            message = SORRY
+            line = text("error.sorry", language)
         try:
-            await send_ephemeral(interaction, message)
+            await send_ephemeral(interaction, line)
         except Exception as exc:  # token expired, or shutting down: the handler must not raise
             log.warning("could not tell user %s about an error: %r", interaction.user.id, exc)
 
 
-def _build_commands() -> list[app_commands.Command[Any, ..., None]]:
-    """Fresh command objects for one client (a command belongs to one tree)."""
+# ---------------------------------------------------------------------- slash commands
 
-    @app_commands.command(name="ask", description="Ask about the article: quotes and fact-checks")
-    @app_commands.describe(question="Your question, in French or English")
-    async def ask(interaction: discord.Interaction[FactBotClient], question: str) -> None:
-        await interaction.client.ask_command(interaction, question)
 
-    @app_commands.command(name="factcheck", description="The fact-check notes on the article")
-    @app_commands.describe(topic="Only the notes about this (optional)")
-    async def factcheck(
-        interaction: discord.Interaction[FactBotClient], topic: str | None = None
-    ) -> None:
-        await interaction.client.factcheck_command(interaction, topic)
+@app_commands.command(name="ask", description="Ask about the article: quotes and fact-checks")
+@app_commands.describe(question="Your question, in French or English")
+async def ask(interaction: discord.Interaction[FactBotClient], question: str) -> None:
+    # Admit before deferring: once the public "thinking" message exists, a refusal could no
+    # longer be private.
+    admitted = await _admit(interaction, "ask", question)
+    if admitted is None:
+        return
+    await defer_publicly(interaction)
+    answer = await interaction.client.intake.ask(admitted)
+    await interaction.followup.send(embed=render.answer_embed(answer), allowed_mentions=NO_MENTIONS)
+    interaction.extras[PUBLIC_PLACEHOLDER] = False
+    log.info(
+        "/ask by user %s in guild %s: %s, %d quotes, %d notes (%.0f ms)",
+        interaction.user.id,
+        interaction.guild_id,
+        "refused" if answer.refused else "answered",
+        len(answer.sources),
+        len(answer.factchecks),
+        (time.monotonic() - admitted.started) * 1000,
+    )
 
-    @app_commands.command(name="sources", description="What factbot knows: documents and index")
-    async def sources(interaction: discord.Interaction[FactBotClient]) -> None:
-        await interaction.client.sources_command(interaction)
 
-    # Hidden from non-moderators by default (server admins can change that in Integrations), and
-    # enforced by the check because that default can be overridden per server.
-    @app_commands.command(name="reindex", description="Moderators: rebuild the index")
-    @app_commands.default_permissions(manage_guild=True)
-    @app_commands.guild_only()
-    @app_commands.check(_moderators_only)
-    async def reindex(interaction: discord.Interaction[FactBotClient]) -> None:
-        await interaction.client.reindex_command(interaction)
+@app_commands.command(name="factcheck", description="The fact-check notes on the article")
+@app_commands.describe(topic="Only the notes about this (optional)")
+async def factcheck(
+    interaction: discord.Interaction[FactBotClient], topic: str | None = None
+) -> None:
+    # The full list is two public messages: it is rate-limited like a question.
+    admitted = await _admit(interaction, "factcheck", topic or "")
+    if admitted is None:
+        return
+    await defer_publicly(interaction)
+    found = await interaction.client.intake.factchecks(admitted)
+    for embed in render.factcheck_embeds(found.notes, found.topic, found.language):
+        await interaction.followup.send(embed=embed, allowed_mentions=NO_MENTIONS)
+        interaction.extras[PUBLIC_PLACEHOLDER] = False
 
-    return [ask, factcheck, sources, reindex]
+
+@app_commands.command(name="sources", description="What factbot knows: documents and index")
+async def sources(interaction: discord.Interaction[FactBotClient]) -> None:
+    admitted = await _admit(interaction, "sources")
+    if admitted is None:
+        return
+    info = interaction.client.intake.sources(admitted)
+    await interaction.response.send_message(
+        embed=render.sources_embed(info), allowed_mentions=NO_MENTIONS
+    )
+
+
+# Hidden from non-moderators by default (server admins can change that in Integrations), and
+# enforced by the check because that default can be overridden per server.
+@app_commands.command(name="reindex", description="Moderators: rebuild the index")
+@app_commands.default_permissions(manage_guild=True)
+@app_commands.guild_only()
+@app_commands.check(_moderators_only)
+async def reindex(interaction: discord.Interaction[FactBotClient]) -> None:
+    from bot.service import ReindexFailed  # here: importing the core pulls in numpy & co.
+
+    service = interaction.client.service
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    user = interaction.user
+    actor = f"{user} ({user.id}) in guild {interaction.guild_id}"
+    log.info("/reindex run by %s", actor)
+    try:
+        report = await service.reindex(actor=actor)
+    except ReindexFailed as exc:
+        reply = render.reindex_failed_text(exc.problems, service.info().version)
+    else:
+        reply = render.reindex_text(report)
+    await interaction.followup.send(reply, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+# Command objects hold no per-tree state: every client's tree adds these same ones.
+COMMANDS: tuple[app_commands.Command[Any, ..., None], ...] = (ask, factcheck, sources, reindex)
 
 
 class FactBotClient(discord.Client):
     """One connection (or, as `ShardedFactBotClient`, several shards) answering questions."""
 
-    def __init__(self, settings: Settings, service: FactBotService, **options: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        service: FactBotService,
+        intake: Intake | None = None,
+        **options: Any,
+    ) -> None:
         if settings.discord_application_id:  # else discord.py reads it at login
             options.setdefault("application_id", settings.discord_application_id)
         super().__init__(intents=bot_intents(), allowed_mentions=NO_MENTIONS, **options)
         self.settings = settings
         self.service = service
+        self.intake = intake or Intake(service, Admission.for_chat(settings))
         self.tree = FactBotTree(self)
-        for command in _build_commands():
+        for command in COMMANDS:
             self.tree.add_command(command)
-        self.cooldown = Cooldown(settings.user_cooldown_seconds, settings.user_cooldown_burst)
         self._threads: OrderedDict[int, None] = OrderedDict()  # ids of threads this bot opened
         self._in_flight: set[asyncio.Task[Any]] = set()
 
-    @contextlib.contextmanager
-    def _answering(self) -> Iterator[None]:
-        """Mark the current task as writing an answer, so that `close` lets it finish."""
+    def track_current_task(self) -> None:
+        """Mark the current task (a command, a message) as writing an answer, so that `close`
+        lets it finish."""
         task = asyncio.current_task()
         if task is not None:
             self._in_flight.add(task)
-        try:
-            yield
-        finally:
-            if task is not None:
-                self._in_flight.discard(task)
+            task.add_done_callback(self._in_flight.discard)
 
     async def close(self) -> None:
         # A restart (deploy, SIGTERM) should not drop questions already being answered: give
@@ -329,89 +416,6 @@ class FactBotClient(discord.Client):
     async def on_ready(self) -> None:
         log.info("connected to Discord as %s in %d servers", self.user, len(self.guilds))
 
-    # ------------------------------------------------------------------ slash commands
-
-    async def _gate(self, interaction: discord.Interaction[Any], text: str | None) -> str | None:
-        """The cleaned text ("" when `text` is None), or None after telling the user privately
-        why not (empty or too long, or the user's cooldown is running)."""
-        try:
-            question = (
-                "" if text is None else clean_question(text, self.settings.max_question_chars)
-            )
-        except QuestionRejected as exc:
-            await send_ephemeral(interaction, str(exc))
-            return None
-        wait = self.cooldown.hit(f"discord:{interaction.user.id}")
-        if wait > 0:
-            await send_ephemeral(interaction, render.slow_down(wait))
-            return None
-        return question
-
-    async def ask_command(self, interaction: discord.Interaction[Any], question: str) -> None:
-        with self._answering():
-            await self._ask(interaction, question)
-
-    async def _ask(self, interaction: discord.Interaction[Any], question: str) -> None:
-        # Validate before deferring: once the public "thinking" message exists, a refusal could
-        # no longer be private.
-        text = await self._gate(interaction, question)
-        if text is None:
-            return
-        await defer_publicly(interaction)
-        started = time.perf_counter()
-        answer = await self.service.ask(text)
-        await interaction.followup.send(
-            embed=render.answer_embed(answer), allowed_mentions=NO_MENTIONS
-        )
-        interaction.extras[PUBLIC_PLACEHOLDER] = False
-        log.info(
-            "/ask by user %s in guild %s: %s, %d quotes, %d notes (%.0f ms)",
-            interaction.user.id,
-            interaction.guild_id,
-            "refused" if answer.refused else "answered",
-            len(answer.sources),
-            len(answer.factchecks),
-            (time.perf_counter() - started) * 1000,
-        )
-
-    async def factcheck_command(
-        self, interaction: discord.Interaction[Any], topic: str | None
-    ) -> None:
-        ui = _ui_language(interaction)
-        # The full list is two public messages: it is rate-limited like a question.
-        gated = await self._gate(interaction, topic if topic and topic.strip() else None)
-        if gated is None:
-            return
-        topic = gated or None
-        with self._answering():
-            await defer_publicly(interaction)
-            # No topic: every note in the user's language; a topic: the service detects its
-            # language.
-            notes = await self.service.factchecks(topic, None if topic else ui)
-            for embed in render.factcheck_embeds(notes, topic, ui):
-                await interaction.followup.send(embed=embed, allowed_mentions=NO_MENTIONS)
-                interaction.extras[PUBLIC_PLACEHOLDER] = False
-
-    async def sources_command(self, interaction: discord.Interaction[Any]) -> None:
-        await interaction.response.send_message(
-            embed=render.sources_embed(self.service.info()), allowed_mentions=NO_MENTIONS
-        )
-
-    async def reindex_command(self, interaction: discord.Interaction[Any]) -> None:
-        from bot.service import ReindexFailed  # here: importing the core pulls in numpy & co.
-
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        user = interaction.user
-        actor = f"{user} ({user.id}) in guild {interaction.guild_id}"
-        log.info("/reindex run by %s", actor)
-        try:
-            report = await self.service.reindex(actor=actor)
-        except ReindexFailed as exc:
-            text = render.reindex_failed_text(exc.problems, self.service.info().version)
-        else:
-            text = render.reindex_text(report)
-        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-
     # ------------------------------------------------------------------ mentions and threads
 
     def owns_thread(self, channel: object) -> bool:
@@ -439,35 +443,42 @@ class FactBotClient(discord.Client):
         in_ask_channel = message.channel.id in self.settings.ask_channel_ids
         if not (mentioned or in_own_thread or in_ask_channel):
             return
+        self.track_current_task()
         try:
-            with self._answering():
-                await self._answer_message(message, me.id, in_own_thread)
+            await self._answer_message(message, me.id, in_own_thread)
         except Exception:
             log.exception(
                 "answering message %s in channel %s failed", message.id, message.channel.id
             )
             if not self.is_closed():
                 with contextlib.suppress(Exception):  # best effort: never a traceback in chat
-                    await message.reply(SORRY, mention_author=False, allowed_mentions=NO_MENTIONS)
+                    await message.reply(
+                        text("error.sorry", "en"),
+                        mention_author=False,
+                        allowed_mentions=NO_MENTIONS,
+                    )
 
     async def _answer_message(self, message: discord.Message, me: int, in_own_thread: bool) -> None:
-        text = re.sub(rf"<@!?{me}>", " ", message.content)
-        try:
-            question = clean_question(text, self.settings.max_question_chars)
-        except QuestionRejected as exc:
-            await message.reply(str(exc), mention_author=False, allowed_mentions=NO_MENTIONS)
-            return
-        wait = self.cooldown.hit(f"discord:{message.author.id}")
-        if wait > 0:
+        request = Request(
+            "discord",
+            str(message.author.id),
+            re.sub(rf"<@!?{me}>", " ", message.content),
+            guild=_id(message.guild.id if message.guild else None),
+            channel=str(message.channel.id),
+            # A thread opened from a message has that message's id.
+            conversation=str(message.channel.id if in_own_thread else message.id),
+        )
+        admitted = self.intake.admit(request)
+        if isinstance(admitted, Refusal):
             await message.reply(
-                render.slow_down(wait), mention_author=False, allowed_mentions=NO_MENTIONS
+                admitted.message, mention_author=False, allowed_mentions=NO_MENTIONS
             )
             return
-        thread = None if in_own_thread else await self._open_thread(message, question)
+        thread = None if in_own_thread else await self._open_thread(message, admitted.text)
         where: discord.abc.Messageable = thread or message.channel
         with contextlib.suppress(discord.HTTPException):
             await where.typing()  # one indicator (shown up to 10 s); cosmetic, never fatal
-        answer = await self.service.ask(question)
+        answer = await self.intake.ask(admitted)
         embed = render.answer_embed(answer)
         if thread is not None:
             await thread.send(embed=embed, allowed_mentions=NO_MENTIONS)
@@ -505,7 +516,9 @@ class ShardedFactBotClient(FactBotClient, discord.AutoShardedClient):
     """`FactBotClient` over several shards (DISCORD_SHARD_COUNT / DISCORD_SHARD_IDS)."""
 
 
-def make_client(settings: Settings, service: FactBotService, **options: Any) -> FactBotClient:
+def make_client(
+    settings: Settings, service: FactBotService, intake: Intake | None = None, **options: Any
+) -> FactBotClient:
     """A client for these settings: sharded when DISCORD_SHARD_COUNT is set."""
     count, ids = settings.discord_shard_count, settings.discord_shard_ids
     if ids and not count:
@@ -518,20 +531,20 @@ def make_client(settings: Settings, service: FactBotService, **options: Any) -> 
         )
     if count:
         return ShardedFactBotClient(
-            settings, service, shard_count=count, shard_ids=list(ids) or None, **options
+            settings, service, intake, shard_count=count, shard_ids=list(ids) or None, **options
         )
-    return FactBotClient(settings, service, **options)
+    return FactBotClient(settings, service, intake, **options)
 
 
-async def serve(settings: Settings, service: FactBotService) -> None:
-    """Run the Discord bot until cancelled or closed.
+async def serve(settings: Settings, service: FactBotService, intake: Intake | None = None) -> None:
+    """Run the Discord bot until cancelled or closed; `intake` defaults to one of its own.
 
     Raises `AdapterStartError` (one operator line) for a missing or rejected token, a refused
     privileged intent, or bad shard settings."""
     token = settings.discord_token.strip()
     if not token:
         raise AdapterStartError(TOKEN_MISSING)
-    client = make_client(settings, service)
+    client = make_client(settings, service, intake)
     # discord.py has no per-client hook for the REST base: `Route.BASE` is read by every route
     # (bot requests and interaction webhooks alike) when it is built. Both class attributes are
     # put back on exit so that nothing leaks into whatever runs next in this process.

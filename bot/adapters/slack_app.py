@@ -17,11 +17,16 @@ Replies:
 - Mentions are answered in a thread; plain messages in a thread the bot answered in are follow-ups.
 - Errors, refusals of permission, the cooldown and moderator reports are ephemeral: the
   command's response_url (works in any channel) or chat.postEphemeral for events.
+
+Cleaning, the per-user rate limit and the language are the intake's (`bot/intake.py`): each
+handler admits its request, then renders. Each slash command's handler is one method, registered
+by the `@_command` beside it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from collections import OrderedDict
@@ -40,7 +45,6 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from bot.adapters import AdapterStartError
 from bot.adapters.slack_render import (
     SlackMessage,
-    cooldown_notice,
     render_answer,
     render_factchecks,
     render_notice,
@@ -49,30 +53,39 @@ from bot.adapters.slack_render import (
     render_sources,
     slack_to_plain,
 )
-from bot.language import detect_language
-from bot.questions import QuestionRejected, clean_question
-from bot.ratelimit import Cooldown
+from bot.intake import Admission, Admitted, Intake, Kind, Refusal, Request
+from bot.messages import text as message
 from bot.service import FactBotService, ReindexFailed
 from bot.settings import Settings
 
 log = logging.getLogger("factbot.slack")
 
 CommandWork = Callable[[dict[str, Any], AsyncRespond], Awaitable[None]]
+_Handler = Callable[["SlackBot", dict[str, Any], AsyncRespond], Awaitable[None]]
+_COMMANDS: dict[str, _Handler] = {}
+
+
+def _command(name: str) -> Callable[[_Handler], _Handler]:
+    """Register the `SlackBot` method below as the handler of the slash command `name`."""
+
+    def register(handler: _Handler) -> _Handler:
+        _COMMANDS[name] = handler
+        return handler
+
+    return register
+
 
 MISSING_TOKENS = (
     "SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) "
     "must be set"
 )
 HTTP_PATH = "/slack/events"
-SORRY = "Sorry, something went wrong while handling that. Please try again in a moment."
-NOT_A_MODERATOR = (
-    "Only moderators can rebuild the index (workspace admins and owners, or the users listed in "
-    "SLACK_MODERATOR_IDS)."
+# Slack tells an app nobody's interface language: its own lines are in English.
+SORRY = message("error.sorry", "en")
+NOT_A_MODERATOR = message(
+    "reindex.not_moderator", "en", who=message("reindex.moderators.slack", "en")
 )
-REBUILDING = (
-    "Rebuilding the index. Questions keep being answered from the current one meanwhile; "
-    "I'll report here when it is done."
-)
+REBUILDING = message("reindex.rebuilding", "en")
 # Errors meaning "this token is not valid", as opposed to an outage or a rate limit.
 REJECTED = frozenset(
     {
@@ -125,15 +138,18 @@ def _error_code(exc: SlackApiError) -> str:
         return "unknown_error"
 
 
-async def serve(settings: Settings, service: FactBotService) -> None:
-    """Run the Slack bot until cancelled. Raises `AdapterStartError` (missing/rejected token)."""
-    await SlackBot(settings, service).run()
+async def serve(settings: Settings, service: FactBotService, intake: Intake | None = None) -> None:
+    """Run the Slack bot until cancelled; `intake` defaults to one of its own. Raises
+    `AdapterStartError` (missing/rejected token)."""
+    await SlackBot(settings, service, intake).run()
 
 
 class SlackBot:
-    """The bolt app, its listeners and the little state they share (threads, cooldowns)."""
+    """The bolt app, its listeners and the little state they share (threads, seen events)."""
 
-    def __init__(self, settings: Settings, service: FactBotService) -> None:
+    def __init__(
+        self, settings: Settings, service: FactBotService, intake: Intake | None = None
+    ) -> None:
         if not settings.slack_bot_token or not (
             settings.slack_app_token or settings.slack_signing_secret
         ):
@@ -152,7 +168,7 @@ class SlackBot:
             # Socket Mode requests are not signed; HTTP ones must be.
             request_verification_enabled=not self.socket_mode,
         )
-        self.cooldown = Cooldown(settings.user_cooldown_seconds, settings.user_cooldown_burst)
+        self.intake = intake or Intake(service, Admission.for_chat(settings))
         self.threads = _LruSet(OWNED_THREADS)  # (channel, thread_ts) the bot answered in
         self.seen_events = _LruSet(SEEN_EVENTS)  # event_id: Slack redelivers on reconnects
         self.bot_user_id = ""
@@ -246,13 +262,8 @@ class SlackBot:
 
     def _register(self) -> None:
         app = self.app
-        for name, work in (
-            ("/ask", self._on_ask),
-            ("/factcheck", self._on_factcheck),
-            ("/sources", self._on_sources),
-            ("/reindex", self._on_reindex),
-        ):
-            app.command(name)(self._acked_first(work))
+        for name, handler in _COMMANDS.items():
+            app.command(name)(self._acked_first(functools.partial(handler, self)))
         app.event("app_mention")(self._on_mention)
         # Every message event gets a listener (so every envelope is acknowledged); the listener
         # keeps only follow-ups in owned threads and direct messages.
@@ -281,44 +292,36 @@ class SlackBot:
 
         return listener
 
+    @_command("/ask")
     async def _on_ask(self, command: dict[str, Any], respond: AsyncRespond) -> None:
         user, channel = command["user_id"], command["channel_id"]
-        question = await self._accept(command.get("text", ""), user, respond=respond)
-        if question is None:
+        admitted = await self._admit(self._command_request(command, "ask"), respond=respond)
+        if admitted is None:
             return
-        try:
-            answer = await self.service.ask(question)
-        except QuestionRejected as exc:
-            await self._respond_ephemeral(respond, render_notice(str(exc), ":pencil2:"))
-            return
+        answer = await self.intake.ask(admitted)
         ts = await self._post_public(channel, render_answer(answer, asker=user), respond=respond)
         if ts is not None:
             self.threads.add((channel, ts))
 
+    @_command("/factcheck")
     async def _on_factcheck(self, command: dict[str, Any], respond: AsyncRespond) -> None:
-        user, channel = command["user_id"], command["channel_id"]
-        raw = slack_to_plain(command.get("text", "")).strip()
-        topic: str | None = None
-        if raw:
-            topic = await self._accept(raw, user, respond=respond, plain=True)
-            if topic is None:
-                return
-        elif not await self._within_cooldown(user, respond=respond):
+        request = self._command_request(command, "factcheck")
+        admitted = await self._admit(request, respond=respond)
+        if admitted is None:
             return
-        language = detect_language(topic) if topic else "en"
-        try:
-            notes = await self.service.factchecks(topic, language)
-        except QuestionRejected as exc:
-            await self._respond_ephemeral(respond, render_notice(str(exc), ":pencil2:"))
-            return
-        await self._post_public(channel, render_factchecks(notes, topic, language), respond=respond)
+        found = await self.intake.factchecks(admitted)
+        reply = render_factchecks(found.notes, found.topic, found.language)
+        await self._post_public(command["channel_id"], reply, respond=respond)
 
+    @_command("/sources")
     async def _on_sources(self, command: dict[str, Any], respond: AsyncRespond) -> None:
-        if not await self._within_cooldown(command["user_id"], respond=respond):
+        admitted = await self._admit(self._command_request(command, "sources"), respond=respond)
+        if admitted is None:
             return
-        info = self.service.info()
+        info = self.intake.sources(admitted)
         await self._post_public(command["channel_id"], render_sources(info), respond=respond)
 
+    @_command("/reindex")
     async def _on_reindex(self, command: dict[str, Any], respond: AsyncRespond) -> None:
         user = command["user_id"]
         who = f"{command.get('user_name') or 'unknown'} ({user})"
@@ -390,14 +393,18 @@ class SlackBot:
         user, channel = event.get("user"), event.get("channel")
         if not user or not channel:
             return
-        question = await self._accept(text, user, channel=channel, thread_ts=thread_ts)
-        if question is None:
+        request = Request(
+            "slack",
+            user,
+            slack_to_plain(text),
+            guild=event.get("team"),
+            channel=channel,
+            conversation=thread_ts or (channel if event.get("channel_type") == "im" else None),
+        )
+        admitted = await self._admit(request, thread_ts=thread_ts)
+        if admitted is None:
             return
-        try:
-            answer = await self.service.ask(question)
-        except QuestionRejected as exc:
-            await self._post_ephemeral(channel, user, thread_ts, render_notice(str(exc)))
-            return
+        answer = await self.intake.ask(admitted)
         await self._post_public(channel, render_answer(answer, asker=user), thread_ts=thread_ts)
         if thread_ts is not None:
             self.threads.add((channel, thread_ts))
@@ -427,54 +434,39 @@ class SlackBot:
 
     # ------------------------------------------------------------------ shared steps
 
-    async def _accept(
+    @staticmethod
+    def _command_request(command: dict[str, Any], kind: Kind) -> Request:
+        return Request(
+            "slack",
+            command["user_id"],
+            slack_to_plain(command.get("text", "")),
+            kind,
+            guild=command.get("team_id"),
+            channel=command["channel_id"],
+        )
+
+    async def _admit(
         self,
-        text: str,
-        user: str,
+        request: Request,
         *,
         respond: AsyncRespond | None = None,
-        channel: str | None = None,
         thread_ts: str | None = None,
-        plain: bool = False,
-    ) -> str | None:
-        """The cleaned question, or None after telling the user (ephemeral) why not.
-
-        Validation comes before the cooldown so a typo does not cost the user a turn.
-        """
-        try:
-            question = clean_question(
-                text if plain else slack_to_plain(text), self.settings.max_question_chars
-            )
-        except QuestionRejected as exc:
-            notice = render_notice(str(exc), ":pencil2:")
-            if respond is not None:
-                await self._respond_ephemeral(respond, notice)
-            elif channel is not None:
-                await self._post_ephemeral(channel, user, thread_ts, notice)
-            return None
-        if not await self._within_cooldown(
-            user, respond=respond, channel=channel, thread_ts=thread_ts
-        ):
-            return None
-        return question
-
-    async def _within_cooldown(
-        self,
-        user: str,
-        *,
-        respond: AsyncRespond | None = None,
-        channel: str | None = None,
-        thread_ts: str | None = None,
-    ) -> bool:
-        wait = self.cooldown.hit(f"slack:{user}")
-        if wait <= 0:
-            return True
-        log.info("slack: cooldown for %s (%.1fs left)", user, wait)
+    ) -> Admitted | None:
+        """The intake's admission, or None after telling the user (ephemeral) why not: through
+        the command's `respond`, else in the request's channel (and thread)."""
+        decided = self.intake.admit(request)
+        if not isinstance(decided, Refusal):
+            return decided
+        emoji = ":pencil2:"
+        if decided.reason == "rate_limited":
+            log.info("slack: cooldown for %s (%.1fs left)", request.user, decided.wait_seconds)
+            emoji = ":hourglass_flowing_sand:"
+        notice = render_notice(decided.message, emoji)
         if respond is not None:
-            await self._respond_ephemeral(respond, cooldown_notice(wait))
-        elif channel is not None:
-            await self._post_ephemeral(channel, user, thread_ts, cooldown_notice(wait))
-        return False
+            await self._respond_ephemeral(respond, notice)
+        elif request.channel is not None:
+            await self._post_ephemeral(request.channel, request.user, thread_ts, notice)
+        return None
 
     async def _post_public(
         self,

@@ -1,0 +1,223 @@
+"""One way in for every request, whatever the transport: the console, `factbot ask`, Discord, Slack.
+
+An adapter turns what it received into a `Request` and hands it to the `Intake`:
+
+1. `admit(request)` cleans the text (`bot/questions.py`), applies the per-user rate limit
+   (`bot/ratelimit.py`) and decides the language once (`bot/language.py`). It is cheap and does no
+   I/O, so an adapter can refuse privately before it shows anything public (Discord's "thinking…").
+   It returns `Admitted`, or a `Refusal` with its reason and the line to show.
+2. `ask`, `factchecks` or `sources(admitted)` does the work through the service.
+
+Adapters only render what comes back. Every outcome, with its latency, goes to the intake's
+observers (`IntakeObserver`): the place for a question log, metrics or conversation context to
+attach without touching any adapter. `Request.conversation` (a thread, a DM) is what a
+conversation's history would be keyed on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, TypeVar
+
+from bot.answer import Answer, FactCheckRef, Language
+from bot.language import detect_language
+from bot.messages import text as message
+from bot.questions import QuestionRejected, clean_question
+from bot.ratelimit import Cooldown
+from bot.settings import Settings
+from bot.status import IndexInfo
+
+__all__ = [
+    "Admission",
+    "Admitted",
+    "AnsweringService",
+    "Failed",
+    "Intake",
+    "IntakeObserver",
+    "Notes",
+    "Outcome",
+    "Refusal",
+    "Request",
+]
+
+log = logging.getLogger("factbot.intake")
+
+Kind = Literal["ask", "factcheck", "sources"]
+RefusalReason = Literal["empty", "too_long", "rate_limited"]
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a user sent, as the transport saw it. Ids are the platform's raw ids, as strings
+    (never logged as they are)."""
+
+    platform: str  # "discord", "slack", "console", "cli"
+    user: str
+    text: str = ""  # as typed (transport markup such as the bot's own mention removed)
+    kind: Kind = "ask"  # a question, a `/factcheck [topic]`, or `/sources`
+    guild: str | None = None  # Discord server or Slack workspace
+    channel: str | None = None
+    conversation: str | None = None  # the thread (or DM) the request belongs to, when known
+    locale: Language | None = None  # the user's interface language, when the platform says
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A request that may be served: its cleaned text ("" for `/sources` or a `/factcheck`
+    without topic) and the language every reply to it uses."""
+
+    request: Request
+    text: str
+    language: Language
+    started: float = field(default_factory=time.monotonic, compare=False)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request is not served, and the one line to show its user (in its language)."""
+
+    reason: RefusalReason
+    language: Language
+    message: str
+    wait_seconds: float = 0.0  # for "rate_limited"
+
+
+@dataclass(frozen=True)
+class Notes:
+    """The fact-check notes for a `/factcheck [topic]`, summarised in `language`."""
+
+    topic: str | None
+    language: Language
+    notes: tuple[FactCheckRef, ...]
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The work raised (observers only: the adapter's error handler gets the exception)."""
+
+    error: BaseException
+
+
+Outcome = Answer | Notes | IndexInfo | Refusal | Failed
+
+
+class IntakeObserver(Protocol):
+    """Sees every outcome, on the event loop: keep it quick (hand slow work to a thread)."""
+
+    def on_outcome(self, request: Request, outcome: Outcome, seconds: float) -> None: ...
+
+
+class AnsweringService(Protocol):
+    """What the intake needs of `FactBotService`."""
+
+    async def ask(self, question: str) -> Answer: ...
+
+    async def factchecks(self, topic: str | None, language: Language) -> list[FactCheckRef]: ...
+
+    def info(self) -> IndexInfo: ...
+
+
+class Admission:
+    """Cleaning, the per-user rate limit and the language: the checks before any work."""
+
+    def __init__(self, max_chars: int, cooldown: Cooldown | None = None) -> None:
+        self.max_chars = max_chars
+        self.cooldown = cooldown
+
+    @classmethod
+    def for_chat(cls, settings: Settings) -> Admission:
+        """Chat users: each one rate-limited (USER_COOLDOWN_SECONDS, USER_COOLDOWN_BURST)."""
+        cooldown = Cooldown(settings.user_cooldown_seconds, settings.user_cooldown_burst)
+        return cls(settings.max_question_chars, cooldown)
+
+    @classmethod
+    def local(cls, settings: Settings) -> Admission:
+        """The console and `factbot ask`: one local user, not rate-limited."""
+        return cls(settings.max_question_chars)
+
+    def admit(self, request: Request) -> Admitted | Refusal:
+        # Cleaning comes before the rate limit, so that a typo does not cost the user a turn.
+        raw = "" if request.kind == "sources" else request.text
+        try:
+            text = clean_question(raw, self.max_chars, allow_empty=request.kind != "ask")
+        except QuestionRejected as exc:
+            language = self._language(raw, request)
+            return Refusal(exc.reason, language, exc.message(language))
+        language = self._language(text, request)
+        wait = self.cooldown.hit(f"{request.platform}:{request.user}") if self.cooldown else 0.0
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            line = message("refusal.rate_limited", language, seconds=seconds)
+            return Refusal("rate_limited", language, line, wait)
+        return Admitted(request, text, language)
+
+    @staticmethod
+    def _language(text: str, request: Request) -> Language:
+        """The text's language; without text, the user's interface language (else English)."""
+        return detect_language(text) if text.strip() else request.locale or "en"
+
+
+_Served = TypeVar("_Served", Answer, Notes, IndexInfo)
+
+
+class Intake:
+    """Admission, then the work through the service; observers see every outcome."""
+
+    def __init__(
+        self,
+        service: AnsweringService,
+        admission: Admission,
+        observers: Sequence[IntakeObserver] = (),
+    ) -> None:
+        self.service = service
+        self.admission = admission
+        self.observers: list[IntakeObserver] = list(observers)
+
+    def admit(self, request: Request) -> Admitted | Refusal:
+        started = time.monotonic()
+        decided = self.admission.admit(request)
+        if isinstance(decided, Refusal):
+            self._notify(request, decided, time.monotonic() - started)
+        return decided
+
+    async def ask(self, admitted: Admitted) -> Answer:
+        """The answer, in the admitted language: the engine's `prepare` applies the same
+        `detect_language` to the same cleaned text."""
+        return await self._observed(admitted, self.service.ask(admitted.text))
+
+    async def factchecks(self, admitted: Admitted) -> Notes:
+        """Every note (no topic), or those matching the topic, in the admitted language."""
+        return await self._observed(admitted, self._notes(admitted.text or None, admitted.language))
+
+    def sources(self, admitted: Admitted) -> IndexInfo:
+        info = self.service.info()
+        self._notify(admitted.request, info, time.monotonic() - admitted.started)
+        return info
+
+    async def handle(self, request: Request) -> Answer | Refusal:
+        """Admit a question and answer it (for callers with nothing to show in between)."""
+        decided = self.admit(request)
+        return decided if isinstance(decided, Refusal) else await self.ask(decided)
+
+    async def _notes(self, topic: str | None, language: Language) -> Notes:
+        return Notes(topic, language, tuple(await self.service.factchecks(topic, language)))
+
+    async def _observed(self, admitted: Admitted, work: Awaitable[_Served]) -> _Served:
+        try:
+            outcome = await work
+        except Exception as exc:
+            self._notify(admitted.request, Failed(exc), time.monotonic() - admitted.started)
+            raise
+        self._notify(admitted.request, outcome, time.monotonic() - admitted.started)
+        return outcome
+
+    def _notify(self, request: Request, outcome: Outcome, seconds: float) -> None:
+        for observer in self.observers:
+            try:
+                observer.on_outcome(request, outcome, seconds)
+            except Exception:  # an observer's bug must not cost the user an answer
+                log.exception("intake observer %r failed", observer)
