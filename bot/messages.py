@@ -10,6 +10,86 @@ from bot.answer import Language
 
 CATALOGUE: dict[str, dict[Language, str]] = {
     # ---------------------------------------------------------------- answers and notes (rendering)
+    # Answers: the plain text (console, JSON `answer`), Discord embeds and Slack blocks.
+    "answer.article": {"fr": "D'après l'article", "en": "From the article"},
+    "answer.factcheck": {"fr": "Vérification", "en": "Fact-check"},
+    "answer.true": {"fr": "Ce qui est vrai", "en": "What is true"},
+    "answer.claim": {"fr": "Affirmation", "en": "Claim"},
+    "answer.from_note": {"fr": "D'après une note de vérification", "en": "From a fact-check note"},
+    "answer.asked": {"fr": "a demandé", "en": "asked"},
+    "answer.refusal": {
+        "fr": "L'article ne traite pas de cette question, et aucune note de vérification ne la "
+        "couvre.",
+        "en": "The article doesn't cover that, and none of the fact-check notes does either.",
+    },
+    "answer.not_covered": {"fr": "Pas couvert par l'article", "en": "Not covered by the article"},
+    "answer.refused_hint": {
+        "fr": "Essayez /factcheck pour parcourir les notes de vérification.",
+        "en": "Try /factcheck to browse the fact-check notes.",
+    },
+    "answer.footer": {
+        "fr": "Citations exactes de l'article · notes de vérification de factbot",
+        "en": "Verbatim quotes from the article · fact-check notes by factbot",
+    },
+    # Where every warning verdict shares one mark (Discord), the footer says what it means.
+    "answer.warning_legend": {
+        "fr": "{mark} = l'article se trompe ou a vieilli",
+        "en": "{mark} = the article is wrong or outdated",
+    },
+    "answer.index": {"fr": "index {version}", "en": "index {version}"},
+    "answer.thread": {"fr": "Question", "en": "Question"},
+    "more_not_shown": {"fr": "{n} de plus, non affichés", "en": "{n} more not shown"},
+    "and_more": {"fr": "… et {n} de plus", "en": "… and {n} more"},
+    # /factcheck
+    "notes.title": {"fr": "Notes de vérification ({n})", "en": "Fact-check notes ({n})"},
+    "notes.topic": {"fr": "Notes sur « {topic} »", "en": "Notes about “{topic}”"},
+    "notes.none": {
+        "fr": "Aucune note de vérification ne correspond à ce sujet.",
+        "en": "No fact-check note matches that topic.",
+    },
+    "notes.browse_all": {
+        "fr": "Essayez /factcheck sans sujet pour voir toutes les notes.",
+        "en": "Try /factcheck with no topic for all notes.",
+    },
+    "notes.more": {
+        "fr": "{n} autres notes non affichées : précisez avec /factcheck sujet",
+        "en": "{n} more notes not shown: narrow it down with /factcheck topic",
+    },
+    "notes.page": {"fr": "page {i}/{n}", "en": "page {i}/{n}"},
+    # /sources
+    "sources.title": {"fr": "Sources", "en": "Sources"},
+    "sources.documents": {"fr": "Documents", "en": "Documents"},
+    "sources.no_documents": {"fr": "Aucun document indexé.", "en": "No document is indexed."},
+    "sources.notes": {"fr": "Notes de vérification", "en": "Fact-check notes"},
+    "sources.passages": {"fr": "Passages indexés", "en": "Passages indexed"},
+    "sources.version": {"fr": "Version de l'index", "en": "Index version"},
+    "sources.model": {"fr": "Modèle d'embedding", "en": "Embedding model"},
+    "sources.built": {"fr": "Construit le", "en": "Built"},
+    "sources.summary": {
+        "fr": "Sources : {documents} documents, {notes} notes de vérification",
+        "en": "Sources: {documents} documents, {notes} fact-check notes",
+    },
+    # /reindex (moderators)
+    "reindex.done": {
+        "fr": "Index reconstruit en {seconds:.1f} s : {passages} passages, version `{version}` "
+        "(avant : `{previous}`).",
+        "en": "Index rebuilt in {seconds:.1f} s: {passages} passages, version `{version}` "
+        "(was `{previous}`).",
+    },
+    "reindex.joined": {
+        "fr": "Une reconstruction était déjà en cours ; voici son résultat.",
+        "en": "A rebuild was already running; this is its result.",
+    },
+    "reindex.changes": {"fr": "Ce qui a changé :", "en": "What changed:"},
+    "reindex.no_change": {"fr": "aucun changement de contenu", "en": "no content change"},
+    "reindex.failed": {"fr": "La reconstruction a échoué.", "en": "Reindex failed."},
+    "reindex.still_serving": {
+        "fr": "L'index précédent `{version}` reste en service. Corrigez le corpus, puis relancez "
+        "/reindex :",
+        "en": "The previous index `{version}` keeps serving. Fix the corpus, then run /reindex "
+        "again:",
+    },
+    "reindex.no_detail": {"fr": "(aucun détail fourni)", "en": "(no details were reported)"},
     # ---------------------------------------------------------------- chat flow (intake, cooldown,
     # permissions, errors)
 }
