@@ -42,7 +42,7 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "and_more": {"fr": "… et {n} de plus", "en": "… and {n} more"},
     # /factcheck
     "notes.title": {"fr": "Notes de vérification ({n})", "en": "Fact-check notes ({n})"},
-    "notes.topic": {"fr": "Notes sur « {topic} »", "en": "Notes about “{topic}”"},
+    "notes.topic": {"fr": "Notes correspondant à : {topic}", "en": "Notes matching: {topic}"},
     "notes.none": {
         "fr": "Aucune note de vérification ne correspond à ce sujet.",
         "en": "No fact-check note matches that topic.",
@@ -70,24 +70,23 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "Sources: {documents} documents, {notes} fact-check notes",
     },
     # /reindex (moderators)
-    "reindex.done": {
-        "fr": "Index reconstruit en {seconds:.1f} s : {passages} passages, version `{version}` "
-        "(avant : `{previous}`).",
-        "en": "Index rebuilt in {seconds:.1f} s: {passages} passages, version `{version}` "
-        "(was `{previous}`).",
+    "reindex.done": {  # `report` is a bot.status.ReindexReport
+        "fr": "Index reconstruit en {report.seconds:.1f} s : {report.chunk_count} passages "
+        "(version `{report.previous_version}` → `{report.version}`).",
+        "en": "Index rebuilt in {report.seconds:.1f} s: {report.chunk_count} chunks "
+        "(version `{report.previous_version}` → `{report.version}`).",
     },
     "reindex.joined": {
-        "fr": "Une reconstruction était déjà en cours ; voici son résultat.",
-        "en": "A rebuild was already running; this is its result.",
+        "fr": "Votre demande a rejoint une reconstruction déjà en cours.",
+        "en": "Your request joined a rebuild that was already running.",
     },
-    "reindex.changes": {"fr": "Ce qui a changé :", "en": "What changed:"},
+    "reindex.changes": {"fr": "Changements :", "en": "Changes:"},
     "reindex.no_change": {"fr": "aucun changement de contenu", "en": "no content change"},
-    "reindex.failed": {"fr": "La reconstruction a échoué.", "en": "Reindex failed."},
-    "reindex.still_serving": {
-        "fr": "L'index précédent `{version}` reste en service. Corrigez le corpus, puis relancez "
-        "/reindex :",
-        "en": "The previous index `{version}` keeps serving. Fix the corpus, then run /reindex "
-        "again:",
+    "reindex.failed": {
+        "fr": "Échec de la reconstruction : l'index précédent (`{version}`) reste en service.\n"
+        "Corrigez le corpus et relancez /reindex :",
+        "en": "Rebuild failed: the previous index (`{version}`) keeps serving.\n"
+        "Fix the corpus and run /reindex again:",
     },
     "reindex.no_detail": {"fr": "(aucun détail fourni)", "en": "(no details were reported)"},
     # ---------------------------------------------------------------- chat flow (intake, cooldown,

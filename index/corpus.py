@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from index.text import find_normalized, split_sentences
-from index.verdicts import VERDICTS  # the verdicts a note may carry (name -> how it renders)
+from index.verdicts import VERDICTS as VERDICTS  # the verdicts a note may carry (re-exported)
 
 SECTION_HEADINGS = {"fr": "## Français", "en": "## English"}
 ARTICLE_FIELDS = ("id", "title", "language", "published")

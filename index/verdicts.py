@@ -61,9 +61,6 @@ VERDICTS: Mapping[str, Verdict] = MappingProxyType(
     }
 )
 
-# Verdicts that mean "do not take the quoted sentence at face value".
-WARNING_VERDICTS = frozenset(name for name, v in VERDICTS.items() if v.warning)
-
 
 def verdict(name: str) -> Verdict:
     """The table entry for `name`; an unknown name gets a warning entry labelled with itself."""
@@ -72,4 +69,5 @@ def verdict(name: str) -> Verdict:
 
 
 def is_warning(name: str) -> bool:
+    """Whether a note with this verdict says "do not take the quoted sentence at face value"."""
     return verdict(name).warning

@@ -260,7 +260,7 @@ def test_factcheck_pages_are_capped_and_say_how_many_are_hidden() -> None:
 
 def test_factcheck_topic_without_match() -> None:
     (spec,) = render.factcheck_specs([], "@everyone carbonara", "en")
-    assert spec.title == "Notes about “@\u200beveryone carbonara”"
+    assert spec.title == "Notes matching: @\u200beveryone carbonara"
     assert spec.description == (
         "No fact-check note matches that topic. Try /factcheck with no topic for all notes."
     )
@@ -296,11 +296,11 @@ def test_sources_embed_lists_documents_and_index() -> None:
 def test_reindex_text_reports_chunks_duration_and_changes() -> None:
     report = ReindexReport("v2", "v1", 74, 3.25, ("notes changed: fc-13_launch",), coalesced=True)
     text = render.reindex_text(report)
-    assert text.startswith("✅ Index rebuilt in 3.2 s: 74 passages, version `v2` (was `v1`).")
-    assert "\nA rebuild was already running; this is its result.\n**What changed:**\n" in text
+    assert text.startswith("✅ Index rebuilt in 3.2 s: 74 chunks (version `v1` → `v2`).")
+    assert "\nYour request joined a rebuild that was already running.\n**Changes:**\n" in text
     assert "• notes changed: fc-13\\_launch" in text
     unchanged = render.reindex_text(ReindexReport("v3", "v2", 74, 1.0, ()))
-    assert unchanged.endswith("**What changed:**\n• no content change")
+    assert unchanged.endswith("**Changes:**\n• no content change")
     assert "already running" not in unchanged
 
 
@@ -308,8 +308,8 @@ def test_reindex_failed_text_lists_problems_within_2000() -> None:
     problems = [f"factchecks/{i:02d}_x.md:4: unknown verdict 'bogus'" for i in range(100)]
     text = render.reindex_failed_text(problems, "v1")
     assert text.startswith(
-        "❌ **Reindex failed.** The previous index `v1` keeps serving. "
-        "Fix the corpus, then run /reindex again:\n"
+        "❌ Rebuild failed: the previous index (`v1`) keeps serving.\n"
+        "Fix the corpus and run /reindex again:\n"
     )
     assert "• factchecks/00\\_x.md:4: unknown verdict 'bogus'" in text
     assert "and 85 more" in text

@@ -337,7 +337,7 @@ def test_factcheck_list_and_empty_topic() -> None:
         "type": "header",
         "text": {"type": "plain_text", "text": "Fact-check notes (2)", "emoji": True},
     }
-    assert message.blocks[1]["elements"][0]["text"] == "Notes about “_launch_”"
+    assert message.blocks[1]["elements"][0]["text"] == "Notes matching: _launch_"
     assert len([t for t in sections(message) if t.startswith(":")]) == 2
 
     empty = render_factchecks([], "pizza", "fr")
@@ -380,19 +380,19 @@ def test_reindex_report_and_failure() -> None:
     report = ReindexReport("v2", "v1", 74, 2.24, ("notes changed: fc-13-launch-date",), True)
     text = sections(render_reindex_report(report))[0]
     assert text == (
-        ":white_check_mark: Index rebuilt in 2.2 s: 74 passages, version `v2` (was `v1`).\n"
-        "A rebuild was already running; this is its result.\n"
-        "*What changed:*\n"
+        ":white_check_mark: Index rebuilt in 2.2 s: 74 chunks (version `v1` → `v2`).\n"
+        "Your request joined a rebuild that was already running.\n"
+        "*Changes:*\n"
         "• notes changed: fc-13-launch-date"
     )
     unchanged = sections(render_reindex_report(ReindexReport("v3", "v2", 74, 1.0, ())))[0]
-    assert unchanged.endswith("*What changed:*\n• no content change")
+    assert unchanged.endswith("*Changes:*\n• no content change")
 
     failure = render_reindex_failure(["factchecks/13.md: unknown verdict 'bogus'"], "v1")
     joined = "\n".join(sections(failure))
     assert joined.startswith(
-        ":x: *Reindex failed.* The previous index `v1` keeps serving. "
-        "Fix the corpus, then run /reindex again:"
+        ":x: Rebuild failed: the previous index (`v1`) keeps serving.\n"
+        "Fix the corpus and run /reindex again:\n"
     )
     assert "• factchecks/13.md: unknown verdict 'bogus'" in joined
 

@@ -398,14 +398,7 @@ def sources_embed(info: IndexInfo, language: Language = "en") -> discord.Embed:
 
 def reindex_text(report: ReindexReport, language: Language = "en") -> str:
     """The moderator's ephemeral summary of a successful rebuild."""
-    head = "✅ " + message(
-        "reindex.done",
-        language,
-        seconds=report.seconds,
-        passages=report.chunk_count,
-        version=report.version,
-        previous=report.previous_version,
-    )
+    head = "✅ " + message("reindex.done", language, report=report)
     if report.coalesced:
         head += "\n" + message("reindex.joined", language)
     changes = [escape_markdown(c) for c in report.changes] or [
@@ -419,9 +412,6 @@ def reindex_failed_text(
     problems: Sequence[str], serving_version: str, language: Language = "en"
 ) -> str:
     """The moderator's ephemeral list of validation problems (the old index keeps serving)."""
-    head = (
-        f"❌ **{message('reindex.failed', language)}** "
-        f"{message('reindex.still_serving', language, version=serving_version)}"
-    )
+    head = "❌ " + message("reindex.failed", language, version=serving_version)
     lines = [escape_markdown(p) for p in problems] or [message("reindex.no_detail", language)]
     return clip_message(head + "\n" + _bullets(lines, MAX_PROBLEMS, language))

@@ -291,14 +291,8 @@ def render_sources(info: IndexInfo, language: Language = "en") -> SlackMessage:
 
 def render_reindex_report(report: ReindexReport, language: Language = "en") -> SlackMessage:
     """The `/reindex` success reply: chunks, duration, versions and what changed."""
-    head = ":white_check_mark: " + message(
-        "reindex.done",
-        language,
-        seconds=report.seconds,
-        passages=report.chunk_count,
-        version=escape(report.version),
-        previous=escape(report.previous_version),
-    )
+    # The template's own text needs no escaping; the values (versions) are escaped with it.
+    head = ":white_check_mark: " + escape(message("reindex.done", language, report=report))
     if report.coalesced:
         head += "\n" + message("reindex.joined", language)
     changes = [escape(c) for c in report.changes] or [message("reindex.no_change", language)]
@@ -311,9 +305,8 @@ def render_reindex_failure(
     problems: Sequence[str], serving_version: str, language: Language = "en"
 ) -> SlackMessage:
     """The `/reindex` failure reply: the validation messages; the old index keeps serving."""
-    failed = message("reindex.failed", language)
-    still = message("reindex.still_serving", language, version=escape(serving_version))
-    head = f":x: *{failed}* {still}"
+    failed = message("reindex.failed", language, version=serving_version)
+    head = f":x: {escape(failed)}"
     lines = [f"• {escape(p)}" for p in problems] or [f"• {message('reindex.no_detail', language)}"]
     blocks = [section(head)]
     # One section per group of problems so a long list is split rather than cut.
