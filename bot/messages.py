@@ -42,7 +42,7 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "and_more": {"fr": "… et {n} de plus", "en": "… and {n} more"},
     # /factcheck
     "notes.title": {"fr": "Notes de vérification ({n})", "en": "Fact-check notes ({n})"},
-    "notes.topic": {"fr": "Notes correspondant à : {topic}", "en": "Notes matching: {topic}"},
+    "notes.topic": {"fr": "Notes sur « {topic} »", "en": "Notes about “{topic}”"},
     "notes.none": {
         "fr": "Aucune note de vérification ne correspond à ce sujet.",
         "en": "No fact-check note matches that topic.",

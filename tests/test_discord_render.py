@@ -260,7 +260,7 @@ def test_factcheck_pages_are_capped_and_say_how_many_are_hidden() -> None:
 
 def test_factcheck_topic_without_match() -> None:
     (spec,) = render.factcheck_specs([], "@everyone carbonara", "en")
-    assert spec.title == "Notes matching: @\u200beveryone carbonara"
+    assert spec.title == "Notes about “@\u200beveryone carbonara”"
     assert spec.description == (
         "No fact-check note matches that topic. Try /factcheck with no topic for all notes."
     )

@@ -337,7 +337,7 @@ def test_factcheck_list_and_empty_topic() -> None:
         "type": "header",
         "text": {"type": "plain_text", "text": "Fact-check notes (2)", "emoji": True},
     }
-    assert message.blocks[1]["elements"][0]["text"] == "Notes matching: _launch_"
+    assert message.blocks[1]["elements"][0]["text"] == "Notes about “launch”"
     assert len([t for t in sections(message) if t.startswith(":")]) == 2
 
     empty = render_factchecks([], "pizza", "fr")

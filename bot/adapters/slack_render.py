@@ -246,7 +246,7 @@ def render_factchecks(
     title = message("notes.title", language, n=len(notes))
     blocks: list[Block] = [header(title)]
     if topic:
-        blocks.append(context(message("notes.topic", language, topic=f"_{escape(topic)}_")))
+        blocks.append(context(message("notes.topic", language, topic=escape(topic))))
     if not notes:
         none = f"{message('notes.none', language)} {message('notes.browse_all', language)}"
         blocks.append(section(none))
