@@ -9,34 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from index.verdicts import is_warning
+
 Language = Literal["fr", "en"]
 SourceKind = Literal["article", "factcheck"]
-
-# Headings every rendering shares (console text, Discord embeds, Slack blocks), per language.
-HEADINGS: dict[str, dict[Language, str]] = {
-    "article": {"fr": "D'après l'article", "en": "From the article"},
-    "factcheck": {"fr": "Vérification", "en": "Fact-check"},
-    "true": {"fr": "Ce qui est vrai", "en": "What is true"},
-}
-
-# Human labels for verdicts, per language. Keys are the corpus verdict values.
-VERDICT_LABELS: dict[str, dict[str, str]] = {
-    "accurate": {"en": "Accurate", "fr": "Exact"},
-    "mostly-accurate": {"en": "Mostly accurate", "fr": "Plutôt exact"},
-    "misleading": {"en": "Misleading", "fr": "Trompeur"},
-    "inaccurate": {"en": "Inaccurate", "fr": "Inexact"},
-    "outdated": {"en": "Outdated", "fr": "Dépassé"},
-    "unverifiable": {"en": "Unverifiable", "fr": "Invérifiable"},
-    "opinion": {"en": "Opinion, not fact", "fr": "Opinion, pas un fait"},
-}
-
-# Verdicts that mean "do not take the quoted sentence at face value".
-WARNING_VERDICTS = frozenset({"misleading", "inaccurate", "outdated", "unverifiable", "opinion"})
-
-
-def verdict_label(verdict: str, language: Language) -> str:
-    """The reader-facing label of a verdict in `language`."""
-    return VERDICT_LABELS.get(verdict, {}).get(language, verdict)
 
 
 @dataclass(frozen=True)
@@ -87,7 +63,8 @@ class FactCheckRef:
 
     @property
     def is_warning(self) -> bool:
-        return self.verdict in WARNING_VERDICTS
+        """The note corrects its claim (see `index.verdicts`); unknown verdicts count as warnings."""
+        return is_warning(self.verdict)
 
     def to_json(self) -> dict[str, Any]:
         return {

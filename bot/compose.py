@@ -4,29 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from bot.answer import (
-    HEADINGS,
-    WARNING_VERDICTS,
-    Answer,
-    FactCheckRef,
-    Language,
-    Link,
-    SourceRef,
-    verdict_label,
-)
+from bot.answer import Answer, FactCheckRef, Language, Link, SourceRef
+from bot.messages import text
 from bot.retrieval import Hit
 from index.chunking import Chunk
 from index.store import LoadedIndex, NoteRecord
+from index.verdicts import is_warning, verdict
 
 # A unit whose dense score falls this far below the best one is not worth quoting beside it.
 QUOTE_MARGIN = 0.2
 MAX_FACTCHECKS = 3
 ARTICLE_LOOKAHEAD = 3
-
-REFUSALS: dict[Language, str] = {
-    "fr": "L'article ne traite pas de cette question, et aucune note de vérification ne la couvre.",
-    "en": "The article doesn't cover that, and none of the fact-check notes does either.",
-}
 
 SentencePicker = Callable[[str, Chunk], tuple[int, int]]
 
@@ -40,14 +28,14 @@ def factcheck_ref(note: NoteRecord, language: Language) -> FactCheckRef:
         verdict=note.verdict,
         label=note.rating
         if note.rating and language == "en"
-        else verdict_label(note.verdict, language),
+        else verdict(note.verdict).label(language),
         summary=summary,
         sources=tuple(Link(title, url) for title, url in note.sources),
     )
 
 
 def refusal(question: str, language: Language, version: str) -> Answer:
-    return Answer(question, language, True, REFUSALS[language], index_version=version)
+    return Answer(question, language, True, text("answer.refusal", language), index_version=version)
 
 
 def compose(
@@ -84,9 +72,7 @@ def compose(
             )
             note_ids.extend(original.notes)
             quoted_warnings.update(
-                n
-                for n in original.notes
-                if n in index.notes and index.notes[n].verdict in WARNING_VERDICTS
+                n for n in original.notes if n in index.notes and is_warning(index.notes[n].verdict)
             )
         else:
             note = index.notes[hit.unit]
@@ -108,19 +94,16 @@ def compose(
     # notes fill the rest, up to MAX_FACTCHECKS.
     relevance = {h.unit: h.fused for h in hits if h.kind == "factcheck"}
     candidates = [n for n in dict.fromkeys(note_ids) if n in index.notes]
-    candidates.sort(
-        key=lambda n: (-relevance.get(n, 0.0), index.notes[n].verdict not in WARNING_VERDICTS)
-    )
+    candidates.sort(key=lambda n: (-relevance.get(n, 0.0), not is_warning(index.notes[n].verdict)))
     others = [n for n in candidates if n not in quoted_warnings]
     shown = quoted_warnings.union(others[: max(0, MAX_FACTCHECKS - len(quoted_warnings))])
     notes = [index.notes[n] for n in candidates if n in shown]
     factchecks = tuple(factcheck_ref(n, language) for n in notes)
-    text = render_text(language, sources, factchecks)
     return Answer(
         question,
         language,
         False,
-        text,
+        render_text(language, sources, factchecks),
         tuple(sources),
         factchecks,
         index_version=index.version,
@@ -187,15 +170,15 @@ def render_text(
     lines: list[str] = []
     quotes = [s for s in sources if s.kind == "article"]
     if quotes:
-        lines.append(f"{HEADINGS['article'][language]}:")
+        lines.append(f"{text('answer.article', language)}:")
         for s in quotes:
             lines.append(f"  « {s.quote} » (§{s.paragraph})")
             if s.translation:
                 lines.append(f"    — “{s.translation}”")
     for f in factchecks:
-        marker = "⚠" if f.is_warning else "✓"
-        lines.append(f"{marker} {HEADINGS['factcheck'][language]} — {f.label}: « {f.claim} »")
-        lines.append(f"  {HEADINGS['true'][language]}: {f.summary}")
+        heading = text("answer.factcheck", language)
+        lines.append(f"{verdict(f.verdict).mark} {heading} — {f.label}: « {f.claim} »")
+        lines.append(f"  {text('answer.true', language)}: {f.summary}")
         for link in f.sources[:2]:
             lines.append(f"  → {link.title}: {link.url}")
     return "\n".join(lines)

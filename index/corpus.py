@@ -17,16 +17,8 @@ from typing import Any
 import yaml
 
 from index.text import find_normalized, split_sentences
+from index.verdicts import VERDICTS as VERDICTS  # the verdicts a note may carry (re-exported)
 
-VERDICTS = (
-    "accurate",
-    "mostly-accurate",
-    "misleading",
-    "inaccurate",
-    "outdated",
-    "unverifiable",
-    "opinion",
-)
 SECTION_HEADINGS = {"fr": "## Français", "en": "## English"}
 ARTICLE_FIELDS = ("id", "title", "language", "published")
 NOTE_FIELDS = ("id", "claim", "verdict", "reviewed", "sources")

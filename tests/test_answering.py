@@ -119,8 +119,8 @@ def test_json_contract(service: FactBotService) -> None:
 def test_every_answer_quotes_exactly_and_flags_every_quoted_mistake(
     service: FactBotService,
 ) -> None:
-    from bot.answer import WARNING_VERDICTS
     from bot.evaluation import load_questions
+    from index.verdicts import is_warning
 
     data = Path(__file__).parent / "data"
     questions = [*load_questions(data / "questions.jsonl"), *load_questions(data / "heldout.jsonl")]
@@ -134,9 +134,7 @@ def test_every_answer_quotes_exactly_and_flags_every_quoted_mistake(
         for source in answer.sources:
             if source.kind != "article":
                 continue
-            warnings = {
-                n for n in notes_of[source.id] if index.notes[n].verdict in WARNING_VERDICTS
-            }
+            warnings = {n for n in notes_of[source.id] if is_warning(index.notes[n].verdict)}
             quoted_with_warnings += bool(warnings)
             # A quoted sentence never goes out without every note that corrects it.
             assert warnings <= shown, (answer.question, source.id, warnings - shown)

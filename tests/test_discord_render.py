@@ -12,6 +12,7 @@ from bot.adapters import discord_render as render
 from bot.adapters.discord_render import dlen, truncate
 from bot.answer import Answer, FactCheckRef, Link, SourceRef
 from bot.status import DocumentInfo, IndexInfo, ReindexReport
+from index.verdicts import VERDICTS
 
 LINK = re.compile(r"\[([^\[\]]*)\]\(([^()]*)\)")
 
@@ -146,8 +147,10 @@ def test_answer_embed_quotes_with_paragraph_refs_translation_and_verdicts() -> N
     assert "**Claim:** « claim 13 ccc »" in first
     assert "**What is true:** summary 13 word word word" in first
     assert "[Source 13 (a)](https://example.org/13/page%281%29)" in first
-    assert e["color"] == render.COLOUR_WARNING.value
-    assert "index v42" in e["footer"]["text"]
+    assert e["color"] == VERDICTS["outdated"].colour == discord.Colour.orange().value
+    footer = e["footer"]["text"]
+    assert footer.startswith("Verbatim quotes from the article · fact-check notes by factbot · ")
+    assert "⚠️ = the article is wrong or outdated · index v42" in footer
 
 
 def test_french_answer_has_french_labels_and_no_translation_line() -> None:
@@ -158,7 +161,8 @@ def test_french_answer_has_french_labels_and_no_translation_line() -> None:
     assert e["description"].startswith("**D'après l'article**")
     assert "Sentence" not in e["description"]  # the English line is for English answers only
     assert "**Affirmation:**" in e["fields"][0]["value"]
-    assert e["color"] == render.COLOUR_ACCURATE.value
+    assert e["color"] == VERDICTS["accurate"].colour == discord.Colour.green().value
+    assert e["footer"]["text"].startswith("Citations exactes de l'article")
 
 
 def test_refused_answer_says_not_covered() -> None:
@@ -257,7 +261,9 @@ def test_factcheck_pages_are_capped_and_say_how_many_are_hidden() -> None:
 def test_factcheck_topic_without_match() -> None:
     (spec,) = render.factcheck_specs([], "@everyone carbonara", "en")
     assert spec.title == "Notes about “@\u200beveryone carbonara”"
-    assert spec.description == "No fact-check note matches that topic."
+    assert spec.description == (
+        "No fact-check note matches that topic. Try /factcheck with no topic for all notes."
+    )
 
 
 def test_sources_embed_lists_documents_and_index() -> None:
@@ -275,6 +281,7 @@ def test_sources_embed_lists_documents_and_index() -> None:
     e = render.sources_embed(info).to_dict()
     assert "• [Conquête spatiale](https://dexplo.fr/) — `article-fr` (fr)" in e["description"]
     assert "• Space conquest — `article-en` (en)" in e["description"]
+    assert e["title"] == "📚 Sources"
     fields = {f["name"]: f["value"] for f in e["fields"]}
     assert fields["Fact-check notes"] == "17"
     assert fields["Passages indexed"] == "74"
@@ -290,14 +297,20 @@ def test_reindex_text_reports_chunks_duration_and_changes() -> None:
     report = ReindexReport("v2", "v1", 74, 3.25, ("notes changed: fc-13_launch",), coalesced=True)
     text = render.reindex_text(report)
     assert text.startswith("✅ Index rebuilt in 3.2 s: 74 chunks (version `v1` → `v2`).")
+    assert "\nYour request joined a rebuild that was already running.\n**Changes:**\n" in text
     assert "• notes changed: fc-13\\_launch" in text
-    assert "already running" in text
+    unchanged = render.reindex_text(ReindexReport("v3", "v2", 74, 1.0, ()))
+    assert unchanged.endswith("**Changes:**\n• no content change")
+    assert "already running" not in unchanged
 
 
 def test_reindex_failed_text_lists_problems_within_2000() -> None:
     problems = [f"factchecks/{i:02d}_x.md:4: unknown verdict 'bogus'" for i in range(100)]
     text = render.reindex_failed_text(problems, "v1")
-    assert text.startswith("❌ Rebuild failed: the previous index (`v1`) keeps serving.")
+    assert text.startswith(
+        "❌ Rebuild failed: the previous index (`v1`) keeps serving.\n"
+        "Fix the corpus and run /reindex again:\n"
+    )
     assert "• factchecks/00\\_x.md:4: unknown verdict 'bogus'" in text
     assert "and 85 more" in text
     assert dlen(text) <= render.MESSAGE_MAX

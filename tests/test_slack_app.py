@@ -212,12 +212,12 @@ async def test_factcheck_and_sources(
     assert block_texts(everything)[0] == f"Fact-check notes ({notes})"
     assert len([t for t in block_texts(everything) if "*Fact-check — " in t]) == notes
     topical = block_texts(topic)
-    assert topical[1] == "Notes matching: _solar power station_"
+    assert topical[1] == "Notes about “solar power station”"
     assert ":x: *Fact-check — Inaccurate" in topical[2]  # the space solar station note leads
     info = service.info()
     assert block_texts(sources)[0] == "Sources"
     assert f"*Fact-check notes:* {info.note_count}" in block_texts(sources)
-    assert f"Index {info.version}" in texts([sources])
+    assert f"Index version: {info.version}" in texts([sources])
 
 
 # ---------------------------------------------------------------------------- /reindex
@@ -261,8 +261,7 @@ async def test_reindex_by_a_moderator_reports_the_rebuild(
     text = block_texts(report)[0]
     after = service.info()
     assert after.version != before
-    assert f"{after.chunk_count} chunks in " in text
-    assert f"version `{after.version}` (was `{before}`)" in text
+    assert f"{after.chunk_count} chunks (version `{before}` → `{after.version}`)" in text
     assert re.search(r"\*Changes:\*\n• \S", text)
     assert bool(fake.calls_to("users.info", user=user)) is looks_up
     assert fake.calls_to("chat.postMessage") == []  # moderator replies are never public
@@ -309,7 +308,7 @@ async def test_failed_reindex_reports_problems_and_keeps_answering(
         (answer,) = await fake.wait_for(lambda: fake.calls_to("chat.postMessage"))
     assert failure.args["response_type"] == "ephemeral"
     report = "\n".join(block_texts(failure))
-    assert f"*Reindex failed.* Still answering from the previous index `{before}`" in report
+    assert f"Rebuild failed: the previous index (`{before}`) keeps serving." in report
     assert re.search(r"• .*13-launch-date.*bogus-verdict", report)
     assert service.info().version == before
     # The old index, with the note as it was, still answers.
@@ -336,7 +335,7 @@ async def test_questions_during_reindex_are_all_answered_and_reindexes_coalesce(
     )
     version = service.info().version
     texts_ = [block_texts(r)[0] for r in reports]
-    assert all(f"version `{version}`" in t for t in texts_)  # one build served both requests
+    assert all(f"→ `{version}`)" in t for t in texts_)  # one build served both requests
     assert sum("joined a rebuild that was already running" in t for t in texts_) == 1
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -338,12 +337,15 @@ def test_factcheck_list_and_empty_topic() -> None:
         "type": "header",
         "text": {"type": "plain_text", "text": "Fact-check notes (2)", "emoji": True},
     }
-    assert "Notes matching: _launch_" in message.blocks[1]["elements"][0]["text"]
+    assert message.blocks[1]["elements"][0]["text"] == "Notes about “launch”"
     assert len([t for t in sections(message) if t.startswith(":")]) == 2
 
     empty = render_factchecks([], "pizza", "fr")
     assert_valid(empty)
-    assert "Aucune note" in sections(empty)[0]
+    assert sections(empty)[0] == (
+        "Aucune note de vérification ne correspond à ce sujet. "
+        "Essayez /factcheck sans sujet pour voir toutes les notes."
+    )
 
 
 def test_sources_lists_documents_and_index() -> None:
@@ -364,20 +366,34 @@ def test_sources_lists_documents_and_index() -> None:
     assert "<https://dexplo.fr/|Conquête spatiale> (fr)" in docs
     assert "Space &lt;conquest&gt; (en)" in docs
     assert "*Fact-check notes:* 17" in sections(message)[1]
-    assert "Index v123, 74 chunks" in json.dumps(message.blocks)
+    context = [e["text"] for e in message.blocks[-1]["elements"]]
+    assert context == [
+        "Index version: v123",
+        "Passages indexed: 74",
+        "Built: 2026-11-24T04:08:54+00:00",
+        "Embedding model: bundled:all-MiniLM-L6-v2",
+    ]
+    assert message.text == "Sources: 2 documents, 17 fact-check notes"
 
 
 def test_reindex_report_and_failure() -> None:
     report = ReindexReport("v2", "v1", 74, 2.24, ("notes changed: fc-13-launch-date",), True)
     text = sections(render_reindex_report(report))[0]
-    assert "*Index rebuilt* (your request joined a rebuild that was already running)" in text
-    assert "74 chunks in 2.2 s" in text
-    assert "version `v2` (was `v1`)" in text
-    assert "• notes changed: fc-13-launch-date" in text
+    assert text == (
+        ":white_check_mark: Index rebuilt in 2.2 s: 74 chunks (version `v1` → `v2`).\n"
+        "Your request joined a rebuild that was already running.\n"
+        "*Changes:*\n"
+        "• notes changed: fc-13-launch-date"
+    )
+    unchanged = sections(render_reindex_report(ReindexReport("v3", "v2", 74, 1.0, ())))[0]
+    assert unchanged.endswith("*Changes:*\n• no content change")
 
     failure = render_reindex_failure(["factchecks/13.md: unknown verdict 'bogus'"], "v1")
     joined = "\n".join(sections(failure))
-    assert "*Reindex failed.* Still answering from the previous index `v1`" in joined
+    assert joined.startswith(
+        ":x: Rebuild failed: the previous index (`v1`) keeps serving.\n"
+        "Fix the corpus and run /reindex again:\n"
+    )
     assert "• factchecks/13.md: unknown verdict 'bogus'" in joined
 
 

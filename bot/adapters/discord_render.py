@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from bot.answer import HEADINGS, Answer, FactCheckRef, Language, Link, SourceRef
+from bot.answer import Answer, FactCheckRef, Language, Link, SourceRef
+from bot.messages import text as message
 from bot.status import IndexInfo, ReindexReport
+from index.verdicts import VERDICTS, verdict
 
 # Discord limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_MAX = 256
@@ -25,46 +27,20 @@ FIELD_NAME_MAX = 256
 FIELD_VALUE_MAX = 1024
 FIELDS_MAX = 25
 FOOTER_MAX = 2048
-AUTHOR_MAX = 256
 EMBED_TOTAL_MAX = 6000  # title + description + field names/values + footer + author, per message
 MESSAGE_MAX = 2000
 THREAD_NAME_MAX = 100
+MAX_CHANGES = 20  # lines of a /reindex report
+MAX_PROBLEMS = 15  # lines of a failed /reindex
 
 ELLIPSIS = "…"
 
+# Embeds without a verdict; an embed with verdicts takes its colour from `index.verdicts`.
 COLOUR_ANSWER = discord.Colour.blurple()
-COLOUR_ACCURATE = discord.Colour.green()
-COLOUR_WARNING = discord.Colour.orange()
 COLOUR_REFUSED = discord.Colour.light_grey()
-COLOUR_FAILED = discord.Colour.red()
 
-WARNING_MARK = "⚠️"
-ACCURATE_MARK = "✅"
-
-_TEXT: dict[str, dict[Language, str]] = {
-    "from_note": {"fr": "Note de vérification", "en": "Fact-check note"},
-    "not_covered": {"fr": "Pas couvert par l'article", "en": "Not covered by the article"},
-    "claim": {"fr": "Affirmation", "en": "Claim"},
-    "footer": {
-        "fr": "Citations exactes de l'article · ⚠️ = l'article se trompe ou a vieilli",
-        "en": "Verbatim quotes from the article · ⚠️ = the article is wrong or outdated",
-    },
-    "refused_hint": {
-        "fr": "Essayez /factcheck pour parcourir les notes de vérification.",
-        "en": "Try /factcheck to browse the fact-check notes.",
-    },
-    "notes_title": {"fr": "Notes de vérification", "en": "Fact-check notes"},
-    "notes_topic": {"fr": "Notes sur « {topic} »", "en": "Notes about “{topic}”"},
-    "no_notes": {
-        "fr": "Aucune note ne correspond à ce sujet.",
-        "en": "No fact-check note matches that topic.",
-    },
-    "more_notes": {
-        "fr": "{n} autres notes non affichées : précisez avec /factcheck sujet",
-        "en": "{n} more notes not shown: narrow it down with /factcheck topic",
-    },
-    "page": {"fr": "page {i}/{n}", "en": "page {i}/{n}"},
-}
+# What the footer's legend explains: the marks warning verdicts carry (one today, ⚠️).
+WARNING_EMOJI = "/".join(dict.fromkeys(v.emoji for v in VERDICTS.values() if v.warning))
 
 # Markdown tokens that must stay whole: links (also masked ones with <url>), bare URLs,
 # mentions / channels / custom emoji, and timestamps.
@@ -74,7 +50,6 @@ _ATOMIC = re.compile(
     r"|<(?:@[!&]?|#|a?:\w+:|t:)\d+(?::\w)?>"
 )
 # Paired markers, longest first so "**" is not read as two "*".
-_MARKERS = ("```", "**", "__", "~~", "||", "`")
 _MARKER_RE = re.compile(r"\\.|```|\*\*|__|~~|\|\||`", re.S)
 
 
@@ -175,8 +150,20 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _verdict_mark(note: FactCheckRef) -> str:
-    return WARNING_MARK if note.is_warning else ACCURATE_MARK
+def _colour(notes: Sequence[FactCheckRef]) -> discord.Colour:
+    """The colour of the most serious verdict: the first warning's, else the first note's."""
+    if not notes:
+        return COLOUR_ANSWER
+    first = next((n for n in notes if n.is_warning), notes[0])
+    return discord.Colour(verdict(first.verdict).colour)
+
+
+def _bullets(lines: Sequence[str], most: int, language: Language) -> str:
+    """At most `most` bulleted lines, the last saying how many were left out."""
+    shown = [f"• {line}" for line in lines[:most]]
+    if len(lines) > most:
+        shown.append(f"• {message('and_more', language, n=len(lines) - most)}")
+    return "\n".join(shown)
 
 
 # ---------------------------------------------------------------------- embeds as plain data
@@ -192,6 +179,7 @@ class EmbedSpec:
     fields: list[tuple[str, str]] = field(default_factory=list)
     footer: str = ""
     url: str | None = None
+    language: Language = "en"  # of the note `fit()` adds when it drops fields
 
     def total(self) -> int:
         return (
@@ -214,7 +202,7 @@ class EmbedSpec:
         self.fields = self.fields[:FIELDS_MAX]
         base = self.footer.strip()
         while True:
-            note = f" (+{dropped} more not shown)" if dropped else ""
+            note = f" (+{message('more_not_shown', self.language, n=dropped)})" if dropped else ""
             self.footer = (truncate(base, FOOTER_MAX - dlen(note)) + note).strip()
             excess = self.total() - total_max
             if excess <= 0:
@@ -264,13 +252,15 @@ def _quote_lines(source: SourceRef, language: Language) -> str:
 
 def factcheck_field(note: FactCheckRef, language: Language) -> tuple[str, str]:
     """One note as an embed field: verdict in the name; claim, what is true and links inside."""
-    name = f"{_verdict_mark(note)} {note.label}"
+    name = f"{verdict(note.verdict).emoji} {note.label}"
     links = " · ".join(s for s in (_link(link) for link in note.sources[:3]) if s)
-    claim = f"**{_TEXT['claim'][language]}:** « {truncate(escape_markdown(note.claim), 300)} »"
+    claim = (
+        f"**{message('answer.claim', language)}:** « {truncate(escape_markdown(note.claim), 300)} »"
+    )
     # The summary gets whatever room the claim and the links leave.
     room = FIELD_VALUE_MAX - dlen(claim) - dlen(links) - 40
     summary = truncate(escape_markdown(note.summary.strip()), max(80, room))
-    value = f"{claim}\n**{HEADINGS['true'][language]}:** {summary}"
+    value = f"{claim}\n**{message('answer.true', language)}:** {summary}"
     if links and dlen(value) + dlen(links) + 1 <= FIELD_VALUE_MAX:
         value += "\n" + links
     return truncate(name, FIELD_NAME_MAX), truncate(value, FIELD_VALUE_MAX)
@@ -281,36 +271,39 @@ def answer_spec(answer: Answer) -> EmbedSpec:
     title = "❓ " + quote_user_text(answer.question)
     if answer.refused:
         description = (
-            f"**{_TEXT['not_covered'][lang]}.**\n{escape_markdown(answer.text.strip())}\n\n"
-            f"*{_TEXT['refused_hint'][lang]}*"
+            f"**{message('answer.not_covered', lang)}.**\n{escape_markdown(answer.text.strip())}\n\n"
+            f"*{message('answer.refused_hint', lang)}*"
         )
-        return EmbedSpec(title, description, COLOUR_REFUSED, footer=_version_footer(answer))
+        return EmbedSpec(
+            title, description, COLOUR_REFUSED, footer=_version_footer(answer), language=lang
+        )
     quotes = [s for s in answer.sources if s.kind == "article"]
     noted = {f.id for f in answer.factchecks}
     extra_notes = [s for s in answer.sources if s.kind == "factcheck" and s.doc not in noted]
     parts: list[str] = []
     if quotes:
-        parts.append(f"**{HEADINGS['article'][lang]}**")
+        parts.append(f"**{message('answer.article', lang)}**")
         parts += [_quote_lines(s, lang) for s in quotes]
     for s in extra_notes:
-        parts.append(f"**{_TEXT['from_note'][lang]}** ({escape_markdown(s.doc)})")
+        parts.append(f"**{message('answer.from_note', lang)}** ({escape_markdown(s.doc)})")
         parts.append(f"> {escape_markdown(_one_line(s.quote))}")
     if not parts:  # an answer with nothing structured: fall back on the core's text
         parts.append(escape_markdown(answer.text.strip()))
     description = "\n".join(parts)
     fields = [factcheck_field(f, lang) for f in answer.factchecks]
-    if any(f.is_warning for f in answer.factchecks):
-        colour = COLOUR_WARNING
-    elif answer.factchecks:
-        colour = COLOUR_ACCURATE
-    else:
-        colour = COLOUR_ANSWER
-    return EmbedSpec(title, description, colour, fields, _version_footer(answer))
+    colour = _colour(answer.factchecks)
+    return EmbedSpec(title, description, colour, fields, _version_footer(answer), language=lang)
 
 
 def _version_footer(answer: Answer) -> str:
-    footer = _TEXT["footer"][answer.language]
-    return f"{footer} · index {answer.index_version}" if answer.index_version else footer
+    lang = answer.language
+    parts = [
+        message("answer.footer", lang),
+        message("answer.warning_legend", lang, mark=WARNING_EMOJI),
+    ]
+    if answer.index_version:
+        parts.append(message("answer.index", lang, version=answer.index_version))
+    return " · ".join(parts)
 
 
 def answer_embed(answer: Answer) -> discord.Embed:
@@ -321,7 +314,7 @@ def answer_embed(answer: Answer) -> discord.Embed:
 def thread_name(question: str) -> str:
     """A thread title from a question: one line, 1 to 100 characters."""
     line = " ".join(question.split())
-    return truncate(line, THREAD_NAME_MAX) or "Question"
+    return truncate(line, THREAD_NAME_MAX) or message("answer.thread", "en")
 
 
 def slow_down(seconds: float) -> str:
@@ -339,13 +332,14 @@ def factcheck_specs(
 ) -> list[EmbedSpec]:
     """The notes as pages of embed fields (each page one message, within every limit)."""
     if topic:
-        title = _TEXT["notes_topic"][language].format(topic=quote_user_text(topic))
+        title = message("notes.topic", language, topic=quote_user_text(topic))
     else:
-        title = f"{_TEXT['notes_title'][language]} ({len(notes)})"
+        title = message("notes.title", language, n=len(notes))
     if not notes:
-        return [EmbedSpec(title, _TEXT["no_notes"][language], COLOUR_REFUSED)]
-    colour = COLOUR_WARNING if any(n.is_warning for n in notes) else COLOUR_ACCURATE
-    pages: list[EmbedSpec] = [EmbedSpec(title, colour=colour)]
+        none = f"{message('notes.none', language)} {message('notes.browse_all', language)}"
+        return [EmbedSpec(title, none, COLOUR_REFUSED, language=language)]
+    colour = _colour(notes)
+    pages: list[EmbedSpec] = [EmbedSpec(title, colour=colour, language=language)]
     # Reserve room for the title, footer and a margin so `fit()` never has to drop a field.
     page_budget = EMBED_TOTAL_MAX - TITLE_MAX - 200
     shown = 0
@@ -356,16 +350,16 @@ def factcheck_specs(
         if len(page.fields) >= FIELDS_MAX or page.total() + size > page_budget:
             if len(pages) == max_pages:
                 break
-            page = EmbedSpec(title, colour=colour)
+            page = EmbedSpec(title, colour=colour, language=language)
             pages.append(page)
         page.fields.append(entry)
         shown += 1
     hidden = len(notes) - shown
     if len(pages) > 1:
         for i, page in enumerate(pages, 1):
-            page.footer = _TEXT["page"][language].format(i=i, n=len(pages))
+            page.footer = message("notes.page", language, i=i, n=len(pages))
     if hidden:
-        more = _TEXT["more_notes"][language].format(n=hidden)
+        more = message("notes.more", language, n=hidden)
         pages[-1].footer = f"{pages[-1].footer} · {more}".strip(" ·")
     return [p.fit() for p in pages]
 
@@ -376,52 +370,48 @@ def factcheck_embeds(
     return [s.to_embed() for s in factcheck_specs(notes, topic, language, max_pages)]
 
 
-def sources_spec(info: IndexInfo) -> EmbedSpec:
+def sources_spec(info: IndexInfo, language: Language = "en") -> EmbedSpec:
     docs = []
     for d in info.documents:
         name = escape_markdown(d.title)
         url = d.url if d.url and d.url.startswith(("http://", "https://")) else None
         docs.append(f"• {_link(Link(d.title, url)) if url else name} — `{d.id}` ({d.language})")
-    description = "\n".join(docs) or "No documents indexed."
+    description = "\n".join(docs) or message("sources.no_documents", language)
     fields = [
-        ("Fact-check notes", str(info.note_count)),
-        ("Passages indexed", str(info.chunk_count)),
-        ("Index version", f"`{info.version}`"),
-        ("Embedding model", f"`{info.model}`"),
-        ("Built", info.built_at),
+        (message("sources.notes", language), str(info.note_count)),
+        (message("sources.passages", language), str(info.chunk_count)),
+        (message("sources.version", language), f"`{info.version}`"),
+        (message("sources.model", language), f"`{info.model}`"),
+        (message("sources.built", language), info.built_at),
     ]
-    return EmbedSpec("📚 Sources", description, COLOUR_ANSWER, fields)
+    title = f"📚 {message('sources.title', language)}"
+    return EmbedSpec(title, description, COLOUR_ANSWER, fields, language=language)
 
 
-def sources_embed(info: IndexInfo) -> discord.Embed:
+def sources_embed(info: IndexInfo, language: Language = "en") -> discord.Embed:
     """What `/sources` shows: documents, note count, index version, model, build time."""
-    return sources_spec(info).to_embed()
+    return sources_spec(info, language).to_embed()
 
 
 # ---------------------------------------------------------------------- /reindex
 
 
-def reindex_text(report: ReindexReport) -> str:
+def reindex_text(report: ReindexReport, language: Language = "en") -> str:
     """The moderator's ephemeral summary of a successful rebuild."""
-    head = (
-        f"✅ Index rebuilt in {report.seconds:.1f} s: {report.chunk_count} chunks "
-        f"(version `{report.previous_version}` → `{report.version}`)."
-    )
+    head = "✅ " + message("reindex.done", language, report=report)
     if report.coalesced:
-        head += "\nA rebuild was already running; this is its result."
-    changes = "\n".join(f"• {escape_markdown(c)}" for c in report.changes[:20])
-    if len(report.changes) > 20:
-        changes += f"\n• … and {len(report.changes) - 20} more"
-    return clip_message(f"{head}\n**What changed:**\n{changes}" if changes else head)
+        head += "\n" + message("reindex.joined", language)
+    changes = [escape_markdown(c) for c in report.changes] or [
+        message("reindex.no_change", language)
+    ]
+    listing = _bullets(changes, MAX_CHANGES, language)
+    return clip_message(f"{head}\n**{message('reindex.changes', language)}**\n{listing}")
 
 
-def reindex_failed_text(problems: Sequence[str], serving_version: str) -> str:
+def reindex_failed_text(
+    problems: Sequence[str], serving_version: str, language: Language = "en"
+) -> str:
     """The moderator's ephemeral list of validation problems (the old index keeps serving)."""
-    head = (
-        f"❌ Rebuild failed: the previous index (`{serving_version}`) keeps serving.\n"
-        "Fix the corpus and run /reindex again:"
-    )
-    lines = [f"• {escape_markdown(p)}" for p in problems[:15]] or ["• (no detail given)"]
-    if len(problems) > 15:
-        lines.append(f"• … and {len(problems) - 15} more")
-    return clip_message(head + "\n" + "\n".join(lines))
+    head = "❌ " + message("reindex.failed", language, version=serving_version)
+    lines = [escape_markdown(p) for p in problems] or [message("reindex.no_detail", language)]
+    return clip_message(head + "\n" + _bullets(lines, MAX_PROBLEMS, language))

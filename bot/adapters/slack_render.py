@@ -18,8 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.answer import HEADINGS, Answer, FactCheckRef, Language, SourceRef
+from bot.answer import Answer, FactCheckRef, Language, SourceRef
+from bot.messages import text as message
 from bot.status import IndexInfo, ReindexReport
+from index.verdicts import verdict
 
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
@@ -31,34 +33,6 @@ MAX_LINKS = 3
 ELLIPSIS = "…"
 
 Block = dict[str, Any]
-
-VERDICT_EMOJI: dict[str, str] = {
-    "accurate": ":white_check_mark:",
-    "mostly-accurate": ":ballot_box_with_check:",
-    "misleading": ":warning:",
-    "inaccurate": ":x:",
-    "outdated": ":hourglass:",
-    "unverifiable": ":grey_question:",
-    "opinion": ":speech_balloon:",
-}
-
-LABELS: dict[str, dict[Language, str]] = {
-    "asked": {"en": "asked", "fr": "a demandé"},
-    "note": {"en": "From a fact-check note", "fr": "D'après une note de vérification"},
-    "refused": {"en": "Not covered by the article", "fr": "Hors du champ de l'article"},
-    "notes": {"en": "Fact-check notes", "fr": "Notes de vérification"},
-    "about": {"en": "Notes matching", "fr": "Notes correspondant à"},
-    "no_notes": {
-        "en": "No fact-check note matches that topic. Try /factcheck with no topic for all notes.",
-        "fr": "Aucune note de vérification ne correspond à ce sujet. "
-        "Essayez /factcheck sans sujet pour voir toutes les notes.",
-    },
-    "footer": {
-        "en": "Quotes are verbatim from the article (March 2019); fact-check notes are factbot's.",
-        "fr": "Citations exactes de l'article (mars 2019) ; les notes de vérification sont de factbot.",
-    },
-    "more": {"en": "more not shown", "fr": "de plus, non affichés"},
-}
 
 _BROADCAST_WORD = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 _SLACK_MARKUP = re.compile(r"<([^<>]*)>")
@@ -196,14 +170,11 @@ def cap_blocks(blocks: list[Block], language: Language = "en") -> list[Block]:
     if len(blocks) <= MAX_BLOCKS:
         return blocks
     kept = blocks[: MAX_BLOCKS - 1]
-    return [*kept, context(f"{ELLIPSIS} {len(blocks) - len(kept)} {LABELS['more'][language]}")]
+    more = message("more_not_shown", language, n=len(blocks) - len(kept))
+    return [*kept, context(f"{ELLIPSIS} {more}")]
 
 
 # ---------------------------------------------------------------------------- answers
-
-
-def verdict_emoji(verdict: str) -> str:
-    return VERDICT_EMOJI.get(verdict, ":grey_question:")
 
 
 def quote_text(source: SourceRef, language: Language) -> str:
@@ -217,7 +188,7 @@ def quote_text(source: SourceRef, language: Language) -> str:
 
 def note_source_text(source: SourceRef, language: Language) -> str:
     """A fact-check note quoted as a source (when it is not also shown as a verdict)."""
-    text = f"*{LABELS['note'][language]}*\n{quote_lines(escape(source.quote))}"
+    text = f"*{message('answer.from_note', language)}*\n{quote_lines(escape(source.quote))}"
     if source.url:
         text += "\n" + link(source.url, source.url)
     return text
@@ -225,10 +196,11 @@ def note_source_text(source: SourceRef, language: Language) -> str:
 
 def factcheck_text(note: FactCheckRef, language: Language) -> str:
     """A verdict: emoji and label, the claim quoted, what is true, and up to three links."""
+    heading = message("answer.factcheck", language)
     lines = [
-        f"{verdict_emoji(note.verdict)} *{HEADINGS['factcheck'][language]} — {escape(note.label)}*",
+        f"{verdict(note.verdict).shortcode} *{heading} — {escape(note.label)}*",
         quote_lines(f"« {escape(note.claim)} »"),
-        f"*{HEADINGS['true'][language]}:* {escape(note.summary)}",
+        f"*{message('answer.true', language)}:* {escape(note.summary)}",
     ]
     links = [link(s.url, s.title) for s in note.sources[:MAX_LINKS]]
     if links:
@@ -241,13 +213,12 @@ def render_answer(answer: Answer, asker: str | None = None) -> SlackMessage:
     lang = answer.language
     blocks: list[Block] = []
     mention = user_mention(asker)
-    asked = f"{mention} {LABELS['asked'][lang]}: " if mention else ""
+    asked = f"{mention} {message('answer.asked', lang)}: " if mention else ""
     blocks.append(context(f"{asked}_{escape(answer.question)}_"))
     if answer.refused:
-        blocks.append(
-            section(f":grey_question: *{LABELS['refused'][lang]}.* {escape(answer.text)}")
-        )
-        fallback = f"{LABELS['refused'][lang]}. {answer.text}"
+        not_covered = message("answer.not_covered", lang)
+        blocks.append(section(f":grey_question: *{not_covered}.* {escape(answer.text)}"))
+        fallback = f"{not_covered}. {answer.text}"
         return SlackMessage(clip(escape(fallback), FALLBACK_LIMIT), cap_blocks(blocks, lang))
 
     shown_notes = {f.id for f in answer.factchecks}
@@ -256,15 +227,15 @@ def render_answer(answer: Answer, asker: str | None = None) -> SlackMessage:
         s for s in answer.sources if s.kind == "factcheck" and s.doc not in shown_notes
     ]
     if quotes:
-        blocks.append(section(f"*{HEADINGS['article'][lang]}*"))
+        blocks.append(section(f"*{message('answer.article', lang)}*"))
         blocks.extend(section(quote_text(s, lang)) for s in quotes)
     blocks.extend(section(note_source_text(s, lang)) for s in notes_as_sources)
     if answer.factchecks:
         blocks.append(divider())
         blocks.extend(section(factcheck_text(f, lang)) for f in answer.factchecks)
     url = next((s.url for s in quotes if s.url), None)
-    footer = LABELS["footer"][lang]
-    blocks.append(context(escape(footer) + (f" {link(url, url)}" if url else "")))
+    footer = escape(message("answer.footer", lang))
+    blocks.append(context(footer + (f" · {link(url, url)}" if url else "")))
     return SlackMessage(clip(escape(answer.text), FALLBACK_LIMIT), cap_blocks(blocks, lang))
 
 
@@ -272,61 +243,71 @@ def render_factchecks(
     notes: Sequence[FactCheckRef], topic: str | None, language: Language
 ) -> SlackMessage:
     """The `/factcheck [topic]` reply: every matching note, one section each."""
-    blocks: list[Block] = [header(f"{LABELS['notes'][language]} ({len(notes)})")]
+    title = message("notes.title", language, n=len(notes))
+    blocks: list[Block] = [header(title)]
     if topic:
-        blocks.append(context(f"{LABELS['about'][language]}: _{escape(topic)}_"))
+        blocks.append(context(message("notes.topic", language, topic=escape(topic))))
     if not notes:
-        blocks.append(section(LABELS["no_notes"][language]))
-        return SlackMessage(LABELS["no_notes"][language], blocks)
+        none = f"{message('notes.none', language)} {message('notes.browse_all', language)}"
+        blocks.append(section(none))
+        return SlackMessage(none, blocks)
     blocks.extend(section(factcheck_text(n, language)) for n in notes)
     summary = "; ".join(f"{n.label}: « {n.claim} »" for n in notes)
-    fallback = f"{LABELS['notes'][language]} ({len(notes)}): {summary}"
+    fallback = f"{title}: {summary}"
     return SlackMessage(clip(escape(fallback), FALLBACK_LIMIT), cap_blocks(blocks, language))
 
 
-def render_sources(info: IndexInfo) -> SlackMessage:
+def render_sources(info: IndexInfo, language: Language = "en") -> SlackMessage:
     """The `/sources` reply: the documents, the note count and which index answers."""
     docs = [
         f"• {link(d.url, d.title) if d.url else escape(d.title)} ({escape(d.language)})"
         for d in info.documents
     ]
-    body = "\n".join(docs) or "No document is indexed."
+    body = "\n".join(docs) or message("sources.no_documents", language)
     blocks = [
-        header("Sources"),
-        section(f"*Documents*\n{body}"),
-        section(f"*Fact-check notes:* {info.note_count}"),
+        header(message("sources.title", language)),
+        section(f"*{message('sources.documents', language)}*\n{body}"),
+        section(f"*{message('sources.notes', language)}:* {info.note_count}"),
         context(
-            escape(f"Index {info.version}, {info.chunk_count} chunks, built {info.built_at}"),
-            escape(f"Model {info.model}"),
+            *(
+                escape(f"{message(key, language)}: {value}")
+                for key, value in (
+                    ("sources.version", info.version),
+                    ("sources.passages", info.chunk_count),
+                    ("sources.built", info.built_at),
+                    ("sources.model", info.model),
+                )
+            )
         ),
     ]
-    fallback = f"Sources: {len(info.documents)} documents, {info.note_count} fact-check notes"
-    return SlackMessage(fallback, cap_blocks(blocks))
+    fallback = message(
+        "sources.summary", language, documents=len(info.documents), notes=info.note_count
+    )
+    return SlackMessage(fallback, cap_blocks(blocks, language))
 
 
 # ---------------------------------------------------------------------------- moderator replies
 
 
-def render_reindex_report(report: ReindexReport) -> SlackMessage:
+def render_reindex_report(report: ReindexReport, language: Language = "en") -> SlackMessage:
     """The `/reindex` success reply: chunks, duration, versions and what changed."""
-    joined = " (your request joined a rebuild that was already running)" if report.coalesced else ""
-    head = (
-        f":white_check_mark: *Index rebuilt*{escape(joined)}: {report.chunk_count} chunks "
-        f"in {report.seconds:.1f} s, version `{escape(report.version)}` "
-        f"(was `{escape(report.previous_version)}`)."
-    )
-    changes = "\n".join(f"• {escape(c)}" for c in report.changes) or "• no content change"
-    text = f"{head}\n*Changes:*\n{changes}"
+    # The template's own text needs no escaping; the values (versions) are escaped with it.
+    head = ":white_check_mark: " + escape(message("reindex.done", language, report=report))
+    if report.coalesced:
+        head += "\n" + message("reindex.joined", language)
+    changes = [escape(c) for c in report.changes] or [message("reindex.no_change", language)]
+    listing = "\n".join(f"• {c}" for c in changes)
+    text = f"{head}\n*{message('reindex.changes', language)}*\n{listing}"
     return SlackMessage(clip_mrkdwn(text, FALLBACK_LIMIT), [section(text)])
 
 
-def render_reindex_failure(problems: Sequence[str], serving_version: str) -> SlackMessage:
+def render_reindex_failure(
+    problems: Sequence[str], serving_version: str, language: Language = "en"
+) -> SlackMessage:
     """The `/reindex` failure reply: the validation messages; the old index keeps serving."""
-    head = (
-        ":x: *Reindex failed.* Still answering from the previous index "
-        f"`{escape(serving_version)}`. Fix the corpus, then run /reindex again:"
-    )
-    lines = [f"• {escape(p)}" for p in problems] or ["• (no details were reported)"]
+    failed = message("reindex.failed", language, version=serving_version)
+    head = f":x: {escape(failed)}"
+    lines = [f"• {escape(p)}" for p in problems] or [f"• {message('reindex.no_detail', language)}"]
     blocks = [section(head)]
     # One section per group of problems so a long list is split rather than cut.
     chunk: list[str] = []
@@ -337,8 +318,8 @@ def render_reindex_failure(problems: Sequence[str], serving_version: str) -> Sla
         chunk.append(line)
     if chunk:
         blocks.append(section("\n".join(chunk)))
-    fallback = f"Reindex failed: {'; '.join(problems)}"
-    return SlackMessage(clip(escape(fallback), FALLBACK_LIMIT), cap_blocks(blocks))
+    fallback = f"{failed} {'; '.join(problems)}"
+    return SlackMessage(clip(escape(fallback), FALLBACK_LIMIT), cap_blocks(blocks, language))
 
 
 def render_notice(text: str, emoji: str = ":information_source:") -> SlackMessage:

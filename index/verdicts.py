@@ -1,0 +1,73 @@
+"""The verdict vocabulary: the one table of the verdicts a fact-check note may carry.
+
+The corpus validator accepts exactly the names in `VERDICTS`; every rendering (plain text,
+Discord, Slack) takes its label, mark, emoji and colour from here. It lives beside the corpus
+loader, not in `bot/`, because the verdicts are part of the corpus format (`corpus/README.md`)
+and the index layer must not depend on the bot; it is plain data, so importing it pulls in no
+chat library.
+
+A verdict the table does not know (an index built by other code) renders as a warning: a note
+must never pass for an accurate one by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+# Embed colours (0xRRGGBB), the same as discord.py's Colour.green() and Colour.orange().
+GREEN = 0x2ECC71
+ORANGE = 0xE67E22
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How one verdict reads and looks on every platform."""
+
+    name: str  # the corpus value (`verdict:` in a note's front matter)
+    labels: Mapping[str, str]  # language ("fr", "en") -> the reader-facing label
+    warning: bool  # True: the quoted sentence is not to be taken at face value
+    mark: str  # plain text (console, the JSON `answer`)
+    emoji: str  # Unicode emoji (Discord embeds)
+    shortcode: str  # Slack emoji shortcode
+    colour: int  # embed colour, 0xRRGGBB
+
+    def label(self, language: str) -> str:
+        return self.labels.get(language) or self.name
+
+
+def _sound(name: str, en: str, fr: str, shortcode: str) -> Verdict:
+    return Verdict(name, {"en": en, "fr": fr}, False, "✓", "✅", shortcode, GREEN)
+
+
+def _warning(name: str, en: str, fr: str, shortcode: str) -> Verdict:
+    return Verdict(name, {"en": en, "fr": fr}, True, "⚠", "⚠️", shortcode, ORANGE)
+
+
+# In the order the validator lists them in its error message.
+VERDICTS: Mapping[str, Verdict] = MappingProxyType(
+    {
+        v.name: v
+        for v in (
+            _sound("accurate", "Accurate", "Exact", ":white_check_mark:"),
+            _sound("mostly-accurate", "Mostly accurate", "Plutôt exact", ":ballot_box_with_check:"),
+            _warning("misleading", "Misleading", "Trompeur", ":warning:"),
+            _warning("inaccurate", "Inaccurate", "Inexact", ":x:"),
+            _warning("outdated", "Outdated", "Dépassé", ":hourglass:"),
+            _warning("unverifiable", "Unverifiable", "Invérifiable", ":grey_question:"),
+            _warning("opinion", "Opinion, not fact", "Opinion, pas un fait", ":speech_balloon:"),
+        )
+    }
+)
+
+
+def verdict(name: str) -> Verdict:
+    """The table entry for `name`; an unknown name gets a warning entry labelled with itself."""
+    known = VERDICTS.get(name)
+    return known if known is not None else _warning(name, name, name, ":grey_question:")
+
+
+def is_warning(name: str) -> bool:
+    """Whether a note with this verdict says "do not take the quoted sentence at face value"."""
+    return verdict(name).warning
