@@ -225,11 +225,6 @@ def test_thread_name_is_one_line_within_100() -> None:
     assert render.thread_name("   ") == "Question"
 
 
-def test_slow_down_rounds_up() -> None:
-    assert render.slow_down(4.2) == "Slow down — try again in 5 s."
-    assert render.slow_down(0.01) == "Slow down — try again in 1 s."
-
-
 # ---------------------------------------------------------------------- /factcheck, /sources
 
 

@@ -14,7 +14,6 @@ from bot.adapters.slack_render import (
     SECTION_LIMIT,
     SlackMessage,
     clip_mrkdwn,
-    cooldown_notice,
     escape,
     header,
     link,
@@ -395,8 +394,3 @@ def test_reindex_report_and_failure() -> None:
         "Fix the corpus and run /reindex again:\n"
     )
     assert "• factchecks/13.md: unknown verdict 'bogus'" in joined
-
-
-def test_cooldown_notice_rounds_up() -> None:
-    assert "wait 3 s" in cooldown_notice(2.01).text
-    assert "wait 1 s" in cooldown_notice(0.2).text

@@ -7,7 +7,6 @@ reaches Discord goes through `truncate` with the documented limit, and whole emb
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -315,10 +314,6 @@ def thread_name(question: str) -> str:
     """A thread title from a question: one line, 1 to 100 characters."""
     line = " ".join(question.split())
     return truncate(line, THREAD_NAME_MAX) or message("answer.thread", "en")
-
-
-def slow_down(seconds: float) -> str:
-    return f"Slow down — try again in {max(1, math.ceil(seconds))} s."
 
 
 # ---------------------------------------------------------------------- /factcheck, /sources

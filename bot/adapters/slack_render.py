@@ -12,7 +12,6 @@ Safety rules every function here follows:
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -326,11 +325,3 @@ def render_notice(text: str, emoji: str = ":information_source:") -> SlackMessag
     """A one-line ephemeral notice; `text` is escaped (it may quote the user or an error)."""
     safe = escape(text)
     return SlackMessage(clip_mrkdwn(safe, FALLBACK_LIMIT), [section(f"{emoji} {safe}")])
-
-
-def cooldown_notice(seconds: float) -> SlackMessage:
-    wait = max(1, math.ceil(seconds))
-    return render_notice(
-        f"You're asking quickly — please wait {wait} s before the next question. Thanks!",
-        ":hourglass_flowing_sand:",
-    )
