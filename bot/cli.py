@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import sys
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger("factbot.cli")
 
 
 class CliError(Exception):
@@ -291,16 +293,18 @@ async def _serve_async(settings: Settings, targets: list[str]) -> None:
     from bot.intake import Admission
 
     async with _serving(settings, Admission.for_chat(settings), watch=True) as (service, intake):
+        stopping = asyncio.Event()
+        _stop_on_signals(intake, stopping)
         # One intake for both transports: one rate limit per user of each platform.
         jobs: list[Coroutine[Any, Any, None]] = []
         if "discord" in targets:
             from bot.adapters import discord_bot
 
-            jobs.append(discord_bot.serve(settings, service, intake))
+            jobs.append(discord_bot.serve(settings, service, intake, stopping))
         if "slack" in targets:
             from bot.adapters import slack_app
 
-            jobs.append(slack_app.serve(settings, service, intake))
+            jobs.append(slack_app.serve(settings, service, intake, stopping))
         try:
             # A TaskGroup stops the other transport at once when one fails to start.
             async with asyncio.TaskGroup() as group:
@@ -308,6 +312,25 @@ async def _serve_async(settings: Settings, targets: list[str]) -> None:
                     group.create_task(job)
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None
+    if stopping.is_set():
+        log.info("stopped")
+
+
+def _stop_on_signals(intake: Intake, stopping: asyncio.Event) -> None:
+    """SIGTERM (a deploy, systemd, Docker) and SIGINT stop the bots in order: no new questions
+    (they get a "restarting" line), the answers in flight finish (up to SHUTDOWN_GRACE_SECONDS),
+    the transports disconnect and the service closes; the process exits 0."""
+    import signal
+
+    def stop(sig: signal.Signals) -> None:
+        if not stopping.is_set():
+            log.info("%s: stopping; finishing the answers in flight", sig.name)
+        intake.close()
+        stopping.set()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop, sig)
 
 
 if __name__ == "__main__":

@@ -8,14 +8,16 @@ An adapter turns what it received into a `Request` and hands it to the `Intake`:
    It returns `Admitted`, or a `Refusal` with its reason and the line to show.
 2. `ask`, `factchecks` or `sources(admitted)` does the work through the service.
 
-Adapters only render what comes back. Every outcome, with its latency, goes to the intake's
-observers (`IntakeObserver`): the place for a question log, metrics or conversation context to
+Adapters only render what comes back. They call `track_current_task()` first thing for every
+event they handle, so that on shutdown `close()` refuses new requests and `drain()` lets the ones
+in flight finish (bot/cli.py). Every outcome, with its latency, goes to the intake's observers (`IntakeObserver`): the place for a question log, metrics or conversation context to
 attach without touching any adapter. `Request.conversation` (a thread, a DM) is what a
 conversation's history would be keyed on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -47,7 +49,7 @@ __all__ = [
 log = logging.getLogger("factbot.intake")
 
 Kind = Literal["ask", "factcheck", "sources"]
-RefusalReason = Literal["empty", "too_long", "rate_limited"]
+RefusalReason = Literal["empty", "too_long", "rate_limited", "closing"]
 
 
 @dataclass(frozen=True)
@@ -145,9 +147,9 @@ class Admission:
         try:
             text = clean_question(raw, self.max_chars, allow_empty=request.kind != "ask")
         except QuestionRejected as exc:
-            language = self._language(raw, request)
+            language = self.language_of(raw, request)
             return Refusal(exc.reason, language, exc.message(language))
-        language = self._language(text, request)
+        language = self.language_of(text, request)
         wait = self.cooldown.hit(f"{request.platform}:{request.user}") if self.cooldown else 0.0
         if wait > 0:
             seconds = max(1, math.ceil(wait))
@@ -156,7 +158,7 @@ class Admission:
         return Admitted(request, text, language)
 
     @staticmethod
-    def _language(text: str, request: Request) -> Language:
+    def language_of(text: str, request: Request) -> Language:
         """The text's language; without text, the user's interface language (else English)."""
         return detect_language(text) if text.strip() else request.locale or "en"
 
@@ -176,10 +178,17 @@ class Intake:
         self.service = service
         self.admission = admission
         self.observers: list[IntakeObserver] = list(observers)
+        self.closing = False
+        self._in_flight: set[asyncio.Task[object]] = set()
 
     def admit(self, request: Request) -> Admitted | Refusal:
         started = time.monotonic()
-        decided = self.admission.admit(request)
+        decided: Admitted | Refusal
+        if self.closing:
+            language = Admission.language_of(request.text, request)
+            decided = Refusal("closing", language, message("refusal.closing", language))
+        else:
+            decided = self.admission.admit(request)
         if isinstance(decided, Refusal):
             self._notify(request, decided, time.monotonic() - started)
         return decided
@@ -202,6 +211,34 @@ class Intake:
         """Admit a question and answer it (for callers with nothing to show in between)."""
         decided = self.admit(request)
         return decided if isinstance(decided, Refusal) else await self.ask(decided)
+
+    # ------------------------------------------------------------------ shutdown
+
+    def track_current_task(self) -> None:
+        """Count the calling task (one command, one message) as in flight until it ends, so that
+        `drain` waits for it to deliver its answer."""
+        task = asyncio.current_task()
+        if task is not None and task not in self._in_flight:
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    def close(self) -> None:
+        """Refuse every new request from now on (reason "closing"); those in flight go on."""
+        self.closing = True
+
+    async def drain(self, timeout: float) -> int:
+        """Wait up to `timeout` seconds for the tasks in flight (the caller's own excepted) and
+        return how many are still running."""
+        pending = {t for t in self._in_flight if t is not asyncio.current_task()}
+        if not pending:
+            return 0
+        log.info("waiting up to %.0f s for %d answers in flight", timeout, len(pending))
+        _, unfinished = await asyncio.wait(pending, timeout=timeout)
+        if unfinished:
+            log.warning("%d answers were still in flight after %.0f s", len(unfinished), timeout)
+        return len(unfinished)
+
+    # ------------------------------------------------------------------ helpers
 
     async def _notes(self, topic: str | None, language: Language) -> Notes:
         return Notes(topic, language, tuple(await self.service.factchecks(topic, language)))

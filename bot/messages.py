@@ -105,6 +105,10 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "fr": "Vous posez vos questions très vite — merci d'attendre {seconds} s avant la "
         "suivante.",
     },
+    "refusal.closing": {
+        "en": "factbot is restarting — please ask again in a minute.",
+        "fr": "factbot redémarre — merci de reposer la question dans une minute.",
+    },
     "error.sorry": {
         "en": "Sorry — something went wrong while answering. It has been logged; please try "
         "again later.",

@@ -107,6 +107,7 @@ class Settings:
     log_level: str = "INFO"
 
     # Chat behaviour shared by the adapters
+    shutdown_grace_seconds: float = 10.0
     user_cooldown_seconds: float = 5.0
     user_cooldown_burst: int = 3
 
@@ -163,6 +164,7 @@ class Settings:
             answer_workers=_int(env, "ANSWER_WORKERS", 2, minimum=1),
             index_watch_seconds=_float(env, "INDEX_WATCH_SECONDS", 2.0),
             log_level=_str(env, "LOG_LEVEL", "INFO").upper(),
+            shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 10.0),
             user_cooldown_seconds=_float(env, "USER_COOLDOWN_SECONDS", 5.0),
             user_cooldown_burst=_int(env, "USER_COOLDOWN_BURST", 3, minimum=1),
             discord_token=_str(env, "DISCORD_TOKEN"),

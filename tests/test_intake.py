@@ -164,3 +164,36 @@ async def test_answers_notes_and_sources_go_through_the_service_and_observers() 
     request, failed, _ = recorder.seen[-1]
     assert request.text == "boom" and isinstance(failed, Failed)
     assert str(failed.error) == "the engine failed"
+
+
+async def test_a_closing_intake_refuses_new_requests_and_drains_those_in_flight() -> None:
+    import asyncio
+
+    release = asyncio.Event()
+
+    class SlowService(StubService):
+        async def ask(self, question: str) -> Answer:
+            await release.wait()
+            return await super().ask(question)
+
+    recorder = Recorder()
+    intake = Intake(SlowService(), Admission(500), [recorder])
+    answers: list[Answer] = []
+
+    async def one_command(text: str) -> None:  # what an adapter's handler does
+        intake.track_current_task()
+        decided = intake.admit(Request("discord", "u1", text))
+        assert isinstance(decided, Admitted)
+        answers.append(await intake.ask(decided))
+
+    in_flight = asyncio.create_task(one_command(ENGLISH))
+    await asyncio.sleep(0)  # admitted, now waiting for its answer
+    intake.close()
+    late = intake.admit(Request("discord", "u2", FRENCH))
+    assert isinstance(late, Refusal) and late.reason == "closing" and late.language == "fr"
+    assert "redémarre" in late.message
+    assert await intake.drain(0.01) == 1  # still waiting for the service
+    release.set()
+    assert await intake.drain(30) == 0
+    assert in_flight.done() and [a.question for a in answers] == [ENGLISH]
+    assert [type(o) for _, o, _ in recorder.seen] == [Refusal, Answer]

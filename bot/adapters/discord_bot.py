@@ -70,7 +70,6 @@ INVITE_SCOPES = ("bot", "applications.commands")
 
 THREAD_ARCHIVE_MINUTES: Final = 1440  # a day of inactivity
 MAX_OWNED_THREADS = 10_000  # remembered thread ids (older ones still match via owner_id)
-DRAIN_SECONDS = 10.0  # on shutdown, how long answers already being written may take
 
 TOKEN_MISSING = (
     "DISCORD_TOKEN is not set: copy the bot token from the Developer Portal "
@@ -217,7 +216,7 @@ class FactBotTree(app_commands.CommandTree["FactBotClient"]):
 
     async def interaction_check(self, interaction: discord.Interaction[FactBotClient], /) -> bool:
         # Runs first in the task that runs the command: every command is one `close` waits for.
-        interaction.client.track_current_task()
+        interaction.client.intake.track_current_task()
         return True
 
     async def on_error(
@@ -354,23 +353,11 @@ class FactBotClient(discord.Client):
         for command in COMMANDS:
             self.tree.add_command(command)
         self._threads: OrderedDict[int, None] = OrderedDict()  # ids of threads this bot opened
-        self._in_flight: set[asyncio.Task[Any]] = set()
-
-    def track_current_task(self) -> None:
-        """Mark the current task (a command, a message) as writing an answer, so that `close`
-        lets it finish."""
-        task = asyncio.current_task()
-        if task is not None:
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
 
     async def close(self) -> None:
         # A restart (deploy, SIGTERM) should not drop questions already being answered: give
         # them a moment while the HTTP session is still open, then close.
-        pending = {t for t in self._in_flight if t is not asyncio.current_task()}
-        if pending:
-            log.info("closing: waiting up to %.0f s for %d answers", DRAIN_SECONDS, len(pending))
-            await asyncio.wait(pending, timeout=DRAIN_SECONDS)
+        await self.intake.drain(self.settings.shutdown_grace_seconds)
         await super().close()
 
     # ------------------------------------------------------------------ start-up
@@ -443,7 +430,7 @@ class FactBotClient(discord.Client):
         in_ask_channel = message.channel.id in self.settings.ask_channel_ids
         if not (mentioned or in_own_thread or in_ask_channel):
             return
-        self.track_current_task()
+        self.intake.track_current_task()
         try:
             await self._answer_message(message, me.id, in_own_thread)
         except Exception:
@@ -536,8 +523,14 @@ def make_client(
     return FactBotClient(settings, service, intake, **options)
 
 
-async def serve(settings: Settings, service: FactBotService, intake: Intake | None = None) -> None:
-    """Run the Discord bot until cancelled or closed; `intake` defaults to one of its own.
+async def serve(
+    settings: Settings,
+    service: FactBotService,
+    intake: Intake | None = None,
+    stopping: asyncio.Event | None = None,
+) -> None:
+    """Run the Discord bot until cancelled, closed, or `stopping` is set (then it lets the answers
+    in flight finish and disconnects); `intake` defaults to one of its own.
 
     Raises `AdapterStartError` (one operator line) for a missing or rejected token, a refused
     privileged intent, or bad shard settings."""
@@ -550,6 +543,7 @@ async def serve(settings: Settings, service: FactBotService, intake: Intake | No
     # put back on exit so that nothing leaks into whatever runs next in this process.
     saved = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
     Route.BASE = settings.discord_api_base.rstrip("/")
+    closer = asyncio.create_task(_close_when(stopping, client)) if stopping else None
     try:
         async with client:
             await client.start(token)
@@ -568,4 +562,11 @@ async def serve(settings: Settings, service: FactBotService, intake: Intake | No
             "check the network or DISCORD_API_BASE"
         ) from None
     finally:
+        if closer is not None:
+            closer.cancel()
         Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
+
+
+async def _close_when(stopping: asyncio.Event, client: FactBotClient) -> None:
+    await stopping.wait()
+    await client.close()  # drains the answers in flight first

@@ -138,10 +138,16 @@ def _error_code(exc: SlackApiError) -> str:
         return "unknown_error"
 
 
-async def serve(settings: Settings, service: FactBotService, intake: Intake | None = None) -> None:
-    """Run the Slack bot until cancelled; `intake` defaults to one of its own. Raises
-    `AdapterStartError` (missing/rejected token)."""
-    await SlackBot(settings, service, intake).run()
+async def serve(
+    settings: Settings,
+    service: FactBotService,
+    intake: Intake | None = None,
+    stopping: asyncio.Event | None = None,
+) -> None:
+    """Run the Slack bot until cancelled or `stopping` is set (then it lets the answers in flight
+    finish and disconnects); `intake` defaults to one of its own. Raises `AdapterStartError`
+    (missing/rejected token)."""
+    await SlackBot(settings, service, intake).run(stopping)
 
 
 class SlackBot:
@@ -177,12 +183,18 @@ class SlackBot:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def run(self) -> None:
+    async def run(self, stopping: asyncio.Event | None = None) -> None:
         await self._check_bot_token()
         if self.socket_mode:
-            await self._run_socket_mode()
+            await self._run_socket_mode(stopping or asyncio.Event())
         else:
-            await self._run_http()
+            await self._run_http(stopping or asyncio.Event())
+
+    async def _until_stopped(self, stopping: asyncio.Event) -> None:
+        """Serve until `stopping` is set (or cancelled), then let the answers in flight finish
+        while the connection is still open."""
+        await stopping.wait()
+        await self.intake.drain(self.settings.shutdown_grace_seconds)
 
     async def _start_call(
         self, call: Awaitable[AsyncSlackResponse], token_name: str, method: str
@@ -212,7 +224,7 @@ class SlackBot:
             identity.get("team"),
         )
 
-    async def _run_socket_mode(self) -> None:
+    async def _run_socket_mode(self, stopping: asyncio.Event) -> None:
         # The app-level token is sent per call; this client only serves apps.connections.open.
         app_client = AsyncWebClient(base_url=self.api_base)
         opened = await self._start_call(
@@ -229,11 +241,11 @@ class SlackBot:
         try:
             await handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("slack: connected in Socket Mode")
-            await asyncio.Event().wait()  # until cancelled
+            await self._until_stopped(stopping)
         finally:
             await handler.close_async()  # type: ignore[no-untyped-call]
 
-    async def _run_http(self) -> None:
+    async def _run_http(self, stopping: asyncio.Event) -> None:
         server = AsyncSlackAppServer(
             port=self.settings.slack_port,
             path=HTTP_PATH,
@@ -256,7 +268,7 @@ class SlackBot:
                 self.settings.slack_port,
                 HTTP_PATH,
             )
-            await asyncio.Event().wait()  # until cancelled
+            await self._until_stopped(stopping)
         finally:
             await runner.cleanup()
 
@@ -285,6 +297,7 @@ class SlackBot:
             ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, body: dict[str, Any]
         ) -> None:
             await ack()
+            self.intake.track_current_task()
             try:
                 await work(command, respond)
             except Exception as exc:
@@ -390,6 +403,7 @@ class SlackBot:
         await self._answer_event(event, self._without_bot_mention(text), thread_ts)
 
     async def _answer_event(self, event: dict[str, Any], text: str, thread_ts: str | None) -> None:
+        self.intake.track_current_task()
         user, channel = event.get("user"), event.get("channel")
         if not user or not channel:
             return
