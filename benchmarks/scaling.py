@@ -81,7 +81,7 @@ def body_sentences(corpus: Path = REAL_CORPUS) -> int:
 
 def replicas_for(target_chunks: int, corpus: Path = REAL_CORPUS) -> int:
     """Replicas of the article body that give about `target_chunks` chunks."""
-    from bot.engine import chunking_config
+    from bot.index_lifecycle import chunking_config
     from bot.settings import Settings
     from index.chunking import chunk_corpus
     from index.corpus import load_corpus
@@ -208,7 +208,7 @@ def build_at(
     With `estimate_from` (real embeddings), the build uses `SyntheticEmbedder` and the encode
     time is extrapolated from the real `embedder` on a random sample of `sample` chunk texts.
     """
-    from bot.engine import build_from_corpus
+    from bot.index_lifecycle import build_from_corpus
     from bot.settings import Settings
     from index.store import IndexStore
 

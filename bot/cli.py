@@ -138,7 +138,8 @@ def _corpus_check(args: argparse.Namespace) -> int:
 
 
 def _engine(settings: Settings) -> Any:
-    from bot.engine import Engine, IndexUnavailable
+    from bot.engine import Engine
+    from bot.index_lifecycle import IndexUnavailable
     from index.embeddings import ModelUnavailable
 
     try:
@@ -193,7 +194,7 @@ def _chat(settings: Settings) -> int:
 def _index(settings: Settings, if_needed: bool) -> int:
     import time
 
-    from bot.engine import build_from_corpus, embedder_for, load_or_build
+    from bot.index_lifecycle import build_from_corpus, embedder_for, load_or_build
     from index.corpus import CorpusInvalid
     from index.embeddings import ModelUnavailable
     from index.store import IndexStore

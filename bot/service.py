@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.answer import Answer, FactCheckRef, Language
-from bot.engine import Engine, Prepared, ReindexFailed, prepare
+from bot.engine import Engine, Prepared, prepare
+from bot.index_lifecycle import ReindexFailed
 from bot.questions import QuestionRejected, clean_question
 from bot.settings import Settings
 from bot.status import DocumentInfo, IndexInfo, ReindexReport

@@ -2,6 +2,7 @@
 
 `Settings.load()` merges `.env` (python-dotenv) with the process environment (which wins) into a
 frozen dataclass; every other module receives a `Settings` and never touches `os.environ`.
+`apply_library_environment()` is the one write: switches a library reads only from there.
 Secrets are excluded from `repr` so a settings object can be logged safely.
 """
 
@@ -18,6 +19,10 @@ DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
 # Kept equal to index.embeddings.BACKENDS (a test checks): importing it here would load numpy
 # for every command.
 EMBEDDING_BACKENDS = ("torch", "openvino-int8")
+# Switches that libraries read only from the environment, with factbot's default. tokenizers:
+# batches are tokenised on the encoding thread (no thread pool competing with torch's threads on a
+# small host), and a forked child prints no parallelism warning. An operator's own value wins.
+LIBRARY_ENVIRONMENT = {"TOKENIZERS_PARALLELISM": "false"}
 
 
 class SettingsError(ValueError):
@@ -195,3 +200,9 @@ class Settings:
             for f in fields(self)
             if not f.repr and isinstance(v := getattr(self, f.name), str) and v
         )
+
+
+def apply_library_environment() -> None:
+    """Give the `LIBRARY_ENVIRONMENT` switches factbot's defaults where the process sets none."""
+    for name, value in LIBRARY_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)

@@ -37,7 +37,7 @@ def test_question_pool_never_repeats() -> None:
 
 def test_synthetic_corpus_is_valid_and_sized(tmp_path: Path) -> None:
     from benchmarks import scaling
-    from bot.engine import chunking_config
+    from bot.index_lifecycle import chunking_config
     from bot.settings import Settings
     from index.chunking import chunk_corpus
     from index.corpus import load_corpus

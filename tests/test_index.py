@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import (
+from bot.index_lifecycle import (
     IndexUnavailable,
     build_from_corpus,
     chunking_config,

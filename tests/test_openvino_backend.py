@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.engine import embedder_for, load_or_build
+from bot.index_lifecycle import embedder_for, load_or_build
 from bot.settings import DEFAULT_MODEL, EMBEDDING_BACKENDS, Settings, SettingsError
 from index.chunking import ChunkingConfig, chunk_corpus
 from index.corpus import load_corpus
@@ -213,7 +213,7 @@ def test_switching_backend_rebuilds_the_index(
 
     ov_settings = make_settings(EMBEDDING_BACKEND="openvino-int8", MODEL_CACHE_DIR=str(model_cache))
     int8 = embedder_for(ov_settings)
-    caplog.set_level(logging.WARNING, logger="factbot.engine")
+    caplog.set_level(logging.WARNING, logger="factbot.index")
     rebuilt = load_or_build(ov_settings, store, int8)
     assert rebuilt.version != first.version
     assert rebuilt.manifest["model"] == f"{DEFAULT_MODEL}#openvino-int8"

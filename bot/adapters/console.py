@@ -31,7 +31,7 @@ def run_console(
     stdout: TextIO | None = None,
 ) -> int:
     """Run the console chat until end of input. Returns the exit status."""
-    from bot.engine import ReindexFailed
+    from bot.index_lifecycle import ReindexFailed
     from bot.questions import QuestionRejected, clean_question
 
     stdin = stdin or sys.stdin
