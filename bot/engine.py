@@ -92,8 +92,8 @@ class Engine:
             ),
             note_count=len(self.index.notes),
             version=self.version,
-            model=str(m.get("model")),
-            built_at=str(m.get("built_at")),
+            model=m["model"],
+            built_at=m["built_at"],
             chunk_count=self.chunk_count,
         )
 

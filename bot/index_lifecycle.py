@@ -14,7 +14,7 @@ from bot.settings import Settings, apply_library_environment
 from index.chunking import ChunkingConfig
 from index.corpus import CorpusInvalid, corpus_hash, load_corpus
 from index.embeddings import Embedder, load_embedder
-from index.store import IndexMissing, IndexProblem, IndexStore, LoadedIndex
+from index.store import BatchEncoder, IndexMissing, IndexProblem, IndexStore, LoadedIndex
 
 log = logging.getLogger("factbot.index")
 
@@ -49,10 +49,10 @@ def embedder_for(settings: Settings) -> Embedder:
     )
 
 
-def build_from_corpus(settings: Settings, store: IndexStore, embedder: Embedder) -> LoadedIndex:
+def build_from_corpus(settings: Settings, store: IndexStore, encoder: BatchEncoder) -> LoadedIndex:
     """Validate the corpus and build a new published index (raises `CorpusInvalid`)."""
     corpus = load_corpus(settings.corpus_dir)
-    return store.build(corpus, embedder, chunking_config(settings), settings.embed_batch_size)
+    return store.build(corpus, encoder, chunking_config(settings), settings.embed_batch_size)
 
 
 def rebuild(settings: Settings, store: IndexStore, embedder: Embedder) -> LoadedIndex:

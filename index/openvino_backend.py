@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import io
 import json
@@ -37,7 +36,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from index.checksums import folder_checksums, package_versions, sha256_file
+from index.locks import exclusive_lock
 
 log = logging.getLogger("factbot.embeddings")
 
@@ -108,17 +108,6 @@ def cache_folder(cache_dir: Path, name: str, quantization: Quantization) -> Path
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[-60:] or "model"
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
     return Path(cache_dir) / f"{slug}-{digest}-{quantization}"
-
-
-@contextlib.contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _problem(folder: Path, expected: dict[str, Any]) -> str | None:
@@ -406,7 +395,7 @@ def load_openvino_model(
             return OpenVINOEmbeddingModel(folder, threads)
         except Exception as exc:
             problem = f"cannot be loaded ({type(exc).__name__})"
-    with _process_lock, _lock(folder.with_name(f".{folder.name}.lock")):
+    with _process_lock, exclusive_lock(folder.with_name(f".{folder.name}.lock")):
         # Another process may have exported it while this one waited for the lock (a folder
         # that passed the checks but failed to load is tried once more, then re-exported).
         if _problem(folder, expected) is None:
