@@ -13,6 +13,7 @@ from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bot.engine import Engine
     from bot.settings import Settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -137,7 +138,7 @@ def _corpus_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _engine(settings: Settings) -> Any:
+def _engine(settings: Settings) -> Engine:
     from bot.engine import Engine
     from bot.index_lifecycle import IndexUnavailable
     from index.embeddings import ModelUnavailable

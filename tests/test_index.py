@@ -36,7 +36,9 @@ def test_chunks_are_deterministic_sentences_with_offsets() -> None:
     first, second = chunk_corpus(corpus, config), chunk_corpus(corpus, config)
     assert [c.id for c in first] == [c.id for c in second]
     assert len({c.id for c in first}) == len(first)
-    paragraphs = {(d.id, p.number): p.text for d in corpus.documents for p in d.paragraphs}
+    paragraphs: dict[tuple[str, int | None], str] = {
+        (d.id, p.number): p.text for d in corpus.documents for p in d.paragraphs
+    }
     for chunk in first:
         if chunk.kind == "article":
             assert paragraphs[(chunk.doc, chunk.paragraph)][chunk.start : chunk.end] == chunk.text
