@@ -39,7 +39,7 @@ def chunking_config(settings: Settings) -> ChunkingConfig:
 
 def embedder_for(settings: Settings) -> Embedder:
     """The (process-cached) embedder the settings ask for: model, backend, threads, cache."""
-    apply_library_environment()
+    apply_library_environment(settings)
     return load_embedder(
         settings.embedding_model,
         settings.embed_cache_size,
