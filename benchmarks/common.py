@@ -7,7 +7,6 @@ import json
 import os
 import platform
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -111,17 +110,6 @@ def machine_info() -> dict[str, Any]:
         },
         "load_average_at_start": load_average(),
     }
-
-
-def rss_mb() -> float:
-    import psutil
-
-    return round(psutil.Process().memory_info().rss / 2**20, 1)
-
-
-def maxrss_mb() -> float:
-    """Peak RSS of this process so far (Linux reports KiB)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 # ---------------------------------------------------------------------------- questions

@@ -22,7 +22,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `bot` and `tests` importable
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import pct  # noqa: E402
 from bot.adapters import discord_bot  # noqa: E402
 from bot.service import FactBotService  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -47,14 +47,6 @@ QUESTIONS = (
     "Did pollution in Chinese cities fall by 32%?",
     "What is the best carbonara recipe?",  # off-topic: refusals are part of the load too
 )
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
 def question(i: int) -> str:
@@ -129,8 +121,8 @@ async def _run(n: int, seconds: float, base: Settings) -> dict[str, Any]:
     return {
         "sent": n,
         "answered": len(latencies),
-        "p50_ms": round(_percentile(latencies, 0.5), 1),
-        "p95_ms": round(_percentile(latencies, 0.95), 1),
+        "p50_ms": round(pct(latencies, 50), 1),
+        "p95_ms": round(pct(latencies, 95), 1),
         "max_ms": round(latencies[-1], 1) if latencies else float("nan"),
     }
 

@@ -81,7 +81,7 @@ def body_sentences(corpus: Path = REAL_CORPUS) -> int:
 
 def replicas_for(target_chunks: int, corpus: Path = REAL_CORPUS) -> int:
     """Replicas of the article body that give about `target_chunks` chunks."""
-    from bot.engine import chunking_config
+    from bot.index_lifecycle import chunking_config
     from bot.settings import Settings
     from index.chunking import chunk_corpus
     from index.corpus import load_corpus
@@ -137,10 +137,10 @@ def mix_vectors(base: Vectors, keys: npt.NDArray[np.uint64], noise: float = 0.01
     n = len(base)
     i = (keys % n).astype(np.int64)
     j = ((keys // n) % n).astype(np.int64)
-    a = (0.3 + 0.4 * ((keys >> np.uint64(20)) % np.uint64(1000)) / 1000.0).astype(np.float32)
+    a = np.asarray(0.3 + 0.4 * ((keys >> np.uint64(20)) % np.uint64(1000)) / 1000.0, np.float32)
     rng = np.random.default_rng(int(keys.sum() % (2**32)) if len(keys) else 0)
     out = a[:, None] * base[i] + (1 - a[:, None]) * base[j]
-    out += rng.normal(0, noise, out.shape).astype(np.float32)
+    out += np.asarray(rng.normal(0, noise, out.shape), np.float32)
     out /= np.linalg.norm(out, axis=1, keepdims=True)
     return np.ascontiguousarray(out, dtype=np.float32)
 
@@ -208,7 +208,7 @@ def build_at(
     With `estimate_from` (real embeddings), the build uses `SyntheticEmbedder` and the encode
     time is extrapolated from the real `embedder` on a random sample of `sample` chunk texts.
     """
-    from bot.engine import build_from_corpus
+    from bot.index_lifecycle import build_from_corpus
     from bot.settings import Settings
     from index.store import IndexStore
 
@@ -220,8 +220,10 @@ def build_at(
             {"CORPUS_DIR": str(corpus), "INDEX_DIR": str(root / "index"), "LOG_LEVEL": "WARNING"}
         )
         stand_in = estimate_from is not None
-        enc: Any = (
-            SyntheticEmbedder(estimate_from, embedder.name) if stand_in else TimedEmbedder(embedder)
+        enc = (
+            SyntheticEmbedder(estimate_from, embedder.name)
+            if estimate_from is not None
+            else TimedEmbedder(embedder)
         )
         t = time.perf_counter()
         index = build_from_corpus(settings, IndexStore(settings.index_dir), enc)

@@ -145,7 +145,8 @@ def _corpus_check(args: argparse.Namespace) -> int:
 
 
 def _engine(settings: Settings) -> Engine:
-    from bot.engine import Engine, IndexUnavailable
+    from bot.engine import Engine
+    from bot.index_lifecycle import IndexUnavailable
     from index.embeddings import ModelUnavailable
 
     try:
@@ -235,7 +236,7 @@ def _chat(settings: Settings) -> int:
 def _index(settings: Settings, if_needed: bool) -> int:
     import time
 
-    from bot.engine import build_from_corpus, embedder_for, load_or_build
+    from bot.index_lifecycle import build_from_corpus, embedder_for, load_or_build
     from index.corpus import CorpusInvalid
     from index.embeddings import ModelUnavailable
     from index.store import IndexStore

@@ -1,12 +1,12 @@
 """The answering core: one immutable index + the embedder -> `Answer`s.
 
 An `Engine` never changes once made; a rebuild makes a new one (`rebuilt`, `reloaded`) and the
-service swaps the reference. Nothing here imports a chat library.
+service swaps the reference. Building, loading and checking the index is bot/index_lifecycle.py's
+job. Nothing here imports a chat library.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,114 +14,19 @@ import numpy as np
 
 from bot.answer import Answer, FactCheckRef, Language
 from bot.compose import compose, factcheck_ref, refusal
+from bot.index_lifecycle import embedder_for, load_or_build, load_published, rebuild
 from bot.language import detect_language
 from bot.relevance import GATES, Gate, is_relevant
-from bot.retrieval import Retrieval
+from bot.retrieval import Retrieval, Retriever
 from bot.settings import Settings
 from bot.status import DocumentInfo, IndexInfo
-from index.chunking import Chunk, ChunkingConfig
-from index.corpus import CorpusInvalid, load_corpus
-from index.corpus import corpus_hash as compute_corpus_hash
-from index.embeddings import Embedder, load_embedder
+from index.chunking import Chunk
+from index.embeddings import Embedder
 from index.glossary import default_glossary
-from index.store import IndexCorrupt, IndexMissing, IndexProblem, IndexStore, LoadedIndex
+from index.store import IndexStore, LoadedIndex
 from index.text import content_words
 
-log = logging.getLogger("factbot.engine")
-
 MAX_TOPIC_NOTES = 5
-
-
-class ReindexFailed(Exception):
-    """The rebuild failed; the old index keeps serving. `problems` are one line each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(problems))
-
-
-class IndexUnavailable(Exception):
-    """No usable index and none can be built: one line for the operator."""
-
-
-def chunking_config(settings: Settings) -> ChunkingConfig:
-    return ChunkingConfig(
-        max_sentences=settings.chunk_max_sentences, max_chars=settings.chunk_max_chars
-    )
-
-
-def embedder_for(settings: Settings) -> Embedder:
-    """The (process-cached) embedder the settings ask for: model, backend, threads, cache."""
-    return load_embedder(
-        settings.embedding_model,
-        settings.embed_cache_size,
-        settings.embed_threads,
-        settings.embedding_backend,
-        settings.model_cache_dir,
-        settings.openvino_precision,
-    )
-
-
-def _summarise(problems: Sequence[object], limit: int = 3) -> str:
-    shown = "; ".join(str(p) for p in problems[:limit])
-    more = len(problems) - limit
-    return shown + (f" (+{more} more)" if more > 0 else "")
-
-
-def build_from_corpus(settings: Settings, store: IndexStore, embedder: Embedder) -> LoadedIndex:
-    """Validate the corpus and build a new published index (raises `CorpusInvalid`)."""
-    corpus = load_corpus(settings.corpus_dir)
-    return store.build(corpus, embedder, chunking_config(settings), settings.embed_batch_size)
-
-
-def load_or_build(settings: Settings, store: IndexStore, embedder: Embedder) -> LoadedIndex:
-    """The published index if it is intact and current; otherwise rebuild it, saying why.
-
-    A stale index whose corpus cannot be rebuilt (a broken file) keeps serving, with a warning.
-    """
-    try:
-        index = store.load()
-    except IndexMissing:
-        return _build_or_explain(settings, store, embedder, f"no index under {store.root} yet")
-    except IndexProblem as exc:
-        return _build_or_explain(settings, store, embedder, str(exc))
-    try:
-        current_hash: str | None = compute_corpus_hash(settings.corpus_dir)
-    except OSError:
-        current_hash = None
-    reason = store.staleness(index.manifest, embedder.name, chunking_config(settings), current_hash)
-    if reason is None and index.manifest.get("dimension") != embedder.dimension:
-        reason = "the embedding dimension changed"
-    if reason is None:
-        return index
-    log.warning("index %s is stale (%s): rebuilding", index.version, reason)
-    try:
-        return build_from_corpus(settings, store, embedder)
-    except CorpusInvalid as exc:
-        log.warning(
-            "cannot rebuild, the corpus has %d problem(s): %s; still serving index %s",
-            len(exc.problems),
-            _summarise(exc.problems),
-            index.version,
-        )
-        return index
-
-
-def _build_or_explain(
-    settings: Settings, store: IndexStore, embedder: Embedder, why: str
-) -> LoadedIndex:
-    """Build a first or replacement index; one operator line (`IndexUnavailable`) on failure."""
-    try:
-        index = build_from_corpus(settings, store, embedder)
-    except CorpusInvalid as exc:
-        raise IndexUnavailable(
-            f"{why}, and the corpus in {settings.corpus_dir} cannot be indexed: "
-            f"{_summarise(exc.problems)}. Fix it (see `factbot corpus check`), then run `factbot index`."
-        ) from exc
-    except IndexProblem as exc:
-        raise IndexUnavailable(f"{why}, and building a new index failed: {exc}") from exc
-    log.warning("%s: built index %s from %s", why, index.version, settings.corpus_dir)
-    return index
 
 
 def text_to_embed(question: str, language: Language, gloss: bool = True) -> str:
@@ -153,8 +58,6 @@ class Engine:
     def __init__(
         self, settings: Settings, store: IndexStore, embedder: Embedder, index: LoadedIndex
     ) -> None:
-        from bot.retrieval import Retriever
-
         self.settings = settings
         self.store = store
         self.embedder = embedder
@@ -189,8 +92,8 @@ class Engine:
             ),
             note_count=len(self.index.notes),
             version=self.version,
-            model=str(m.get("model")),
-            built_at=str(m.get("built_at")),
+            model=m["model"],
+            built_at=m["built_at"],
             chunk_count=self.chunk_count,
         )
 
@@ -267,23 +170,13 @@ class Engine:
 
     def rebuilt(self) -> Engine:
         """A new engine over a fresh build of the corpus (raises `ReindexFailed`)."""
-        try:
-            index = build_from_corpus(self.settings, self.store, self.embedder)
-        except CorpusInvalid as exc:
-            raise ReindexFailed([str(p) for p in exc.problems]) from exc
-        except (IndexProblem, OSError) as exc:
-            raise ReindexFailed([f"building the index failed: {exc}"]) from exc
+        index = rebuild(self.settings, self.store, self.embedder)
         return Engine(self.settings, self.store, self.embedder, index)
 
     def reloaded(self) -> Engine | None:
         """A new engine over the build another process published, or None if it is unusable."""
-        try:
-            index = self.store.load()
-        except (IndexCorrupt, IndexMissing, IndexProblem) as exc:
-            log.warning("ignoring the published index: %s", exc)
-            return None
-        if index.manifest.get("model") != self.embedder.name:
-            log.warning("ignoring published index %s: built with another model", index.version)
+        index = load_published(self.store, self.embedder)
+        if index is None:
             return None
         return Engine(self.settings, self.store, self.embedder, index)
 

@@ -16,13 +16,71 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Literal, NotRequired, TypedDict
 
 from bot.answer import Answer, Language
 from bot.engine import Engine, prepare
 from bot.relevance import GATES, Gate
 
 RANK_DEPTH = 10
+Ranker = Literal["hybrid", "dense", "bm25"]
+
+
+class RankingScores(TypedDict):
+    """One ranking's figures; the refusal pair is what that ranking's signal could refuse."""
+
+    hit1: float
+    hit3: float
+    mrr: float
+    refusal_precision: float
+    refusal_recall: float
+
+
+# What users see: the gold in the first quote (or its note), or anywhere in the answer.
+AnswerScores = TypedDict("AnswerScores", {"hit@1": float, "hit@3": float})
+
+
+class RefusalScores(TypedDict):
+    precision: float
+    recall: float
+    true_refusals: int
+    wrong_refusals: int
+    missed_refusals: int
+
+
+class QuestionRow(TypedDict):
+    """One question's outcome and the gate's inputs (what `--verbose` prints for a miss)."""
+
+    id: str
+    language: Language
+    kind: str
+    refused: bool
+    dense: float | None
+    margin: float | None
+    coverage: float | None
+    answer_hit: bool | None  # None for an out-of-scope question
+    question: str
+    embedded: str
+    words: list[str]
+
+
+class LanguageResult(TypedDict):
+    answer: AnswerScores
+    refusal: RefusalScores
+    ranking: dict[Ranker, RankingScores]
+
+
+class EvalResult(TypedDict):
+    """`evaluate`'s figures (JSON-able); `by_language` from `evaluate_with_languages`."""
+
+    questions: int
+    in_scope: int
+    out_of_scope: int
+    ranking: dict[Ranker, RankingScores]
+    answer: AnswerScores
+    refusal: RefusalScores
+    rows: list[QuestionRow]
+    by_language: NotRequired[dict[Language, LanguageResult]]
 
 
 @dataclass(frozen=True)
@@ -72,19 +130,10 @@ def _answer_items(answer: Answer) -> list[str]:
     return items + notes
 
 
-@dataclass
-class Scores:
-    hit1: float
-    hit3: float
-    mrr: float
-
-    def row(self) -> list[str]:
-        return [f"{self.hit1:.3f}", f"{self.hit3:.3f}", f"{self.mrr:.3f}"]
-
-
-def _scores(ranks: Sequence[int | None]) -> Scores:
+def _hits(ranks: Sequence[int | None]) -> tuple[float, float, float]:
+    """hit@1, hit@3 and MRR of the gold's ranks (None: not found)."""
     n = max(1, len(ranks))
-    return Scores(
+    return (
         sum(1 for r in ranks if r == 1) / n,
         sum(1 for r in ranks if r is not None and r <= 3) / n,
         sum(1.0 / r for r in ranks if r) / n,
@@ -93,7 +142,7 @@ def _scores(ranks: Sequence[int | None]) -> Scores:
 
 def evaluate(
     engine: Engine, questions: Sequence[DevQuestion], gates: dict[Language, Gate] | None = None
-) -> dict[str, Any]:
+) -> EvalResult:
     """All metrics as a JSON-able dict (plus per-question rows under 'rows')."""
     from index.text import content_words
 
@@ -103,9 +152,9 @@ def evaluate(
     embedded = [p.embedded for p in prepared]
     vectors = engine.embedder.encode_queries(embedded)
     answers = engine.answer_many(prepared, gates)
-    ranks: dict[str, list[int | None]] = {"hybrid": [], "dense": [], "bm25": []}
+    ranks: dict[Ranker, list[int | None]] = {"hybrid": [], "dense": [], "bm25": []}
     answer_ranks: list[int | None] = []
-    rows = []
+    rows: list[QuestionRow] = []
     tp = fp = fn = 0
     for q, text, vec, ans in zip(questions, embedded, vectors, answers, strict=True):
         if q.in_scope:
@@ -139,20 +188,27 @@ def evaluate(
             }
         )
     precision, recall = _precision_recall(tp, fp, fn)
-    answer = _scores(answer_ranks)
-    ranking = {name: vars(_scores(r)) for name, r in ranks.items()}
     # What each signal alone could refuse, at its best single threshold per language (tuned on
     # this very set, so optimistic): raw cosine for dense-only, word coverage for BM25-only.
-    for name, key in (("dense", "dense"), ("bm25", "coverage")):
-        p, r = _single_signal_refusal(rows, key)
-        ranking[name] |= {"refusal_precision": p, "refusal_recall": r}
-    ranking["hybrid"] |= {"refusal_precision": precision, "refusal_recall": recall}
+    refusals = {
+        "hybrid": (precision, recall),
+        "dense": _single_signal_refusal(rows, "dense"),
+        "bm25": _single_signal_refusal(rows, "coverage"),
+    }
+    ranking: dict[Ranker, RankingScores] = {}
+    for name, found in ranks.items():
+        hit1, hit3, mrr = _hits(found)
+        p, r = refusals[name]
+        ranking[name] = RankingScores(
+            hit1=hit1, hit3=hit3, mrr=mrr, refusal_precision=p, refusal_recall=r
+        )
+    answer_hit1, answer_hit3, _ = _hits(answer_ranks)
     return {
         "questions": len(questions),
         "in_scope": sum(q.in_scope for q in questions),
         "out_of_scope": sum(not q.in_scope for q in questions),
         "ranking": ranking,
-        "answer": {"hit@1": answer.hit1, "hit@3": answer.hit3},
+        "answer": {"hit@1": answer_hit1, "hit@3": answer_hit3},
         "refusal": {
             "precision": precision,
             "recall": recall,
@@ -168,11 +224,15 @@ def _precision_recall(tp: int, fp: int, fn: int) -> tuple[float, float]:
     return (tp / (tp + fp) if tp + fp else 1.0, tp / (tp + fn) if tp + fn else 1.0)
 
 
-def _single_signal_refusal(rows: Sequence[dict[str, Any]], key: str) -> tuple[float, float]:
+def _single_signal_refusal(
+    rows: Sequence[QuestionRow], key: Literal["dense", "coverage"]
+) -> tuple[float, float]:
     """Refusal precision/recall of 'refuse when `key` < t', t tuned per language on `rows`."""
     tp = fp = fn = 0
     for lang in ("fr", "en"):
-        data = [(float(r[key]), r["kind"] != "out_of_scope") for r in rows if r["language"] == lang]
+        data = [
+            (_signal(r, key), r["kind"] != "out_of_scope") for r in rows if r["language"] == lang
+        ]
         if not data:
             continue
         cuts = sorted({v for v, _ in data} | {1e9})
@@ -183,16 +243,23 @@ def _single_signal_refusal(rows: Sequence[dict[str, Any]], key: str) -> tuple[fl
     return _precision_recall(tp, fp, fn)
 
 
-def calibrate(rows: Sequence[dict[str, Any]]) -> dict[Language, Gate]:
+def _signal(row: QuestionRow, key: Literal["dense", "margin", "coverage"]) -> float:
+    value = row[key]
+    assert value is not None, f"{row['id']}: the answer carries no {key}"  # every answer has them
+    return value
+
+
+def calibrate(rows: Sequence[QuestionRow]) -> dict[Language, Gate]:
     """Per language, the gate that makes the most right accept/refuse decisions on the dev set;
     ties go to the gate with the widest margin around the decisive points."""
     best: dict[Language, Gate] = {}
     grid_alone = [x / 100 for x in range(-20, 41, 2)]
     grid_min = [x / 100 for x in range(-30, 31, 2)]
     grid_cov = [x / 100 for x in range(0, 101, 5)]
-    for lang in ("fr", "en"):
+    languages: tuple[Language, ...] = ("fr", "en")
+    for lang in languages:
         data = [
-            (r["margin"], r["coverage"], r["kind"] != "out_of_scope")
+            (_signal(r, "margin"), _signal(r, "coverage"), r["kind"] != "out_of_scope")
             for r in rows
             if r["language"] == lang
         ]
@@ -207,11 +274,11 @@ def calibrate(rows: Sequence[dict[str, Any]]) -> dict[Language, Gate]:
             )
             scored.append((correct, margin, gate))
         scored.sort(key=lambda t: (-t[0], -t[1]))
-        best[lang] = scored[0][2]  # type: ignore[index]
+        best[lang] = scored[0][2]
     return best
 
 
-def _table(result: dict[str, Any], name: str) -> str:
+def _table(result: EvalResult, name: str) -> str:
     lines = [
         f"{name}: {result['questions']} questions ({result['in_scope']} in scope, "
         f"{result['out_of_scope']} out of scope)",
@@ -229,8 +296,11 @@ def _table(result: dict[str, Any], name: str) -> str:
         "| answers (hybrid + gate) | hit@1 | hit@3 | refusal precision | refusal recall |",
         "|---|---|---|---|---|",
     ]
-    for label, part in [("all", result), *result.get("by_language", {}).items()]:
-        a, r = part["answer"], part["refusal"]
+    parts: list[tuple[str, AnswerScores, RefusalScores]] = [
+        ("all", result["answer"], result["refusal"])
+    ]
+    parts += [(k, v["answer"], v["refusal"]) for k, v in result.get("by_language", {}).items()]
+    for label, a, r in parts:
         lines.append(
             f"| {label} | {a['hit@1']:.3f} | {a['hit@3']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} |"
         )
@@ -239,15 +309,19 @@ def _table(result: dict[str, Any], name: str) -> str:
 
 def evaluate_with_languages(
     engine: Engine, questions: Sequence[DevQuestion], gates: dict[Language, Gate] | None = None
-) -> dict[str, Any]:
+) -> EvalResult:
     """`evaluate` on the whole set, plus the same figures per language under 'by_language'."""
     result = evaluate(engine, questions, gates)
-    result["by_language"] = {}
-    for lang in ("fr", "en"):
+    by_language: dict[Language, LanguageResult] = {}
+    languages: tuple[Language, ...] = ("fr", "en")
+    for lang in languages:
         subset = [q for q in questions if q.language == lang]
         if subset:
             part = evaluate(engine, subset, gates)
-            result["by_language"][lang] = {k: part[k] for k in ("answer", "refusal", "ranking")}
+            by_language[lang] = LanguageResult(
+                answer=part["answer"], refusal=part["refusal"], ranking=part["ranking"]
+            )
+    result["by_language"] = by_language
     return result
 
 

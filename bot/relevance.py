@@ -2,7 +2,7 @@
 
 A cosine threshold alone cannot refuse French questions with the bundled English model (French
 out-of-scope questions reach ~0.59 while some in-scope ones score ~0.41; see
-../shared/retrieval-notes.md). Out-of-scope questions share almost no *rare* content words with
+docs/retrieval.md). Out-of-scope questions share almost no *rare* content words with
 the corpus, so the gate combines the dense *margin* (closeness to the corpus minus closeness to a background
 of typical off-topic chat questions, index/data/background.txt) with the IDF-weighted share of the
 question's content words that the corpus contains. The thresholds are per language and were

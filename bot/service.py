@@ -21,7 +21,8 @@ import time
 
 from bot.answer import Answer, FactCheckRef, Language
 from bot.batcher import MAX_BATCH, MicroBatcher, worker_plan
-from bot.engine import Engine, ReindexFailed, prepare
+from bot.engine import Engine, prepare
+from bot.index_lifecycle import ReindexFailed
 from bot.settings import Settings
 from bot.status import DocumentInfo, IndexInfo, ReindexReport
 

@@ -2,6 +2,7 @@
 
 `Settings.load()` merges `.env` (python-dotenv) with the process environment (which wins) into a
 frozen dataclass; every other module receives a `Settings` and never touches `os.environ`.
+`apply_library_environment()` is the one write: a switch a library reads only from there.
 Secrets are excluded from `repr` so a settings object can be logged safely.
 """
 
@@ -20,6 +21,8 @@ DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
 EMBEDDING_BACKENDS = ("torch", "openvino-int8")
 # Kept equal to index.openvino_backend.PRECISIONS (a test checks), for the same reason.
 OPENVINO_PRECISIONS = ("f32", "bf16")
+# Values the tokenizers library reads as "off" in TOKENIZERS_PARALLELISM (its own parsing).
+_TOKENIZERS_OFF = frozenset({"", "off", "false", "f", "no", "n", "0"})
 
 
 class SettingsError(ValueError):
@@ -102,6 +105,9 @@ class Settings:
     max_question_chars: int = 500
     embed_cache_size: int = 1024
     embed_threads: int = 0
+    # tokenizers' own thread pool; off: a batch is tokenised on the encoding thread, with no pool
+    # competing with the encoder's threads on a small host (and no warning in forked children).
+    tokenizers_parallelism: bool = False
     answer_workers: int = 2
     index_watch_seconds: float = 2.0
     log_level: str = "INFO"
@@ -161,6 +167,8 @@ class Settings:
             max_question_chars=_int(env, "MAX_QUESTION_CHARS", 500, minimum=10),
             embed_cache_size=_int(env, "EMBED_CACHE_SIZE", 1024, minimum=0),
             embed_threads=_int(env, "EMBED_THREADS", 0, minimum=0),
+            tokenizers_parallelism=_str(env, "TOKENIZERS_PARALLELISM", "false").lower()
+            not in _TOKENIZERS_OFF,
             answer_workers=_int(env, "ANSWER_WORKERS", 2, minimum=1),
             index_watch_seconds=_float(env, "INDEX_WATCH_SECONDS", 2.0),
             log_level=_str(env, "LOG_LEVEL", "INFO").upper(),
@@ -201,3 +209,9 @@ class Settings:
             for f in fields(self)
             if not f.repr and isinstance(v := getattr(self, f.name), str) and v
         )
+
+
+def apply_library_environment(settings: Settings) -> None:
+    """Hand the settings a library reads only from the process environment to it (before the
+    model is loaded): TOKENIZERS_PARALLELISM, so that a value in `.env` counts too."""
+    os.environ["TOKENIZERS_PARALLELISM"] = "true" if settings.tokenizers_parallelism else "false"

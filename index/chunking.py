@@ -1,7 +1,7 @@
 """Split the corpus into retrieval chunks with stable ids and exact offsets.
 
 Article chunks are runs of whole sentences inside one paragraph (one sentence by default: measured
-best on this corpus, see ../shared/retrieval-notes.md), in every language; a translation chunk
+best on this corpus, see docs/retrieval.md), in every language; a translation chunk
 carries the id of the French chunk it is aligned with, so an English hit quotes the original.
 Fact-check notes give one chunk per language section, carrying their claim and verdict.
 """

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +50,6 @@ class Paragraph:
     number: int  # 0 is the title, 1.. the body paragraphs
     text: str
     sentences: tuple[tuple[int, int], ...]  # character spans inside `text`
-
-    def sentence(self, i: int) -> str:
-        s, e = self.sentences[i]
-        return self.text[s:e]
 
 
 @dataclass(frozen=True)
@@ -109,7 +105,6 @@ class Corpus:
     translations: dict[str, Document]  # language -> aligned translation of the article
     factchecks: tuple[FactCheck, ...]
     content_hash: str
-    files: tuple[str, ...] = field(default=())
 
     @property
     def documents(self) -> tuple[Document, ...]:
@@ -419,7 +414,6 @@ def load_corpus(root: str | Path) -> Corpus:
         translations=translations,
         factchecks=tuple(notes),
         content_hash=_hash_files(root, files),
-        files=tuple(str(f) for f in files),
     )
 
 

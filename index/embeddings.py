@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from index.lru import LruCache
 
 BUNDLED_PREFIX = "bundled:"
 # How vectors are computed: sentence-transformers on torch, or the same model exported to OpenVINO
@@ -30,6 +31,24 @@ Vectors = npt.NDArray[np.float32]
 
 class ModelUnavailable(RuntimeError):
     """The embedding model cannot be loaded offline; the message says what to do."""
+
+
+class SentenceEncoder(Protocol):
+    """The model an `Embedder` runs: sentence-transformers' `SentenceTransformer` is one, and
+    `OpenVINOEmbeddingModel` (index/openvino_backend.py) mirrors the part of it used here."""
+
+    def get_embedding_dimension(self) -> int | None: ...
+
+    def encode(
+        self,
+        sentences: list[str],
+        /,
+        *,
+        batch_size: int,
+        normalize_embeddings: bool,
+        convert_to_numpy: Literal[True],
+        show_progress_bar: bool,
+    ) -> npt.NDArray[Any]: ...
 
 
 def resolve_model(name: str) -> str:
@@ -63,19 +82,21 @@ class Embedder:
     def __init__(
         self,
         name: str,
-        model: Any,
+        model: SentenceEncoder,
         cache_size: int = 1024,
         max_threads: int = 1,
         set_threads: Callable[[int], None] | None = None,
     ) -> None:
+        dimension = model.get_embedding_dimension()
+        if dimension is None:
+            raise ModelUnavailable(f"embedding model {name} does not report its vector dimension")
         self.name = name
         self._model = model
-        self.dimension = int(model.get_embedding_dimension())
+        self.dimension = int(dimension)
         self.max_threads = max(1, max_threads)
         self._set_threads = set_threads
         self._local = threading.local()
-        self._cache: OrderedDict[str, Vectors] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache: LruCache[str, Vectors] = LruCache(cache_size)
         self._lock = threading.Lock()
 
     @contextmanager
@@ -111,9 +132,7 @@ class Embedder:
         with self._lock:
             for i, text in enumerate(texts):
                 hit = self._cache.get(text)
-                if hit is not None:
-                    self._cache.move_to_end(text)
-                else:
+                if hit is None:
                     missing.append(i)
                 out.append(hit)
         if missing:
@@ -121,10 +140,7 @@ class Embedder:
             with self._lock:
                 for row, i in enumerate(missing):
                     out[i] = fresh[row]
-                    if self._cache_size > 0:
-                        self._cache[texts[i]] = fresh[row]
-                        if len(self._cache) > self._cache_size:
-                            self._cache.popitem(last=False)
+                    self._cache.put(texts[i], fresh[row])
         return np.stack([v for v in out if v is not None]).astype(np.float32, copy=False)
 
 
@@ -145,15 +161,12 @@ def load_embedder(
     non-default precision) to the embedder's name, so an index built another way is stale (its
     vectors differ slightly) and gets rebuilt.
     """
-    # Never reach a model hub at run time, whatever the caller's environment says.
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if backend not in BACKENDS:
         raise ModelUnavailable(
             f"EMBEDDING_BACKEND={backend!r} is not a backend: use one of {', '.join(BACKENDS)}"
         )
     target = resolve_model(name)
+    _hub_offline()
     if backend == "openvino-int8":
         return Embedder(
             f"{name}#{backend}" + ("" if precision == "f32" else f"-{precision}"),
@@ -178,6 +191,19 @@ def load_embedder(
     return Embedder(name, model, cache_size, max_threads, torch.set_num_threads)
 
 
+def _hub_offline() -> None:
+    """Never reach a model hub at run time, whatever the caller's environment says.
+
+    Every load already passes `local_files_only=True`; this also turns huggingface_hub's
+    process-wide offline switch on (transformers reads the same one), so any other request the
+    libraries might make fails instead. The switch is set in the library, not in `os.environ`:
+    bot/settings.py is the only module that touches the environment.
+    """
+    from huggingface_hub import constants
+
+    constants.HF_HUB_OFFLINE = True
+
+
 def _usable_cores() -> int:
     """Cores this process may run on (a container's CPU set, not the host's count)."""
     if hasattr(os, "sched_getaffinity"):
@@ -194,7 +220,9 @@ def _unavailable(target: str, exc: BaseException) -> ModelUnavailable:
     )
 
 
-def _openvino(name: str, target: str, cache_dir: Path, threads: int, precision: str) -> Any:
+def _openvino(
+    name: str, target: str, cache_dir: Path, threads: int, precision: str
+) -> SentenceEncoder:
     """The OpenVINO int8 model (exported to `cache_dir` on first use); imports no torch when the
     export is already cached."""
     import importlib.util

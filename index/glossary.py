@@ -13,15 +13,14 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
-from index.text import fold
+from index.text import fold, plain_quotes, stemmer
 
 GLOSSARY_PATH = Path(__file__).with_name("data") / "fr_en_glossary.tsv"
 
 # Elided articles and pronouns ("l'espace", "qu'il", "jusqu'à"); "Chang'e" is not one.
 _ELISION = re.compile(r"^(?:l|d|j|m|n|s|t|c|qu|lorsqu|puisqu|jusqu|quoiqu)'(?=\w)", re.IGNORECASE)
-_TOKEN = re.compile(r"[\w]+(?:['’-][\w]+)*|[^\w\s]", re.UNICODE)
+_TOKEN = re.compile(r"[\w]+(?:['-][\w]+)*|[^\w\s]", re.UNICODE)
 _MAX_PHRASE = 5  # longest multi-word entry looked up ("est-ce que", "de plus en plus")
 
 
@@ -34,7 +33,7 @@ class Glossary:
         self.stemmed: dict[str, str] = {}
         self.size = len(entries)
         for french, english in entries.items():
-            key = french.lower().replace("’", "'")
+            key = plain_quotes(french.lower())
             # Entries are cut like questions are ("qu'est-ce que" -> "qu' est ce que").
             phrase = " ".join(_words(key))
             for form in (key, phrase):
@@ -64,7 +63,7 @@ class Glossary:
 
     def lookup(self, word: str) -> str | None:
         """The English gloss of one French word form, or None when the glossary lacks it."""
-        key = word.lower().replace("’", "'")
+        key = plain_quotes(word.lower())
         hit = self.exact.get(key) or self.folded.get(fold(key))
         if hit is None and not key.isdigit() and len(key) > 3:
             hit = self.stemmed.get(_stem(key)) or self.stemmed.get(_stem(fold(key)))
@@ -93,7 +92,7 @@ class Glossary:
 def _words(text: str) -> list[str]:
     """Tokens with elisions split off and hyphenated inversions cut ("a-t-elle" → a, elle)."""
     out: list[str] = []
-    for token in _TOKEN.findall(text.replace("’", "'")):
+    for token in _TOKEN.findall(plain_quotes(text)):
         elided = _ELISION.match(token)
         if elided:
             out.append(elided.group(0))
@@ -108,14 +107,7 @@ def _words(text: str) -> list[str]:
 
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    return str(_french_stemmer().stemWord(word))
-
-
-@lru_cache(maxsize=1)
-def _french_stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("french")
+    return stemmer("french").stemWord(word)
 
 
 @lru_cache(maxsize=1)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import io
 import json
@@ -42,15 +41,16 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 import numpy.typing as npt
 
 from index.checksums import folder_checksums, package_versions, sha256_file
+from index.locks import exclusive_lock
 
 log = logging.getLogger("factbot.embeddings")
 
@@ -98,6 +98,13 @@ class Numerics:
         if threads > 0:
             config["INFERENCE_NUM_THREADS"] = threads
         return config
+
+
+class EffectiveNumerics(TypedDict):
+    """What the CPU plugin reports a compiled model runs with (its type names, e.g. "f32")."""
+
+    precision: str
+    dynamic_quantization_group_size: int
 
 
 # f32 (the default): the same vector for a text whatever batch it shares, on every x86-64 CPU.
@@ -160,17 +167,6 @@ def cache_folder(
     return Path(cache_dir) / f"{slug}-{digest}-{quantization}-{precision}"
 
 
-@contextlib.contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _problem(folder: Path, expected: dict[str, Any]) -> str | None:
     """Why the export in `folder` cannot be used, or None when it matches `expected` and every
     file matches its checksum."""
@@ -231,7 +227,7 @@ class OpenVINOEmbeddingModel:
         self._compiled = ov.Core().compile_model(
             str(folder / "model.xml"), "CPU", self.compile_config
         )
-        self.effective_numerics = {
+        self.effective_numerics: EffectiveNumerics = {
             "precision": str(self._compiled.get_property("INFERENCE_PRECISION_HINT")),
             "dynamic_quantization_group_size": int(
                 self._compiled.get_property("DYNAMIC_QUANTIZATION_GROUP_SIZE")
@@ -475,7 +471,7 @@ def load_openvino_model(
             return OpenVINOEmbeddingModel(folder, threads)
         except Exception as exc:
             problem = f"cannot be loaded ({type(exc).__name__})"
-    with _process_lock, _lock(folder.with_name(f".{folder.name}.lock")):
+    with _process_lock, exclusive_lock(folder.with_name(f".{folder.name}.lock")):
         # Another process may have exported it while this one waited for the lock (a folder
         # that passed the checks but failed to load is tried once more, then re-exported).
         if _problem(folder, expected) is None:

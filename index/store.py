@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import logging
@@ -25,17 +24,19 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypedDict, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from index.checksums import folder_checksums, package_versions, sha256_file
 from index.chunking import Chunk, ChunkingConfig, chunk_corpus
 from index.corpus import Corpus
-from index.embeddings import Embedder, Vectors
+from index.embeddings import Vectors
+from index.locks import exclusive_lock
 from index.text import TOKENIZER_VERSION, content_words
 from index.vectors import VectorIndex, build_vector_index, load_vector_index
 
@@ -48,6 +49,8 @@ LIBRARIES = ("faiss-cpu", "bm25s", "sentence-transformers", "torch", "numpy")
 # Typical off-topic chat questions (French and English): the relevance gate compares a question's
 # closeness to the corpus with its closeness to these. Shipped with the code, not the corpus.
 BACKGROUND_FILE = Path(__file__).parent / "data" / "background.txt"
+
+T = TypeVar("T")
 
 
 def background_questions() -> list[str]:
@@ -100,24 +103,114 @@ class DocRecord:
     digest: str
 
 
-@dataclass
+class Manifest(TypedDict):
+    """`manifest.json`: what a build was made from and with, and a SHA-256 per file."""
+
+    format: int
+    version: str
+    built_at: str
+    build_seconds: float
+    model: str
+    dimension: int
+    corpus_hash: str
+    chunking: dict[str, int]
+    tokenizer: int
+    background_hash: str
+    dense_index: str
+    chunk_count: int
+    note_count: int
+    libraries: dict[str, str]
+    files: dict[str, str]
+
+
+class BatchEncoder(Protocol):
+    """What a build needs of an encoder (an `Embedder`, or a benchmark's stand-in)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def encode(self, texts: Sequence[str], batch_size: int = ...) -> Vectors: ...
+
+
+class LexicalScorer(Protocol):
+    """What retrieval asks of the BM25 index (a `bm25s.BM25`, which ships no type hints)."""
+
+    def get_scores(self, query_tokens: list[str], /) -> npt.NDArray[np.float32]: ...
+
+
+@dataclass(frozen=True)
 class LoadedIndex:
     """One immutable build, in memory."""
 
     path: Path
-    manifest: dict[str, Any]
-    chunks: list[Chunk]
+    manifest: Manifest
+    chunks: tuple[Chunk, ...]
     vectors: Vectors
     dense: VectorIndex
-    bm25: Any
+    bm25: LexicalScorer
     background: Vectors
-    doc_freq: dict[str, int]
-    notes: dict[str, NoteRecord]
-    documents: list[DocRecord]
+    doc_freq: Mapping[str, int]
+    notes: Mapping[str, NoteRecord]
+    documents: tuple[DocRecord, ...]
 
     @property
     def version(self) -> str:
-        return str(self.manifest["version"])
+        return self.manifest["version"]
+
+
+@dataclass(frozen=True)
+class _Content:
+    """What a build writes, computed before it takes the build lock: the chunks, their vectors
+    and BM25 tokens, and the background questions' vectors."""
+
+    chunks: list[Chunk]
+    vectors: Vectors
+    background: Vectors
+    tokens: list[list[str]]
+
+    @classmethod
+    def of(
+        cls, corpus: Corpus, encoder: BatchEncoder, config: ChunkingConfig, batch_size: int
+    ) -> _Content:
+        chunks = chunk_corpus(corpus, config)
+        if not chunks:
+            raise IndexProblem("the corpus produced no chunks")
+        return cls(
+            chunks=chunks,
+            vectors=encoder.encode([c.embed_text for c in chunks], batch_size=batch_size),
+            background=encoder.encode(background_questions(), batch_size=batch_size),
+            tokens=[list(content_words(c.embed_text)) for c in chunks],
+        )
+
+    def write(self, folder: Path, corpus: Corpus) -> VectorIndex:
+        """Every data file of a build into `folder`; returns the dense index it wrote."""
+        import bm25s
+
+        dense = build_vector_index(self.vectors)
+        dense.save(folder / "faiss.index")
+        np.save(folder / "vectors.npy", self.vectors)
+        np.save(folder / "background.npy", self.background)
+        lexical = bm25s.BM25()
+        lexical.index(self.tokens, show_progress=False)
+        lexical.save(str(folder / "bm25"), show_progress=False)
+        _write_json(folder / "chunks.json", [c.to_json() for c in self.chunks], ascii=False)
+        doc_freq = Counter(t for toks in self.tokens for t in set(toks))
+        lexicon = {"documents": len(self.chunks), "doc_freq": dict(sorted(doc_freq.items()))}
+        _write_json(folder / "lexicon.json", lexicon)
+        _write_json(folder / "corpus.json", _records(corpus), ascii=False, indent=1)
+        return dense
+
+
+def _write_json(path: Path, data: object, ascii: bool = True, indent: int | None = None) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=ascii, indent=indent), encoding="utf-8")
+
+
+def _version_name(stamp: dt.datetime, corpus_hash: str) -> str:
+    """Build folder names sort by time: `20260101T120000123Z-<corpus hash prefix>`."""
+    return f"{stamp:%Y%m%dT%H%M%S}{stamp.microsecond // 1000:03d}Z-{corpus_hash[:8]}"
 
 
 def library_versions() -> dict[str, str]:
@@ -172,95 +265,65 @@ class IndexStore:
         path = self.current_path()
         return path.name if path is not None else None
 
-    @contextlib.contextmanager
-    def _build_lock(self) -> Iterator[None]:
-        # One build at a time across processes sharing INDEX_DIR.
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / ".build.lock").open("a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
-
     # -------------------------------------------------------------- build
 
     def build(
         self,
         corpus: Corpus,
-        embedder: Embedder,
+        encoder: BatchEncoder,
         config: ChunkingConfig,
         batch_size: int = 32,
     ) -> LoadedIndex:
         """Chunk, embed and index `corpus`, then publish it atomically. Returns the loaded build."""
-        import bm25s
-
         started = time.perf_counter()
-        chunks = chunk_corpus(corpus, config)
-        if not chunks:
-            raise IndexProblem("the corpus produced no chunks")
-        vectors = embedder.encode([c.embed_text for c in chunks], batch_size=batch_size)
-        background = embedder.encode(background_questions(), batch_size=batch_size)
-        tokens = [list(content_words(c.embed_text)) for c in chunks]
-        doc_freq = Counter(t for toks in tokens for t in set(toks))
-        with self._build_lock():
-            self.root.mkdir(parents=True, exist_ok=True)
-            (self.root / "builds").mkdir(exist_ok=True)
+        content = _Content.of(corpus, encoder, config, batch_size)
+        # One build at a time across processes sharing INDEX_DIR.
+        with exclusive_lock(self.root / ".build.lock"):
             stamp = dt.datetime.now(dt.UTC)
-            version = (
-                f"{stamp:%Y%m%dT%H%M%S}{stamp.microsecond // 1000:03d}Z-{corpus.content_hash[:8]}"
-            )
-            tmp = Path(tempfile.mkdtemp(prefix="tmp-", dir=self.root))
-            try:
-                dense = build_vector_index(vectors)
-                dense.save(tmp / "faiss.index")
-                np.save(tmp / "vectors.npy", vectors)
-                np.save(tmp / "background.npy", background)
-                retriever = bm25s.BM25()
-                retriever.index(tokens, show_progress=False)
-                retriever.save(str(tmp / "bm25"), show_progress=False)
-                (tmp / "chunks.json").write_text(
-                    json.dumps([c.to_json() for c in chunks], ensure_ascii=False), encoding="utf-8"
-                )
-                (tmp / "lexicon.json").write_text(
-                    json.dumps(
-                        {"documents": len(chunks), "doc_freq": dict(sorted(doc_freq.items()))}
-                    ),
-                    encoding="utf-8",
-                )
-                (tmp / "corpus.json").write_text(
-                    json.dumps(_records(corpus), ensure_ascii=False, indent=1), encoding="utf-8"
-                )
-                files = folder_checksums(tmp)
-                manifest = {
+            version = _version_name(stamp, corpus.content_hash)
+            final = self.root / "builds" / version
+            with self._staging() as folder:
+                dense = content.write(folder, corpus)
+                manifest: Manifest = {
                     "format": FORMAT_VERSION,
                     "version": version,
                     "built_at": stamp.isoformat(timespec="seconds"),
                     "build_seconds": round(time.perf_counter() - started, 3),
-                    "model": embedder.name,
-                    "dimension": embedder.dimension,
+                    "model": encoder.name,
+                    "dimension": encoder.dimension,
                     "corpus_hash": corpus.content_hash,
                     "chunking": config.to_json(),
                     "tokenizer": TOKENIZER_VERSION,
                     "background_hash": background_hash(),
                     "dense_index": dense.kind,
-                    "chunk_count": len(chunks),
+                    "chunk_count": len(content.chunks),
                     "note_count": len(corpus.factchecks),
                     "libraries": library_versions(),
-                    "files": files,
+                    "files": folder_checksums(folder),
                 }
-                (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-                final = self.root / "builds" / version
-                os.rename(tmp, final)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
+                _write_json(folder / "manifest.json", manifest, indent=1)
+                os.rename(folder, final)
             self._publish(final)
             self._collect_garbage(keep=final)
         log.info(
-            "index %s built: %d chunks in %.2fs", version, len(chunks), manifest["build_seconds"]
+            "index %s built: %d chunks in %.2fs",
+            version,
+            len(content.chunks),
+            manifest["build_seconds"],
         )
         return self._load_dir(final, verify=False)
+
+    @contextlib.contextmanager
+    def _staging(self) -> Iterator[Path]:
+        """A fresh `tmp-*` folder under the root for the block to fill and rename into
+        `builds/`; removed if the block fails (a build that dies is collected later)."""
+        (self.root / "builds").mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="tmp-", dir=self.root))
+        try:
+            yield folder
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
 
     def _publish(self, build: Path) -> None:
         link = self.root / f".current-{os.getpid()}"
@@ -290,57 +353,16 @@ class IndexStore:
         return self._load_dir(path, verify=True)
 
     def _load_dir(self, path: Path, verify: bool) -> LoadedIndex:
-        import bm25s
-
-        manifest_path = path / "manifest.json"
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            files: dict[str, str] = manifest["files"]
-            if manifest.get("format") != FORMAT_VERSION:
-                raise IndexStale(f"index format {manifest.get('format')} is not {FORMAT_VERSION}")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IndexCorrupt(manifest_path, type(exc).__name__) from exc
+        manifest = _read_manifest(path / "manifest.json")
         if verify:
-            for name, expected in files.items():
-                file = path / name
-                if not file.is_file():
-                    raise IndexCorrupt(file, "missing")
-                if sha256_file(file) != expected:
-                    raise IndexCorrupt(file, "checksum mismatch")
-        current = path / "chunks.json"
-        try:
-            chunks = [Chunk.from_json(c) for c in json.loads(current.read_text(encoding="utf-8"))]
-            current = path / "vectors.npy"
-            vectors = np.load(current, allow_pickle=False).astype(np.float32, copy=False)
-            current = path / "background.npy"
-            background = np.load(current, allow_pickle=False).astype(np.float32, copy=False)
-            current = path / "faiss.index"
-            dense = load_vector_index(current)
-            current = path / "bm25"
-            retriever = bm25s.BM25.load(str(current), load_corpus=False, show_progress=False)
-            current = path / "lexicon.json"
-            lexicon = json.loads(current.read_text(encoding="utf-8"))
-            current = path / "corpus.json"
-            records = json.loads(current.read_text(encoding="utf-8"))
-            notes = {
-                n["id"]: NoteRecord(
-                    id=n["id"],
-                    claim=n["claim"],
-                    verdict=n["verdict"],
-                    rating=n.get("rating"),
-                    summaries=dict(n["summaries"]),
-                    sources=tuple((t, u) for t, u in n["sources"]),
-                    digest=n["digest"],
-                )
-                for n in records["notes"]
-            }
-            documents = [DocRecord(**d) for d in records["documents"]]
-        except IndexProblem:
-            raise
-        except Exception as exc:
-            raise IndexCorrupt(
-                current, f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
-            ) from exc
+            _verify(path, manifest["files"])
+        chunks = _read(path / "chunks.json", _read_chunks)
+        vectors = _read(path / "vectors.npy", _read_vectors)
+        background = _read(path / "background.npy", _read_vectors)
+        dense = _read(path / "faiss.index", load_vector_index)
+        bm25 = _read(path / "bm25", _read_bm25)
+        doc_freq = _read(path / "lexicon.json", _read_doc_freq)
+        notes, documents = _read(path / "corpus.json", _read_records)
         if len(chunks) != vectors.shape[0] or dense.size != len(chunks):
             raise IndexCorrupt(path / "vectors.npy", "row count does not match chunks.json")
         return LoadedIndex(
@@ -349,26 +371,103 @@ class IndexStore:
             chunks=chunks,
             vectors=vectors,
             dense=dense,
-            bm25=retriever,
+            bm25=bm25,
             background=background,
-            doc_freq={k: int(v) for k, v in lexicon["doc_freq"].items()},
+            doc_freq=doc_freq,
             notes=notes,
             documents=documents,
         )
 
     @staticmethod
     def staleness(
-        manifest: dict[str, Any], model: str, config: ChunkingConfig, corpus_hash: str | None
+        manifest: Manifest, model: str, config: ChunkingConfig, corpus_hash: str | None
     ) -> str | None:
         """Why a build no longer matches the settings and corpus, or None when it does."""
-        if manifest.get("model") != model:
-            return f"the model changed ({manifest.get('model')} -> {model})"
-        if manifest.get("chunking") != config.to_json():
+        if manifest["model"] != model:
+            return f"the model changed ({manifest['model']} -> {model})"
+        if manifest["chunking"] != config.to_json():
             return "the chunking settings changed"
-        if manifest.get("tokenizer") != TOKENIZER_VERSION:
+        if manifest["tokenizer"] != TOKENIZER_VERSION:
             return "the tokenizer changed"
-        if manifest.get("background_hash") != background_hash():
+        if manifest["background_hash"] != background_hash():
             return "the background questions changed"
-        if corpus_hash is not None and manifest.get("corpus_hash") != corpus_hash:
+        if corpus_hash is not None and manifest["corpus_hash"] != corpus_hash:
             return "the corpus changed"
         return None
+
+
+# ------------------------------------------------------------------ reading a build's files
+
+
+def _read_manifest(path: Path) -> Manifest:
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if manifest.get("format") != FORMAT_VERSION:
+            raise IndexStale(f"index format {manifest.get('format')} is not {FORMAT_VERSION}")
+        missing = sorted(Manifest.__required_keys__ - set(manifest))
+        if missing:
+            raise KeyError(", ".join(missing))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise IndexCorrupt(path, type(exc).__name__) from exc
+    return manifest  # type: ignore[no-any-return]  # checked above: JSON with every key
+
+
+def _verify(folder: Path, files: Mapping[str, str]) -> None:
+    """Every file the manifest lists is there with its SHA-256 (`IndexCorrupt` otherwise)."""
+    for name, expected in files.items():
+        file = folder / name
+        if not file.is_file():
+            raise IndexCorrupt(file, "missing")
+        if sha256_file(file) != expected:
+            raise IndexCorrupt(file, "checksum mismatch")
+
+
+def _read(path: Path, load: Callable[[Path], T]) -> T:
+    """`load(path)`; any failure becomes an `IndexCorrupt` naming the file."""
+    try:
+        return load(path)
+    except IndexProblem:
+        raise
+    except Exception as exc:
+        raise IndexCorrupt(path, f"{type(exc).__name__}: {exc}".splitlines()[0][:200]) from exc
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _read_chunks(path: Path) -> tuple[Chunk, ...]:
+    return tuple(Chunk.from_json(c) for c in _read_json(path))
+
+
+def _read_vectors(path: Path) -> Vectors:
+    vectors: Vectors = np.load(path, allow_pickle=False).astype(np.float32, copy=False)
+    return vectors
+
+
+def _read_bm25(path: Path) -> LexicalScorer:
+    import bm25s
+
+    scorer: LexicalScorer = bm25s.BM25.load(str(path), load_corpus=False, show_progress=False)
+    return scorer
+
+
+def _read_doc_freq(path: Path) -> dict[str, int]:
+    return {k: int(v) for k, v in _read_json(path)["doc_freq"].items()}
+
+
+def _read_records(path: Path) -> tuple[dict[str, NoteRecord], tuple[DocRecord, ...]]:
+    records = _read_json(path)
+    notes = {
+        n["id"]: NoteRecord(
+            id=n["id"],
+            claim=n["claim"],
+            verdict=n["verdict"],
+            rating=n.get("rating"),
+            summaries=dict(n["summaries"]),
+            sources=tuple((t, u) for t, u in n["sources"]),
+            digest=n["digest"],
+        )
+        for n in records["notes"]
+    }
+    return notes, tuple(DocRecord(**d) for d in records["documents"])

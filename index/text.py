@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import Protocol
 
 # A sentence ends at . ! ? or … (optionally followed by closing quotes or brackets), then
 # whitespace, then something that can start a sentence.
 _SENTENCE_END = re.compile(r"""[.!?…]+["»”’)\]]*(?=\s+["«“(\[]?\s*[A-ZÀ-ÖØ-Þ0-9])""")
 _INITIAL = re.compile(r"(?:^|[\s(])[A-Za-z]\.$")
 
-_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "“": '"', "”": '"'})
+_TYPOGRAPHIC = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "“": '"', "”": '"'})
 _SPACES = re.compile(r"\s+")
 
 
@@ -42,9 +43,15 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def plain_quotes(text: str) -> str:
+    """Typographic apostrophes and quotes made plain ("Chang’e" -> "Chang'e"), one character
+    for one, so offsets into `text` stay valid."""
+    return text.translate(_TYPOGRAPHIC)
+
+
 def normalize_for_match(text: str) -> str:
-    """Typographic apostrophes and quotes made plain, runs of spaces collapsed: for claim matching."""
-    return _SPACES.sub(" ", text.translate(_APOSTROPHES)).strip()
+    """`plain_quotes`, with runs of spaces collapsed: for claim matching."""
+    return _SPACES.sub(" ", plain_quotes(text)).strip()
 
 
 def find_normalized(haystack: str, needle: str) -> tuple[int, int] | None:
@@ -59,7 +66,7 @@ def find_normalized(haystack: str, needle: str) -> tuple[int, int] | None:
     chars: list[str] = []
     origin: list[int] = []
     prev_space = True
-    for i, ch in enumerate(haystack.translate(_APOSTROPHES)):
+    for i, ch in enumerate(plain_quotes(haystack)):
         if ch.isspace():
             if prev_space:
                 continue
@@ -141,7 +148,20 @@ _UNITS = {
     "hours": "h",
 }
 
-_STEMMERS: list[object] = []
+
+class WordStemmer(Protocol):
+    """A PyStemmer `Stemmer.Stemmer` (the package ships no type hints)."""
+
+    def stemWord(self, word: str, /) -> str: ...
+
+
+@cache
+def stemmer(language: str) -> WordStemmer:
+    """The Snowball stemmer for `language` ("french", "english"), made once, on first use."""
+    import Stemmer
+
+    made: WordStemmer = Stemmer.Stemmer(language)
+    return made
 
 
 def _stem_pair(word: str) -> tuple[str, ...]:
@@ -150,14 +170,10 @@ def _stem_pair(word: str) -> tuple[str, ...]:
     The corpus and the questions mix two languages, and a question's language says nothing about
     the chunk it should meet, so every word is conflated by both stemmers on both sides.
     """
-    if not _STEMMERS:
-        import Stemmer
-
-        _STEMMERS.extend([Stemmer.Stemmer("french"), Stemmer.Stemmer("english")])
     if word.isdigit():
         return (word,)
-    fr = _STEMMERS[0].stemWord(word)  # type: ignore[attr-defined]
-    en = _STEMMERS[1].stemWord(word)  # type: ignore[attr-defined]
+    fr = stemmer("french").stemWord(word)
+    en = stemmer("english").stemWord(word)
     return (fr,) if fr == en else (fr, en)
 
 
@@ -168,7 +184,7 @@ def content_words(text: str) -> tuple[str, ...]:
     Elisions ("l'exploration") and hyphenated inversions ("veut-elle") are split first.
     """
     out: list[str] = []
-    for raw in _WORD.findall(fold(text.translate(_APOSTROPHES))):
+    for raw in _WORD.findall(fold(plain_quotes(text))):
         for word in re.split(r"['-]", raw):
             if len(word) < 2 and not word.isdigit() and word != "%":
                 continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from bot.retrieval import ANSWER_TYPE_BONUS, expected_answer
 from bot.service import FactBotService
 from bot.settings import Settings, SettingsError
 from index.corpus import load_corpus
+from index.embeddings import Vectors
 from tests.conftest import REAL_CORPUS
 
 CORPUS = load_corpus(REAL_CORPUS)
@@ -228,7 +229,7 @@ def test_french_gloss_can_be_switched_off(make_settings: Callable[..., Settings]
     recorded: list[list[str]] = []
     real = engine.embedder.encode_queries
 
-    def spy(texts: list[str]) -> object:
+    def spy(texts: Sequence[str]) -> Vectors:
         recorded.append(list(texts))
         return real(texts)
 

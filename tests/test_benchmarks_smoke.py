@@ -37,12 +37,13 @@ def test_question_pool_never_repeats() -> None:
 
 def test_synthetic_corpus_is_valid_and_sized(tmp_path: Path) -> None:
     from benchmarks import scaling
-    from bot.engine import chunking_config
+    from benchmarks.common import REAL_CORPUS
+    from bot.index_lifecycle import chunking_config
     from bot.settings import Settings
     from index.chunking import chunk_corpus
     from index.corpus import load_corpus
 
-    base = len(chunk_corpus(load_corpus(scaling.REAL_CORPUS), chunking_config(Settings())))
+    base = len(chunk_corpus(load_corpus(REAL_CORPUS), chunking_config(Settings())))
     corpus = scaling.write_synthetic_corpus(tmp_path / "corpus", replicas=3)
     chunks = chunk_corpus(load_corpus(corpus), chunking_config(Settings()))
     assert len(chunks) == base + 2 * 2 * scaling.body_sentences()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import (
+from bot.index_lifecycle import (
     IndexUnavailable,
     build_from_corpus,
     chunking_config,
@@ -36,7 +36,9 @@ def test_chunks_are_deterministic_sentences_with_offsets() -> None:
     first, second = chunk_corpus(corpus, config), chunk_corpus(corpus, config)
     assert [c.id for c in first] == [c.id for c in second]
     assert len({c.id for c in first}) == len(first)
-    paragraphs = {(d.id, p.number): p.text for d in corpus.documents for p in d.paragraphs}
+    paragraphs: dict[tuple[str, int | None], str] = {
+        (d.id, p.number): p.text for d in corpus.documents for p in d.paragraphs
+    }
     for chunk in first:
         if chunk.kind == "article":
             assert paragraphs[(chunk.doc, chunk.paragraph)][chunk.start : chunk.end] == chunk.text
@@ -105,20 +107,35 @@ def test_missing_index_is_built(tmp_path: Path, corpus_copy: Path) -> None:
     assert index.chunks and store.published_version() == index.version
 
 
-def test_stale_index_is_rebuilt_and_says_so(
-    make_settings: Callable[..., Settings], corpus_copy: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("edit", "rebuilt", "logged"),
+    [
+        (lambda text: text + "\nUne précision de plus.\n", True, ["stale (the corpus changed)"]),
+        (
+            lambda text: "no front matter at all\n",
+            False,
+            ["still serving index", "missing front matter"],
+        ),
+    ],
+    ids=["edited-note-rebuilds", "broken-note-keeps-serving"],
+)
+def test_a_changed_corpus_makes_the_index_stale(
+    make_settings: Callable[..., Settings],
+    corpus_copy: Path,
+    caplog: pytest.LogCaptureFixture,
+    edit: Callable[[str], str],
+    rebuilt: bool,
+    logged: list[str],
 ) -> None:
     settings = make_settings()
     store, embedder = _open(settings)
     before = store.load().version
     note = sorted((corpus_copy / "factchecks").glob("*.md"))[0]
-    note.write_text(
-        note.read_text(encoding="utf-8") + "\nUne précision de plus.\n", encoding="utf-8"
-    )
+    note.write_text(edit(note.read_text(encoding="utf-8")), encoding="utf-8")
     with caplog.at_level(logging.WARNING):
         index = load_or_build(settings, store, embedder)
-    assert index.version != before
-    assert "stale (the corpus changed)" in caplog.text
+    assert (index.version != before) == rebuilt
+    assert all(line in caplog.text for line in logged)
 
 
 def test_changed_chunking_makes_the_index_stale(make_settings: Callable[..., Settings]) -> None:
@@ -128,20 +145,6 @@ def test_changed_chunking_makes_the_index_stale(make_settings: Callable[..., Set
     assert store.staleness(old.manifest, settings.embedding_model, chunking_config(settings), None)
     index = load_or_build(settings, store, embedder)
     assert index.manifest["chunking"]["max_sentences"] == 2
-
-
-def test_stale_index_keeps_serving_when_the_corpus_is_broken(
-    make_settings: Callable[..., Settings], corpus_copy: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    settings = make_settings()
-    store, embedder = _open(settings)
-    before = store.load().version
-    note = sorted((corpus_copy / "factchecks").glob("*.md"))[0]
-    note.write_text("no front matter at all\n", encoding="utf-8")
-    with caplog.at_level(logging.WARNING):
-        index = load_or_build(settings, store, embedder)
-    assert index.version == before
-    assert "still serving index" in caplog.text and "missing front matter" in caplog.text
 
 
 @pytest.mark.parametrize("victim", ["vectors.npy", "faiss.index", "chunks.json", "manifest.json"])

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from bot.answer import Answer
-from bot.engine import Engine, embedder_for, load_or_build, prepare
+from bot.engine import Engine, prepare
 from bot.evaluation import load_questions
+from bot.index_lifecycle import embedder_for, load_or_build
 from bot.settings import (
     DEFAULT_MODEL,
     EMBEDDING_BACKENDS,
@@ -34,6 +35,7 @@ from index.openvino_backend import (
     PRECISIONS,
     Numerics,
     OpenVINOEmbeddingModel,
+    Precision,
     cache_folder,
     load_openvino_model,
 )
@@ -182,7 +184,8 @@ def test_numerics_are_stated_in_the_compile_configuration() -> None:
 def test_the_settings_precision_reaches_the_compiled_model(
     int8: Embedder, int8_bf16: Embedder, model_cache: Path
 ) -> None:
-    for embedder, precision, group in ((int8, "f32", 0), (int8_bf16, "bf16", 32)):
+    cases: tuple[tuple[Embedder, Precision, int], ...] = ((int8, "f32", 0), (int8_bf16, "bf16", 32))
+    for embedder, precision, group in cases:
         model = _openvino(embedder)
         assert model.compile_config["INFERENCE_PRECISION_HINT"] == precision
         assert model.compile_config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] == group
@@ -342,7 +345,7 @@ def test_switching_backend_rebuilds_the_index(
 
     ov_settings = make_settings(EMBEDDING_BACKEND="openvino-int8", MODEL_CACHE_DIR=str(model_cache))
     int8 = embedder_for(ov_settings)
-    caplog.set_level(logging.WARNING, logger="factbot.engine")
+    caplog.set_level(logging.WARNING, logger="factbot.index")
     rebuilt = load_or_build(ov_settings, store, int8)
     assert rebuilt.version != first.version
     assert rebuilt.manifest["model"] == f"{DEFAULT_MODEL}#openvino-int8"

@@ -95,7 +95,7 @@ async def _reply(service: FactBotService, intake: Intake, line: str) -> str:
 
 
 async def _reindex(service: FactBotService) -> str:
-    from bot.service import ReindexFailed
+    from bot.index_lifecycle import ReindexFailed
 
     try:
         report = await service.reindex(actor="console")

@@ -1,0 +1,135 @@
+"""The index's lifecycle, driven by the settings: the embedder, builds, stale and corrupted
+indexes, reindexing and picking up another process's build.
+
+`factbot index`, the index tests and `Engine` (bot/engine.py, which only answers) call these.
+The index package below knows nothing of `Settings`; this module turns them into its arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from bot.settings import Settings, apply_library_environment
+from index.chunking import ChunkingConfig
+from index.corpus import CorpusInvalid, corpus_hash, load_corpus
+from index.embeddings import Embedder, load_embedder
+from index.store import BatchEncoder, IndexMissing, IndexProblem, IndexStore, LoadedIndex
+
+log = logging.getLogger("factbot.index")
+
+
+class IndexUnavailable(Exception):
+    """No usable index and none can be built: one line for the operator."""
+
+
+class ReindexFailed(Exception):
+    """The rebuild failed; the old index keeps serving. `problems` are one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def chunking_config(settings: Settings) -> ChunkingConfig:
+    return ChunkingConfig(
+        max_sentences=settings.chunk_max_sentences, max_chars=settings.chunk_max_chars
+    )
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    """The (process-cached) embedder the settings ask for: model, backend, threads, cache."""
+    apply_library_environment(settings)
+    return load_embedder(
+        settings.embedding_model,
+        settings.embed_cache_size,
+        settings.embed_threads,
+        settings.embedding_backend,
+        settings.model_cache_dir,
+        settings.openvino_precision,
+    )
+
+
+def build_from_corpus(settings: Settings, store: IndexStore, encoder: BatchEncoder) -> LoadedIndex:
+    """Validate the corpus and build a new published index (raises `CorpusInvalid`)."""
+    corpus = load_corpus(settings.corpus_dir)
+    return store.build(corpus, encoder, chunking_config(settings), settings.embed_batch_size)
+
+
+def rebuild(settings: Settings, store: IndexStore, embedder: Embedder) -> LoadedIndex:
+    """A fresh build for `/reindex`; every failure is a `ReindexFailed` listing its problems."""
+    try:
+        return build_from_corpus(settings, store, embedder)
+    except CorpusInvalid as exc:
+        raise ReindexFailed([str(p) for p in exc.problems]) from exc
+    except (IndexProblem, OSError) as exc:
+        raise ReindexFailed([f"building the index failed: {exc}"]) from exc
+
+
+def load_or_build(settings: Settings, store: IndexStore, embedder: Embedder) -> LoadedIndex:
+    """The published index if it is intact and current; otherwise rebuild it, saying why.
+
+    A stale index whose corpus cannot be rebuilt (a broken file) keeps serving, with a warning.
+    """
+    try:
+        index = store.load()
+    except IndexMissing:
+        return _build_or_explain(settings, store, embedder, f"no index under {store.root} yet")
+    except IndexProblem as exc:
+        return _build_or_explain(settings, store, embedder, str(exc))
+    try:
+        current_hash: str | None = corpus_hash(settings.corpus_dir)
+    except OSError:
+        current_hash = None
+    reason = store.staleness(index.manifest, embedder.name, chunking_config(settings), current_hash)
+    if reason is None and index.manifest["dimension"] != embedder.dimension:
+        reason = "the embedding dimension changed"
+    if reason is None:
+        return index
+    log.warning("index %s is stale (%s): rebuilding", index.version, reason)
+    try:
+        return build_from_corpus(settings, store, embedder)
+    except CorpusInvalid as exc:
+        log.warning(
+            "cannot rebuild, the corpus has %d problem(s): %s; still serving index %s",
+            len(exc.problems),
+            _summarise(exc.problems),
+            index.version,
+        )
+        return index
+
+
+def load_published(store: IndexStore, embedder: Embedder) -> LoadedIndex | None:
+    """The build another process published, or None (logged) when it cannot serve here."""
+    try:
+        index = store.load()
+    except IndexProblem as exc:
+        log.warning("ignoring the published index: %s", exc)
+        return None
+    if index.manifest["model"] != embedder.name:
+        log.warning("ignoring published index %s: built with another model", index.version)
+        return None
+    return index
+
+
+def _build_or_explain(
+    settings: Settings, store: IndexStore, embedder: Embedder, why: str
+) -> LoadedIndex:
+    """Build a first or replacement index; one operator line (`IndexUnavailable`) on failure."""
+    try:
+        index = build_from_corpus(settings, store, embedder)
+    except CorpusInvalid as exc:
+        raise IndexUnavailable(
+            f"{why}, and the corpus in {settings.corpus_dir} cannot be indexed: "
+            f"{_summarise(exc.problems)}. Fix it (see `factbot corpus check`), then run `factbot index`."
+        ) from exc
+    except IndexProblem as exc:
+        raise IndexUnavailable(f"{why}, and building a new index failed: {exc}") from exc
+    log.warning("%s: built index %s from %s", why, index.version, settings.corpus_dir)
+    return index
+
+
+def _summarise(problems: Sequence[object], limit: int = 3) -> str:
+    shown = "; ".join(str(p) for p in problems[:limit])
+    more = len(problems) - limit
+    return shown + (f" (+{more} more)" if more > 0 else "")
