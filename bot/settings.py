@@ -126,6 +126,14 @@ class Settings:
     slack_port: int = 3000
     slack_host: str = "0.0.0.0"
 
+    # Storage: the question log, feedback votes and thread memory (bot/storage/)
+    database_url: str = field(default="sqlite:///var/factbot.db", repr=False)  # may hold a password
+    log_questions: bool = True
+    log_retention_days: int = 90
+    user_hash_key: str = field(default="", repr=False)
+    user_hash_key_file: Path = Path("var/user-hash.key")
+    store_buffer_rows: int = 10_000
+
     @classmethod
     def load(
         cls,
@@ -178,6 +186,12 @@ class Settings:
             slack_moderator_ids=_strs(env, "SLACK_MODERATOR_IDS"),
             slack_port=_int(env, "SLACK_PORT", 3000, minimum=1),
             slack_host=_str(env, "SLACK_HOST", "0.0.0.0"),
+            database_url=_str(env, "DATABASE_URL", "sqlite:///var/factbot.db"),
+            log_questions=_choice(env, "LOG_QUESTIONS", ("on", "off")) == "on",
+            log_retention_days=_int(env, "LOG_RETENTION_DAYS", 90, minimum=1),
+            user_hash_key=_str(env, "USER_HASH_KEY"),
+            user_hash_key_file=Path(_str(env, "USER_HASH_KEY_FILE", "var/user-hash.key")),
+            store_buffer_rows=_int(env, "STORE_BUFFER_ROWS", 10_000, minimum=100),
         )
 
     @property
