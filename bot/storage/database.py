@@ -27,7 +27,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from bot.storage.errors import SchemaTooNew, StorageError, StoreUnavailable
 from bot.storage.schema import VERSION_TABLE
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("factbot.storage")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any constant: PostgreSQL advisory lock taken while migrating, so that several processes
@@ -187,6 +187,10 @@ class Database:
 
     def unavailable(self, exc: BaseException) -> StoreUnavailable:
         reason = describe(exc)
+        if self.dialect == "sqlite" and ("locked" in reason or "busy" in reason):
+            return StoreUnavailable(
+                f"the SQLite database {self.url.database} is locked by another process ({reason})"
+            )
         if self.dialect == "sqlite":
             return StoreUnavailable(
                 f"cannot use the SQLite database {self.url.database} ({reason}): check that its "

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bot.storage.errors import StorageError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("factbot.storage")
 
 _KEY_BYTES = 32
 

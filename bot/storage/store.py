@@ -37,7 +37,7 @@ from bot.storage.writer import BatchWriter, WriterStats
 if TYPE_CHECKING:
     from bot.settings import Settings
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("factbot.storage")
 
 Op = tuple[str, dict[str, Any]]  # ("question" | "thread", row)
 

@@ -20,7 +20,7 @@ from typing import Generic, TypeVar
 
 from bot.storage.errors import SchemaTooNew, StorageError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("factbot.storage")
 
 T = TypeVar("T")
 
@@ -170,7 +170,6 @@ class BatchWriter(Generic[T]):
             try:
                 if self._state != "up":
                     self._prepare()
-                    self._set_up()
                 if batch:
                     self._write(batch)
             except SchemaTooNew as exc:
@@ -187,6 +186,8 @@ class BatchWriter(Generic[T]):
                 self._written += len(batch)
                 self._inflight = 0
                 self._cond.notify_all()
+            if self._state != "up":  # up only once a write (or the first connection) succeeded
+                self._set_up(len(batch))
             if self._periodic is not None and time.monotonic() >= next_periodic:
                 next_periodic = time.monotonic() + self._period
                 try:
@@ -227,14 +228,14 @@ class BatchWriter(Generic[T]):
             self._inflight = n
             return batch
 
-    def _set_up(self) -> None:
+    def _set_up(self, written: int) -> None:
         with self._cond:
             was = self._state
             self._state = "up"
-            backlog = len(self._buf) + self._inflight
-        self._ready_event.set()
+            backlog = len(self._buf) + written
         if was == "down":
             log.warning("storage: database reachable again, writing %d buffered row(s)", backlog)
+        self._ready_event.set()
 
     def _requeue(self, batch: list[T], exc: Exception) -> None:
         """Put a failed batch back at the front (oldest first), within capacity."""
@@ -253,7 +254,6 @@ class BatchWriter(Generic[T]):
             self._inflight = 0
             buffered = len(self._buf)
             self._cond.notify_all()
-        self._ready_event.set()
         if first:
             # One line per outage, not one per retry.
             log.warning(
@@ -262,6 +262,7 @@ class BatchWriter(Generic[T]):
                 buffered,
                 self._capacity,
             )
+        self._ready_event.set()
 
     def _backoff(self, delay: float) -> bool:
         """Sleep `delay` unless closing; False when the writer must stop."""
@@ -277,8 +278,8 @@ class BatchWriter(Generic[T]):
             self._inflight = 0
             self._state = "disabled"
             self._cond.notify_all()
-        self._ready_event.set()
         log.error("storage: %s; questions are not logged until then", message)
+        self._ready_event.set()
 
 
 def _one_line(exc: BaseException) -> str:
