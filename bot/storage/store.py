@@ -214,6 +214,8 @@ class Store:
         with self._threads_lock:
             if key in self._threads:
                 return True
+        if self._writer_blocked():
+            return False
         try:
             self.database.ensure_ready()
             with self.database.reading() as conn:
@@ -242,6 +244,8 @@ class Store:
             raise ValueError(f"vote must be 1 or -1, got {vote!r}")
         if not answer_id or len(answer_id) > 32:
             return VoteOutcome.EXPIRED
+        if self._writer_blocked():
+            return VoteOutcome.UNAVAILABLE
         try:
             self.database.ensure_ready()
             outcome = self._vote(answer_id, user_id, vote, reason)
@@ -297,6 +301,11 @@ class Store:
         if previous is not None and previous != vote:
             return VoteOutcome.CHANGED
         return VoteOutcome.RECORDED
+
+    def _writer_blocked(self) -> bool:
+        """The writer found the database down (or too new): answer at once rather than wait
+        for another connection attempt (up to a connect timeout) on a button press."""
+        return self._writer.stats().state in ("down", "disabled")
 
     def _is_buffered(self, answer_id: str) -> bool:
         return any(
