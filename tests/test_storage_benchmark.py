@@ -14,6 +14,7 @@ def test_sustained_logging_counts_every_row(tmp_path: Path) -> None:
     assert result["rss_samples"] and result["call_median_us"] > 0
     cost = storage.hot_path_cost(f"sqlite:///{tmp_path / 'c.db'}", calls=200)
     assert cost["calls"] == 200 and cost["median_us"] > 0
+    assert storage.paced_without_writer(rate=100, seconds=0.2)["median_us"] > 0
     assert "| sqlite |" in storage.render(
         {"machine": _machine(), "rate": 100, "seconds": 1.5, "sqlite": {**result, "hot_path": cost}}
     )
