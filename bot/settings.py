@@ -207,5 +207,19 @@ class Settings:
         return tuple(
             v
             for f in fields(self)
-            if not f.repr and isinstance(v := getattr(self, f.name), str) and v
+            if not f.repr
+            and isinstance(v := _secret_part(f.name, getattr(self, f.name)), str)
+            and v
         )
+
+
+def _secret_part(name: str, value: object) -> object:
+    # Of DATABASE_URL only the password is secret (the rest names the database in log lines).
+    if name == "database_url" and isinstance(value, str):
+        from urllib.parse import urlsplit
+
+        try:
+            return urlsplit(value).password or ""
+        except ValueError:
+            return value
+    return value

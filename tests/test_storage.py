@@ -478,3 +478,17 @@ def test_a_full_buffer_drops_the_oldest_rows_and_counts_them(
     drops = [line for line in storage_lines(caplog) if "dropped the oldest" in line]
     assert len(drops) == 1  # one warning, not one per row (the next one at most a minute later)
     assert store.close(timeout=0.2) == 100
+
+
+def test_a_database_password_never_reaches_a_log_line() -> None:
+    settings = Settings.from_mapping(
+        {"DATABASE_URL": "postgresql://bot:hunter2-pass@127.0.0.1:1/factbot"}
+    )
+    assert "hunter2" not in repr(settings)
+    assert settings.secrets() == ("hunter2-pass",)  # the log filter redacts it
+    db = Database(settings.database_url)
+    assert "hunter2" not in db.display_url and db.url.drivername == "postgresql+psycopg"
+    with pytest.raises(StoreUnavailable) as raised:
+        db.ensure_ready()  # nothing listens on port 1
+    assert "hunter2" not in str(raised.value) and "unreachable" in str(raised.value)
+    db.dispose()
