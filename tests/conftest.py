@@ -68,14 +68,6 @@ def make_settings(
     return make
 
 
-@pytest.fixture
-def service(make_settings: Callable[..., Settings]) -> Iterator[FactBotService]:
-    """A real service (real model, FAISS, BM25) over a private corpus and index."""
-    svc = FactBotService.from_settings(make_settings())
-    yield svc
-    svc._pool.shutdown(wait=True)
-
-
 # ---------------------------------------------------------------- databases (storage tests)
 
 
@@ -103,3 +95,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'var' / 'factbot.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def service(make_settings: Callable[..., Settings]) -> Iterator[FactBotService]:
+    """A real service (real model, FAISS, BM25) over a private corpus and index."""
+    svc = FactBotService.from_settings(make_settings())
+    yield svc
+    svc._pool.shutdown(wait=True)
