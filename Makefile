@@ -41,8 +41,10 @@ lint: setup
 typecheck: setup
 	@$(BIN)/mypy
 
+# The storage tests need a real PostgreSQL server: tests/pg_cluster.py installs Debian's package
+# when missing, starts a throwaway cluster for the run and always stops it afterwards.
 test: setup lint typecheck
-	@$(BIN)/python -m pytest -q
+	@$(BIN)/python tests/pg_cluster.py run -- $(BIN)/python -m pytest -q
 
 bench: setup
 	@$(BIN)/python -m benchmarks

@@ -7,6 +7,8 @@ about 6 minutes on 2 idle cores (10 when other processes compete); `--quick` abo
 
 `--only backends` runs benchmarks/backends.py instead (torch vs OpenVINO int8; exports models, about
 6 minutes): it writes its own backends.json and backends.md and is not part of the default run.
+`--only storage` likewise runs benchmarks/storage.py alone (the question log at 200 q/s into
+SQLite and PostgreSQL, about 3 minutes; storage.json and storage.md).
 """
 
 from __future__ import annotations
@@ -246,10 +248,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, few repetitions")
     parser.add_argument(
-        "--only", help=f"comma-separated sections among {', '.join(SECTIONS)}; or backends"
+        "--only",
+        help=f"comma-separated sections among {', '.join(SECTIONS)}; or backends, or storage",
     )
     args = parser.parse_args(argv)
     only = tuple(s.strip() for s in args.only.split(",")) if args.only else SECTIONS
+    if "storage" in only:
+        if only != ("storage",):
+            parser.error("storage runs alone: --only storage")
+        from benchmarks import storage
+
+        return storage.main(["--quick"] if args.quick else [])
     if "backends" in only:
         if only != ("backends",):
             parser.error("backends runs alone: --only backends")

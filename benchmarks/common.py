@@ -42,6 +42,13 @@ for _k, _v in OFFLINE_ENV.items():
 # ---------------------------------------------------------------------------- numbers
 
 
+def rss_mb() -> float:
+    """Resident memory of this process now, in MiB."""
+    import psutil
+
+    return round(float(psutil.Process().memory_info().rss) / 2**20, 1)
+
+
 def pct(values: Sequence[float], q: float) -> float:
     """The `q`-th percentile (0-100, linear interpolation); NaN for no values."""
     return float(np.percentile(np.asarray(values, dtype=float), q)) if len(values) else float("nan")

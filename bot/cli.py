@@ -64,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     dc_sub = dc.add_subparsers(dest="discord_command", metavar="ACTION")
     dc_sub.add_parser("invite", help="print the URL that adds the bot to a server")
     sub.add_parser("slack", help="run the Slack app")
+
+    rep = sub.add_parser("report", help="questions refused and answers voted down, grouped")
+    rep.add_argument("--days", type=int, default=7, help="the last N days (default: 7)")
+    rep.add_argument("--json", action="store_true", help="print JSON")
     return p
 
 
@@ -122,6 +126,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_OK
     if command in ("discord", "slack", "run"):
         return _serve(settings, command)
+    if command == "report":
+        return _report(settings, args.days, args.json)
     raise CliError(f"unknown command {command!r}", EXIT_USAGE)
 
 
@@ -262,6 +268,27 @@ def _index(settings: Settings, if_needed: bool) -> int:
         f"model {m['model']} ({m['dimension']}d, {m['dense_index']}), "
         f"built in {m['build_seconds']:.2f}s ({seconds:.1f}s with model load) -> {index.path}"
     )
+    return EXIT_OK
+
+
+def _report(settings: Settings, days: int, as_json: bool) -> int:
+    from bot.storage import Database, StorageError
+    from bot.storage.report import build_report, question_encoder
+    from index.embeddings import ModelUnavailable
+
+    if days < 1:
+        raise CliError("--days must be at least 1", EXIT_USAGE)
+    try:
+        database = Database(settings.database_url)
+        try:
+            report = build_report(database, days, question_encoder(settings))
+        finally:
+            database.dispose()
+    except StorageError as exc:
+        raise CliError(str(exc)) from exc
+    except ModelUnavailable as exc:
+        raise CliError(str(exc)) from exc
+    print(json.dumps(report.to_json(), ensure_ascii=False) if as_json else report.render_text())
     return EXIT_OK
 
 

@@ -136,6 +136,14 @@ class Settings:
     slack_port: int = 3000
     slack_host: str = "0.0.0.0"
 
+    # Storage: the question log, feedback votes and thread memory (bot/storage/)
+    database_url: str = field(default="sqlite:///var/factbot.db", repr=False)  # may hold a password
+    log_questions: bool = True
+    log_retention_days: int = 90
+    user_hash_key: str = field(default="", repr=False)
+    user_hash_key_file: Path = Path("var/user-hash.key")
+    store_buffer_rows: int = 10_000
+
     @classmethod
     def load(
         cls,
@@ -192,6 +200,12 @@ class Settings:
             slack_moderator_ids=_strs(env, "SLACK_MODERATOR_IDS"),
             slack_port=_int(env, "SLACK_PORT", 3000, minimum=1),
             slack_host=_str(env, "SLACK_HOST", "0.0.0.0"),
+            database_url=_str(env, "DATABASE_URL", "sqlite:///var/factbot.db"),
+            log_questions=_choice(env, "LOG_QUESTIONS", ("on", "off")) == "on",
+            log_retention_days=_int(env, "LOG_RETENTION_DAYS", 90, minimum=1),
+            user_hash_key=_str(env, "USER_HASH_KEY"),
+            user_hash_key_file=Path(_str(env, "USER_HASH_KEY_FILE", "var/user-hash.key")),
+            store_buffer_rows=_int(env, "STORE_BUFFER_ROWS", 10_000, minimum=100),
         )
 
     @property
@@ -207,7 +221,9 @@ class Settings:
         return tuple(
             v
             for f in fields(self)
-            if not f.repr and isinstance(v := getattr(self, f.name), str) and v
+            if not f.repr
+            and isinstance(v := _secret_part(f.name, getattr(self, f.name)), str)
+            and v
         )
 
 
@@ -215,3 +231,15 @@ def apply_library_environment(settings: Settings) -> None:
     """Hand the settings a library reads only from the process environment to it (before the
     model is loaded): TOKENIZERS_PARALLELISM, so that a value in `.env` counts too."""
     os.environ["TOKENIZERS_PARALLELISM"] = "true" if settings.tokenizers_parallelism else "false"
+
+
+def _secret_part(name: str, value: object) -> object:
+    # Of DATABASE_URL only the password is secret (the rest names the database in log lines).
+    if name == "database_url" and isinstance(value, str):
+        from urllib.parse import urlsplit
+
+        try:
+            return urlsplit(value).password or ""
+        except ValueError:
+            return value
+    return value

@@ -16,6 +16,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bot.service import FactBotService
 from bot.settings import Settings
+from tests.pg_cluster import PgCluster, cluster_for_tests
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_CORPUS = ROOT / "corpus"
@@ -66,6 +67,35 @@ def make_settings(
         return Settings.from_mapping(values)
 
     return make
+
+
+# ---------------------------------------------------------------- databases (storage tests)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """The real PostgreSQL server `make test` started (tests/pg_cluster.py), or one started
+    here for this session when the environment describes none."""
+    with cluster_for_tests() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def postgres_url(pg_cluster: PgCluster) -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"t_{os.urandom(6).hex()}"
+    url = pg_cluster.create_database(name)
+    yield url
+    if pg_cluster.running():
+        pg_cluster.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on a fresh SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'var' / 'factbot.db'}"
+    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

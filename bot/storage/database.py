@@ -1,0 +1,243 @@
+"""One database behind a SQLAlchemy engine: URL handling, SQLite pragmas, migrations at start-up.
+
+`Database(url)` never connects by itself; `ensure_ready()` connects, refuses a schema newer than
+this code (`SchemaTooNew`) and applies the missing Alembic migrations, once per process. Every
+error becomes one line naming the database (password hidden) and what is wrong.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from bot.storage.errors import SchemaTooNew, StorageError, StoreUnavailable
+from bot.storage.schema import VERSION_TABLE
+
+log = logging.getLogger("factbot.storage")
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Any constant: PostgreSQL advisory lock taken while migrating, so that several processes
+# starting together migrate one after the other.
+_MIGRATION_LOCK = 0x66616374626F74  # "factbot"
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def normalise_url(raw: str) -> URL:
+    """Parse DATABASE_URL; plain `postgresql://` (or `postgres://`) uses psycopg 3."""
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise StorageError(
+            "DATABASE_URL is not a database URL (expected sqlite:///path or "
+            "postgresql://user:password@host/db)"
+        ) from exc
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    backend = url.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise StorageError(f"DATABASE_URL: {backend!r} is not supported (sqlite or postgresql)")
+    return url
+
+
+def describe(exc: BaseException) -> str:
+    """The first line of a database error, without SQL or SQLAlchemy's help link."""
+    inner = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = [line.strip() for line in str(inner).splitlines() if line.strip()]
+    return lines[0] if lines else type(inner).__name__
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration without an alembic.ini: the packaged migration scripts."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest schema revision this code knows."""
+    _quiet_alembic()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return str(head)
+
+
+class Database:
+    """A SQLite file or a PostgreSQL database, migrated to this code's schema on first use."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalise_url(url)
+        self.display_url = self.url.render_as_string(hide_password=True)
+        self.dialect = self.url.get_backend_name()
+        self._ready = False
+        self._lock = threading.Lock()
+        self.engine = self._create_engine()
+
+    def _create_engine(self) -> Engine:
+        try:
+            if self.dialect == "sqlite":
+                return self._sqlite_engine()
+            return create_engine(
+                self.url,
+                pool_pre_ping=True,  # a server restarted since the last use: reconnect quietly
+                pool_size=4,
+                max_overflow=4,
+                connect_args={"connect_timeout": 5},
+            )
+        except (NoSuchModuleError, ImportError) as exc:
+            raise StorageError(f"DATABASE_URL {self.display_url}: driver missing ({exc})") from exc
+
+    def _sqlite_engine(self) -> Engine:
+        database = self.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            # The folder is created (var/ on a fresh clone); an unwritable one fails later, in
+            # ensure_ready, with one line.
+            with contextlib.suppress(OSError):
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(self.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+        def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+            # SQLAlchemy emits BEGIN itself (below): sqlite3's legacy mode would run DDL
+            # outside the migration's transaction.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            try:
+                # WAL: readers never block the writer, so several processes on one host share
+                # the file; NORMAL is durable across application crashes in WAL mode.
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                cursor.execute("PRAGMA foreign_keys=ON")
+            finally:
+                cursor.close()
+
+        def _on_begin(conn: Connection) -> None:
+            # A writing transaction takes the write lock at once (BEGIN IMMEDIATE): a read
+            # followed by a write could otherwise fail with SQLITE_BUSY under contention
+            # instead of waiting busy_timeout.
+            immediate = conn.get_execution_options().get("factbot_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        event.listen(engine, "connect", _on_connect)
+        event.listen(engine, "begin", _on_begin)
+        return engine
+
+    # ------------------------------------------------------------------ connections
+
+    def writing(self) -> Connection:
+        """A connection whose transactions write (SQLite: BEGIN IMMEDIATE)."""
+        return self.engine.connect().execution_options(factbot_write=True)
+
+    def reading(self) -> Connection:
+        return self.engine.connect()
+
+    def insert(self, table: Table) -> Any:
+        """The dialect's INSERT, which has `on_conflict_do_nothing/do_update` on both."""
+        return (sqlite.insert if self.dialect == "sqlite" else postgresql.insert)(table)
+
+    # ------------------------------------------------------------------ schema
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    def ensure_ready(self) -> None:
+        """Connect and migrate once; raises `StoreUnavailable` or `SchemaTooNew` (one line)."""
+        if self._ready:
+            return
+        with self._lock:
+            if self._ready:
+                return
+            # Two processes creating the same SQLite schema at once: the loser fails on
+            # "table exists" and sees the winner's revision when it tries again.
+            for attempt in range(3):
+                try:
+                    self._migrate()
+                    break
+                except SchemaTooNew:
+                    raise
+                except (SQLAlchemyError, OSError) as exc:
+                    if attempt == 2 or not self._reachable():
+                        raise self.unavailable(exc) from exc
+                    time.sleep(0.2 * (attempt + 1))
+            self._ready = True
+
+    def _reachable(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except (SQLAlchemyError, OSError):
+            return False
+
+    def unavailable(self, exc: BaseException) -> StoreUnavailable:
+        reason = describe(exc)
+        if self.dialect == "sqlite" and ("locked" in reason or "busy" in reason):
+            return StoreUnavailable(
+                f"the SQLite database {self.url.database} is locked by another process ({reason})"
+            )
+        if self.dialect == "sqlite":
+            return StoreUnavailable(
+                f"cannot use the SQLite database {self.url.database} ({reason}): check that its "
+                "folder exists and is writable, or set DATABASE_URL"
+            )
+        return StoreUnavailable(f"database {self.display_url} is unreachable ({reason})")
+
+    def _migrate(self) -> None:
+        head = head_revision()
+        with self.writing() as conn, conn.begin():
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+            current = MigrationContext.configure(
+                conn, opts={"version_table": VERSION_TABLE}
+            ).get_current_heads()
+            known = {
+                s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+            }
+            newer = [rev for rev in current if rev not in known]
+            if newer:
+                raise SchemaTooNew(
+                    f"the schema of {self.display_url} is at revision {newer[0]}, newer than this "
+                    f"factbot (which knows up to {head}): upgrade factbot, or point DATABASE_URL "
+                    "at another database"
+                )
+            if tuple(current) == (head,):
+                return
+            command.upgrade(alembic_config(conn), "head")
+        log.info(
+            "storage: %s migrated from %s to schema %s",
+            self.display_url,
+            current[0] if current else "empty",
+            head,
+        )
+
+    def schema_revision(self) -> str | None:
+        """The revision the database is at (None: never migrated)."""
+        with self.reading() as conn:
+            heads = MigrationContext.configure(
+                conn, opts={"version_table": VERSION_TABLE}
+            ).get_current_heads()
+        return heads[0] if heads else None
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _quiet_alembic() -> None:
+    # Alembic logs "Context impl ..." and every step at INFO; the store logs one line instead.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

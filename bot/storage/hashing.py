@@ -1,0 +1,77 @@
+"""Keyed hashes of user ids: the store never sees a raw Discord or Slack user id.
+
+HMAC-SHA256 with a secret key, so a hash cannot be reversed by hashing every possible id (user
+ids are small, guessable numbers). The key is `USER_HASH_KEY`, or one generated once into
+`USER_HASH_KEY_FILE` (mode 0600) when that setting is empty.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from bot.storage.errors import StorageError
+
+log = logging.getLogger("factbot.storage")
+
+_KEY_BYTES = 32
+
+
+class UserHasher:
+    """`hasher(platform, user_id)` → 64 hex characters, stable for one key."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise StorageError("USER_HASH_KEY must be at least 16 characters long")
+        self._key = key
+
+    def __call__(self, platform: str, user_id: str | int) -> str:
+        # The platform is part of the message: a Discord and a Slack id never share a hash.
+        message = f"{platform}:{user_id}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+
+def load_key(configured: str, key_file: Path) -> bytes:
+    """The configured key, else the one in `key_file`, created (0600) when missing."""
+    if configured:
+        return configured.encode()
+    try:
+        return _read_or_create(key_file)
+    except OSError as exc:
+        raise StorageError(
+            f"cannot read or create the user hash key {key_file} ({exc.strerror or exc}): "
+            "set USER_HASH_KEY, or make the folder writable"
+        ) from exc
+
+
+def _read_or_create(path: Path) -> bytes:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written to a private temporary file, then hard-linked into place: the link fails if
+        # another process won the race, and nobody ever reads a half-written key.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(_KEY_BYTES) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, path)
+                log.info("storage: generated the user hash key %s (mode 0600)", path)
+            except FileExistsError:
+                pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning("storage: %s is readable by others (mode %o): chmod 600 it", path, mode)
+    key = path.read_text(encoding="utf-8").strip()
+    if len(key) < 32:
+        raise StorageError(f"the user hash key file {path} is empty or truncated: delete it")
+    return key.encode()
