@@ -47,6 +47,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value > 65535:
+        raise SettingsError(f"{name} must be a TCP port (0-65535), got {value}")
+    return value
+
+
 def _ids(env: Mapping[str, str], name: str) -> tuple[int, ...]:
     raw = env.get(name, "").strip()
     if not raw:
@@ -126,6 +133,10 @@ class Settings:
     slack_port: int = 3000
     slack_host: str = "0.0.0.0"
 
+    # Prometheus metrics and health probes (bot/metrics.py); port 0 = off
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
+
     @classmethod
     def load(
         cls,
@@ -178,6 +189,8 @@ class Settings:
             slack_moderator_ids=_strs(env, "SLACK_MODERATOR_IDS"),
             slack_port=_int(env, "SLACK_PORT", 3000, minimum=1),
             slack_host=_str(env, "SLACK_HOST", "0.0.0.0"),
+            metrics_port=_port(env, "METRICS_PORT", 0),
+            metrics_host=_str(env, "METRICS_HOST", "127.0.0.1"),
         )
 
     @property
