@@ -273,6 +273,8 @@ class TransportLink:
         self._lock = threading.Lock()
         self._connected = False
         self._ever = False
+        if metrics is not None:
+            metrics.reconnects.labels(name)  # the series exists at 0 from the start
 
     def __call__(self) -> bool:
         return self._connected
