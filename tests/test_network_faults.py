@@ -285,7 +285,9 @@ async def test_slack_reconnects_and_answers_once(
     service: FactBotService,
     make_settings: Callable[..., Settings],
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="factbot.slack")
     asked = count_asks(service, monkeypatch)
     async with running(make_settings(**slack_env(slack)), service, slack):
         root = slack.next_ts()
@@ -318,6 +320,7 @@ async def test_slack_reconnects_and_answers_once(
     assert len(answers_to(slack, LAUNCH_FR)) == 1
     assert asked == [LAUNCH_EN, LAUNCH_FR, DORN]
     assert len(slack.calls_to("apps.connections.open")) == 2
+    assert "ignoring redelivered event EvFIRST" in caplog.text  # the copy did reach the bot
 
 
 async def test_slack_retries_a_post_that_was_ratelimited(
@@ -347,7 +350,9 @@ async def test_slack_event_redelivered_in_the_same_envelope_is_answered_once(
     service: FactBotService,
     make_settings: Callable[..., Settings],
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="factbot.slack")
     asked = count_asks(service, monkeypatch)
     async with running(make_settings(**slack_env(slack)), service, slack):
         event = mention(f"<@{BOT_USER_ID}> {LAUNCH_EN}", slack.next_ts())
@@ -361,6 +366,7 @@ async def test_slack_event_redelivered_in_the_same_envelope_is_answered_once(
         await slack_answer(slack, OFF_TOPIC)
     assert len(answers_to(slack, LAUNCH_EN)) == 1
     assert asked == [LAUNCH_EN, OFF_TOPIC]
+    assert "ignoring redelivered event EvTWICE" in caplog.text  # the copy did reach the bot
 
 
 def signed_json(secret: str, body: str, **extra: str) -> dict[str, str]:
@@ -381,7 +387,9 @@ async def test_slack_http_mode_answers_a_retried_delivery_once(
     service: FactBotService,
     make_settings: Callable[..., Settings],
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="factbot.slack")  # the "listening" line is the signal
     asked = count_asks(service, monkeypatch)
     secret, port = "signing-secret-for-tests", free_port()
     settings = make_settings(
@@ -425,3 +433,4 @@ async def test_slack_http_mode_answers_a_retried_delivery_once(
     assert len(answers_to(slack, LAUNCH_EN)) == 1
     assert asked == [LAUNCH_EN, OFF_TOPIC]
     assert posts(slack)[0].args["thread_ts"]  # answered in the thread
+    assert "ignoring redelivered event EvHTTP1" in caplog.text  # the retry did reach the bot
