@@ -293,3 +293,11 @@ async def test_settings_turn_the_server_on_and_off() -> None:
 def test_bad_metrics_port_is_one_clear_line(raw: str) -> None:
     with pytest.raises(SettingsError, match="METRICS_PORT"):
         Settings.from_mapping({"METRICS_PORT": raw})
+
+
+def test_the_cost_benchmark_runs_at_a_tiny_size() -> None:
+    from benchmarks.metrics_cost import measure
+
+    result = measure(rounds=3, calls=5)  # shapes only: speed is never asserted in tests
+    for key in ("per_question", "observe_outcome", "observe_batch", "scrape"):
+        assert result[key]["median_us"] > 0 and result[key]["p95_us"] >= result[key]["median_us"]
