@@ -52,6 +52,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value > 65535:
+        raise SettingsError(f"{name} must be a TCP port (0-65535), got {value}")
+    return value
+
+
 def _ids(env: Mapping[str, str], name: str) -> tuple[int, ...]:
     raw = env.get(name, "").strip()
     if not raw:
@@ -144,6 +151,10 @@ class Settings:
     user_hash_key_file: Path = Path("var/user-hash.key")
     store_buffer_rows: int = 10_000
 
+    # Prometheus metrics and health probes (bot/metrics.py); port 0 = off
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
+
     @classmethod
     def load(
         cls,
@@ -206,6 +217,8 @@ class Settings:
             user_hash_key=_str(env, "USER_HASH_KEY"),
             user_hash_key_file=Path(_str(env, "USER_HASH_KEY_FILE", "var/user-hash.key")),
             store_buffer_rows=_int(env, "STORE_BUFFER_ROWS", 10_000, minimum=100),
+            metrics_port=_port(env, "METRICS_PORT", 0),
+            metrics_host=_str(env, "METRICS_HOST", "127.0.0.1"),
         )
 
     @property

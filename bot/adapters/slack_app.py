@@ -39,6 +39,10 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_server import AsyncSlackAppServer
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    async_default_handlers,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
@@ -164,7 +168,16 @@ class SlackBot:
         self.service = service
         self.socket_mode = bool(settings.slack_app_token)
         self.api_base = _api_base(settings.slack_api_base)
-        self.client = AsyncWebClient(token=settings.slack_bot_token, base_url=self.api_base)
+        self.client = AsyncWebClient(
+            token=settings.slack_bot_token,
+            base_url=self.api_base,
+            # slack_sdk retries only connection errors by default; a `ratelimited` answer (HTTP
+            # 429) would otherwise lose the answer. Wait its Retry-After, up to twice.
+            retry_handlers=[
+                *async_default_handlers(),
+                AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+            ],
+        )
         self.app = AsyncApp(
             # Bolt names a logger after the app and pins its level to the root's at the first
             # event: "factbot" would pin the parent of every factbot.* logger.

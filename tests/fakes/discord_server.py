@@ -9,6 +9,18 @@ Payload shapes follow discord.py 2.7's parsers (state.py, gateway.py, interactio
 Discord API v10 documentation. Frames are plain-text JSON even though discord.py asks for
 `compress=zstd-stream` in the gateway URL: `DiscordWebSocket.received_message` only decompresses
 binary frames, so text frames are accepted as they are (the tests check that query).
+
+Network faults, for the fault tests (tests/test_network_faults.py), each as Discord does it:
+- the gateway: `drop_gateway()` (the TCP connection vanishes, no close frame),
+  `close_gateway(code)` (e.g. 4000, unknown error: resumable), `request_reconnect()` (op 7
+  RECONNECT), `invalidate_session(resumable)` (op 9 INVALID SESSION), `reject_resumes` (the
+  next RESUMEs get op 9 with d=false). Like Discord, a session keeps the events dispatched while
+  its socket is down and replays those after the client's last sequence number on RESUME.
+- REST: `rate_limit(method, path_regex, retry_after)` answers the next matching calls with 429
+  (`Retry-After`, `retry_after`, and the `Via` header without which discord.py takes a 429 for a
+  Cloudflare ban); a second callback for one interaction gets 400 code 40060 and a second
+  thread from one message 400 code 160004, as on Discord, so a duplicate shows in the calls.
+- `redeliver(interaction)` / `dispatch(...)` send an event again (a duplicate delivery).
 """
 
 from __future__ import annotations
@@ -17,8 +29,10 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +45,13 @@ MANAGE_GUILD = 1 << 5
 
 # Opcodes (https://discord.com/developers/docs/topics/opcodes-and-status-codes).
 OP_DISPATCH, OP_HEARTBEAT, OP_IDENTIFY, OP_RESUME, OP_HELLO, OP_HEARTBEAT_ACK = 0, 1, 2, 6, 10, 11
+OP_RECONNECT, OP_INVALID_SESSION = 7, 9
+
+# REST routes the fault tests rate-limit: `rate_limit(*FOLLOWUP)`.
+FOLLOWUP = ("POST", r"/webhooks/\d+/[^/]+")  # an interaction followup message
+CALLBACK = ("POST", r"/interactions/\d+/[^/]+/callback")  # an interaction's initial response
+CHANNEL_MESSAGE = ("POST", r"/channels/\d+/messages")  # a message in a channel or thread
+REPLAYED_EVENTS = 10_000  # dispatches a session keeps for RESUME (Discord keeps a window too)
 
 TIMESTAMP = "2026-01-01T00:00:00.000000+00:00"
 
@@ -58,6 +79,11 @@ class Recorded:
     status: int
     response: Any = None
     at: float = field(default_factory=time.perf_counter)  # when the fake received it
+
+    @property
+    def accepted(self) -> bool:
+        """The fake answered 2xx (not a 429, a duplicate callback, an auth failure...)."""
+        return 200 <= self.status < 300
 
     @property
     def message(self) -> dict[str, Any] | None:
@@ -117,7 +143,28 @@ class Interaction:
 @dataclass
 class _Connection:
     ws: web.WebSocketResponse
+    request: web.Request
     shard: tuple[int, int] | None = None
+    session: _Session | None = None
+
+
+@dataclass
+class _Session:
+    """A gateway session: it outlives its socket, for RESUME."""
+
+    id: str
+    shard: tuple[int, int] | None
+    frames: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=REPLAYED_EVENTS))
+    conn: _Connection | None = None
+
+
+@dataclass
+class _RateLimit:
+    method: str
+    path: re.Pattern[str]
+    retry_after: float
+    times: int
+    is_global: bool
 
 
 class FakeDiscord:
@@ -146,6 +193,9 @@ class FakeDiscord:
         self.requests: list[Recorded] = []
         self.gateway_queries: list[dict[str, str]] = []
         self.identifies: list[dict[str, Any]] = []
+        self.resumes: list[dict[str, Any]] = []  # every RESUME payload received
+        self.resumed: list[dict[str, Any]] = []  # the RESUMEs that were accepted
+        self.reject_resumes = 0  # answer the next N RESUMEs with INVALID SESSION (d=false)
         self.commands: dict[int | None, list[dict[str, Any]]] = {}  # guild id (None = global)
         self.threads: dict[int, dict[str, Any]] = {}
         self.interactions: dict[str, Interaction] = {}
@@ -158,7 +208,11 @@ class FakeDiscord:
         self._by_token: dict[str, list[Recorded]] = {}
         self._token_changed: dict[str, asyncio.Condition] = {}
         self._connections: list[_Connection] = []
+        self._sessions: dict[str, _Session] = {}
+        self._rate_limits: list[_RateLimit] = []
+        self._acknowledged: set[int] = set()  # interaction ids with an accepted callback
         self._ready = asyncio.Event()
+        self._readies = 0  # READYs sent
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -330,14 +384,97 @@ class FakeDiscord:
     # ------------------------------------------------------------------ driving the bot
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send one DISPATCH event to every connected shard that owns the guild."""
-        for conn in list(self._connections):
-            if conn.shard is not None:
-                shard_id, count = conn.shard
+        """Send one DISPATCH event to every session whose shard owns the guild.
+
+        A session whose socket is down keeps the event and replays it when the client resumes."""
+        for session in list(self._sessions.values()):
+            if session.shard is not None:
+                shard_id, count = session.shard
                 if (self.guild_id >> 22) % count != shard_id:
                     continue
             frame = {"op": OP_DISPATCH, "t": event, "s": next(self._seq), "d": data}
-            await conn.ws.send_str(json.dumps(frame))
+            session.frames.append(frame)
+            if session.conn is not None:
+                await _send(session.conn.ws, frame)
+
+    async def redeliver(self, interaction: Interaction) -> None:
+        """The same INTERACTION_CREATE (same id and token) once more: a duplicate delivery."""
+        await self.dispatch("INTERACTION_CREATE", interaction.payload)
+
+    # ------------------------------------------------------------------ faults
+
+    def _live(self) -> list[_Connection]:
+        return [c for c in self._connections if not c.ws.closed]
+
+    async def drop_gateway(self) -> int:
+        """Cut every gateway connection at the TCP level (no close frame): a network drop.
+        Returns how many were cut."""
+        live = self._live()
+        for conn in live:
+            transport = conn.request.transport
+            if transport is not None:
+                transport.abort()
+        return len(live)
+
+    async def close_gateway(self, code: int = 4000, reason: str = "Unknown error.") -> int:
+        """Close every gateway connection with `code` (4000: unknown error, resumable)."""
+        live = self._live()
+        for conn in live:
+            await conn.ws.close(code=code, message=reason.encode())
+        return len(live)
+
+    async def request_reconnect(self) -> int:
+        """Send op 7 RECONNECT: the client should reconnect and resume."""
+        live = self._live()
+        for conn in live:
+            await _send(conn.ws, {"op": OP_RECONNECT, "d": None})
+        return len(live)
+
+    async def invalidate_session(self, resumable: bool) -> int:
+        """Send op 9 INVALID SESSION. Not resumable: the session is forgotten (its events are
+        lost, as on Discord) and the client must IDENTIFY again."""
+        live = self._live()
+        for conn in live:
+            if not resumable and conn.session is not None:
+                self._sessions.pop(conn.session.id, None)
+                conn.session.conn = None
+            await _send(conn.ws, {"op": OP_INVALID_SESSION, "d": resumable})
+        return len(live)
+
+    def rate_limit(
+        self,
+        method: str,
+        path: str,
+        *,
+        retry_after: float = 0.25,
+        times: int = 1,
+        is_global: bool = False,
+    ) -> None:
+        """Answer the next `times` REST calls `method path` (a regex over the whole path after
+        /api/v10) with 429 Too Many Requests, asking to retry after `retry_after` seconds."""
+        self._rate_limits.append(
+            _RateLimit(method, re.compile(path), retry_after, times, is_global)
+        )
+
+    def _take_rate_limit(self, method: str, path: str) -> _RateLimit | None:
+        for limit in self._rate_limits:
+            if limit.times > 0 and limit.method == method and limit.path.fullmatch(path):
+                limit.times -= 1
+                return limit
+        return None
+
+    async def wait_gateway(
+        self, *, identifies: int = 0, resumed: int = 0, timeout: float = 30
+    ) -> None:
+        """Until at least `identifies` IDENTIFYs were answered with READY and `resumed` RESUMEs
+        with RESUMED (the client is back on the gateway)."""
+        await self.wait_until(
+            lambda: self._readies >= identifies and len(self.resumed) >= resumed, timeout
+        )
+
+    async def _gateway_changed(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
     async def interact(
         self,
@@ -422,7 +559,8 @@ class FakeDiscord:
         return found()[:count]
 
     async def wait_until(self, condition: Callable[[], bool], timeout: float = 15) -> None:
-        """Wait until `condition()` holds; it is re-checked after every recorded request."""
+        """Wait until `condition()` holds; it is re-checked after every recorded request and
+        every gateway IDENTIFY, RESUME and disconnection."""
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(condition), timeout)
 
@@ -434,7 +572,8 @@ class FakeDiscord:
         """The visible reply: an immediate message, or the first followup/edit after a defer."""
 
         def reply() -> InteractionReply | None:
-            calls = self.calls_for(interaction.token)
+            # What Discord accepted: a 429'd or duplicate call shows nothing to anyone.
+            calls = [r for r in self.calls_for(interaction.token) if r.accepted]
             callback = next((r for r in calls if r.path.endswith("/callback")), None)
             if callback is None:
                 return None
@@ -468,7 +607,7 @@ class FakeDiscord:
         self.gateway_queries.append(dict(request.query))
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        conn = _Connection(ws)
+        conn = _Connection(ws, request)
         self._connections.append(conn)
         await ws.send_str(json.dumps({"op": OP_HELLO, "d": {"heartbeat_interval": 41250}}))
         try:
@@ -482,14 +621,35 @@ class FakeDiscord:
                 elif op == OP_IDENTIFY:
                     await self._identify(conn, msg["d"])
                 elif op == OP_RESUME:
-                    await ws.send_str(
-                        json.dumps(
-                            {"op": OP_DISPATCH, "t": "RESUMED", "s": next(self._seq), "d": {}}
-                        )
-                    )
+                    await self._resume(conn, msg["d"])
         finally:
             self._connections.remove(conn)
+            if conn.session is not None and conn.session.conn is conn:
+                conn.session.conn = None  # the session waits for a RESUME
+            await self._gateway_changed()
         return ws
+
+    async def _resume(self, conn: _Connection, data: dict[str, Any]) -> None:
+        self.resumes.append(data)
+        session = self._sessions.get(str(data.get("session_id")))
+        if self.reject_resumes > 0 or session is None or data.get("token") != self.token:
+            self.reject_resumes = max(0, self.reject_resumes - 1)
+            if session is not None:
+                self._sessions.pop(session.id, None)
+            # Discord answers a RESUME it cannot honour with op 9, d=false: IDENTIFY again.
+            await _send(conn.ws, {"op": OP_INVALID_SESSION, "d": False})
+        else:
+            if session.conn is not None and session.conn is not conn:
+                with contextlib.suppress(Exception):
+                    await session.conn.ws.close(code=4000)
+            session.conn, conn.session, conn.shard = conn, session, session.shard
+            last = int(data.get("seq") or 0)
+            for frame in list(session.frames):  # what the client missed, then RESUMED
+                if frame["s"] > last:
+                    await _send(conn.ws, frame)
+            await _send(conn.ws, {"op": OP_DISPATCH, "t": "RESUMED", "s": next(self._seq), "d": {}})
+            self.resumed.append(data)
+        await self._gateway_changed()
 
     async def _identify(self, conn: _Connection, data: dict[str, Any]) -> None:
         self.identifies.append(data)
@@ -501,20 +661,29 @@ class FakeDiscord:
             return
         shard = data.get("shard")
         conn.shard = (int(shard[0]), int(shard[1])) if shard else None
+        # A new session replaces the shard's previous one (whose events are lost, as on Discord).
+        for old in [s for s in self._sessions.values() if s.shard == conn.shard]:
+            del self._sessions[old.id]
+        session = _Session(f"session-{self.snowflake()}", conn.shard, conn=conn)
+        self._sessions[session.id] = session
+        conn.session = session
         ready = {
             "v": 10,
             "user": self.bot_user(),
             "guilds": [{"id": str(self.guild_id), "unavailable": True}],
-            "session_id": f"session-{self.snowflake()}",
+            "session_id": session.id,
             "resume_gateway_url": self.gateway_url,
             "application": {"id": str(self.app_id), "flags": 0},
         }
         if shard:
             ready["shard"] = shard
         frame = {"op": OP_DISPATCH, "t": "READY", "s": next(self._seq), "d": ready}
+        session.frames.append(frame)
         await conn.ws.send_str(json.dumps(frame))
         await self.dispatch("GUILD_CREATE", self.guild_payload())
+        self._readies += 1
         self._ready.set()
+        await self._gateway_changed()
 
     # ------------------------------------------------------------------ REST
 
@@ -531,8 +700,23 @@ class FakeDiscord:
                 except ValueError:
                     body = raw.decode(errors="replace")
         needs_auth = not path.startswith(("/webhooks/", "/interactions/"))
+        headers: dict[str, str] = {}
         if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
             status, response = 401, {"message": "401: Unauthorized", "code": 0}
+        elif limit := self._take_rate_limit(request.method, path):
+            status = 429
+            response = {
+                "message": "You are being rate limited.",
+                "retry_after": limit.retry_after,
+                "global": limit.is_global,
+            }
+            headers = {
+                "Retry-After": str(math.ceil(limit.retry_after)),
+                "X-RateLimit-Scope": "global" if limit.is_global else "user",
+                # Discord's API answers through Google's front end; discord.py takes a 429
+                # without this header for a Cloudflare ban and gives up instead of retrying.
+                "Via": "1.1 google",
+            }
         else:
             status, response = await self._route(request.method, path, body)
         await self._record(
@@ -543,7 +727,10 @@ class FakeDiscord:
         # discord.py parses JSON only for a content-type of exactly "application/json"
         # (aiohttp's json_response adds "; charset=utf-8").
         return web.Response(
-            body=json.dumps(response).encode(), status=status, content_type="application/json"
+            body=json.dumps(response).encode(),
+            status=status,
+            content_type="application/json",
+            headers=headers,
         )
 
     async def _record(self, rec: Recorded) -> None:
@@ -624,6 +811,9 @@ class FakeDiscord:
         return 404, {"message": "Unknown route (fake Discord)", "code": 0}
 
     def _callback(self, iid: int, token: str, body: dict[str, Any]) -> tuple[int, Any]:
+        if iid in self._acknowledged:
+            return 400, {"message": "Interaction has already been acknowledged.", "code": 40060}
+        self._acknowledged.add(iid)
         ctype = int(body.get("type", 0))
         flags = int((body.get("data") or {}).get("flags") or 0)
         interaction = self.interactions.get(token)
@@ -663,6 +853,11 @@ class FakeDiscord:
     ) -> tuple[int, Any]:
         if self.fail_thread_creation:
             return 403, {"message": "Missing Permissions", "code": 50013}
+        if message_id in self.threads:
+            return 400, {
+                "message": "A thread has already been created for this message",
+                "code": 160004,
+            }
         thread = {
             "id": str(message_id),  # Discord gives a thread started from a message its id
             "guild_id": str(self.guild_id),
@@ -684,6 +879,14 @@ class FakeDiscord:
         self.threads[message_id] = thread
         await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
         return 201, thread
+
+
+async def _send(ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
+    """Send a frame unless the socket is going away (a dispatch is kept for RESUME anyway)."""
+    if ws.closed:
+        return
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.send_str(json.dumps(frame))
 
 
 # The interaction token in a callback or followup path.

@@ -11,6 +11,13 @@ The real slack_bolt `AsyncApp` and slack_sdk's aiohttp `SocketModeClient` connec
 - The websocket sends `hello`, then whatever envelopes the test injects (`command`, `event`), and
   records the acknowledgements (`{"envelope_id": ..., "payload": ...}`) by envelope id.
 
+Network faults, for tests/test_network_faults.py: `request_reconnect()` (the `disconnect`
+message Slack sends before it recycles a connection), `close_socket()` (a close frame),
+`drop_socket()` (the TCP connection vanishes), `rate_limit(method, retry_after)` (HTTP 429,
+`{"ok": false, "error": "ratelimited"}` with `Retry-After`, like Slack's Web API), and
+`event(..., envelope_id=..., retry_attempt=...)` to redeliver an envelope as Slack does when an
+ack was lost. `event_payload` builds the Events API body that HTTP mode receives.
+
 Envelope and ack shapes follow slack_sdk.socket_mode (request.py, response.py, async_client.py)
 and https://docs.slack.dev/apis/events-api/using-socket-mode. Every wait is event-based
 (`wait_for` on an asyncio.Condition notified on each recorded call or ack), never a sleep.
@@ -119,7 +126,10 @@ class FakeSlack:
         self._ts = itertools.count(1)
         self._cond = asyncio.Condition()
         self._ws: web.WebSocketResponse | None = None
+        self._ws_request: web.Request | None = None
         self._runner: web.AppRunner | None = None
+        # Web API method -> [retry after (s), how many more calls to refuse]
+        self._rate_limits: dict[str, list[int]] = {}
         self.port = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -156,12 +166,13 @@ class FakeSlack:
         async with self._cond:
             return await asyncio.wait_for(self._cond.wait_for(predicate), timeout)
 
-    async def wait_connected(self, connections: int = 1) -> None:
+    async def wait_connected(self, connections: int = 1, timeout: float = 15.0) -> None:
         """Until the bot's `connections`-th websocket is open."""
         await self.wait_for(
             lambda: (
                 self.ws_connections >= connections and self._ws is not None and not self._ws.closed
-            )
+            ),
+            timeout,
         )
 
     async def wait_acked(self, envelope_id: str) -> dict[str, Any] | None:
@@ -189,6 +200,11 @@ class FakeSlack:
 
     # ------------------------------------------------------------------ Web API
 
+    def rate_limit(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
+        """Refuse the next `times` calls to Web API `method` as Slack does past its rate limit:
+        HTTP 429, `{"ok": false, "error": "ratelimited"}`, `Retry-After: <retry_after>`."""
+        self._rate_limits[method] = [retry_after, times]
+
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args: dict[str, Any] = dict(request.query)
@@ -203,12 +219,19 @@ class FakeSlack:
             token = auth[len("Bearer ") :]
         call = Call(method, token, args)
         self.calls.append(call)
-        body = self._answer(call)
+        status, headers = 200, {}
+        limit = self._rate_limits.get(method)
+        if limit and limit[1] > 0:
+            limit[1] -= 1
+            status, headers = 429, {"Retry-After": str(limit[0])}
+            body: dict[str, Any] = {"ok": False, "error": "ratelimited"}
+        else:
+            body = self._answer(call)
         call.response = body
         call.ok = bool(body.get("ok"))
         call.error = body.get("error")
         await self._notify()
-        return web.json_response(body)
+        return web.json_response(body, status=status, headers=headers)
 
     def _answer(self, call: Call) -> dict[str, Any]:
         expected = self.app_token if call.method == "apps.connections.open" else self.bot_token
@@ -268,7 +291,7 @@ class FakeSlack:
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self._ws = ws
+        self._ws, self._ws_request = ws, request
         self.ws_connections += 1
         await ws.send_json(
             {
@@ -300,6 +323,16 @@ class FakeSlack:
         await self._ws.send_json(
             {"type": "disconnect", "reason": "refresh_requested", "debug_info": {"host": "fake"}}
         )
+
+    async def close_socket(self) -> None:
+        """Close the current websocket with a close frame, without a `disconnect` first."""
+        assert self._ws is not None
+        await self._ws.close()
+
+    async def drop_socket(self) -> None:
+        """Cut the current websocket at the TCP level (no close frame): a network drop."""
+        assert self._ws_request is not None and self._ws_request.transport is not None
+        self._ws_request.transport.abort()
 
     async def command(
         self,
@@ -340,37 +373,55 @@ class FakeSlack:
         n = envelope_id.rsplit("-", 1)[1]
         return [c for c in self.calls if c.method == "response_url" and c.args["url_id"] == n]
 
-    async def event(self, event: dict[str, Any], *, event_id: str | None = None) -> str:
-        """Inject an Events API event (app_mention, message...); returns the envelope id."""
+    async def event(
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        envelope_id: str | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+    ) -> str:
+        """Inject an Events API event (app_mention, message...); returns the envelope id.
+
+        A redelivery, as after a lost ack: the same `envelope_id` and `event_id`, with
+        `retry_attempt=1, retry_reason="timeout"`."""
         n = next(self._ids)
         return await self._send(
             {
-                "envelope_id": f"env-evt-{n}",
+                "envelope_id": envelope_id or f"env-evt-{n}",
                 "type": "events_api",
                 "accepts_response_payload": False,
-                "retry_attempt": 0,
-                "retry_reason": "",
-                "payload": {
-                    "token": "verification-token",
-                    "team_id": TEAM_ID,
-                    "api_app_id": APP_ID,
-                    "event": {"team": TEAM_ID, "event_ts": event.get("ts", ""), **event},
-                    "type": "event_callback",
-                    "event_id": event_id or f"Ev{n:08d}",
-                    "event_time": 1700000000 + n,
-                    "authorizations": [
-                        {
-                            "enterprise_id": None,
-                            "team_id": TEAM_ID,
-                            "user_id": BOT_USER_ID,
-                            "is_bot": True,
-                            "is_enterprise_install": False,
-                        }
-                    ],
-                    "is_ext_shared_channel": False,
-                },
+                "retry_attempt": retry_attempt,
+                "retry_reason": retry_reason,
+                "payload": self.event_payload(event, event_id=event_id or f"Ev{n:08d}", n=n),
             }
         )
+
+    def event_payload(
+        self, event: dict[str, Any], *, event_id: str, n: int | None = None
+    ) -> dict[str, Any]:
+        """The `event_callback` body of one event (an envelope's payload; HTTP mode's body)."""
+        n = next(self._ids) if n is None else n
+        return {
+            "token": "verification-token",
+            "team_id": TEAM_ID,
+            "api_app_id": APP_ID,
+            "event": {"team": TEAM_ID, "event_ts": event.get("ts", ""), **event},
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": 1700000000 + n,
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": TEAM_ID,
+                    "user_id": BOT_USER_ID,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+        }
 
     def next_ts(self) -> str:
         """A fresh message ts for an injected event."""
