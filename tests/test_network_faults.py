@@ -273,9 +273,8 @@ def answers_to(fake: FakeSlack, question: str) -> list[Call]:
 
 
 async def slack_answer(fake: FakeSlack, question: str, count: int = 1) -> list[Call]:
-    return await fake.wait_for(
-        lambda: found if len(found := answers_to(fake, question)) >= count else None, WAIT
-    )
+    await fake.wait_for(lambda: len(answers_to(fake, question)) >= count, WAIT)
+    return answers_to(fake, question)
 
 
 @pytest.mark.parametrize("fault", ["disconnect envelope", "close frame", "dropped socket"])
