@@ -1,0 +1,330 @@
+"""Chat text as people type it, made readable for retrieval (issue 13, item 5).
+
+`clean_chat` removes what is not part of the question — Discord/Slack mentions and markup, links,
+emoji — and expands the common chat abbreviations of both languages ("c quoi", "qd", "cb", "pk",
+"tho", "rn", "wiht") into the words the retrieval knows. `Speller` (built from a vocabulary, see
+`bot/focus.py`) fixes one-letter typos against it. `detect_chat_language` tells French from
+English in such text, where the accents and capitals the plain detector leans on are missing.
+Nothing here depends on a chat library or on the index.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+
+from bot.answer import Language
+from index.text import fold
+
+# Slack: <@U123>, <@U123|name>, <#C123|general>, <!here>; Discord: <@123>, <@!123>, <@&123>,
+# <#123>, custom emoji <:name:123> / <a:name:123>. A Slack link <https://x|label> keeps its label.
+_SLACK_LINK = re.compile(r"<(?:https?|mailto):[^>|]*\|([^>]*)>")
+_ANGLE_TOKEN = re.compile(r"<(?:[@#!][^>]*|a?:\w+:\d+|(?:https?|mailto):[^>]*)>")
+_URL = re.compile(r"https?://\S+")
+_AT_ALL = re.compile(r"(?<!\w)@(?:everyone|here|channel)\b")
+_SHORTCODE = re.compile(r"(?<!\w):[a-z0-9_+-]{2,}:(?!\w)")
+_CODE_FENCE = re.compile(r"```(?:[a-z]+\n)?(.*?)```", re.DOTALL)
+_MARKUP = re.compile(r"\*\*|__|~~|\|\||[*`]|(?<!\w)_|_(?!\w)")
+_QUOTE_LINE = re.compile(r"^\s*>+\s?", re.MULTILINE)
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+
+# Chat abbreviations -> words (both languages; a word maps to "" when it is only filler).
+# General chat usage, not fitted to any question: SMS-style French, internet English.
+ABBREVIATIONS: Mapping[str, str] = {
+    # French
+    "koi": "quoi",
+    "kwa": "quoi",
+    "qd": "quand",
+    "qnd": "quand",
+    "kan": "quand",
+    "cb": "combien",
+    "cmb": "combien",
+    "pk": "pourquoi",
+    "pq": "pourquoi",
+    "pkoi": "pourquoi",
+    "pourkoi": "pourquoi",
+    "tt": "tout",
+    "tte": "toute",
+    "ttes": "toutes",
+    "tts": "tous",
+    "bcp": "beaucoup",
+    "ds": "dans",
+    "avc": "avec",
+    "pr": "pour",
+    "dc": "donc",
+    "mtn": "maintenant",
+    "mnt": "maintenant",
+    "auj": "aujourd'hui",
+    "ajd": "aujourd'hui",
+    "tjrs": "toujours",
+    "tjs": "toujours",
+    "ptet": "peut-être",
+    "qqn": "quelqu'un",
+    "qqch": "quelque chose",
+    "jsp": "je ne sais pas",
+    "matos": "matériel",
+    "bosser": "travailler",
+    "bosse": "travaille",
+    "bossent": "travaillent",
+    "bossé": "travaillé",
+    "1ere": "première",
+    "1ère": "première",
+    "1re": "première",
+    "1er": "premier",
+    "2e": "deuxième",
+    "2eme": "deuxième",
+    "2ème": "deuxième",
+    "3e": "troisième",
+    "stp": "",
+    "svp": "",
+    "mdr": "",
+    "ptdr": "",
+    # English
+    "u": "you",
+    "r": "are",
+    "ur": "your",
+    "rly": "really",
+    "rlly": "really",
+    "smth": "something",
+    "sth": "something",
+    "ppl": "people",
+    "rn": "right now",
+    "abt": "about",
+    "bc": "because",
+    "cuz": "because",
+    "coz": "because",
+    "wat": "what",
+    "wut": "what",
+    "whats": "what is",
+    "whos": "who is",
+    "wheres": "where is",
+    "whens": "when is",
+    "hows": "how is",
+    "yr": "year",
+    "yrs": "years",
+    "govt": "government",
+    "approx": "approximately",
+    "1st": "first",
+    "2nd": "second",
+    "3rd": "third",
+    "n": "and",
+    "w/": "with",
+    "w/o": "without",
+    "tho": "",
+    "lol": "",
+    "lmao": "",
+    "btw": "",
+    "pls": "",
+    "plz": "",
+    "omg": "",
+    "tbh": "",
+    "imo": "",
+    "ngl": "",
+    "nvm": "",
+    "thx": "",
+    # Frequent English typos of short words (too short for the speller's edit distance).
+    "wiht": "with",
+    "whit": "with",
+    "teh": "the",
+    "hte": "the",
+    "adn": "and",
+    "taht": "that",
+    "waht": "what",
+    "whta": "what",
+    "hwo": "how",
+    "wehn": "when",
+    "wher": "where",
+}
+# "c quoi", "c qui", "c t qui": the SMS spelling of "c'est" / "c'était", only before the words
+# that follow it in a question ("c" alone is too ambiguous to expand everywhere).
+_C_EST = re.compile(
+    r"\bc(?:\s+t\b|(?=\s+(?:quoi|koi|qui|quel|quelle|quels|quelles|quand|qd|comment|o[uù]|"
+    r"combien|cb|ce|vrai|pour|le|la|les|l'|un|une|normal|possible|grave)\b))",
+    re.IGNORECASE,
+)
+# Country abbreviations, upper case only ("us" is a pronoun).
+_COUNTRIES = {"US": "United States", "USA": "United States", "UK": "United Kingdom"}
+_COUNTRY = re.compile(r"(?<![\w.])(U\.?S\.?A?\.?|UK)(?![\w])")
+_ABBREVIATION = re.compile(
+    r"(?<![\w'’])(" + "|".join(re.escape(k) for k in sorted(ABBREVIATIONS, key=len, reverse=True))
+    + r")(?![\w'’])",
+    re.IGNORECASE,
+)
+
+
+def _is_emoji(ch: str) -> bool:
+    """Pictographs, dingbats, flags, skin tones and the joiners that glue them together."""
+    code = ord(ch)
+    if ch in "\u200d\ufe0f\ufe0e\u20e3":
+        return True
+    if 0x1F000 <= code <= 0x1FAFF or 0x2600 <= code <= 0x27BF or 0xE0020 <= code <= 0xE007F:
+        return True
+    return unicodedata.category(ch) == "So"
+
+
+def strip_markup(text: str) -> str:
+    """`text` without mentions, links, emoji, code fences and Markdown emphasis (their words stay)."""
+    text = _SLACK_LINK.sub(r" \1 ", text)
+    text = _ANGLE_TOKEN.sub(" ", text)
+    text = _URL.sub(" ", text)
+    text = _AT_ALL.sub(" ", text)
+    text = _SHORTCODE.sub(" ", text)
+    text = _CODE_FENCE.sub(r" \1 ", text)
+    text = _QUOTE_LINE.sub("", text)
+    text = _MARKUP.sub("", text)
+    text = "".join(" " if _is_emoji(ch) else ch for ch in text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def expand_abbreviations(text: str) -> str:
+    """Chat abbreviations spelled out ("c quoi" -> "c'est quoi", "qd" -> "quand", "tho" -> "")."""
+    text = _COUNTRY.sub(lambda m: _COUNTRIES[m.group(1).replace(".", "")], text)
+    text = _C_EST.sub(lambda m: "c'était" if m.group(0).lower().endswith("t") else "c'est", text)
+
+    def expand(match: re.Match[str]) -> str:
+        return ABBREVIATIONS[match.group(1).lower()]
+
+    text = _ABBREVIATION.sub(expand, text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def clean_chat(text: str) -> str:
+    """What a chat message asks, in words the retrieval knows (markup gone, abbreviations out).
+
+    Returns "" for a message that was only markup, mentions or emoji."""
+    cleaned = expand_abbreviations(strip_markup(text))
+    # A question left as only punctuation ("?? 🤔" -> "??") asks nothing.
+    return cleaned if any(ch.isalnum() for ch in cleaned) else ""
+
+
+# ---------------------------------------------------------------------------- typos
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def damerau1(a: str, b: str) -> bool:
+    """True when `a` and `b` differ by exactly one insertion, deletion, substitution or swap."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        i, j = diff[0], diff[-1]
+        return len(diff) == 2 and j == i + 1 and a[i] == b[j] and a[j] == b[i]
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
+class Speller:
+    """Fixes one-edit typos ("pesqet", "lauch", "artcile") against the corpus vocabulary.
+
+    `targets` (folded word -> weight) are the words a typo may become, the heavier winning;
+    `is_known(word)` says a word is right as it is (an everyday word, an inflection, a name).
+    A word is corrected only when it is unknown, at least `min_length` letters, and exactly one
+    edit (Damerau) from a target word that starts with the same letter (typos rarely hit the
+    first one: "chang" is not "zhang"). A longer word that only adds letters at the end of a
+    target stays as it is ("spacex" is not "space": names, plurals and compounds end that way far
+    more often than typos do). Several equally good targets: the word is left alone.
+    """
+
+    def __init__(
+        self,
+        targets: Mapping[str, float],
+        is_known: Callable[[str], bool],
+        min_length: int = 5,
+    ) -> None:
+        self.targets = dict(targets)
+        self.is_known = is_known
+        self.min_length = min_length
+        index: dict[str, set[str]] = {}
+        for word in self.targets:
+            if len(word) >= min_length - 1:
+                index.setdefault(word, set()).add(word)
+                for d in _deletes(word):
+                    index.setdefault(d, set()).add(word)
+        self._index = {k: tuple(sorted(v)) for k, v in index.items()}
+
+    def suggest(self, word: str) -> str | None:
+        """The target word `word` is a typo of, or None (known word, no or several candidates)."""
+        w = fold(word)
+        if len(w) < self.min_length or not w.isalpha() or w in self.targets or self.is_known(w):
+            return None
+        found: set[str] = set()
+        for key in (w, *_deletes(w)):
+            found.update(self._index.get(key, ()))
+        found = {
+            c
+            for c in found
+            if c[0] == w[0] and damerau1(w, c) and not (w.startswith(c) and len(w) > len(c))
+        }
+        if not found:
+            return None
+        ranked = sorted(found, key=lambda c: (-self.targets[c], c))
+        if len(ranked) > 1 and self.targets[ranked[0]] == self.targets[ranked[1]]:
+            return None  # ambiguous: leave the word alone
+        return ranked[0]
+
+    def correct(self, text: str) -> str:
+        """`text` with each typo replaced by its target word (the rest untouched)."""
+
+        def fix(match: re.Match[str]) -> str:
+            token = match.group(0)
+            if "'" in token or "’" in token:
+                elided = _ELIDED.match(token)
+                if elided is None:
+                    return token  # "chang'e", "aujourd'hui": one word, not a typo plus a word
+                head, rest = token[: elided.end()], token[elided.end() :]
+                return head + (self.suggest(rest) or rest)
+            return self.suggest(token) or token
+
+        return _SPELL_TOKEN.sub(fix, text)
+
+
+_SPELL_TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
+_ELIDED = re.compile(r"^(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
+
+
+# ---------------------------------------------------------------------------- language
+
+# Words that only one of the two languages uses in questions (accent-folded, no-accent spelling
+# included: chat French drops accents). Shared words ("mission", "article", "on") count for none.
+_FR_WORDS = frozenset(
+    """
+    le la les des du une est sont que qui quoi quand quel quelle quels quelles comment pourquoi
+    combien ou et dans sur pour avec pas ce cette ces au aux vraiment il elle ils elles on
+    c'est qu'est-ce est-ce lune chine francais francaise je tu nous vous ca ete etait etaient
+    avait avaient apres avant deja aussi encore toujours alors donc sinon mais quelque chose
+    autre autres parle parler fait faire dit dire veut veulent peut peuvent doit y a-t-il
+    t'es j'ai c'etait l'article selon ou genre juste au juste bien oui non moi toi lui leur
+    spationaute fusee decolle decoller lance lancee pese pesait combien annee date lieu
+    """.split()
+)
+_EN_WORDS = frozenset(
+    """
+    the is are was were what when who whom how why which did does do of in on for with this that
+    these those to from it its has have had will would can could should really moon china
+    french about tell where whats who's what's i you he she they we my your his her their
+    and or but so any some many much there than then just also still ever never anyway
+    launched launch land landed weigh weighed rocket find found bring brought back say says
+    said supposed actually right now people please thanks hey
+    """.split()
+)
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_ACCENTS = re.compile(r"[éèêëàâîïôûùüçœæ]")
+_ELISION = re.compile(r"^(?:l|d|qu|j|n|s|c|t|m)'")
+
+
+@lru_cache(maxsize=4096)
+def detect_chat_language(text: str) -> Language:
+    """'fr' or 'en' for a chat question: marker words (no-accent French and chat English
+    included), French accents and elisions. Ties go to French only when French evidence exists."""
+    lower = text.lower().replace("’", "'")
+    words = _WORD.findall(fold(lower))
+    fr = sum(1.0 for w in words if w in _FR_WORDS or _ELISION.match(w))
+    fr += 0.5 * len(_ACCENTS.findall(lower))
+    en = sum(1.0 for w in words if w in _EN_WORDS)
+    return "fr" if fr > en else "en"
