@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import sys
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ from bot.engine import Engine, Prepared, text_to_embed
 from bot.evaluation import _answer_items
 from bot.language import detect_language
 from bot.settings import Settings
+from index.text import fold
 
 SETS = {
     "chat": Path("tests/data/chat.jsonl"),
@@ -138,6 +140,21 @@ class Pipeline:
         return out
 
 
+def perturb(question: str, seed: int) -> str:
+    """`question` as typed in a hurry: lower case, no accents, and one typo (two neighbouring
+    letters swapped, or one dropped) in one word of five letters or more. Deterministic."""
+    rng = random.Random(f"{seed}:{question}")
+    text = fold(question)
+    words = [m for m in re.finditer(r"[a-z]{5,}", text)]
+    if not words:
+        return text
+    m = rng.choice(words)
+    w = m.group(0)
+    i = rng.randrange(1, len(w) - 1)
+    typo = w[:i] + w[i + 1] + w[i] + w[i + 2 :] if rng.random() < 0.5 else w[:i] + w[i + 1 :]
+    return text[: m.start()] + typo + text[m.end() :]
+
+
 def summarise(name: str, outcomes: Sequence[Outcome]) -> dict[str, object]:
     groups: dict[str, list[int]] = {}
     for o in outcomes:
@@ -165,13 +182,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode.add_argument("--naive", action="store_true", help="paste the last history question")
     parser.add_argument("--verbose", action="store_true", help="print every miss")
     parser.add_argument("--sets", default="chat,dev,heldout", help="comma-separated set names")
+    parser.add_argument(
+        "--perturb",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also answer N hurried copies of every question (lower case, no accents, a typo)",
+    )
     args = parser.parse_args(argv)
     chosen: Mode = "baseline" if args.baseline else "naive" if args.naive else "modules"
     engine = Engine.open(Settings.load())
     pipeline = Pipeline(engine, chosen)
     print(f"mode: {chosen}")
     for name in args.sets.split(","):
-        outcomes = pipeline.run(load_set(SETS[name]))
+        questions = load_set(SETS[name])
+        outcomes = pipeline.run(questions)
         print(json.dumps(summarise(name, outcomes), ensure_ascii=False))
         if args.verbose:
             for o in outcomes:
@@ -181,6 +206,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"  {mark} {o.question.id} {o.question.kind:12} [{o.why}] "
                         f"{o.question.question!r} -> {o.asked!r} :: {o.first[:90]!r}"
                     )
+        for seed in range(1, args.perturb + 1):
+            hurried = [
+                ChatQuestion(
+                    q.id, perturb(q.question, seed), q.language, q.kind, q.gold, q.lead, q.history
+                )
+                for q in questions
+            ]
+            outcomes = pipeline.run(hurried)
+            print(json.dumps(summarise(f"{name} hurried #{seed}", outcomes), ensure_ascii=False))
+            if args.verbose:
+                for o in outcomes:
+                    if o.question.in_scope and o.refused:
+                        print(f"  REFUSED {o.question.id} [{o.why}] {o.question.question!r}")
     return 0
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from functools import lru_cache
 
 from bot.answer import Language
@@ -201,75 +201,70 @@ def clean_chat(text: str) -> str:
 
 # ---------------------------------------------------------------------------- typos
 
-def _deletes(word: str) -> set[str]:
-    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
-def damerau1(a: str, b: str) -> bool:
-    """True when `a` and `b` differ by exactly one insertion, deletion, substitution or swap."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        if len(diff) == 1:
-            return True
-        i, j = diff[0], diff[-1]
-        return len(diff) == 2 and j == i + 1 and a[i] == b[j] and a[j] == b[i]
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+def edits1(word: str) -> set[str]:
+    """Every string one edit (insertion, deletion, substitution, swap of neighbours) away."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = {a + b[1:] for a, b in splits if b}
+    swaps = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    replaces = {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    inserts = {a + c + b for a, b in splits for c in _LETTERS}
+    return (deletes | swaps | replaces | inserts) - {word}
+
+
+def typo_candidates(word: str, vocabulary: Collection[str]) -> set[str]:
+    """Words of `vocabulary` that `word` (folded) may be a typo of.
+
+    Typos rarely hit the first letter ("chang" is not "zhang"), and a word that only adds letters
+    at the end of another is rather a name, plural or compound ("spacex" is not "space"). Words
+    of four letters only count as typos of a word with one letter more ("whre", "earh"), and
+    shorter ones never: too many short words are one edit apart.
+    """
+    if len(word) < 4 or not word.isalpha():
+        return set()
+    found = {c for c in edits1(word) if c in vocabulary and c[0] == word[0]}
+    found = {c for c in found if not c.startswith(word) and not word.startswith(c)}
+    if len(word) == 4:
+        found = {c for c in found if len(c) == 5}
+    return found
 
 
 class Speller:
-    """Fixes one-edit typos ("pesqet", "lauch", "artcile") against the corpus vocabulary.
+    """Fixes one-edit typos ("pesqet", "lauch", "qunad", "artcile") in chat text.
 
-    `targets` (folded word -> weight) are the words a typo may become, the heavier winning;
-    `is_known(word)` says a word is right as it is (an everyday word, an inflection, a name).
-    A word is corrected only when it is unknown, at least `min_length` letters, and exactly one
-    edit (Damerau) from a target word that starts with the same letter (typos rarely hit the
-    first one: "chang" is not "zhang"). A longer word that only adds letters at the end of a
-    target stays as it is ("spacex" is not "space": names, plurals and compounds end that way far
-    more often than typos do). Several equally good targets: the word is left alone.
+    `targets` (folded word -> weight) are the corpus words a typo may become, the heavier
+    winning; `fallback` are everyday words a typo may become when no corpus word fits (only when
+    exactly one fits); `is_known(word)` says a word is right as it is (an everyday word, an
+    inflection, a name). See `typo_candidates` for what counts as a typo.
     """
 
     def __init__(
         self,
         targets: Mapping[str, float],
         is_known: Callable[[str], bool],
-        min_length: int = 5,
+        fallback: Collection[str] = frozenset(),
     ) -> None:
         self.targets = dict(targets)
         self.is_known = is_known
-        self.min_length = min_length
-        index: dict[str, set[str]] = {}
-        for word in self.targets:
-            if len(word) >= min_length - 1:
-                index.setdefault(word, set()).add(word)
-                for d in _deletes(word):
-                    index.setdefault(d, set()).add(word)
-        self._index = {k: tuple(sorted(v)) for k, v in index.items()}
+        self.fallback = fallback
 
     def suggest(self, word: str) -> str | None:
-        """The target word `word` is a typo of, or None (known word, no or several candidates)."""
+        """The word `word` is a typo of, or None (known word, no or several candidates)."""
         w = fold(word)
-        if len(w) < self.min_length or not w.isalpha() or w in self.targets or self.is_known(w):
+        if len(w) < 4 or not w.isalpha() or w in self.targets or self.is_known(w):
             return None
-        found: set[str] = set()
-        for key in (w, *_deletes(w)):
-            found.update(self._index.get(key, ()))
-        found = {
-            c
-            for c in found
-            if c[0] == w[0] and damerau1(w, c) and not (w.startswith(c) and len(w) > len(c))
-        }
-        if not found:
-            return None
-        ranked = sorted(found, key=lambda c: (-self.targets[c], c))
-        if len(ranked) > 1 and self.targets[ranked[0]] == self.targets[ranked[1]]:
-            return None  # ambiguous: leave the word alone
-        return ranked[0]
+        ranked = sorted(typo_candidates(w, self.targets), key=lambda c: (-self.targets[c], c))
+        if ranked:
+            if len(ranked) > 1 and self.targets[ranked[0]] == self.targets[ranked[1]]:
+                return None  # ambiguous: leave the word alone
+            return ranked[0]
+        everyday = typo_candidates(w, self.fallback)
+        return everyday.pop() if len(everyday) == 1 else None
 
     def correct(self, text: str) -> str:
-        """`text` with each typo replaced by its target word (the rest untouched)."""
+        """`text` with each typo replaced by the word meant (the rest untouched)."""
 
         def fix(match: re.Match[str]) -> str:
             token = match.group(0)

@@ -147,20 +147,18 @@ def contextualize(
 
 
 def thread_topic(history: Sequence[Turn], find: Callable[[str], tuple[str, ...]]) -> tuple[str, ...]:
-    """What the thread is about after `history`: entities of the latest turn naming any, or the
-    answer's topic, or the latest self-contained turn's topic words."""
+    """What the thread is about after `history`: the entities of the latest turn naming any, or
+    the topic of the bot's answer to it, or the topic words of the latest self-contained turn.
+    A turn that only follows up ("launched when?") keeps the topic it inherited."""
     topic: tuple[str, ...] = ()
     for turn in history:
         named = find(turn.question)
-        if named and not changes_topic(turn.question) or named and not topic:
-            topic = named
-        elif named:
+        if named:
             topic = named
         elif turn.answer_topic:
             topic = turn.answer_topic
-        elif changes_topic(turn.question) or not topic or not is_elliptical(turn.question):
-            words = topic_words(turn.question)
-            topic = words or topic
+        elif not topic or changes_topic(turn.question) or not is_elliptical(turn.question):
+            topic = topic_words(turn.question) or topic
     return topic
 
 

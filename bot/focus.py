@@ -31,7 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from bot.chattext import ABBREVIATIONS, Speller
+from bot.chattext import ABBREVIATIONS, Speller, edits1, typo_candidates
 from index.glossary import GLOSSARY_PATH
 from index.store import LoadedIndex
 from index.text import STOPWORDS, fold, split_sentences
@@ -262,6 +262,10 @@ _STEMMERS: list[object] = []
 # The shortest half of a compound word ("moon|rock"), and the English endings that make
 # compounds of shorter words ("french|man", "space|ship").
 _COMPOUND_PART = 4
+# From this length on, one edit from a rare dictionary word is taken for a typo too.
+_LONG_WORD = 8
+# From this length on, one edit from an inflection of an everyday word is a typo too.
+_STEMMED_TYPO = 6
 _COMPOUND_TAILS = frozenset(
     "man men woman women ship ships like wise ward wards side land less ness ful".split()
 )
@@ -283,7 +287,8 @@ class CorpusFocus:
     """What one index mentions, for near-miss refusals, thread context and typo correction."""
 
     vocabulary: frozenset[str]  # folded corpus words
-    general: frozenset[str]  # folded everyday words (see `general_vocabulary`)
+    general: frozenset[str]  # folded everyday words, rare ones included (`general_vocabulary`)
+    common: frozenset[str]  # folded everyday words without the rare-word dictionary
     general_stems: frozenset[str]
     names: dict[str, _Name]  # folded token -> the name it belongs to (specific names only)
     ubiquitous: frozenset[str]  # name tokens too frequent to say what a question is about
@@ -309,6 +314,7 @@ class CorpusFocus:
 
     @classmethod
     def from_texts(cls, texts: Iterable[str], general: frozenset[str] | None = None) -> CorpusFocus:
+        common = common_vocabulary() if general is None else general
         general = general_vocabulary() if general is None else general
         sentences: list[str] = []
         for text in texts:
@@ -336,7 +342,7 @@ class CorpusFocus:
                 designations.add((_letters(stem), number))
                 raw = _surface(sentence, m.start(1), m.end(1))
                 stems.setdefault(_letters(stem), raw)
-        names = _names(runs, common_vocabulary())
+        names = _names(runs, common)
         # Name tokens found in a large share of the sentences (France, China, the Moon…) do not
         # tell what a question is about.
         share = Counter[str]()
@@ -356,6 +362,7 @@ class CorpusFocus:
         focus = cls(
             vocabulary=frozenset(vocabulary),
             general=general,
+            common=common,
             general_stems=frozenset(s for w in general if w.isalpha() for s in _stems(w)),
             names=names,
             ubiquitous=ubiquitous,
@@ -367,7 +374,9 @@ class CorpusFocus:
             speller=Speller({}, lambda w: True),
         )
         # The speller's "right as it is" is the focus's own notion of a known word.
-        object.__setattr__(focus, "speller", Speller(targets, focus.is_known))
+        object.__setattr__(
+            focus, "speller", Speller(targets, focus.is_known, common)
+        )
         return focus
 
     # ------------------------------------------------------------------ per question
@@ -396,6 +405,21 @@ class CorpusFocus:
             return False
         return part in english_dictionary() or part in self.vocabulary or part in self.general
 
+    def is_typo(self, token: str) -> bool:
+        """One edit from a corpus or everyday word (see `bot.chattext.typo_candidates`): a word
+        typed in a hurry, not a name. The rare-word dictionary only counts for long words, where
+        a name is seldom one edit from a dictionary word by chance."""
+        if typo_candidates(token, self.vocabulary) or typo_candidates(token, self.common):
+            return True
+        if len(token) >= _LONG_WORD and typo_candidates(token, english_dictionary()):
+            return True
+        # An inflected form one edit away ("rameen" -> "ramene", of "ramener").
+        return len(token) >= _STEMMED_TYPO and any(
+            e[0] == token[0] and any(s in self.general_stems for s in _stems(e))
+            for e in edits1(token)
+            if len(e) >= len(token) and not e.startswith(token)
+        )
+
     def unknown_names(self, text: str) -> tuple[str, ...]:
         """Words of `text` that name nothing the corpus or everyday language knows ("artemis")."""
         folded = fold(text.translate(_APOS))
@@ -403,8 +427,9 @@ class CorpusFocus:
         for token in _question_tokens(folded):
             parts = [p for p in token.split("-") if p] if "-" in token else [token]
             for part in parts:
-                if len(part) >= 3 and not self.is_known(part) and part not in out:
-                    out.append(part)
+                if len(part) < 3 or part in out or self.is_known(part) or self.is_typo(part):
+                    continue
+                out.append(part)
         return tuple(out)
 
     def unknown_designations(self, text: str) -> tuple[str, ...]:
@@ -474,6 +499,9 @@ class CorpusFocus:
             if kind.name == "live" and _ABOUT_CLAIM.search(folded):
                 continue
             return NearMiss("fact", subject, kind.name)
+        # Per-entity facts only for what names one thing: a designation or a name word (a phrase of
+        # everyday words, "United States", says too little about which sentences are about it).
+        keys = [k for k in keys if " " not in k]
         if keys:
             for fact, asks in (("duration", _HOW_LONG), ("date", _WHEN), ("quantity", _HOW_MANY)):
                 if asks.search(folded) and not any(
@@ -552,6 +580,18 @@ def _names(runs: Counter[str], general: frozenset[str]) -> dict[str, _Name]:
     out: dict[str, _Name] = {}
     for token, (_, run) in best.items():
         out[token] = _Name(run, _letters(fold(run)))
+    # Names made of everyday words ("United States", "South Pole") are matched as phrases.
+    for run in sorted(runs, key=lambda r: -runs[r]):
+        words = _question_tokens(fold(run))
+        while words and words[0] in STOPWORDS:
+            words = words[1:]
+        phrase = " ".join(words)
+        # Twice at least: a run seen once is as likely a headline's chance capitals.
+        if runs[run] < 2 and sum(n for r, n in runs.items() if fold(r).endswith(phrase)) < 2:
+            continue
+        if len(words) >= 2 and all(w in general for w in words) and phrase not in out:
+            start = fold(run).find(words[0])
+            out[phrase] = _Name(run[start:] if start >= 0 else run, _letters(phrase))
     return out
 
 
@@ -561,6 +601,12 @@ def _entity_keys(
     """Keys of the corpus names and designations in a folded text, in order of appearance."""
     keys: list[str] = []
     spans: list[tuple[int, int]] = []
+    for phrase in names:
+        if " " in phrase:
+            m = re.search(rf"\b{re.escape(phrase)}\b", folded)
+            if m is not None:
+                keys.append(phrase)
+                spans.append(m.span())
     for m in _DESIGNATION.finditer(folded):
         stem = _letters(_ELISION.sub("", m.group(1)))
         if (stem, m.group(2)) in designations:
@@ -569,7 +615,7 @@ def _entity_keys(
                 keys.append(key)
             spans.append(m.span())
     for m in _TOKEN.finditer(folded):
-        if any(s <= m.start() < e for s, e in spans):
+        if any(s <= m.start() < e for s, e in spans):  # inside a phrase or a designation
             continue
         token = _ELISION.sub("", m.group(0))
         for part in (token, *(p for p in token.split("-") if p)):
