@@ -28,7 +28,7 @@ _SHORTCODE = re.compile(r"(?<!\w):[a-z0-9_+-]{2,}:(?!\w)")
 _CODE_FENCE = re.compile(r"```(?:[a-z]+\n)?(.*?)```", re.DOTALL)
 _MARKUP = re.compile(r"\*\*|__|~~|\|\||[*`]|(?<!\w)_|_(?!\w)")
 _QUOTE_LINE = re.compile(r"^\s*>+\s?", re.MULTILINE)
-_SPACES = re.compile(r"[ \t\r\f\v]+")
+_SPACES = re.compile(r"\s+")
 
 # Chat abbreviations -> words (both languages; a word maps to "" when it is only filler).
 # General chat usage, not fitted to any question: SMS-style French, internet English.
@@ -148,7 +148,8 @@ _C_EST = re.compile(
 _COUNTRIES = {"US": "United States", "USA": "United States", "UK": "United Kingdom"}
 _COUNTRY = re.compile(r"(?<![\w.])(U\.?S\.?A?\.?|UK)(?![\w])")
 _ABBREVIATION = re.compile(
-    r"(?<![\w'’])(" + "|".join(re.escape(k) for k in sorted(ABBREVIATIONS, key=len, reverse=True))
+    r"(?<![\w'’])("
+    + "|".join(re.escape(k) for k in sorted(ABBREVIATIONS, key=len, reverse=True))
     + r")(?![\w'’])",
     re.IGNORECASE,
 )
@@ -217,18 +218,24 @@ def edits1(word: str) -> set[str]:
 def typo_candidates(word: str, vocabulary: Collection[str]) -> set[str]:
     """Words of `vocabulary` that `word` (folded) may be a typo of.
 
-    Typos rarely hit the first letter ("chang" is not "zhang"), and a word that only adds letters
-    at the end of another is rather a name, plural or compound ("spacex" is not "space"). Words
+    Typos rarely hit the first letter ("chang" is not "zhang"), and a word that only differs from
+    another at its end is rather a name, plural or compound ("spacex" is not "space"). Words
     of four letters only count as typos of a word with one letter more ("whre", "earh"), and
     shorter ones never: too many short words are one edit apart.
     """
     if len(word) < 4 or not word.isalpha():
         return set()
     found = {c for c in edits1(word) if c in vocabulary and c[0] == word[0]}
-    found = {c for c in found if not c.startswith(word) and not word.startswith(c)}
+    found = {c for c in found if not differs_only_at_the_end(word, c)}
     if len(word) == 4:
         found = {c for c in found if len(c) == 5}
     return found
+
+
+def differs_only_at_the_end(word: str, other: str) -> bool:
+    """"spacex" / "space" / "spaces": one is the other with its end added, cut or changed.
+    Names, plurals and compounds end that way far more often than typos do."""
+    return other.startswith(word) or word.startswith(other) or other[:-1] == word[:-1]
 
 
 class Speller:

@@ -146,7 +146,9 @@ def contextualize(
     return Contextualized(f"{question} {' '.join(carried)}", True, carried)
 
 
-def thread_topic(history: Sequence[Turn], find: Callable[[str], tuple[str, ...]]) -> tuple[str, ...]:
+def thread_topic(
+    history: Sequence[Turn], find: Callable[[str], tuple[str, ...]]
+) -> tuple[str, ...]:
     """What the thread is about after `history`: the entities of the latest turn naming any, or
     the topic of the bot's answer to it, or the topic words of the latest self-contained turn.
     A turn that only follows up ("launched when?") keeps the topic it inherited."""

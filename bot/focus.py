@@ -25,13 +25,20 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from bot.chattext import ABBREVIATIONS, Speller, edits1, typo_candidates
+from bot.chattext import (
+    ABBREVIATIONS,
+    Speller,
+    differs_only_at_the_end,
+    edits1,
+    typo_candidates,
+)
 from index.glossary import GLOSSARY_PATH
 from index.store import LoadedIndex
 from index.text import STOPWORDS, fold, split_sentences
@@ -145,7 +152,9 @@ _GLOBAL_KINDS = (
             r"\b(?:cout\w*|coute\w*|cost\w*|price\w*|prix|budget\w*|tarif\w*|how much money"
             r"|combien d'argent|pay for|paid for|payer pour|finance\w*)\b"
         ),
-        re.compile(r"[€$£]|\b(?:euros?|dollars?|yuans?|usd|eur|couts?|costs?|budgets?|prix|price)\b"),
+        re.compile(
+            r"[€$£]|\b(?:euros?|dollars?|yuans?|usd|eur|couts?|costs?|budgets?|prix|price)\b"
+        ),
     ),
     _FactKind(
         "population",
@@ -242,7 +251,7 @@ def common_vocabulary() -> frozenset[str]:
     background = Path(GLOSSARY_PATH).with_name("background.txt")
     for line in background.read_text(encoding="utf-8").splitlines():
         for i, raw in enumerate(_RAW_TOKEN.findall(line.translate(_APOS))):
-            if raw[:1].islower() or i == 0 and raw[1:].islower():
+            if raw[:1].islower() or (i == 0 and raw[1:].islower()):
                 for token in _question_tokens(fold(raw)):
                     words.update(token.split("-"))
     return frozenset(w for w in words if w)
@@ -255,7 +264,9 @@ def english_dictionary() -> frozenset[str]:
     since a name the corpus never mentions is what the focus check looks for."""
     from english_words import get_english_words_set
 
-    return frozenset(w for w in get_english_words_set(["web2"], lower=False, alpha=True) if w.islower())
+    return frozenset(
+        w for w in get_english_words_set(["web2"], lower=False, alpha=True) if w.islower()
+    )
 
 
 _STEMMERS: list[object] = []
@@ -290,10 +301,12 @@ class CorpusFocus:
     general: frozenset[str]  # folded everyday words, rare ones included (`general_vocabulary`)
     common: frozenset[str]  # folded everyday words without the rare-word dictionary
     general_stems: frozenset[str]
+    common_stems: frozenset[str]
     names: dict[str, _Name]  # folded token -> the name it belongs to (specific names only)
     ubiquitous: frozenset[str]  # name tokens too frequent to say what a question is about
     designations: frozenset[tuple[str, str]]  # (letters-only stem, number) the corpus uses
     designation_stems: dict[str, str]  # letters-only stem -> display ("change" -> "Chang'e")
+    designation_shown: dict[str, str]  # "tiangong#2" -> "Tiangong-2", as the corpus writes it
     proper: frozenset[str]  # folded words the corpus capitalises (names, even numberless)
     held: frozenset[str]  # corpus-wide fact kinds the corpus holds
     entity_facts: dict[str, frozenset[str]]  # name key -> kinds ("date", "quantity", "duration")
@@ -325,6 +338,7 @@ class CorpusFocus:
         runs: Counter[str] = Counter()
         designations: set[tuple[str, str]] = set()
         stems: dict[str, str] = {}
+        shown: dict[str, str] = {}
         for sentence in sentences:
             folded = fold(sentence)
             for token in _question_tokens(folded):
@@ -337,11 +351,15 @@ class CorpusFocus:
                     proper.update(p for p in word.split("-") if p)
             for m in _DESIGNATION.finditer(folded):
                 stem, number = m.group(1), m.group(2)
-                if stem in STOPWORDS or stem in _MONTHS or _letters(stem) not in _letters_set(proper):
+                if (
+                    stem in STOPWORDS
+                    or stem in _MONTHS
+                    or _letters(stem) not in _letters_set(proper)
+                ):
                     continue
                 designations.add((_letters(stem), number))
-                raw = _surface(sentence, m.start(1), m.end(1))
-                stems.setdefault(_letters(stem), raw)
+                stems.setdefault(_letters(stem), _surface(sentence, m.start(1), m.end(1)))
+                shown.setdefault(f"{_letters(stem)}#{number}", _surface(sentence, *m.span()))
         names = _names(runs, common)
         # Name tokens found in a large share of the sentences (France, China, the Moon…) do not
         # tell what a question is about.
@@ -364,19 +382,19 @@ class CorpusFocus:
             general=general,
             common=common,
             general_stems=frozenset(s for w in general if w.isalpha() for s in _stems(w)),
+            common_stems=frozenset(s for w in common if w.isalpha() for s in _stems(w)),
             names=names,
             ubiquitous=ubiquitous,
             designations=frozenset(designations),
             designation_stems=stems,
+            designation_shown=shown,
             proper=frozenset(proper),
             held=held,
             entity_facts={k: frozenset(v) for k, v in entity_facts.items()},
             speller=Speller({}, lambda w: True),
         )
         # The speller's "right as it is" is the focus's own notion of a known word.
-        object.__setattr__(
-            focus, "speller", Speller(targets, focus.is_known, common)
-        )
+        object.__setattr__(focus, "speller", Speller(targets, focus.is_known, common))
         return focus
 
     # ------------------------------------------------------------------ per question
@@ -415,9 +433,9 @@ class CorpusFocus:
             return True
         # An inflected form one edit away ("rameen" -> "ramene", of "ramener").
         return len(token) >= _STEMMED_TYPO and any(
-            e[0] == token[0] and any(s in self.general_stems for s in _stems(e))
+            e[0] == token[0] and any(s in self.common_stems for s in _stems(e))
             for e in edits1(token)
-            if len(e) >= len(token) and not e.startswith(token)
+            if len(e) >= len(token) and not differs_only_at_the_end(token, e)
         )
 
     def unknown_names(self, text: str) -> tuple[str, ...]:
@@ -452,24 +470,6 @@ class CorpusFocus:
         folded = fold(text.translate(_APOS))
         out: list[str] = []
         for key in _entity_keys(folded, self.names, self.designations):
-            display = self._display(key)
-            if display not in out:
-                out.append(display)
-        for extra in (*self.unknown_designations(text), *self.unknown_names(text)):
-            if extra not in out:
-                out.append(extra)
-        return tuple(out)
-
-    def specific_entities(self, text: str) -> tuple[str, ...]:
-        """`entities` without the ubiquitous names (France, China, the Moon…)."""
-        folded = fold(text.translate(_APOS))
-        keys = [
-            k
-            for k in _entity_keys(folded, self.names, self.designations)
-            if k not in self.ubiquitous
-        ]
-        out: list[str] = []
-        for key in keys:
             display = self._display(key)
             if display not in out:
                 out.append(display)
@@ -516,6 +516,8 @@ class CorpusFocus:
         name = self.names.get(key)
         if name is not None:
             return name.display
+        if key in self.designation_shown:
+            return self.designation_shown[key]
         stem, _, number = key.partition("#")
         return f"{self.designation_stems.get(stem, stem)} {number.upper()}".strip()
 
@@ -538,7 +540,9 @@ def _surface(sentence: str, start: int, end: int) -> str:
     return raw if len(raw) == end - start else fold(raw)
 
 
-_CAP_WORD = re.compile(r"(?:[A-ZÀ-ÖØ-Þ][\w'’]*(?:-[\w'’]+)*|[A-Za-z]*[A-Z]{2,}[\w-]*)(?:\s+\d{1,3}[A-Z]?\b)?")
+_CAP_WORD = re.compile(
+    r"(?:[A-ZÀ-ÖØ-Þ][\w'’]*(?:-[\w'’]+)*|[A-Za-z]*[A-Z]{2,}[\w-]*)(?:\s+\d{1,3}[A-Z]?\b)?"
+)
 
 
 def _capitalised_runs(sentence: str) -> list[str]:
@@ -548,11 +552,16 @@ def _capitalised_runs(sentence: str) -> list[str]:
     last_end = -1
     for m in _CAP_WORD.finditer(sentence):
         gap = sentence[last_end : m.start()] if last_end >= 0 else None
-        joinable = gap is not None and gap.strip() in ("", "-") and " " in gap or gap == "-"
+        joinable = (gap is not None and gap.strip() in ("", "-") and " " in gap) or gap == "-"
         if current and not joinable:
             runs.append(" ".join(current))
             current = []
-        if m.start() == 0 and not current and m.group(0)[1:].islower() and len(_TOKEN.findall(fold(m.group(0)))) == 1:
+        if (
+            m.start() == 0
+            and not current
+            and m.group(0)[1:].islower()
+            and len(_TOKEN.findall(fold(m.group(0)))) == 1
+        ):
             last_end = m.end()
             continue  # the sentence's first word: capitalised for grammar, not as a name
         current.append(m.group(0))
@@ -596,7 +605,7 @@ def _names(runs: Counter[str], general: frozenset[str]) -> dict[str, _Name]:
 
 
 def _entity_keys(
-    folded: str, names: dict[str, _Name], designations: frozenset[tuple[str, str]]
+    folded: str, names: dict[str, _Name], designations: AbstractSet[tuple[str, str]]
 ) -> list[str]:
     """Keys of the corpus names and designations in a folded text, in order of appearance."""
     keys: list[str] = []
@@ -634,8 +643,3 @@ def _sentence_kinds(folded: str) -> set[str]:
     if _DURATION.search(folded):
         kinds.add("duration")
     return kinds
-
-
-def names_in(focus: CorpusFocus, texts: Sequence[str]) -> list[tuple[str, ...]]:
-    """`focus.entities` of each text (a convenience for reports)."""
-    return [focus.entities(t) for t in texts]
