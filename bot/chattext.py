@@ -233,7 +233,7 @@ def typo_candidates(word: str, vocabulary: Collection[str]) -> set[str]:
 
 
 def differs_only_at_the_end(word: str, other: str) -> bool:
-    """"spacex" / "space" / "spaces": one is the other with its end added, cut or changed.
+    """ "spacex" / "space" / "spaces": one is the other with its end added, cut or changed.
     Names, plurals and compounds end that way far more often than typos do."""
     return other.startswith(word) or word.startswith(other) or other[:-1] == word[:-1]
 

@@ -24,7 +24,10 @@ DATA = Path(__file__).parent / "data"
         ("pk la chine ? <a:party:1234>", "pourquoi la chine ?"),
         ("launched when tho?", "launched when ?"),
         ("how many ppl are on the ISS rn", "how many people are on the ISS right now"),
-        ("so wiht the US it was about what, mars? 🔴", "so with the United States it was about what, mars?"),
+        (
+            "so wiht the US it was about what, mars? 🔴",
+            "so with the United States it was about what, mars?",
+        ),
         ("see <https://example.org/a|this link> :rocket:", "see this link"),
         ("> quoted\nand ~~this~~ _that_ ||spoiler||", "quoted and this that spoiler"),
         ("👍🏻🇫🇷", ""),

@@ -118,8 +118,14 @@ def test_messages_name_what_is_not_covered(focus: CorpusFocus) -> None:
     assert miss.message("en") == "The article does not cover Chang'e 8."
     age = focus.check("how old is thomas pesquet")
     assert age is not None
-    assert age.message("en") == "The article and its fact-checks do not give the age of Thomas Pesquet."
-    assert age.message("fr") == "L'article et ses vérifications ne donnent pas l'âge de Thomas Pesquet."
+    assert (
+        age.message("en")
+        == "The article and its fact-checks do not give the age of Thomas Pesquet."
+    )
+    assert (
+        age.message("fr")
+        == "L'article et ses vérifications ne donnent pas l'âge de Thomas Pesquet."
+    )
 
 
 def test_what_the_corpus_holds_decides_not_a_list(focus: CorpusFocus) -> None:
