@@ -270,6 +270,14 @@ def english_dictionary() -> frozenset[str]:
 
 
 _STEMMERS: list[object] = []
+
+
+@lru_cache(maxsize=4)
+def _stem_set(words: frozenset[str]) -> frozenset[str]:
+    """Both stems of every word (once per process: a reindex reuses them)."""
+    return frozenset(s for w in words if w.isalpha() for s in _stems(w))
+
+
 # The shortest half of a compound word ("moon|rock"), and the English endings that make
 # compounds of shorter words ("french|man", "space|ship").
 _COMPOUND_PART = 4
@@ -381,8 +389,8 @@ class CorpusFocus:
             vocabulary=frozenset(vocabulary),
             general=general,
             common=common,
-            general_stems=frozenset(s for w in general if w.isalpha() for s in _stems(w)),
-            common_stems=frozenset(s for w in common if w.isalpha() for s in _stems(w)),
+            general_stems=_stem_set(general),
+            common_stems=_stem_set(common),
             names=names,
             ubiquitous=ubiquitous,
             designations=frozenset(designations),
