@@ -1,0 +1,332 @@
+"""Chat text as people type it, made readable for retrieval (issue 13, item 5).
+
+`clean_chat` removes what is not part of the question — Discord/Slack mentions and markup, links,
+emoji — and expands the common chat abbreviations of both languages ("c quoi", "qd", "cb", "pk",
+"tho", "rn", "wiht") into the words the retrieval knows. `Speller` (built from a vocabulary, see
+`bot/focus.py`) fixes one-letter typos against it. `detect_chat_language` tells French from
+English in such text, where the accents and capitals the plain detector leans on are missing.
+Nothing here depends on a chat library or on the index.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Collection, Mapping
+from functools import lru_cache
+
+from bot.answer import Language
+from index.text import fold
+
+# Slack: <@U123>, <@U123|name>, <#C123|general>, <!here>; Discord: <@123>, <@!123>, <@&123>,
+# <#123>, custom emoji <:name:123> / <a:name:123>. A Slack link <https://x|label> keeps its label.
+_SLACK_LINK = re.compile(r"<(?:https?|mailto):[^>|]*\|([^>]*)>")
+_ANGLE_TOKEN = re.compile(r"<(?:[@#!][^>]*|a?:\w+:\d+|(?:https?|mailto):[^>]*)>")
+_URL = re.compile(r"https?://\S+")
+_AT_ALL = re.compile(r"(?<!\w)@(?:everyone|here|channel)\b")
+_SHORTCODE = re.compile(r"(?<!\w):[a-z0-9_+-]{2,}:(?!\w)")
+_CODE_FENCE = re.compile(r"```(?:[a-z]+\n)?(.*?)```", re.DOTALL)
+_MARKUP = re.compile(r"\*\*|__|~~|\|\||[*`]|(?<!\w)_|_(?!\w)")
+_QUOTE_LINE = re.compile(r"^\s*>+\s?", re.MULTILINE)
+_SPACES = re.compile(r"\s+")
+
+# Chat abbreviations -> words (both languages; a word maps to "" when it is only filler).
+# General chat usage, not fitted to any question: SMS-style French, internet English.
+ABBREVIATIONS: Mapping[str, str] = {
+    # French
+    "koi": "quoi",
+    "kwa": "quoi",
+    "qd": "quand",
+    "qnd": "quand",
+    "kan": "quand",
+    "cb": "combien",
+    "cmb": "combien",
+    "pk": "pourquoi",
+    "pq": "pourquoi",
+    "pkoi": "pourquoi",
+    "pourkoi": "pourquoi",
+    "tt": "tout",
+    "tte": "toute",
+    "ttes": "toutes",
+    "tts": "tous",
+    "bcp": "beaucoup",
+    "ds": "dans",
+    "avc": "avec",
+    "pr": "pour",
+    "dc": "donc",
+    "mtn": "maintenant",
+    "mnt": "maintenant",
+    "auj": "aujourd'hui",
+    "ajd": "aujourd'hui",
+    "tjrs": "toujours",
+    "tjs": "toujours",
+    "ptet": "peut-être",
+    "qqn": "quelqu'un",
+    "qqch": "quelque chose",
+    "jsp": "je ne sais pas",
+    "matos": "matériel",
+    "bosser": "travailler",
+    "bosse": "travaille",
+    "bossent": "travaillent",
+    "bossé": "travaillé",
+    "1ere": "première",
+    "1ère": "première",
+    "1re": "première",
+    "1er": "premier",
+    "2e": "deuxième",
+    "2eme": "deuxième",
+    "2ème": "deuxième",
+    "3e": "troisième",
+    "stp": "",
+    "svp": "",
+    "mdr": "",
+    "ptdr": "",
+    # English
+    "u": "you",
+    "r": "are",
+    "ur": "your",
+    "rly": "really",
+    "rlly": "really",
+    "smth": "something",
+    "sth": "something",
+    "ppl": "people",
+    "rn": "right now",
+    "abt": "about",
+    "bc": "because",
+    "cuz": "because",
+    "coz": "because",
+    "wat": "what",
+    "wut": "what",
+    "whats": "what is",
+    "whos": "who is",
+    "wheres": "where is",
+    "whens": "when is",
+    "hows": "how is",
+    "yr": "year",
+    "yrs": "years",
+    "govt": "government",
+    "approx": "approximately",
+    "1st": "first",
+    "2nd": "second",
+    "3rd": "third",
+    "n": "and",
+    "w/": "with",
+    "w/o": "without",
+    "tho": "",
+    "lol": "",
+    "lmao": "",
+    "btw": "",
+    "pls": "",
+    "plz": "",
+    "omg": "",
+    "tbh": "",
+    "imo": "",
+    "ngl": "",
+    "nvm": "",
+    "thx": "",
+    # Frequent English typos of short words (too short for the speller's edit distance).
+    "wiht": "with",
+    "whit": "with",
+    "teh": "the",
+    "hte": "the",
+    "adn": "and",
+    "taht": "that",
+    "waht": "what",
+    "whta": "what",
+    "hwo": "how",
+    "wehn": "when",
+    "wher": "where",
+}
+# "c quoi", "c qui", "c t qui": the SMS spelling of "c'est" / "c'était", only before the words
+# that follow it in a question ("c" alone is too ambiguous to expand everywhere).
+_C_EST = re.compile(
+    r"\bc(?:\s+t\b|(?=\s+(?:quoi|koi|qui|quel|quelle|quels|quelles|quand|qd|comment|o[uù]|"
+    r"combien|cb|ce|vrai|pour|le|la|les|l'|un|une|normal|possible|grave)\b))",
+    re.IGNORECASE,
+)
+# Country abbreviations, upper case only ("us" is a pronoun).
+_COUNTRIES = {"US": "United States", "USA": "United States", "UK": "United Kingdom"}
+_COUNTRY = re.compile(r"(?<![\w.])(U\.?S\.?A?\.?|UK)(?![\w])")
+_ABBREVIATION = re.compile(
+    r"(?<![\w'’])("
+    + "|".join(re.escape(k) for k in sorted(ABBREVIATIONS, key=len, reverse=True))
+    + r")(?![\w'’])",
+    re.IGNORECASE,
+)
+
+
+def _is_emoji(ch: str) -> bool:
+    """Pictographs, dingbats, flags, skin tones and the joiners that glue them together."""
+    code = ord(ch)
+    if ch in "\u200d\ufe0f\ufe0e\u20e3":
+        return True
+    if 0x1F000 <= code <= 0x1FAFF or 0x2600 <= code <= 0x27BF or 0xE0020 <= code <= 0xE007F:
+        return True
+    return unicodedata.category(ch) == "So"
+
+
+def strip_markup(text: str) -> str:
+    """`text` without mentions, links, emoji, code fences and Markdown emphasis (their words stay)."""
+    text = _SLACK_LINK.sub(r" \1 ", text)
+    text = _ANGLE_TOKEN.sub(" ", text)
+    text = _URL.sub(" ", text)
+    text = _AT_ALL.sub(" ", text)
+    text = _SHORTCODE.sub(" ", text)
+    text = _CODE_FENCE.sub(r" \1 ", text)
+    text = _QUOTE_LINE.sub("", text)
+    text = _MARKUP.sub("", text)
+    text = "".join(" " if _is_emoji(ch) else ch for ch in text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def expand_abbreviations(text: str) -> str:
+    """Chat abbreviations spelled out ("c quoi" -> "c'est quoi", "qd" -> "quand", "tho" -> "")."""
+    text = _COUNTRY.sub(lambda m: _COUNTRIES[m.group(1).replace(".", "")], text)
+    text = _C_EST.sub(lambda m: "c'était" if m.group(0).lower().endswith("t") else "c'est", text)
+
+    def expand(match: re.Match[str]) -> str:
+        return ABBREVIATIONS[match.group(1).lower()]
+
+    text = _ABBREVIATION.sub(expand, text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def clean_chat(text: str) -> str:
+    """What a chat message asks, in words the retrieval knows (markup gone, abbreviations out).
+
+    Returns "" for a message that was only markup, mentions or emoji."""
+    cleaned = expand_abbreviations(strip_markup(text))
+    # A question left as only punctuation ("?? 🤔" -> "??") asks nothing.
+    return cleaned if any(ch.isalnum() for ch in cleaned) else ""
+
+
+# ---------------------------------------------------------------------------- typos
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def edits1(word: str) -> set[str]:
+    """Every string one edit (insertion, deletion, substitution, swap of neighbours) away."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = {a + b[1:] for a, b in splits if b}
+    swaps = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    replaces = {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    inserts = {a + c + b for a, b in splits for c in _LETTERS}
+    return (deletes | swaps | replaces | inserts) - {word}
+
+
+def typo_candidates(word: str, vocabulary: Collection[str]) -> set[str]:
+    """Words of `vocabulary` that `word` (folded) may be a typo of.
+
+    Typos rarely hit the first letter ("chang" is not "zhang"), and a word that only differs from
+    another at its end is rather a name, plural or compound ("spacex" is not "space"). Words
+    of four letters only count as typos of a word with one letter more ("whre", "earh"), and
+    shorter ones never: too many short words are one edit apart.
+    """
+    if len(word) < 4 or not word.isalpha():
+        return set()
+    found = {c for c in edits1(word) if c in vocabulary and c[0] == word[0]}
+    found = {c for c in found if not differs_only_at_the_end(word, c)}
+    if len(word) == 4:
+        found = {c for c in found if len(c) == 5}
+    return found
+
+
+def differs_only_at_the_end(word: str, other: str) -> bool:
+    """ "spacex" / "space" / "spaces": one is the other with its end added, cut or changed.
+    Names, plurals and compounds end that way far more often than typos do."""
+    return other.startswith(word) or word.startswith(other) or other[:-1] == word[:-1]
+
+
+class Speller:
+    """Fixes one-edit typos ("pesqet", "lauch", "qunad", "artcile") in chat text.
+
+    `targets` (folded word -> weight) are the corpus words a typo may become, the heavier
+    winning; `fallback` are everyday words a typo may become when no corpus word fits (only when
+    exactly one fits); `is_known(word)` says a word is right as it is (an everyday word, an
+    inflection, a name). See `typo_candidates` for what counts as a typo.
+    """
+
+    def __init__(
+        self,
+        targets: Mapping[str, float],
+        is_known: Callable[[str], bool],
+        fallback: Collection[str] = frozenset(),
+    ) -> None:
+        self.targets = dict(targets)
+        self.is_known = is_known
+        self.fallback = fallback
+
+    def suggest(self, word: str) -> str | None:
+        """The word `word` is a typo of, or None (known word, no or several candidates)."""
+        w = fold(word)
+        if len(w) < 4 or not w.isalpha() or w in self.targets or self.is_known(w):
+            return None
+        ranked = sorted(typo_candidates(w, self.targets), key=lambda c: (-self.targets[c], c))
+        if ranked:
+            if len(ranked) > 1 and self.targets[ranked[0]] == self.targets[ranked[1]]:
+                return None  # ambiguous: leave the word alone
+            return ranked[0]
+        everyday = typo_candidates(w, self.fallback)
+        return everyday.pop() if len(everyday) == 1 else None
+
+    def correct(self, text: str) -> str:
+        """`text` with each typo replaced by the word meant (the rest untouched)."""
+
+        def fix(match: re.Match[str]) -> str:
+            token = match.group(0)
+            if "'" in token or "’" in token:
+                elided = _ELIDED.match(token)
+                if elided is None:
+                    return token  # "chang'e", "aujourd'hui": one word, not a typo plus a word
+                head, rest = token[: elided.end()], token[elided.end() :]
+                return head + (self.suggest(rest) or rest)
+            return self.suggest(token) or token
+
+        return _SPELL_TOKEN.sub(fix, text)
+
+
+_SPELL_TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
+_ELIDED = re.compile(r"^(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
+
+
+# ---------------------------------------------------------------------------- language
+
+# Words that only one of the two languages uses in questions (accent-folded, no-accent spelling
+# included: chat French drops accents). Shared words ("mission", "article", "on") count for none.
+_FR_WORDS = frozenset(
+    """
+    le la les des du une est sont que qui quoi quand quel quelle quels quelles comment pourquoi
+    combien ou et dans sur pour avec pas ce cette ces au aux vraiment il elle ils elles on
+    c'est qu'est-ce est-ce lune chine francais francaise je tu nous vous ca ete etait etaient
+    avait avaient apres avant deja aussi encore toujours alors donc sinon mais quelque chose
+    autre autres parle parler fait faire dit dire veut veulent peut peuvent doit y a-t-il
+    t'es j'ai c'etait l'article selon ou genre juste au juste bien oui non moi toi lui leur
+    spationaute fusee decolle decoller lance lancee pese pesait combien annee date lieu
+    """.split()
+)
+_EN_WORDS = frozenset(
+    """
+    the is are was were what when who whom how why which did does do of in on for with this that
+    these those to from it its has have had will would can could should really moon china
+    french about tell where whats who's what's i you he she they we my your his her their
+    and or but so any some many much there than then just also still ever never anyway
+    launched launch land landed weigh weighed rocket find found bring brought back say says
+    said supposed actually right now people please thanks hey
+    """.split()
+)
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_ACCENTS = re.compile(r"[éèêëàâîïôûùüçœæ]")
+_ELISION = re.compile(r"^(?:l|d|qu|j|n|s|c|t|m)'")
+
+
+@lru_cache(maxsize=4096)
+def detect_chat_language(text: str) -> Language:
+    """'fr' or 'en' for a chat question: marker words (no-accent French and chat English
+    included), French accents and elisions. Ties go to French only when French evidence exists."""
+    lower = text.lower().replace("’", "'")
+    words = _WORD.findall(fold(lower))
+    fr = sum(1.0 for w in words if w in _FR_WORDS or _ELISION.match(w))
+    fr += 0.5 * len(_ACCENTS.findall(lower))
+    en = sum(1.0 for w in words if w in _EN_WORDS)
+    return "fr" if fr > en else "en"

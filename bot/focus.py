@@ -1,0 +1,653 @@
+"""An honest refusal for near misses: does the corpus hold what the question is *about*?
+
+The refusal gate (bot/relevance.py) lets a question through when its words match the corpus.
+"What did Chang'e 8 find?", "when does Artemis return to the Moon?" or "how old is Thomas
+Pesquet?" match plenty of words; what the corpus lacks is the thing they centre on. `CorpusFocus`
+is built once per index from the text of its chunks (articles and notes) and checks, per
+question, three things the corpus can be shown not to hold:
+
+- a **designation** it never uses: a name the corpus numbers ("Chang'e 4", "Chang'e 6") or names
+  ("Apollo" basin) asked with another number ("Chang'e 8", "Apollo 11");
+- a **name** it never mentions: a word that is neither in the corpus nor in the general
+  vocabulary of either language (the glossary, the stop words, the lower-case words of the
+  background chat questions), nor one typo away from a corpus word ("artemis", "spacex");
+- a **fact of a kind** it does not hold: an age, a birth, a cost, a population, the weather or a
+  head count anywhere in the corpus; or a date, a quantity or a duration about the specific
+  entity asked about (no corpus sentence naming "Chang'e 4" holds a date).
+
+`check` returns a `NearMiss` (what is not covered, for "L'article ne parle pas de Chang'e 8.") or
+None. It is cheap per question (set look-ups over a dozen words); everything else is built once.
+`CorpusFocus` also finds the entities a question names, for thread context (bot/conversation.py),
+and corrects typos against the corpus vocabulary (bot/chattext.py `Speller`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from bot.chattext import (
+    ABBREVIATIONS,
+    Speller,
+    differs_only_at_the_end,
+    edits1,
+    typo_candidates,
+)
+from index.glossary import GLOSSARY_PATH
+from index.store import LoadedIndex
+from index.text import STOPWORDS, fold, split_sentences
+
+MissKind = Literal["designation", "name", "fact"]
+
+_APOS = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})
+# Words of a text (accent-folded): letters, digits, inner apostrophes and hyphens.
+_TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
+_RAW_TOKEN = re.compile(r"[^\W_][\w'’-]*", re.UNICODE)
+# An elided article or pronoun in front of a word ("l'iss", "d'echantillons"); "chang'e" keeps it.
+_ELISION = re.compile(r"^(?:l|d|j|m|n|s|t|c|qu|lorsqu|puisqu|jusqu)'")
+# A name followed by a small number: "Chang'e 6", "Tiangong-2", "shenzhou 11", "Long March 2C".
+# Years (four digits) and quantities ("15 kg") are not designations.
+_DESIGNATION = re.compile(r"([a-z][a-z'-]*[a-z]|[a-z])[\s-]?(\d{1,3}[a-z]?)(?![\d,.]\d|\d)")
+_YEAR_OR_DATE = re.compile(
+    r"\b(?:1[89]\d\d|20\d\d)\b|\b\d{1,2}(?:er)? (?:jan|fev|feb|mar|avr|apr|mai|may|juin|june|juil"
+    r"|jul|aou|aug|sep|oct|nov|dec)"
+)
+_QUANTITY = re.compile(r"\d")
+_DURATION = re.compile(
+    r"\b\d+(?:[.,]\d+)? ?(?:h|hours?|heures?|days?|jours?|weeks?|semaines?|months?|mois|years?"
+    r"|ans|minutes?)\b"
+)
+
+# Month names are not designations ("March 2" is a date, "Long March 2C" a rocket).
+_MONTHS = frozenset(
+    "jan janvier feb fevrier february mar mars march apr avr avril april mai may jun juin june "
+    "jul juil juillet july aug aou aout august sep sept septembre september oct octobre october "
+    "nov novembre november dec decembre december".split()
+)
+# Everyday chat words the glossary and the stop-word lists do not hold (general internet usage,
+# so that "is that a typo??" is not taken for a question about something named "typo").
+CHAT_WORDS = frozenset(
+    """
+    ok okay yeah yep nope yes hey hi hello thanks thank lol typo fake stuff thing things thingy
+    guys guy anyway anyways actually basically literally exactly supposedly apparently tho though
+    per smth gonna wanna kinda sorta dunno idk bot bots chat channel thread server discord slack
+    emoji link wiki google internet online article articles says said mention mentions mentioned
+    claim claims claimed story news report reports headline deal agencies agency whatever else
+    """.split()
+)
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """What the question centres on that the corpus does not cover."""
+
+    kind: MissKind
+    subject: str  # "Chang'e 8", "artemis", "Thomas Pesquet"
+    fact: str | None = None  # for kind "fact": "age", "birth", "cost", "date"…
+
+    @property
+    def reason(self) -> str:
+        return f"{self.kind}:{self.subject}" + (f":{self.fact}" if self.fact else "")
+
+    def message(self, language: str) -> str:
+        """One line for the user: what the article and its notes do not cover."""
+        if self.kind == "fact" and self.fact:
+            what = _FACT_WORDS[self.fact]["fr" if language == "fr" else "en"]
+            if language == "fr":
+                about = f" de {self.subject}" if self.subject else ""
+                return f"L'article et ses vérifications ne donnent pas {what}{about}."
+            about = f" of {self.subject}" if self.subject else ""
+            return f"The article and its fact-checks do not give {what}{about}."
+        if language == "fr":
+            return f"L'article ne parle pas de {self.subject}."
+        return f"The article does not cover {self.subject}."
+
+
+_FACT_WORDS: dict[str, dict[str, str]] = {
+    "age": {"fr": "l'âge", "en": "the age"},
+    "birth": {"fr": "la naissance", "en": "the birth"},
+    "cost": {"fr": "le coût", "en": "the cost"},
+    "population": {"fr": "la population", "en": "the population"},
+    "weather": {"fr": "la météo", "en": "the weather"},
+    "headcount": {"fr": "le nombre de personnes", "en": "the number of people"},
+    "live": {"fr": "la situation du moment", "en": "the current situation"},
+    "date": {"fr": "la date", "en": "the date"},
+    "quantity": {"fr": "ce chiffre", "en": "that figure"},
+    "duration": {"fr": "la durée", "en": "the duration"},
+}
+
+
+@dataclass(frozen=True)
+class _FactKind:
+    name: str
+    asks: re.Pattern[str]  # on the folded question
+    holds: re.Pattern[str]  # on folded corpus text
+
+
+# Kinds of fact a question may ask for, and what a corpus holding one looks like. Corpus-wide
+# kinds: if no sentence of the corpus holds one, nobody in it has one.
+_GLOBAL_KINDS = (
+    _FactKind(
+        "age",
+        re.compile(r"\b(?:quel age|how old|son age|his age|her age|l'age de|age of|aged?)\b"),
+        re.compile(r"\b\d+ (?:ans|years? old)\b|\baged? \d+|\bagee? de \d+"),
+    ),
+    _FactKind(
+        "birth",
+        re.compile(
+            r"\b(?:(?:est|etait|etaient|suis|es) nee?s?|nee?s? (?:a|en|au|aux|dans|ou)|naissance"
+            r"|born|birth\w*)\b"
+        ),
+        re.compile(r"\bnee?s? (?:le|en|a)\b|\bborn\b|\bnaissance\b|\bbirth"),
+    ),
+    _FactKind(
+        "cost",
+        re.compile(
+            r"\b(?:cout\w*|coute\w*|cost\w*|price\w*|prix|budget\w*|tarif\w*|how much money"
+            r"|combien d'argent|pay for|paid for|payer pour|finance\w*)\b"
+        ),
+        re.compile(
+            r"[€$£]|\b(?:euros?|dollars?|yuans?|usd|eur|couts?|costs?|budgets?|prix|price)\b"
+        ),
+    ),
+    _FactKind(
+        "population",
+        re.compile(r"\b(?:population|habitants|inhabitants|people live|gens vivent)\b"),
+        re.compile(r"\b(?:population|habitants|inhabitants)\b"),
+    ),
+    _FactKind(
+        "weather",
+        re.compile(
+            r"\b(?:meteo|weather|forecast|quel temps|il fait (?:beau|chaud|froid)|temperature"
+            r"|pleuvoir|pleut|rain\w*)\b"
+        ),
+        re.compile(r"\b(?:meteo|weather|temperatures?|degres|celsius)\b"),
+    ),
+    _FactKind(
+        "headcount",
+        re.compile(
+            r"\b(?:how many (?:people|persons|humans)|combien de (?:personnes|gens|humains))\b"
+        ),
+        re.compile(r"\b\d+ (?:people|persons|personnes|humans|humains)\b"),
+    ),
+    _FactKind(
+        "live",
+        # Questions about this moment: an article and notes reviewed once cannot hold them.
+        re.compile(
+            r"\b(?:right now|en ce moment|actuellement|currently|aujourd'hui|today|tonight"
+            r"|ce soir|demain|tomorrow|hier|yesterday|this week|cette semaine)\b"
+        ),
+        re.compile(r"(?!x)x"),  # never held
+    ),
+)
+# Kinds checked per entity: a date, a figure or a duration about the one thing asked about.
+_WHEN = re.compile(
+    r"\b(?:quand|en quelle annee|quelle annee|quelle date|a quelle date|when|what year|which year"
+    r"|what date|since when|depuis quand)\b"
+)
+_HOW_MANY = re.compile(
+    r"\b(?:combien|how many|how much|what percentage|quel pourcentage|quel nombre)\b"
+)
+_HOW_LONG = re.compile(
+    r"\b(?:how long|combien de temps|pendant combien|quelle duree|duration|duree)\b"
+)
+# "Is it still true today?" asks about the article's claim, not about this moment.
+_ABOUT_CLAIM = re.compile(
+    r"\b(?:still|toujours|encore|vrai|true|accurate|exact|outdated|depasse|d'actualite|fake|faux)\b"
+)
+
+
+@dataclass(frozen=True)
+class _Name:
+    display: str  # as the corpus writes it: "Thomas Pesquet", "Chang'e 6"
+    key: str  # folded, letters and digits only: "thomaspesquet", "change6"
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text)
+
+
+def _question_tokens(folded: str) -> list[str]:
+    """Folded words of a question, elisions cut off ("l'iss" -> "iss")."""
+    out = []
+    for token in _TOKEN.findall(folded):
+        token = _ELISION.sub("", token)
+        if token.endswith("'s"):  # English possessive: "nasa's" is "nasa"
+            token = token[:-2]
+        if token:
+            out.append(token)
+    return out
+
+
+@lru_cache(maxsize=1)
+def general_vocabulary() -> frozenset[str]:
+    """`common_vocabulary` plus the lower-case English dictionary (rare words included)."""
+    return common_vocabulary() | english_dictionary()
+
+
+@lru_cache(maxsize=1)
+def common_vocabulary() -> frozenset[str]:
+    """Everyday words of both languages (folded): the glossary's French forms and English glosses,
+    stop words, chat words, and the lower-case words of the background chat questions (names are
+    capitalised there, so "Artemis" or "SpaceX" do not become everyday words)."""
+    words: set[str] = set(STOPWORDS) | set(CHAT_WORDS) | set(_MONTHS)
+    for key, value in ABBREVIATIONS.items():
+        words.add(fold(key))
+        words.update(_TOKEN.findall(fold(value)))
+    for line in GLOSSARY_PATH.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        french, _, english = line.partition("\t")
+        for part in (french, english):
+            for token in _question_tokens(fold(part.translate(_APOS))):
+                words.update(token.split("-"))
+                words.add(token)
+    background = Path(GLOSSARY_PATH).with_name("background.txt")
+    for line in background.read_text(encoding="utf-8").splitlines():
+        for i, raw in enumerate(_RAW_TOKEN.findall(line.translate(_APOS))):
+            if raw[:1].islower() or (i == 0 and raw[1:].islower()):
+                for token in _question_tokens(fold(raw)):
+                    words.update(token.split("-"))
+    return frozenset(w for w in words if w)
+
+
+@lru_cache(maxsize=1)
+def english_dictionary() -> frozenset[str]:
+    """The lower-case entries of Webster's 2nd (the `english-words` package): everyday English
+    words in their base forms. Its capitalised entries (names: "Artemis", "Jupiter") are left out,
+    since a name the corpus never mentions is what the focus check looks for."""
+    from english_words import get_english_words_set
+
+    return frozenset(
+        w for w in get_english_words_set(["web2"], lower=False, alpha=True) if w.islower()
+    )
+
+
+_STEMMERS: list[object] = []
+
+
+@lru_cache(maxsize=4)
+def _stem_set(words: frozenset[str]) -> frozenset[str]:
+    """Both stems of every word (once per process: a reindex reuses them)."""
+    return frozenset(s for w in words if w.isalpha() for s in _stems(w))
+
+
+# The shortest half of a compound word ("moon|rock"), and the English endings that make
+# compounds of shorter words ("french|man", "space|ship").
+_COMPOUND_PART = 4
+# From this length on, one edit from a rare dictionary word is taken for a typo too.
+_LONG_WORD = 8
+# From this length on, one edit from an inflection of an everyday word is a typo too.
+_STEMMED_TYPO = 6
+_COMPOUND_TAILS = frozenset(
+    "man men woman women ship ships like wise ward wards side land less ness ful".split()
+)
+
+
+def _stems(word: str) -> tuple[str, str]:
+    if not _STEMMERS:
+        import Stemmer
+
+        _STEMMERS.extend([Stemmer.Stemmer("french"), Stemmer.Stemmer("english")])
+    return (
+        str(_STEMMERS[0].stemWord(word)),  # type: ignore[attr-defined]
+        str(_STEMMERS[1].stemWord(word)),  # type: ignore[attr-defined]
+    )
+
+
+@dataclass(frozen=True)
+class CorpusFocus:
+    """What one index mentions, for near-miss refusals, thread context and typo correction."""
+
+    vocabulary: frozenset[str]  # folded corpus words
+    general: frozenset[str]  # folded everyday words, rare ones included (`general_vocabulary`)
+    common: frozenset[str]  # folded everyday words without the rare-word dictionary
+    general_stems: frozenset[str]
+    common_stems: frozenset[str]
+    names: dict[str, _Name]  # folded token -> the name it belongs to (specific names only)
+    ubiquitous: frozenset[str]  # name tokens too frequent to say what a question is about
+    designations: frozenset[tuple[str, str]]  # (letters-only stem, number) the corpus uses
+    designation_stems: dict[str, str]  # letters-only stem -> display ("change" -> "Chang'e")
+    designation_shown: dict[str, str]  # "tiangong#2" -> "Tiangong-2", as the corpus writes it
+    proper: frozenset[str]  # folded words the corpus capitalises (names, even numberless)
+    held: frozenset[str]  # corpus-wide fact kinds the corpus holds
+    entity_facts: dict[str, frozenset[str]]  # name key -> kinds ("date", "quantity", "duration")
+    speller: Speller
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def from_index(cls, index: LoadedIndex) -> CorpusFocus:
+        """Built from the text of every chunk (article sentences, note sections and claims)."""
+        texts: list[str] = []
+        for chunk in index.chunks:
+            texts.append(chunk.text)
+            if chunk.claim:
+                texts.append(chunk.claim)
+        texts.extend(d.title for d in index.documents)
+        return cls.from_texts(texts)
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str], general: frozenset[str] | None = None) -> CorpusFocus:
+        common = common_vocabulary() if general is None else general
+        general = general_vocabulary() if general is None else general
+        sentences: list[str] = []
+        for text in texts:
+            for para in text.translate(_APOS).split("\n"):
+                sentences.extend(para[s:e] for s, e in split_sentences(para) if e > s)
+        vocabulary: Counter[str] = Counter()
+        proper: set[str] = set()
+        runs: Counter[str] = Counter()
+        designations: set[tuple[str, str]] = set()
+        stems: dict[str, str] = {}
+        shown: dict[str, str] = {}
+        for sentence in sentences:
+            folded = fold(sentence)
+            for token in _question_tokens(folded):
+                vocabulary[token] += 1
+                vocabulary.update(p for p in token.split("-") if p)
+            for run in _capitalised_runs(sentence):
+                runs[run] += 1
+                for word in _question_tokens(fold(run)):
+                    proper.add(word)
+                    proper.update(p for p in word.split("-") if p)
+            for m in _DESIGNATION.finditer(folded):
+                stem, number = m.group(1), m.group(2)
+                if (
+                    stem in STOPWORDS
+                    or stem in _MONTHS
+                    or _letters(stem) not in _letters_set(proper)
+                ):
+                    continue
+                designations.add((_letters(stem), number))
+                stems.setdefault(_letters(stem), _surface(sentence, m.start(1), m.end(1)))
+                shown.setdefault(f"{_letters(stem)}#{number}", _surface(sentence, *m.span()))
+        names = _names(runs, common)
+        # Name tokens found in a large share of the sentences (France, China, the Moon…) do not
+        # tell what a question is about.
+        share = Counter[str]()
+        for sentence in sentences:
+            share.update({t for t in _question_tokens(fold(sentence)) if t in names})
+        cutoff = max(3, len(sentences) // 4)
+        ubiquitous = frozenset(t for t, n in share.items() if n > cutoff)
+        corpus_text = "\n".join(fold(s) for s in sentences)
+        held = frozenset(k.name for k in _GLOBAL_KINDS if k.holds.search(corpus_text))
+        entity_facts: dict[str, set[str]] = {}
+        for sentence in sentences:
+            folded = fold(sentence)
+            kinds = _sentence_kinds(folded)
+            for key in _entity_keys(folded, names, designations):
+                entity_facts.setdefault(key, set()).update(kinds)
+        targets = {w: float(n) for w, n in vocabulary.items() if w.isalpha() and len(w) >= 4}
+        focus = cls(
+            vocabulary=frozenset(vocabulary),
+            general=general,
+            common=common,
+            general_stems=_stem_set(general),
+            common_stems=_stem_set(common),
+            names=names,
+            ubiquitous=ubiquitous,
+            designations=frozenset(designations),
+            designation_stems=stems,
+            designation_shown=shown,
+            proper=frozenset(proper),
+            held=held,
+            entity_facts={k: frozenset(v) for k, v in entity_facts.items()},
+            speller=Speller({}, lambda w: True),
+        )
+        # The speller's "right as it is" is the focus's own notion of a known word.
+        object.__setattr__(focus, "speller", Speller(targets, focus.is_known, common))
+        return focus
+
+    # ------------------------------------------------------------------ per question
+
+    def correct(self, text: str) -> str:
+        """`text` with one-edit typos of corpus or everyday words fixed ("pesqet" -> "pesquet")."""
+        return self.speller.correct(text)
+
+    def is_known(self, token: str) -> bool:
+        """A corpus word, an everyday word, an inflection of one, or two everyday words run
+        together ("frenchman", "moonrock")."""
+        if token in self.vocabulary or token in self.general or not token.isalpha():
+            return True
+        if any(s in self.general_stems for s in _stems(token)):
+            return True
+        return any(
+            self._compound_head(token[:i])
+            and (token[i:] in _COMPOUND_TAILS or self._compound_head(token[i:]))
+            for i in range(_COMPOUND_PART, len(token) - 1)
+        )
+
+    def _compound_head(self, part: str) -> bool:
+        """A word long enough to be half of a compound: short ones ("art", "les") would split
+        almost any name into two dictionary words."""
+        if len(part) < _COMPOUND_PART:
+            return False
+        return part in english_dictionary() or part in self.vocabulary or part in self.general
+
+    def is_typo(self, token: str) -> bool:
+        """One edit from a corpus or everyday word (see `bot.chattext.typo_candidates`): a word
+        typed in a hurry, not a name. The rare-word dictionary only counts for long words, where
+        a name is seldom one edit from a dictionary word by chance."""
+        if typo_candidates(token, self.vocabulary) or typo_candidates(token, self.common):
+            return True
+        if len(token) >= _LONG_WORD and typo_candidates(token, english_dictionary()):
+            return True
+        # An inflected form one edit away ("rameen" -> "ramene", of "ramener").
+        return len(token) >= _STEMMED_TYPO and any(
+            e[0] == token[0] and any(s in self.common_stems for s in _stems(e))
+            for e in edits1(token)
+            if len(e) >= len(token) and not differs_only_at_the_end(token, e)
+        )
+
+    def unknown_names(self, text: str) -> tuple[str, ...]:
+        """Words of `text` that name nothing the corpus or everyday language knows ("artemis")."""
+        folded = fold(text.translate(_APOS))
+        out: list[str] = []
+        for token in _question_tokens(folded):
+            parts = [p for p in token.split("-") if p] if "-" in token else [token]
+            for part in parts:
+                if len(part) < 3 or part in out or self.is_known(part) or self.is_typo(part):
+                    continue
+                out.append(part)
+        return tuple(out)
+
+    def unknown_designations(self, text: str) -> tuple[str, ...]:
+        """Numbered names the corpus never uses with that number ("Chang'e 8", "Apollo 11")."""
+        folded = fold(text.translate(_APOS))
+        out: list[str] = []
+        for m in _DESIGNATION.finditer(folded):
+            stem, number = _ELISION.sub("", m.group(1)), m.group(2)
+            key = _letters(stem)
+            if stem in STOPWORDS or stem in _MONTHS or (key, number) in self.designations:
+                continue
+            if key in self.designation_stems or key in _letters_set(self.proper):
+                display = self.designation_stems.get(key, stem.capitalize())
+                out.append(f"{display} {number.upper()}")
+        return tuple(out)
+
+    def entities(self, text: str) -> tuple[str, ...]:
+        """The specific things `text` names, as the corpus writes them ("Chang'e 6", "SVOM"), then
+        designations and names the corpus does not know (they still say what `text` is about)."""
+        folded = fold(text.translate(_APOS))
+        out: list[str] = []
+        for key in _entity_keys(folded, self.names, self.designations):
+            display = self._display(key)
+            if display not in out:
+                out.append(display)
+        for extra in (*self.unknown_designations(text), *self.unknown_names(text)):
+            if extra not in out:
+                out.append(extra)
+        return tuple(out)
+
+    def check(self, question: str) -> NearMiss | None:
+        """The near miss `question` centres on, or None when the corpus may hold the answer."""
+        designation = self.unknown_designations(question)
+        if designation:
+            return NearMiss("designation", designation[0])
+        unknown = self.unknown_names(question)
+        if unknown:
+            return NearMiss("name", " ".join(unknown))
+        folded = fold(question.translate(_APOS))
+        keys = [
+            k
+            for k in _entity_keys(folded, self.names, self.designations)
+            if k not in self.ubiquitous
+        ]
+        subject = self._display(keys[0]) if keys else ""
+        for kind in _GLOBAL_KINDS:
+            if kind.name in self.held or not kind.asks.search(folded):
+                continue
+            if kind.name == "live" and _ABOUT_CLAIM.search(folded):
+                continue
+            return NearMiss("fact", subject, kind.name)
+        # Per-entity facts only for what names one thing: a designation or a name word (a phrase of
+        # everyday words, "United States", says too little about which sentences are about it).
+        keys = [k for k in keys if " " not in k]
+        if keys:
+            for fact, asks in (("duration", _HOW_LONG), ("date", _WHEN), ("quantity", _HOW_MANY)):
+                if asks.search(folded) and not any(
+                    fact in self.entity_facts.get(k, frozenset()) for k in keys
+                ):
+                    return NearMiss("fact", subject, fact)
+                if fact == "duration" and asks.search(folded):
+                    break  # "how long" also reads as "how many": the duration answer decides
+        return None
+
+    def _display(self, key: str) -> str:
+        name = self.names.get(key)
+        if name is not None:
+            return name.display
+        if key in self.designation_shown:
+            return self.designation_shown[key]
+        stem, _, number = key.partition("#")
+        return f"{self.designation_stems.get(stem, stem)} {number.upper()}".strip()
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+@lru_cache(maxsize=64)
+def _letters_set_cached(words: frozenset[str]) -> frozenset[str]:
+    return frozenset(_letters(w) for w in words)
+
+
+def _letters_set(words: Iterable[str]) -> frozenset[str]:
+    return _letters_set_cached(frozenset(words))
+
+
+def _surface(sentence: str, start: int, end: int) -> str:
+    """The corpus spelling of a folded span (folding keeps offsets for these scripts)."""
+    raw = sentence[start:end]
+    return raw if len(raw) == end - start else fold(raw)
+
+
+_CAP_WORD = re.compile(
+    r"(?:[A-ZÀ-ÖØ-Þ][\w'’]*(?:-[\w'’]+)*|[A-Za-z]*[A-Z]{2,}[\w-]*)(?:\s+\d{1,3}[A-Z]?\b)?"
+)
+
+
+def _capitalised_runs(sentence: str) -> list[str]:
+    """Runs of capitalised words that are not just the first word of the sentence."""
+    runs: list[str] = []
+    current: list[str] = []
+    last_end = -1
+    for m in _CAP_WORD.finditer(sentence):
+        gap = sentence[last_end : m.start()] if last_end >= 0 else None
+        joinable = (gap is not None and gap.strip() in ("", "-") and " " in gap) or gap == "-"
+        if current and not joinable:
+            runs.append(" ".join(current))
+            current = []
+        if (
+            m.start() == 0
+            and not current
+            and m.group(0)[1:].islower()
+            and len(_TOKEN.findall(fold(m.group(0)))) == 1
+        ):
+            last_end = m.end()
+            continue  # the sentence's first word: capitalised for grammar, not as a name
+        current.append(m.group(0))
+        last_end = m.end()
+    if current:
+        runs.append(" ".join(current))
+    return runs
+
+
+def _names(runs: Counter[str], general: frozenset[str]) -> dict[str, _Name]:
+    """Folded name token -> the most frequent capitalised run holding it (its display form)."""
+    best: dict[str, tuple[int, str]] = {}
+    for run, count in runs.items():
+        for token in _question_tokens(fold(run)):
+            for part in {token, *(p for p in token.split("-") if p)}:
+                if part in STOPWORDS or part.isdigit() or len(part) < 2:
+                    continue
+                if part in general:
+                    continue  # "Space" in "China National Space Administration" names nothing
+                prev = best.get(part)
+                # The shortest run naming the token among the most frequent ones.
+                rank = (count, -len(run))
+                if prev is None or rank > (prev[0], -len(prev[1])):
+                    best[part] = (count, run)
+    out: dict[str, _Name] = {}
+    for token, (_, run) in best.items():
+        out[token] = _Name(run, _letters(fold(run)))
+    # Names made of everyday words ("United States", "South Pole") are matched as phrases.
+    for run in sorted(runs, key=lambda r: -runs[r]):
+        words = _question_tokens(fold(run))
+        while words and words[0] in STOPWORDS:
+            words = words[1:]
+        phrase = " ".join(words)
+        # Twice at least: a run seen once is as likely a headline's chance capitals.
+        if runs[run] < 2 and sum(n for r, n in runs.items() if fold(r).endswith(phrase)) < 2:
+            continue
+        if len(words) >= 2 and all(w in general for w in words) and phrase not in out:
+            start = fold(run).find(words[0])
+            out[phrase] = _Name(run[start:] if start >= 0 else run, _letters(phrase))
+    return out
+
+
+def _entity_keys(
+    folded: str, names: dict[str, _Name], designations: AbstractSet[tuple[str, str]]
+) -> list[str]:
+    """Keys of the corpus names and designations in a folded text, in order of appearance."""
+    keys: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for phrase in names:
+        if " " in phrase:
+            m = re.search(rf"\b{re.escape(phrase)}\b", folded)
+            if m is not None:
+                keys.append(phrase)
+                spans.append(m.span())
+    for m in _DESIGNATION.finditer(folded):
+        stem = _letters(_ELISION.sub("", m.group(1)))
+        if (stem, m.group(2)) in designations:
+            key = f"{stem}#{m.group(2)}"
+            if key not in keys:
+                keys.append(key)
+            spans.append(m.span())
+    for m in _TOKEN.finditer(folded):
+        if any(s <= m.start() < e for s, e in spans):  # inside a phrase or a designation
+            continue
+        token = _ELISION.sub("", m.group(0))
+        for part in (token, *(p for p in token.split("-") if p)):
+            if part in names and part not in keys:
+                keys.append(part)
+                break
+    return keys
+
+
+def _sentence_kinds(folded: str) -> set[str]:
+    kinds = set()
+    if _YEAR_OR_DATE.search(folded):
+        kinds.add("date")
+    if _QUANTITY.search(folded):
+        kinds.add("quantity")
+    if _DURATION.search(folded):
+        kinds.add("duration")
+    return kinds

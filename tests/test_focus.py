@@ -1,0 +1,144 @@
+"""The near-miss check (bot/focus.py) on the real index, with chat-style questions.
+
+Refusals are checked as carefully as answers: every in-scope question of the dev and held-out
+sets, and chat-typed in-scope questions with typos, markup and abbreviations, must pass.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.chattext import clean_chat
+from bot.focus import CorpusFocus
+from index.store import IndexStore
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def focus(prebuilt_index: Path) -> CorpusFocus:
+    return CorpusFocus.from_index(IndexStore(prebuilt_index).load())
+
+
+def ask(focus: CorpusFocus, message: str) -> str | None:
+    """The focus verdict on a chat message as the intake would see it (cleaned, typos fixed)."""
+    miss = focus.check(focus.correct(clean_chat(message)))
+    return None if miss is None else miss.reason
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ("chang'e 8 ca part qd ??", "designation:Chang'e 8"),
+        ("<@U0123> and what abt chang'e 5, how much did it bring back", "designation:Chang'e 5"),
+        ("shenzhou 12 c t qui l'equipage", "designation:Shenzhou 12"),
+        ("apollo 11 it landed where again 🌕", "designation:Apollo 11"),
+        ("c quoi le programme artemis stp", "name:artemis"),
+        ("spacex is gonna go to the moon too??", "name:spacex"),
+        ("**blue origin** ou **spacex**, qui va sur la lune en premier ?", "name:spacex"),
+        ("thomas pesquet il a quel age svp", "fact:Thomas Pesquet:age"),
+        ("where was xi jinping born?", "fact:Xi Jinping:birth"),
+        ("combien a coute DORN ?", "fact:DORN:cost"),
+        ("how much did the cardiospace device cost", "fact:Cardiospace 2:cost"),
+        ("c quoi la population de pekin", "fact::population"),
+        ("il fait quel temps a xichang ? 🌧️", "fact:Xichang:weather"),
+        ("how many ppl live in beijing", "fact::population"),
+        ("chang'e 4 elle a alunit en quelle annee ?", "fact:Chang'e 4:date"),
+        ("how long did pesquet stay up there in 2021?", "fact:Thomas Pesquet:duration"),
+    ],
+)
+def test_near_misses_are_refused_with_what_is_not_covered(
+    focus: CorpusFocus, message: str, reason: str
+) -> None:
+    assert ask(focus, message) == reason
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "**chang'e 6** elle part qd ?",
+        "chnage 6 a ramene cb de grammes ??",
+        "pesqet il parle chinois ?",
+        "did svom rly lauch in 2021 tho",
+        "c quoi le titre de l'artcile",
+        "cardiospace 2 ca sert a quoi 🫀",
+        "tiangong 2 embarque du matos francais depuis qd ?",
+        "how heavy was DORN?",
+        "when did DORN stop working on the surface",
+        "the frenchman who learnt chinese, who's that",
+        "the apollo basin is where chang'e 6 landed?",
+        "et les US dans tout ca ? 🇺🇸",
+        "is the 32% pollution thing still true today?",
+        "`SVOM` c'etait prevu pour qd ?",
+        "did china rly cut its carbon footprint lol",
+        "qui etait le boss du cnes en 2019 ?",
+        "when did chang'e 6 come back to earth",
+    ],
+)
+def test_chat_typed_in_scope_questions_pass(focus: CorpusFocus, message: str) -> None:
+    assert ask(focus, message) is None
+
+
+def test_no_in_scope_dev_or_heldout_question_is_refused(focus: CorpusFocus) -> None:
+    refused = []
+    for name in ("questions.jsonl", "heldout.jsonl"):
+        for line in (DATA / name).read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row["kind"] != "out_of_scope" and ask(focus, row["question"]) is not None:
+                refused.append((row["id"], ask(focus, row["question"])))
+    assert refused == []
+
+
+def test_typos_of_corpus_and_everyday_words_are_fixed_names_are_kept(focus: CorpusFocus) -> None:
+    assert focus.correct("pesqet") == "pesquet"
+    assert focus.correct("did svom lauch") == "did svom launch"
+    assert focus.correct("l'artcile") == "l'article"
+    assert focus.correct("qunad part chang'e 6") == "quand part chang'e 6"
+    # Names, words right as they are, and elided words that are one word stay as typed.
+    for kept in ("spacex", "artemis", "chang'e", "aujourd'hui", "pesait", "center"):
+        assert focus.correct(kept) == kept
+
+
+def test_entities_are_written_as_the_corpus_writes_them(focus: CorpusFocus) -> None:
+    assert focus.entities("quand part chang'e 6 ?") == ("Chang'e 6",)
+    assert focus.entities("c quoi svom") == ("SVOM",)
+    assert "Thomas Pesquet" in focus.entities("pesquet parle chinois ?")
+    assert focus.entities("tiangong 2 c quoi") == ("Tiangong-2",)
+    assert focus.entities("and the united states?") == ("United States",)
+    assert focus.entities("et elle part quand ?") == ()
+
+
+def test_messages_name_what_is_not_covered(focus: CorpusFocus) -> None:
+    miss = focus.check("et chang'e 8 ?")
+    assert miss is not None
+    assert miss.message("fr") == "L'article ne parle pas de Chang'e 8."
+    assert miss.message("en") == "The article does not cover Chang'e 8."
+    age = focus.check("how old is thomas pesquet")
+    assert age is not None
+    assert (
+        age.message("en")
+        == "The article and its fact-checks do not give the age of Thomas Pesquet."
+    )
+    assert (
+        age.message("fr")
+        == "L'article et ses vérifications ne donnent pas l'âge de Thomas Pesquet."
+    )
+
+
+def test_what_the_corpus_holds_decides_not_a_list(focus: CorpusFocus) -> None:
+    """A corpus that gives an age or a cost answers those questions: the kinds come from text."""
+    extra = CorpusFocus.from_texts(
+        [
+            "Thomas Pesquet, 45 ans, a appris le chinois.",
+            "Le satellite SVOM a coûté 100 millions d'euros.",
+            "Chang'e 8 partira en 2028.",
+        ]
+    )
+    assert extra.check("thomas pesquet il a quel age") is None
+    assert extra.check("how much did svom cost") is None
+    assert extra.check("chang'e 8 part quand") is None
+    miss = extra.check("chang'e 7 part quand")
+    assert miss is not None and miss.subject == "Chang'e 7"
