@@ -107,8 +107,9 @@ class Pipeline:
         if self.mode == "naive":
             text = " ".join([*q.history[-1:], q.question])
             return text, detect_language(q.question), None
-        from bot.chattext import clean_chat, detect_chat_language
+        from bot.chattext import clean_chat
         from bot.conversation import Turn, contextualize
+        from bot.language import detect_language as detect_chat_language
 
         clean = self.focus.correct(clean_chat(q.question))
         language = detect_chat_language(clean)

@@ -3,8 +3,7 @@
 `clean_chat` removes what is not part of the question — Discord/Slack mentions and markup, links,
 emoji — and expands the common chat abbreviations of both languages ("c quoi", "qd", "cb", "pk",
 "tho", "rn", "wiht") into the words the retrieval knows. `Speller` (built from a vocabulary, see
-`bot/focus.py`) fixes one-letter typos against it. `detect_chat_language` tells French from
-English in such text, where the accents and capitals the plain detector leans on are missing.
+`bot/focus.py`) fixes one-letter typos against it (the language is told by `bot/language.py`).
 Nothing here depends on a chat library or on the index.
 """
 
@@ -13,9 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Mapping
-from functools import lru_cache
 
-from bot.answer import Language
 from index.text import fold
 
 # Slack: <@U123>, <@U123|name>, <#C123|general>, <!here>; Discord: <@123>, <@!123>, <@&123>,
@@ -288,45 +285,3 @@ class Speller:
 
 _SPELL_TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
 _ELIDED = re.compile(r"^(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
-
-
-# ---------------------------------------------------------------------------- language
-
-# Words that only one of the two languages uses in questions (accent-folded, no-accent spelling
-# included: chat French drops accents). Shared words ("mission", "article", "on") count for none.
-_FR_WORDS = frozenset(
-    """
-    le la les des du une est sont que qui quoi quand quel quelle quels quelles comment pourquoi
-    combien ou et dans sur pour avec pas ce cette ces au aux vraiment il elle ils elles on
-    c'est qu'est-ce est-ce lune chine francais francaise je tu nous vous ca ete etait etaient
-    avait avaient apres avant deja aussi encore toujours alors donc sinon mais quelque chose
-    autre autres parle parler fait faire dit dire veut veulent peut peuvent doit y a-t-il
-    t'es j'ai c'etait l'article selon ou genre juste au juste bien oui non moi toi lui leur
-    spationaute fusee decolle decoller lance lancee pese pesait combien annee date lieu
-    """.split()
-)
-_EN_WORDS = frozenset(
-    """
-    the is are was were what when who whom how why which did does do of in on for with this that
-    these those to from it its has have had will would can could should really moon china
-    french about tell where whats who's what's i you he she they we my your his her their
-    and or but so any some many much there than then just also still ever never anyway
-    launched launch land landed weigh weighed rocket find found bring brought back say says
-    said supposed actually right now people please thanks hey
-    """.split()
-)
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
-_ACCENTS = re.compile(r"[éèêëàâîïôûùüçœæ]")
-_ELISION = re.compile(r"^(?:l|d|qu|j|n|s|c|t|m)'")
-
-
-@lru_cache(maxsize=4096)
-def detect_chat_language(text: str) -> Language:
-    """'fr' or 'en' for a chat question: marker words (no-accent French and chat English
-    included), French accents and elisions. Ties go to French only when French evidence exists."""
-    lower = text.lower().replace("’", "'")
-    words = _WORD.findall(fold(lower))
-    fr = sum(1.0 for w in words if w in _FR_WORDS or _ELISION.match(w))
-    fr += 0.5 * len(_ACCENTS.findall(lower))
-    en = sum(1.0 for w in words if w in _EN_WORDS)
-    return "fr" if fr > en else "en"

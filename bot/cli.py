@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.engine import Engine
-    from bot.intake import Admission, Admitted, Intake
+    from bot.intake import Admission, Admitted, Intake, Request
     from bot.service import FactBotService
     from bot.settings import Settings
 
@@ -44,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="answer one question, or one per stdin line with '-'")
     ask.add_argument("question", help="the question, or '-' to read one question a line from stdin")
     ask.add_argument("--json", action="store_true", help="print the JSON contract")
+    ask.add_argument(
+        "--history",
+        action="append",
+        default=[],
+        metavar="QUESTION",
+        help="an earlier question of the conversation (repeat, oldest first)",
+    )
 
     sub.add_parser("chat", help="the console chat (reads questions line by line)")
     sub.add_parser("run", help="start Discord and/or Slack when configured, else the console chat")
@@ -106,7 +113,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _corpus_check(args)
     settings = _settings(args)
     if command == "ask":
-        return _ask(settings, args.question, args.json)
+        return _ask(settings, args.question, args.json, tuple(args.history))
     if command == "chat":
         return _chat(settings)
     if command == "index":
@@ -184,14 +191,14 @@ async def _serving(
         await service.aclose()
 
 
-def _ask(settings: Settings, question: str, as_json: bool) -> int:
+def _ask(settings: Settings, question: str, as_json: bool, history: tuple[str, ...] = ()) -> int:
     from bot.intake import Admission, Refusal, Request
 
     admission = Admission.local(settings)
     if question == "-":
         return asyncio.run(_ask_lines(settings, admission, as_json))
     # Admitted before the model loads: a bad question fails at once.
-    admitted = admission.admit(Request("cli", "local", question))
+    admitted = admission.admit(Request("cli", "local", question, history=history))
     if isinstance(admitted, Refusal):
         print(
             _error_json(admitted.message) if as_json else f"factbot: {admitted.message}",
@@ -211,24 +218,43 @@ async def _ask_one(
 
 
 async def _ask_lines(settings: Settings, admission: Admission, as_json: bool) -> int:
-    """One question a line of stdin: each line gets exactly one result line, in order."""
-    from bot.intake import Refusal, Request
+    """One question a line of stdin (plain text, or a JSON object `{"question": "...",
+    "history": ["earlier question", ...]}`): each line gets exactly one result line, in order."""
+    from bot.intake import Refusal
 
     status = EXIT_OK
     async with _serving(settings, admission, watch=False) as (_, intake):
         while line := await asyncio.to_thread(sys.stdin.readline):
-            outcome = await intake.handle(Request("cli", "local", line))
-            if isinstance(outcome, Refusal):
+            request = _line_request(line)
+            outcome = await intake.handle(request) if not isinstance(request, str) else request
+            if isinstance(outcome, str | Refusal):
                 status = EXIT_USAGE
-                print(
-                    _error_json(outcome.message) if as_json else f"error: {outcome.message}",
-                    flush=True,
-                )
+                why = outcome if isinstance(outcome, str) else outcome.message
+                print(_error_json(why) if as_json else f"error: {why}", flush=True)
             elif as_json:
                 print(json.dumps(outcome.to_json(), ensure_ascii=False), flush=True)
             else:
                 print(" | ".join(outcome.text.splitlines()), flush=True)
     return status
+
+
+def _line_request(line: str) -> Request | str:
+    """The request one line of `factbot ask -` makes, or why the line is unusable."""
+    from bot.intake import Request
+
+    if not line.lstrip().startswith("{"):
+        return Request("cli", "local", line)
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return "not a JSON object: write the question as plain text or as valid JSON"
+    question = row.get("question") if isinstance(row, dict) else None
+    history = row.get("history", []) if isinstance(row, dict) else None
+    if not isinstance(question, str) or not (
+        isinstance(history, list) and all(isinstance(h, str) for h in history)
+    ):
+        return 'expected {"question": "...", "history": ["earlier question", ...]}'
+    return Request("cli", "local", question, history=tuple(history))
 
 
 def _chat(settings: Settings) -> int:

@@ -34,8 +34,10 @@ def factcheck_ref(note: NoteRecord, language: Language) -> FactCheckRef:
     )
 
 
-def refusal(question: str, language: Language, version: str) -> Answer:
-    return Answer(question, language, True, text("answer.refusal", language), index_version=version)
+def refusal(question: str, language: Language, version: str, why: str | None = None) -> Answer:
+    """An honest refusal; `why` names what the corpus does not cover, when known."""
+    line = text("answer.refusal", language)
+    return Answer(question, language, True, f"{why} {line}" if why else line, index_version=version)
 
 
 def compose(

@@ -8,12 +8,15 @@ job. Nothing here imports a chat library.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from bot.answer import Answer, FactCheckRef, Language
+from bot.chattext import clean_chat
 from bot.compose import compose, factcheck_ref, refusal
+from bot.conversation import Turn, contextualize
+from bot.focus import CorpusFocus, NearMiss
 from bot.index_lifecycle import embedder_for, load_or_build, load_published, rebuild
 from bot.language import detect_language
 from bot.relevance import GATES, Gate, is_relevant
@@ -38,18 +41,44 @@ def text_to_embed(question: str, language: Language, gloss: bool = True) -> str:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A cleaned question with its language and the text to embed for it. Preparing needs only
-    the settings, so the service does it on the event loop while the worker thread encodes."""
+    """A question made ready to answer: `asked` as the user typed it (cleaned of control
+    characters), `question` what the retrieval reads (chat markup and abbreviations gone, typos
+    fixed, and for an elliptical follow-up what it refers to carried from the conversation), its
+    language, the text to embed, and the near miss that makes it out of scope, if any. Preparing
+    is cheap and encodes nothing, so the service does it on the event loop while a worker thread
+    encodes."""
 
     question: str
     language: Language
     embedded: str
+    asked: str = ""
+    carried: tuple[str, ...] = ()
+    near_miss: NearMiss | None = None
 
 
-def prepare(question: str, settings: Settings) -> Prepared:
-    """Detect the question's language and pick the text to embed (a French question's gloss)."""
-    language = detect_language(question)
-    return Prepared(question, language, text_to_embed(question, language, settings.french_gloss))
+def prepare(
+    question: str,
+    settings: Settings,
+    history: Sequence[str | Turn] = (),
+    focus: CorpusFocus | None = None,
+) -> Prepared:
+    """Read `question` as a chat message in its conversation (`history`: earlier questions of the
+    thread, oldest first), decide its language and pick the text to embed (a French question's
+    English gloss). With the corpus' `focus`: typos fixed against the corpus, the entities of the
+    thread carried into an elliptical follow-up, and near misses found."""
+    cleaned = clean_chat(question) or question
+    read = focus.correct(cleaned) if focus is not None else cleaned
+    language = detect_language(read)
+    turns = [h if isinstance(h, Turn) else Turn(_read(h, focus)) for h in history]
+    context = contextualize(read, turns, focus)
+    near_miss = focus.check(context.text) if focus is not None else None
+    embedded = text_to_embed(context.text, language, settings.french_gloss)
+    return Prepared(context.text, language, embedded, question, context.carried, near_miss)
+
+
+def _read(question: str, focus: CorpusFocus | None) -> str:
+    cleaned = clean_chat(question) or question
+    return focus.correct(cleaned) if focus is not None else cleaned
 
 
 class Engine:
@@ -63,6 +92,7 @@ class Engine:
         self.embedder = embedder
         self.index = index
         self.retriever = Retriever(index)
+        self.focus = CorpusFocus.from_index(index)
 
     @classmethod
     def open(cls, settings: Settings) -> Engine:
@@ -99,13 +129,17 @@ class Engine:
 
     # ------------------------------------------------------------------ questions
 
+    def prepare(self, question: str, history: Sequence[str | Turn] = ()) -> Prepared:
+        """`question` (cleaned) read in its conversation against this index: see `prepare`."""
+        return prepare(question, self.settings, history, self.focus)
+
     def answer_many(
         self, questions: Sequence[str | Prepared], gates: dict[Language, Gate] | None = None
     ) -> list[Answer]:
         """Answer cleaned (or prepared) questions; their embeddings are computed in one batch."""
         if not questions:
             return []
-        items = [q if isinstance(q, Prepared) else prepare(q, self.settings) for q in questions]
+        items = [q if isinstance(q, Prepared) else self.prepare(q) for q in questions]
         vectors = self.embedder.encode_queries([p.embedded for p in items])
         found = self.retriever.search_many([p.question for p in items], vectors)
         return [self._answer(p, f, gates) for p, f in zip(items, found, strict=True)]
@@ -117,14 +151,17 @@ class Engine:
         self, prepared: Prepared, found: Retrieval, gates: dict[Language, Gate] | None
     ) -> Answer:
         question, language, embedded = prepared.question, prepared.language, prepared.embedded
+        asked = prepared.asked or question
         margin = found.margin
         debug = {
             "dense": round(found.dense_top, 4),
             "margin": round(margin, 4),
             "coverage": round(found.coverage, 4),
         }
-        if not found.hits or not is_relevant(language, margin, found.coverage, gates or GATES):
-            answer = refusal(question, language, self.version)
+        if prepared.near_miss is not None:
+            answer = refusal(asked, language, self.version, prepared.near_miss.message(language))
+        elif not found.hits or not is_relevant(language, margin, found.coverage, gates or GATES):
+            answer = refusal(asked, language, self.version)
         else:
             answer = compose(
                 question,
@@ -134,6 +171,7 @@ class Engine:
                 self.settings.top_k,
                 lambda q, chunk: self._pick_sentence(q, embedded, chunk),
             )
+            answer = replace(answer, question=asked)  # composed from what the retrieval read
         answer.debug.update(debug)
         return answer
 
@@ -158,7 +196,7 @@ class Engine:
     def search_factchecks(self, topic: str, language: Language | None = None) -> list[FactCheckRef]:
         """Notes that best match `topic` (none when the topic is out of scope), summarised in
         `language` (default: the topic's)."""
-        prepared = prepare(topic, self.settings)
+        prepared = self.prepare(topic)
         vector = self.embedder.encode_queries([prepared.embedded])[0]
         found = self.retriever.search(topic, vector, frozenset({"factcheck"}))
         if not is_relevant(prepared.language, found.margin, found.coverage):

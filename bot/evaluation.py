@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal, NotRequired, TypedDict
 
 from bot.answer import Answer, Language
-from bot.engine import Engine, prepare
+from bot.engine import Engine
 from bot.relevance import GATES, Gate
 
 RANK_DEPTH = 10
@@ -148,7 +148,7 @@ def evaluate(
 
     # Prepared as the bot prepares them (detected language, gloss), so that the rankings below
     # and the answers measure the same vectors.
-    prepared = [prepare(q.question, engine.settings) for q in questions]
+    prepared = [engine.prepare(q.question) for q in questions]
     embedded = [p.embedded for p in prepared]
     vectors = engine.embedder.encode_queries(embedded)
     answers = engine.answer_many(prepared, gates)

@@ -32,6 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from bot.answer import Language
 from bot.chattext import (
     ABBREVIATIONS,
     Speller,
@@ -39,6 +40,7 @@ from bot.chattext import (
     edits1,
     typo_candidates,
 )
+from bot.messages import text as message
 from index.glossary import GLOSSARY_PATH
 from index.store import LoadedIndex
 from index.text import STOPWORDS, fold, split_sentences
@@ -95,32 +97,14 @@ class NearMiss:
     def reason(self) -> str:
         return f"{self.kind}:{self.subject}" + (f":{self.fact}" if self.fact else "")
 
-    def message(self, language: str) -> str:
+    def message(self, language: Language) -> str:
         """One line for the user: what the article and its notes do not cover."""
         if self.kind == "fact" and self.fact:
-            what = _FACT_WORDS[self.fact]["fr" if language == "fr" else "en"]
-            if language == "fr":
-                about = f" de {self.subject}" if self.subject else ""
-                return f"L'article et ses vérifications ne donnent pas {what}{about}."
-            about = f" of {self.subject}" if self.subject else ""
-            return f"The article and its fact-checks do not give {what}{about}."
-        if language == "fr":
-            return f"L'article ne parle pas de {self.subject}."
-        return f"The article does not cover {self.subject}."
-
-
-_FACT_WORDS: dict[str, dict[str, str]] = {
-    "age": {"fr": "l'âge", "en": "the age"},
-    "birth": {"fr": "la naissance", "en": "the birth"},
-    "cost": {"fr": "le coût", "en": "the cost"},
-    "population": {"fr": "la population", "en": "the population"},
-    "weather": {"fr": "la météo", "en": "the weather"},
-    "headcount": {"fr": "le nombre de personnes", "en": "the number of people"},
-    "live": {"fr": "la situation du moment", "en": "the current situation"},
-    "date": {"fr": "la date", "en": "the date"},
-    "quantity": {"fr": "ce chiffre", "en": "that figure"},
-    "duration": {"fr": "la durée", "en": "the duration"},
-}
+            what = message(f"near_miss.fact.{self.fact}", language)
+            if self.subject:
+                return message("near_miss.fact_of", language, what=what, subject=self.subject)
+            return message("near_miss.fact", language, what=what)
+        return message("near_miss.subject", language, subject=self.subject)
 
 
 @dataclass(frozen=True)

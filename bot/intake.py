@@ -8,6 +8,11 @@ An adapter turns what it received into a `Request` and hands it to the `Intake`:
    It returns `Admitted`, or a `Refusal` with its reason and the line to show.
 2. `ask`, `factchecks` or `sources(admitted)` does the work through the service.
 
+A question in a conversation (`Request.conversation`: a thread, a DM, the console session) is
+read with that conversation's earlier questions (`ConversationMemory`: the last few turns,
+forgotten after a while), so that "et elle part quand ?" follows "c quoi chang'e 6 ?"; a caller
+may also give the history itself (`Request.history`, `factbot ask --history`).
+
 Adapters only render what comes back. They call `track_current_task()` first thing for every
 event they handle, so that on shutdown `close()` refuses new requests and `drain()` lets the ones
 in flight finish (bot/cli.py). Every outcome, with its latency, goes to the intake's observers (`IntakeObserver`): the place for a question log, metrics or conversation context to
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar
 
 from bot.answer import Answer, FactCheckRef, Language
+from bot.conversation import ConversationMemory, Turn
 from bot.language import detect_language
 from bot.messages import text as message
 from bot.questions import QuestionRejected, clean_question
@@ -65,6 +71,7 @@ class Request:
     channel: str | None = None
     conversation: str | None = None  # the thread (or DM) the request belongs to, when known
     locale: Language | None = None  # the user's interface language, when the platform says
+    history: tuple[str, ...] = ()  # earlier questions, oldest first, when the caller has them
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,7 @@ class IntakeObserver(Protocol):
 class AnsweringService(Protocol):
     """What the intake needs of `FactBotService`."""
 
-    async def ask(self, question: str) -> Answer: ...
+    async def ask(self, question: str, history: Sequence[str | Turn] = ()) -> Answer: ...
 
     async def factchecks(self, topic: str | None, language: Language) -> list[FactCheckRef]: ...
 
@@ -174,10 +181,12 @@ class Intake:
         service: AnsweringService,
         admission: Admission,
         observers: Sequence[IntakeObserver] = (),
+        memory: ConversationMemory | None = None,
     ) -> None:
         self.service = service
         self.admission = admission
         self.observers: list[IntakeObserver] = list(observers)
+        self.memory = memory or ConversationMemory()
         self.closing = False
         self._in_flight: set[asyncio.Task[object]] = set()
 
@@ -194,9 +203,24 @@ class Intake:
         return decided
 
     async def ask(self, admitted: Admitted) -> Answer:
-        """The answer, in the admitted language: the engine's `prepare` applies the same
-        `detect_language` to the same cleaned text."""
-        return await self._observed(admitted, self.service.ask(admitted.text))
+        """The answer, read in the request's conversation. Its language is the admitted one:
+        the engine's `prepare` applies the same `detect_language` to the same cleaned text."""
+        request = admitted.request
+        key = (request.platform, request.conversation) if request.conversation else None
+        history: Sequence[str | Turn] = request.history or (self.memory.history(key) if key else ())
+        answer = await self._observed(admitted, self.service.ask(admitted.text, history))
+        if key is not None:
+            self.memory.record(key, admitted.text)
+        return answer
+
+    def remember(self, platform: str, conversation: str, admitted: Admitted) -> None:
+        """Count `admitted` as the first question of `conversation` (a thread that starts under
+        the answer to a question asked elsewhere, such as Slack's /ask)."""
+        self.memory.record((platform, conversation), admitted.text)
+
+    def forget(self, platform: str, conversation: str) -> None:
+        """Start `conversation` afresh (the console's /new)."""
+        self.memory.clear((platform, conversation))
 
     async def factchecks(self, admitted: Admitted) -> Notes:
         """Every note (no topic), or those matching the topic, in the admitted language."""

@@ -1,34 +1,52 @@
-"""Tell French questions from English ones, cheaply and without a model."""
+"""Tell French questions from English ones, cheaply and without a model.
+
+Written for chat: no-accent French ("c quoi", "ca decolle qd"), chat English, and a few English
+words in a French question (or the reverse) do not decide on their own.
+"""
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from bot.answer import Language
+from index.text import fold
 
-_FR_MARKERS = frozenset(
+# Words that only one of the two languages uses in questions (accent-folded, no-accent spelling
+# included: chat French drops accents). Shared words ("mission", "article", "on") count for none.
+_FR_WORDS = frozenset(
     """
     le la les des du une est sont que qui quoi quand quel quelle quels quelles comment pourquoi
-    combien où ou et dans sur pour avec pas ce cette ces au aux vraiment il elle ils elles on
-    a-t-il a-t-elle est-ce qu'est-ce c'est quelles lune chine france français française
+    combien ou et dans sur pour avec pas ce cette ces au aux vraiment il elle ils elles on
+    c'est qu'est-ce est-ce lune chine francais francaise je tu nous vous ca ete etait etaient
+    avait avaient apres avant deja aussi encore toujours alors donc sinon mais quelque chose
+    autre autres parle parler fait faire dit dire veut veulent peut peuvent doit y a-t-il
+    t'es j'ai c'etait l'article selon ou genre juste au juste bien oui non moi toi lui leur
+    spationaute fusee decolle decoller lance lancee pese pesait combien annee date lieu
     """.split()
 )
-_EN_MARKERS = frozenset(
+_EN_WORDS = frozenset(
     """
     the is are was were what when who whom how why which did does do of in on for with this that
-    these those to from it its has have had will would can could should really moon china france
-    french about tell
+    these those to from it its has have had will would can could should really moon china
+    french about tell where whats who's what's i you he she they we my your his her their
+    and or but so any some many much there than then just also still ever never anyway
+    launched launch land landed weigh weighed rocket find found bring brought back say says
+    said supposed actually right now people please thanks hey
     """.split()
 )
-_WORD = re.compile(r"[a-zà-öø-ÿ'-]+")
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _ACCENTS = re.compile(r"[éèêëàâîïôûùüçœæ]")
+_ELISION = re.compile(r"^(?:l|d|qu|j|n|s|c|t|m)'")
 
 
+@lru_cache(maxsize=4096)
 def detect_language(text: str) -> Language:
-    """'fr' or 'en' for a question: marker words, French accents and elisions."""
+    """'fr' or 'en' for a chat question: marker words (no-accent French and chat English
+    included), French accents and elisions. Ties go to French only when French evidence exists."""
     lower = text.lower().replace("’", "'")
-    words = _WORD.findall(lower)
-    fr = sum(1 for w in words if w in _FR_MARKERS) + 0.5 * len(_ACCENTS.findall(lower))
-    fr += sum(1 for w in words if re.match(r"^(l|d|qu|j|n|s|c)'", w))
-    en = sum(1 for w in words if w in _EN_MARKERS)
+    words = _WORD.findall(fold(lower))
+    fr = sum(1.0 for w in words if w in _FR_WORDS or _ELISION.match(w))
+    fr += 0.5 * len(_ACCENTS.findall(lower))
+    en = sum(1.0 for w in words if w in _EN_WORDS)
     return "fr" if fr > en else "en"

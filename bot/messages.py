@@ -89,6 +89,29 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "Fix the corpus and run /reindex again:",
     },
     "reindex.no_detail": {"fr": "(aucun détail fourni)", "en": "(no details were reported)"},
+    # ---------------------------------------------------------------- near misses (bot/focus.py)
+    "near_miss.subject": {
+        "fr": "L'article ne parle pas de {subject}.",
+        "en": "The article does not cover {subject}.",
+    },
+    "near_miss.fact": {
+        "fr": "L'article et ses vérifications ne donnent pas {what}.",
+        "en": "The article and its fact-checks do not give {what}.",
+    },
+    "near_miss.fact_of": {
+        "fr": "L'article et ses vérifications ne donnent pas {what} de {subject}.",
+        "en": "The article and its fact-checks do not give {what} of {subject}.",
+    },
+    "near_miss.fact.age": {"fr": "l'âge", "en": "the age"},
+    "near_miss.fact.birth": {"fr": "la naissance", "en": "the birth"},
+    "near_miss.fact.cost": {"fr": "le coût", "en": "the cost"},
+    "near_miss.fact.population": {"fr": "la population", "en": "the population"},
+    "near_miss.fact.weather": {"fr": "la météo", "en": "the weather"},
+    "near_miss.fact.headcount": {"fr": "le nombre de personnes", "en": "the number of people"},
+    "near_miss.fact.live": {"fr": "la situation du moment", "en": "the current situation"},
+    "near_miss.fact.date": {"fr": "la date", "en": "the date"},
+    "near_miss.fact.quantity": {"fr": "ce chiffre", "en": "that figure"},
+    "near_miss.fact.duration": {"fr": "la durée", "en": "the duration"},
     # ---------------------------------------------------------------- chat flow (intake, cooldown,
     # permissions, errors)
     "refusal.empty": {
@@ -159,12 +182,18 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "  /factcheck [topic]  the fact-check notes, or those matching a topic\n"
         "  /sources            what the bot knows: documents, notes, index version\n"
         "  /reindex            rebuild the index from the corpus\n"
+        "  /new                a new conversation (follow-ups forget the earlier questions)\n"
         "  /quit               leave (or Ctrl-D)",
         "fr": "Posez vos questions sur l'article en français ou en anglais. Commandes :\n"
         "  /factcheck [sujet]  les notes de vérification, ou celles sur un sujet\n"
         "  /sources            ce que le bot connaît : documents, notes, version de l'index\n"
         "  /reindex            reconstruire l'index depuis le corpus\n"
+        "  /new                nouvelle conversation (les questions précédentes sont oubliées)\n"
         "  /quit               quitter (ou Ctrl-D)",
+    },
+    "console.new": {
+        "en": "New conversation: follow-up questions start afresh.",
+        "fr": "Nouvelle conversation : les questions de suivi repartent de zéro.",
     },
     "console.sources": {
         "en": "documents: {documents}\nnotes: {notes}\nindex: {version} ({chunks} chunks, "

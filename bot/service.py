@@ -18,10 +18,12 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 
 from bot.answer import Answer, FactCheckRef, Language
 from bot.batcher import MAX_BATCH, MicroBatcher, worker_plan
-from bot.engine import Engine, prepare
+from bot.conversation import Turn
+from bot.engine import Engine
 from bot.index_lifecycle import ReindexFailed
 from bot.settings import Settings
 from bot.status import DocumentInfo, IndexInfo, ReindexReport
@@ -73,10 +75,12 @@ class FactBotService:
 
     # ------------------------------------------------------------------ questions
 
-    async def ask(self, question: str) -> Answer:
-        """Answer one cleaned question (the intake cleans and checks what users type)."""
-        # Language and gloss here, on the loop, overlap with the workers' encoding.
-        return await self.batcher.answer(prepare(question, self.settings))
+    async def ask(self, question: str, history: Sequence[str | Turn] = ()) -> Answer:
+        """Answer one cleaned question, read in its conversation (`history`, oldest first; the
+        intake cleans and checks what users type)."""
+        # Reading the question (language, context, gloss) here, on the loop, overlaps with the
+        # workers' encoding.
+        return await self.batcher.answer(self._engine.prepare(question, history))
 
     async def factchecks(
         self, topic: str | None = None, language: Language = "en"

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.chattext import clean_chat, detect_chat_language, edits1, typo_candidates
+from bot.chattext import clean_chat, edits1, typo_candidates
 from bot.language import detect_language
+from bot.language import detect_language as detect_chat_language
 
 DATA = Path(__file__).parent / "data"
 

@@ -198,3 +198,37 @@ def test_eval_reports_all_three_rankings(
     # Regression guards at the measured level (README, "Answer quality"); not the targets.
     assert data["ranking"]["hybrid"]["hit3"] >= 0.88
     assert data["refusal"]["precision"] >= 0.9 and data["refusal"]["recall"] >= 0.9
+
+
+def test_ask_reads_a_follow_up_with_its_history(
+    run: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    alone = run("ask", "et elle ramene quoi ?", "--json")
+    after = run("ask", "et elle ramene quoi ?", "--history", "quand part chang'e 6 ?", "--json")
+    for out in (alone, after):
+        assert out.returncode == 0, out.stderr
+        _no_traceback(out)
+    assert json.loads(alone.stdout)["refused"]
+    answer = json.loads(after.stdout)
+    assert not answer["refused"] and answer["question"] == "et elle ramene quoi ?"
+    assert "chantillons" in answer["answer"]
+
+
+def test_ask_lines_take_json_with_history(
+    run: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    lines = [
+        json.dumps({"question": "launched when tho?", "history": ["c quoi svom"]}),
+        "launched when tho?",
+        json.dumps({"question": "what did chang'e 8 find?", "history": []}),
+        '{"question": 3}',
+        "{not json",
+    ]
+    out = run("ask", "-", "--json", stdin="\n".join(lines) + "\n")
+    _no_traceback(out)
+    assert out.returncode == 2  # two lines were unusable; the others were answered
+    svom, alone, change8, wrong_type, not_json = (json.loads(x) for x in out.stdout.splitlines())
+    assert not svom["refused"] and "SVOM" in svom["answer"] and "2024" in svom["answer"]
+    assert "SVOM" not in alone["answer"]  # without its history, the question is not about SVOM
+    assert change8["refused"] and "Chang'e 8" in change8["answer"]
+    assert "history" in wrong_type["error"] and "JSON" in not_json["error"]

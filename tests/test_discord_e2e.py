@@ -192,7 +192,7 @@ async def test_an_unexpected_error_is_logged_and_reported_briefly(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def broken(question: str) -> Any:
+    async def broken(question: str, history: object = ()) -> Any:
         raise RuntimeError("index exploded")
 
     monkeypatch.setattr(service, "ask", broken)
@@ -407,6 +407,31 @@ async def test_mention_opens_a_thread_and_follow_ups_need_no_mention(
         # The fake echoes the bot's own posts as MESSAGE_CREATE (like Discord): never answered.
         assert len([r for r in fake.requests if r.path == in_thread]) == 2
         all_mentions_disabled(fake)
+
+
+async def test_a_thread_follow_up_is_read_with_the_earlier_questions(
+    make_settings: Callable[..., Settings], service: FactBotService
+) -> None:
+    async with running_bot(make_settings, service) as fake:
+        # Alone, an elliptical follow-up names nothing the article covers: refused.
+        await fake.post_message(f"<@{fake.bot_id}> et elle ramene quoi ?", mention_bot=True)
+        (alone_thread,) = await fake.wait_for(lambda r: r.path.endswith("/threads"))
+        alone_path = f"/channels/{alone_thread.response['id']}/messages"
+        (alone,) = await fake.wait_for(lambda r: r.path == alone_path and r.method == "POST")
+        assert embed_of(alone.body)["description"].startswith("**Pas couvert par l'article")
+
+        # In the thread of "quand part chang'e 6 ?", it is about Chang'e 6.
+        await fake.post_message(f"<@{fake.bot_id}> quand part chang'e 6 ?", mention_bot=True)
+        threads = await fake.wait_for(lambda r: r.path.endswith("/threads"), count=2)
+        thread_id = int(threads[1].response["id"])
+        in_thread = f"/channels/{thread_id}/messages"
+        await fake.wait_for(lambda r: r.path == in_thread and r.method == "POST")
+        await fake.post_message("et elle ramene quoi ?", channel_id=thread_id)
+        _, followup = await fake.wait_for(lambda r: r.path == in_thread, count=2)
+        embed = embed_of(followup.body)
+        assert embed["title"] == "❓ et elle ramene quoi ?"  # as asked, not as read
+        assert not embed["description"].startswith("**Pas couvert")
+        assert "chantillons" in str(embed)  # the samples Chang'e 6 brought back
 
 
 async def test_reply_when_a_thread_cannot_be_created(

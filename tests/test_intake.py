@@ -6,9 +6,12 @@ runs on a fake clock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from bot.answer import Answer, FactCheckRef, Language
+from bot.conversation import Turn
 from bot.intake import (
     Admission,
     Admitted,
@@ -35,7 +38,7 @@ class StubService:
         self.asked: list[str] = []
         self.searched: list[tuple[str | None, Language]] = []
 
-    async def ask(self, question: str) -> Answer:
+    async def ask(self, question: str, history: Sequence[str | Turn] = ()) -> Answer:
         self.asked.append(question)
         if "boom" in question:
             raise RuntimeError("the engine failed")
@@ -172,9 +175,9 @@ async def test_a_closing_intake_refuses_new_requests_and_drains_those_in_flight(
     release = asyncio.Event()
 
     class SlowService(StubService):
-        async def ask(self, question: str) -> Answer:
+        async def ask(self, question: str, history: Sequence[str | Turn] = ()) -> Answer:
             await release.wait()
-            return await super().ask(question)
+            return await super().ask(question, history)
 
     recorder = Recorder()
     intake = Intake(SlowService(), Admission(500), [recorder])

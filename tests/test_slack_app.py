@@ -15,7 +15,7 @@ import logging
 import re
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlencode
@@ -26,6 +26,7 @@ import pytest
 from bot.adapters import AdapterStartError
 from bot.adapters.slack_app import MISSING_TOKENS, serve
 from bot.answer import Answer, FactCheckRef, Link, SourceRef
+from bot.conversation import Turn
 from bot.questions import clean_question
 from bot.service import FactBotService
 from bot.settings import Settings
@@ -49,7 +50,7 @@ class StubService:
         self.error = error
         self.asked: list[str] = []
 
-    async def ask(self, question: str) -> Answer:
+    async def ask(self, question: str, history: Sequence[str | Turn] = ()) -> Answer:
         self.asked.append(question)
         if self.error is not None:
             raise self.error
@@ -128,9 +129,9 @@ def count_asks(service: FactBotService, monkeypatch: pytest.MonkeyPatch) -> list
     asked: list[str] = []
     real = service.ask
 
-    async def ask(question: str) -> Answer:
+    async def ask(question: str, history: Sequence[str | Turn] = ()) -> Answer:
         asked.append(question)
-        return await real(question)
+        return await real(question, history)
 
     monkeypatch.setattr(service, "ask", ask)
     return asked
@@ -408,6 +409,36 @@ async def test_mention_is_answered_in_a_thread_and_follow_ups_need_no_mention(
     assert in_other_thread.args["thread_ts"] == "9.9"
     # Each question reached the core exactly once; none of the ignored messages did.
     assert asked == [LAUNCH_QUESTION, "Et le DORN français ?", OFF_TOPIC, "Who signed?"]
+
+
+async def test_a_thread_follow_up_is_read_with_the_earlier_questions(
+    fake: FakeSlack, make_settings: Callable[..., Settings], service: FactBotService
+) -> None:
+    def posts() -> list[Call]:
+        return fake.calls_to("chat.postMessage")
+
+    async with running(make_settings(**slack_env(fake)), service, fake):
+        # Alone, an elliptical follow-up names nothing the article covers: refused.
+        await fake.event(mention(f"<@{BOT_USER_ID}> et elle ramene quoi ?", fake.next_ts()))
+        await fake.wait_for(lambda: len(posts()) == 1)
+        root = fake.next_ts()
+        await fake.event(mention(f"<@{BOT_USER_ID}> quand part chang'e 6 ?", root))
+        await fake.wait_for(lambda: len(posts()) == 2)
+        await fake.event(message("et elle ramene quoi ?", fake.next_ts(), thread_ts=root))
+        await fake.wait_for(lambda: len(posts()) == 3)
+        # After an /ask, a follow-up in the thread of its answer reads the /ask question.
+        await fake.command("/ask", "c quoi svom")
+        await fake.wait_for(lambda: len(posts()) == 4)
+        svom_root = posts()[3].response["ts"]
+        await fake.event(message("launched when tho?", fake.next_ts(), thread_ts=svom_root))
+        await fake.wait_for(lambda: len(posts()) == 5)
+    alone, _, followup, _, launched = posts()
+    assert any("Pas couvert par l'article" in t for t in block_texts(alone))
+    assert followup.args["thread_ts"] == root
+    assert not any("Pas couvert" in t for t in block_texts(followup))
+    assert "chantillons" in " ".join(block_texts(followup))  # what Chang'e 6 brought back
+    assert launched.args["thread_ts"] == svom_root
+    assert "2024" in " ".join(block_texts(launched))  # SVOM launched on 22 June 2024
 
 
 async def test_follow_up_in_a_thread_rooted_by_an_ask_answer(fake: FakeSlack) -> None:

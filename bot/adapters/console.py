@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 # The console tells nobody's interface language: its own lines are in English.
 UI: Language = "en"
+SESSION = "session"  # the console is one conversation, until /new
 
 Serving = AbstractAsyncContextManager[tuple["FactBotService", Intake]]
 
@@ -80,10 +81,13 @@ async def _reply(service: FactBotService, intake: Intake, line: str) -> str:
         return text("console.help", UI)
     if command == "/reindex":
         return await _reindex(service)
+    if command == "/new":
+        intake.forget("console", SESSION)
+        return text("console.new", UI)
     kind: Kind = "ask"
     if command in ("/sources", "/factcheck"):
         kind, line = ("sources" if command == "/sources" else "factcheck"), rest
-    admitted = intake.admit(Request("console", "local", line, kind))
+    admitted = intake.admit(Request("console", "local", line, kind, conversation=SESSION))
     if isinstance(admitted, Refusal):
         return admitted.message
     if kind == "sources":

@@ -202,6 +202,10 @@ async def _admit(
         kind,
         guild=_id(interaction.guild_id),
         channel=_id(interaction.channel_id),
+        # In a thread or a DM, earlier questions there are the context of this one.
+        conversation=_id(interaction.channel_id)
+        if isinstance(interaction.channel, discord.Thread | discord.DMChannel)
+        else None,
         locale=_ui_language(interaction),
     )
     decided = interaction.client.intake.admit(request)

@@ -328,6 +328,8 @@ class SlackBot:
         ts = await self._post_public(channel, render_answer(answer, asker=user), respond=respond)
         if ts is not None:
             self.threads.add((channel, ts))
+            # Replies to the answer form its thread: they follow up on this question.
+            self.intake.remember("slack", ts, admitted)
 
     @_command("/factcheck")
     async def _on_factcheck(self, command: dict[str, Any], respond: AsyncRespond) -> None:
