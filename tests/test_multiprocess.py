@@ -40,6 +40,15 @@ READY_TIMEOUT = 600.0  # two processes importing torch at once on a busy 2-core 
 STEP_TIMEOUT = 300.0
 
 
+def _where(after: int = -1, **fields: str) -> Callable[[dict[str, Any]], bool]:
+    """Matches events with these `fields` values, numbered after `after`."""
+
+    def match(event: dict[str, Any]) -> bool:
+        return event.get("seq", 0) > after and all(event.get(k) == v for k, v in fields.items())
+
+    return match
+
+
 # ------------------------------------------------------------------------------ worker side
 
 
@@ -87,7 +96,7 @@ async def _worker(pause_build: bool) -> None:
             pause("unpublished")  # builds/<new> is complete, `current` still names the old one
             publish(self, build)
 
-        bm25s.BM25.save = paused_save  # type: ignore[method-assign]
+        bm25s.BM25.save = paused_save
         IndexStore._publish = paused_publish  # type: ignore[method-assign]
 
     service = await asyncio.to_thread(FactBotService.from_settings, Settings.load(None))
@@ -252,15 +261,15 @@ def test_second_process_hot_swaps_a_rebuild_and_never_serves_a_partial_index(
             a.send("reindex")
 
             for stage in ("half-written", "unpublished"):
-                pause = a.wait(lambda e, s=stage: e.get("stage") == s, STEP_TIMEOUT)[0]
+                pause = a.wait(_where(stage=stage), STEP_TIMEOUT)[0]
                 if stage == "half-written":
                     assert list(index_dir.glob("tmp-*")), "the build should be in progress"
                 else:
                     assert os.readlink(index_dir / "current").endswith(v0)
                 # B keeps answering from the old version and checks INDEX_DIR at least twice.
                 after = pause["seq"]
-                b.wait(lambda e, t=after: e["event"] == "checked" and e["seq"] > t, STEP_TIMEOUT, 2)
-                b.wait(lambda e, t=after: e["event"] == "answer" and e["seq"] > t, STEP_TIMEOUT, 2)
+                b.wait(_where(event="checked", after=after), STEP_TIMEOUT, 2)
+                b.wait(_where(event="answer", after=after), STEP_TIMEOUT, 2)
                 assert not [e for e in b.events if e["event"] == "swapped"]
                 a.send("continue")
 

@@ -187,7 +187,7 @@ class _FakeModel:
         return 2
 
     def encode(self, texts: list[str], **_: Any) -> np.ndarray[Any, np.dtype[np.float32]]:
-        return np.ones((len(texts), 2), dtype=np.float32) / np.sqrt(2)
+        return np.full((len(texts), 2), 1 / np.sqrt(2), dtype=np.float32)
 
 
 def test_thread_limit_is_per_thread_nested_and_capped() -> None:
