@@ -43,7 +43,14 @@ class _LimitedEmbedder:
         return getattr(self._local, "threads", None)
 
 
-class RecordingEngine:
+class _Reader:
+    """Reads a question as itself (what the service needs of `Engine.prepare`)."""
+
+    def prepare(self, question: str, history: Sequence[object] = ()) -> Prepared:
+        return Prepared(question, "en", question)
+
+
+class RecordingEngine(_Reader):
     """Answers a batch after 20 ms + 1 ms a question; fails batches holding "boom"."""
 
     def __init__(self, max_threads: int = 2) -> None:
@@ -159,7 +166,7 @@ def test_one_worker_when_asked_or_when_the_encoder_has_one_thread(
 def test_a_closed_asker_loop_does_not_stall_the_worker() -> None:
     release = threading.Event()
 
-    class SlowEngine:  # answers once released
+    class SlowEngine(_Reader):  # answers once released
         embedder = _LimitedEmbedder(1)
 
         def answer_many(self, questions: list[Prepared]) -> list[Answer]:
