@@ -24,7 +24,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from index.text import STOPWORDS, fold
+from index.text import STOPWORDS, fold, plain_quotes
 
 DEFAULT_MAX_TURNS = 4
 DEFAULT_TTL_SECONDS = 30 * 60.0
@@ -95,7 +95,7 @@ _ELLIPTICAL_WORDS = 2
 def topic_words(text: str) -> tuple[str, ...]:
     """The content words of `text` as written (question words, filler and stop words removed)."""
     out: list[str] = []
-    for raw in _WORD.findall(text.replace("’", "'")):
+    for raw in _WORD.findall(plain_quotes(text)):
         word = fold(raw).strip("'-")
         bare = re.sub(r"^(?:l|d|j|m|n|s|t|c|qu)'", "", word)
         if len(bare) < _MIN_TOPIC_LETTERS or bare in _NO_TOPIC or word in _NO_TOPIC:
@@ -115,7 +115,7 @@ def changes_topic(question: str) -> bool:
 def is_elliptical(question: str) -> bool:
     """True when the question leans on what came before: it opens on "and/et/what about", points
     back with a pronoun ("he", "elle", "ça", "that"), or has at most two topic words."""
-    folded = fold(question.replace("’", "'"))
+    folded = fold(plain_quotes(question))
     if _CONTINUES.search(folded):
         return True
     words = {re.sub(r"^(?:l|d|j|m|n|s|t|c|qu)'", "", w) for w in _WORD.findall(folded)}

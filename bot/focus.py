@@ -43,11 +43,10 @@ from bot.chattext import (
 from bot.messages import text as message
 from index.glossary import GLOSSARY_PATH
 from index.store import LoadedIndex
-from index.text import STOPWORDS, fold, split_sentences
+from index.text import STOPWORDS, fold, plain_quotes, split_sentences
 
 MissKind = Literal["designation", "name", "fact"]
 
-_APOS = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})
 # Words of a text (accent-folded): letters, digits, inner apostrophes and hyphens.
 _TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 _RAW_TOKEN = re.compile(r"[^\W_][\w'’-]*", re.UNICODE)
@@ -229,12 +228,12 @@ def common_vocabulary() -> frozenset[str]:
             continue
         french, _, english = line.partition("\t")
         for part in (french, english):
-            for token in _question_tokens(fold(part.translate(_APOS))):
+            for token in _question_tokens(fold(plain_quotes(part))):
                 words.update(token.split("-"))
                 words.add(token)
     background = Path(GLOSSARY_PATH).with_name("background.txt")
     for line in background.read_text(encoding="utf-8").splitlines():
-        for i, raw in enumerate(_RAW_TOKEN.findall(line.translate(_APOS))):
+        for i, raw in enumerate(_RAW_TOKEN.findall(plain_quotes(line))):
             if raw[:1].islower() or (i == 0 and raw[1:].islower()):
                 for token in _question_tokens(fold(raw)):
                     words.update(token.split("-"))
@@ -323,7 +322,7 @@ class CorpusFocus:
         general = general_vocabulary() if general is None else general
         sentences: list[str] = []
         for text in texts:
-            for para in text.translate(_APOS).split("\n"):
+            for para in plain_quotes(text).split("\n"):
                 sentences.extend(para[s:e] for s, e in split_sentences(para) if e > s)
         vocabulary: Counter[str] = Counter()
         proper: set[str] = set()
@@ -432,7 +431,7 @@ class CorpusFocus:
 
     def unknown_names(self, text: str) -> tuple[str, ...]:
         """Words of `text` that name nothing the corpus or everyday language knows ("artemis")."""
-        folded = fold(text.translate(_APOS))
+        folded = fold(plain_quotes(text))
         out: list[str] = []
         for token in _question_tokens(folded):
             parts = [p for p in token.split("-") if p] if "-" in token else [token]
@@ -444,7 +443,7 @@ class CorpusFocus:
 
     def unknown_designations(self, text: str) -> tuple[str, ...]:
         """Numbered names the corpus never uses with that number ("Chang'e 8", "Apollo 11")."""
-        folded = fold(text.translate(_APOS))
+        folded = fold(plain_quotes(text))
         out: list[str] = []
         for m in _DESIGNATION.finditer(folded):
             stem, number = _ELISION.sub("", m.group(1)), m.group(2)
@@ -459,7 +458,7 @@ class CorpusFocus:
     def entities(self, text: str) -> tuple[str, ...]:
         """The specific things `text` names, as the corpus writes them ("Chang'e 6", "SVOM"), then
         designations and names the corpus does not know (they still say what `text` is about)."""
-        folded = fold(text.translate(_APOS))
+        folded = fold(plain_quotes(text))
         out: list[str] = []
         for key in _entity_keys(folded, self.names, self.designations):
             display = self._display(key)
@@ -478,7 +477,7 @@ class CorpusFocus:
         unknown = self.unknown_names(question)
         if unknown:
             return NearMiss("name", " ".join(unknown))
-        folded = fold(question.translate(_APOS))
+        folded = fold(plain_quotes(question))
         keys = [
             k
             for k in _entity_keys(folded, self.names, self.designations)

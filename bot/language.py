@@ -10,7 +10,7 @@ import re
 from functools import lru_cache
 
 from bot.answer import Language
-from index.text import fold
+from index.text import fold, plain_quotes
 
 # Words that only one of the two languages uses in questions (accent-folded, no-accent spelling
 # included: chat French drops accents). Shared words ("mission", "article", "on") count for none.
@@ -44,7 +44,7 @@ _ELISION = re.compile(r"^(?:l|d|qu|j|n|s|c|t|m)'")
 def detect_language(text: str) -> Language:
     """'fr' or 'en' for a chat question: marker words (no-accent French and chat English
     included), French accents and elisions. Ties go to French only when French evidence exists."""
-    lower = text.lower().replace("’", "'")
+    lower = plain_quotes(text.lower())
     words = _WORD.findall(fold(lower))
     fr = sum(1.0 for w in words if w in _FR_WORDS or _ELISION.match(w))
     fr += 0.5 * len(_ACCENTS.findall(lower))

@@ -56,7 +56,6 @@ log = logging.getLogger("factbot.embeddings")
 
 FORMAT_VERSION = 2  # 2: numerics recorded and applied
 Quantization = Literal["int8-weights", "int8-static", "fp32"]
-QUANTIZATIONS: tuple[Quantization, ...] = ("int8-weights", "int8-static", "fp32")
 Precision = Literal["f32", "bf16"]
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # The export depends on these; a different installed version re-exports (graphs and quantization
