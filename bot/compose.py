@@ -19,7 +19,7 @@ QUOTE_MARGIN = 0.2
 MAX_FACTCHECKS = 3
 # A note this much less relevant than the most relevant one (bot/lead.py: its best sentence and
 # the retrieval's view of it) does not bear on the question, unless it corrects a quoted sentence.
-NOTE_MARGIN = 0.3
+NOTE_MARGIN = 0.4
 ARTICLE_LOOKAHEAD = 3
 
 SentencePicker = Callable[[str, Chunk], tuple[int, int]]
