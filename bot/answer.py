@@ -77,6 +77,25 @@ class FactCheckRef:
 
 
 @dataclass(frozen=True)
+class Lead:
+    """The one verbatim sentence that best answers the question, shown first by every adapter.
+
+    `text` is an exact substring of a corpus file: an article sentence (the English translation's
+    for an English answer, when there is one) or a sentence of a fact-check note's section in the
+    answer's language. `source` is the id of the `SourceRef` (article) or `FactCheckRef` (note) it
+    comes from; `paragraph` or `label` say where it comes from when it is shown."""
+
+    text: str
+    source: str
+    kind: SourceKind
+    paragraph: int | None = None  # the article paragraph, for an article sentence
+    label: str | None = None  # the note's verdict label, for a fact-check sentence
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "source": self.source, "kind": self.kind}
+
+
+@dataclass(frozen=True)
 class Answer:
     """The result of one question: quotes and verdicts, or an honest refusal."""
 
@@ -87,6 +106,7 @@ class Answer:
     sources: tuple[SourceRef, ...] = ()
     factchecks: tuple[FactCheckRef, ...] = ()
     index_version: str = ""
+    lead: Lead | None = None  # None when refused
     debug: dict[str, float] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -94,6 +114,7 @@ class Answer:
             "question": self.question,
             "language": self.language,
             "refused": self.refused,
+            "lead": self.lead.to_json() if self.lead is not None else None,
             "answer": self.text,
             "sources": [s.to_json() for s in self.sources],
             "factchecks": [f.to_json() for f in self.factchecks],

@@ -57,8 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     idx = sub.add_parser("index", help="build or rebuild the index; prints chunks, time, model")
     idx.add_argument("--if-needed", action="store_true", help="only when missing or stale")
 
-    ev = sub.add_parser("eval", help="retrieval and refusal quality on the dev set")
-    ev.add_argument("--questions", default="tests/data/questions.jsonl")
+    ev = sub.add_parser("eval", help="retrieval, refusal and lead quality on evaluation sets")
+    ev.add_argument(
+        "--questions", action="append", help="a question set (repeatable; default: the dev set)"
+    )
+    ev.add_argument("--all", action="store_true", help="the dev, held-out and chat sets")
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--calibrate", action="store_true", help="search refusal thresholds")
     ev.add_argument("--verbose", action="store_true", help="list every miss")
@@ -119,9 +122,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "index":
         return _index(settings, args.if_needed)
     if command == "eval":
-        from bot.evaluation import run_eval
+        from bot.evaluation import EVAL_SETS, run_eval
 
-        return run_eval(_engine(settings), args.questions, args.json, args.calibrate, args.verbose)
+        paths = [*(EVAL_SETS if args.all else ()), *(args.questions or ())] or EVAL_SETS[:1]
+        return run_eval(_engine(settings), paths, args.json, args.calibrate, args.verbose)
     if command == "discord" and getattr(args, "discord_command", None) == "invite":
         from bot.adapters import AdapterStartError
         from bot.adapters.discord_bot import invite_url

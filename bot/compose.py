@@ -1,19 +1,25 @@
-"""Turn ranked units into an `Answer`: exact quotes, the verdicts that bear on them, the text."""
+"""Turn ranked units into an `Answer`: the lead, exact quotes, the verdicts that bear on the
+question, the plain text."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from bot.answer import Answer, FactCheckRef, Language, Link, SourceRef
-from bot.messages import text
+from bot.answer import Answer, FactCheckRef, Language, Lead, Link, SourceRef
+from bot.lead import Candidate, LeadIndex, QuestionScorer, choose_lead
+from bot.messages import lead_origin, text
 from bot.retrieval import Hit
 from index.chunking import Chunk
+from index.embeddings import Vectors
 from index.store import LoadedIndex, NoteRecord
 from index.verdicts import is_warning, verdict
 
 # A unit whose dense score falls this far below the best one is not worth quoting beside it.
 QUOTE_MARGIN = 0.2
 MAX_FACTCHECKS = 3
+# A note this much less relevant than the most relevant one (bot/lead.py: its best sentence and
+# the retrieval's view of it) does not bear on the question, unless it corrects a quoted sentence.
+NOTE_MARGIN = 0.4
 ARTICLE_LOOKAHEAD = 3
 
 SentencePicker = Callable[[str, Chunk], tuple[int, int]]
@@ -47,8 +53,14 @@ def compose(
     index: LoadedIndex,
     top_k: int,
     pick: SentencePicker,
+    leads: LeadIndex,
+    scorer: QuestionScorer,
+    vector: Vectors,
 ) -> Answer:
-    """Build the answer from the best `top_k` units (the caller has checked relevance)."""
+    """Build the answer from the best `top_k` units (the caller has checked relevance).
+
+    `leads`, `scorer` and `vector` (the question's embedding) choose the lead and rank the notes
+    by how well they answer the question (bot/lead.py)."""
     best = hits[0].dense if hits else 0.0
     chosen = [h for h in hits[:top_k] if h.dense >= best - QUOTE_MARGIN or h is hits[0]]
     if chosen and chosen[0].kind == "factcheck":
@@ -64,21 +76,31 @@ def compose(
             chosen.append(nearby)
     article_url = next((d.url for d in index.documents if d.id == _article_id(index)), None)
     sources: list[SourceRef] = []
-    note_ids: list[str] = []
+    quotes: list[Candidate] = []
+    attached: list[str] = []  # notes whose claim a quoted sentence holds
     quoted_warnings: set[str] = set()  # notes correcting a sentence the answer quotes
+    # A note correcting a quoted sentence is as relevant to the retrieval as that sentence.
+    inherited: dict[str, float] = {}
     for hit in chosen:
         if hit.kind == "article":
-            sources.append(_article_source(question, language, hit, index, article_url, pick))
+            source = _article_source(question, language, hit, index, article_url, pick)
+            sources.append(source)
+            # An English answer leads with the aligned English sentence, a verbatim corpus text.
+            leading = (
+                source.translation if language == "en" and source.translation else source.quote
+            )
+            texts = [t for t in (source.quote, source.translation) if t]
+            quotes.append(leads.quote(scorer, hit, leading, texts))
             original = next(
                 index.chunks[r] for r in hit.chunks if index.chunks[r].canonical is None
             )
-            note_ids.extend(original.notes)
-            quoted_warnings.update(
-                n for n in original.notes if n in index.notes and is_warning(index.notes[n].verdict)
-            )
+            attached.extend(original.notes)
+            for n in original.notes:
+                if n in index.notes and is_warning(index.notes[n].verdict):
+                    quoted_warnings.add(n)
+                    inherited[n] = max(inherited.get(n, 0.0), hit.fused)
         else:
             note = index.notes[hit.unit]
-            note_ids.append(note.id)
             sources.append(
                 SourceRef(
                     id=hit.unit,
@@ -90,26 +112,67 @@ def compose(
                     url=note.sources[0][1] if note.sources else None,
                 )
             )
-    # Notes that bear on the quotes, most relevant to the question first (a quoted sentence can
-    # carry several notes; the one about what was asked should lead). Every note correcting a
-    # quoted sentence is shown, however many: a quoted mistake never goes out unflagged. Other
-    # notes fill the rest, up to MAX_FACTCHECKS.
-    relevance = {h.unit: h.fused for h in hits if h.kind == "factcheck"}
-    candidates = [n for n in dict.fromkeys(note_ids) if n in index.notes]
-    candidates.sort(key=lambda n: (-relevance.get(n, 0.0), not is_warning(index.notes[n].verdict)))
-    others = [n for n in candidates if n not in quoted_warnings]
-    shown = quoted_warnings.union(others[: max(0, MAX_FACTCHECKS - len(quoted_warnings))])
-    notes = [index.notes[n] for n in candidates if n in shown]
-    factchecks = tuple(factcheck_ref(n, language) for n in notes)
+    # Every note the retrieval found or a quote carries, scored by its sentence that best
+    # answers the question; the lead is that sentence or a quote (bot/lead.py).
+    found = {h.unit: h.fused for h in hits if h.kind == "factcheck"}
+    pool = {
+        n: max(found.get(n, 0.0), inherited.get(n, 0.0))
+        for n in [*found, *attached]
+        if n in index.notes
+    }
+    answers = leads.best_sentences(scorer, vector, pool, language)
+    chosen_lead = choose_lead(question, quotes, answers.values())
+    relevance = {n: c.relevance for n, c in answers.items()}
+    factchecks = _notes_shown(relevance, quoted_warnings, chosen_lead, index, language)
+    shown = {f.id for f in factchecks}
+    # A note is a source only when it is shown: no unrelated note among the sources.
+    sources = [s for s in sources if s.kind == "article" or s.doc in shown]
+    lead = _lead(chosen_lead, sources, factchecks)
     return Answer(
         question,
         language,
         False,
-        render_text(language, sources, factchecks),
+        render_text(language, sources, factchecks, lead),
         tuple(sources),
         factchecks,
         index_version=index.version,
+        lead=lead,
     )
+
+
+def _notes_shown(
+    relevance: dict[str, float],
+    quoted_warnings: set[str],
+    lead: Candidate | None,
+    index: LoadedIndex,
+    language: Language,
+) -> tuple[FactCheckRef, ...]:
+    """The notes that bear on the question, the one that best answers it first (the lead's).
+
+    Every note correcting a quoted sentence is shown, however many and however far from the
+    question: a quoted mistake never goes out unflagged. Besides them, the lead's note and the
+    notes answering nearly as well as the best one, up to MAX_FACTCHECKS in all."""
+    lead_note = lead.source if lead is not None and lead.kind == "factcheck" else None
+    top = max(relevance.values(), default=0.0)
+    ranked = sorted(relevance, key=lambda n: (n != lead_note, -relevance[n], n))
+    ranked += sorted(quoted_warnings - set(relevance))  # a note without sentences in the index
+    required = quoted_warnings | ({lead_note} if lead_note else set())
+    room = max(0, MAX_FACTCHECKS - len(required))
+    others = [n for n in ranked if n not in required and relevance[n] >= top - NOTE_MARGIN]
+    shown = required.union(others[:room])
+    return tuple(factcheck_ref(index.notes[n], language) for n in ranked if n in shown)
+
+
+def _lead(
+    chosen: Candidate | None, sources: Sequence[SourceRef], factchecks: Sequence[FactCheckRef]
+) -> Lead | None:
+    if chosen is None:
+        return None
+    if chosen.kind == "article":
+        paragraph = next((s.paragraph for s in sources if s.id == chosen.source), None)
+        return Lead(chosen.text, chosen.source, "article", paragraph=paragraph)
+    label = next((f.label for f in factchecks if f.id == chosen.source), None)
+    return Lead(chosen.text, chosen.source, "factcheck", label=label)
 
 
 def _claimed_sentence(hits: Sequence[Hit], note_id: str, index: LoadedIndex) -> Hit | None:
@@ -166,10 +229,17 @@ def _slice(chunk: Chunk, start: int, end: int) -> str:
 
 
 def render_text(
-    language: Language, sources: Sequence[SourceRef], factchecks: Sequence[FactCheckRef]
+    language: Language,
+    sources: Sequence[SourceRef],
+    factchecks: Sequence[FactCheckRef],
+    lead: Lead | None = None,
 ) -> str:
-    """The plain-text answer (console, JSON `answer`)."""
+    """The plain-text answer (console, JSON `answer`): the lead first, then the quotes and notes."""
     lines: list[str] = []
+    if lead is not None:
+        lines.append(
+            f"{text('lead.title', language)}: « {lead.text} » ({lead_origin(lead, language)})"
+        )
     quotes = [s for s in sources if s.kind == "article"]
     if quotes:
         lines.append(f"{text('answer.article', language)}:")

@@ -19,12 +19,13 @@ from bot.conversation import Turn, contextualize
 from bot.focus import CorpusFocus, NearMiss
 from bot.index_lifecycle import embedder_for, load_or_build, load_published, rebuild
 from bot.language import detect_language
+from bot.lead import LeadIndex, QuestionScorer
 from bot.relevance import GATES, Gate, is_relevant
 from bot.retrieval import Retrieval, Retriever
 from bot.settings import Settings
 from bot.status import DocumentInfo, IndexInfo
 from index.chunking import Chunk
-from index.embeddings import Embedder
+from index.embeddings import Embedder, Vectors
 from index.glossary import default_glossary
 from index.store import IndexStore, LoadedIndex
 from index.text import content_words
@@ -93,6 +94,7 @@ class Engine:
         self.index = index
         self.retriever = Retriever(index)
         self.focus = CorpusFocus.from_index(index)
+        self.leads = LeadIndex(index)
 
     @classmethod
     def open(cls, settings: Settings) -> Engine:
@@ -142,13 +144,17 @@ class Engine:
         items = [q if isinstance(q, Prepared) else self.prepare(q) for q in questions]
         vectors = self.embedder.encode_queries([p.embedded for p in items])
         found = self.retriever.search_many([p.question for p in items], vectors)
-        return [self._answer(p, f, gates) for p, f in zip(items, found, strict=True)]
+        return [self._answer(p, f, v, gates) for p, f, v in zip(items, found, vectors, strict=True)]
 
     def answer(self, question: str) -> Answer:
         return self.answer_many([question])[0]
 
     def _answer(
-        self, prepared: Prepared, found: Retrieval, gates: dict[Language, Gate] | None
+        self,
+        prepared: Prepared,
+        found: Retrieval,
+        vector: Vectors,
+        gates: dict[Language, Gate] | None,
     ) -> Answer:
         question, language, embedded = prepared.question, prepared.language, prepared.embedded
         asked = prepared.asked or question
@@ -170,6 +176,9 @@ class Engine:
                 self.index,
                 self.settings.top_k,
                 lambda q, chunk: self._pick_sentence(q, embedded, chunk),
+                self.leads,
+                QuestionScorer.of(question, found.words, self.retriever.idf),
+                vector,
             )
             answer = replace(answer, question=asked)  # composed from what the retrieval read
         answer.debug.update(debug)

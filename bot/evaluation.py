@@ -1,11 +1,16 @@
-"""`factbot eval`: retrieval and refusal quality on the public dev set.
+"""`factbot eval`: retrieval, refusal and lead quality on the evaluation sets.
 
-Each dev question has a kind (article, factcheck, out_of_scope) and a gold regex. Two views:
+Each question has a kind (article, factcheck, followup, out_of_scope), a gold regex and, in the
+chat set, a `lead` regex and the `history` of its thread. Four views:
 - ranking: hit@1, hit@3 and MRR of the gold unit in the hybrid, dense-only and BM25-only rankings
   (a unit is an article sentence with its translation, or a note);
 - answer: what users see. hit@1 = the gold is in the first quote (or a note attached to it);
   hit@3 = the gold is anywhere in the answer (at most TOP_K quotes and 3 notes); a refusal of an
-  in-scope question is a miss. Refusal precision and recall are over out-of-scope questions.
+  in-scope question is a miss. Refusal precision and recall are over out-of-scope questions;
+- groups: per kind, the questions answered right (in scope: answered with the gold anywhere in the
+  answer; out of scope: refused);
+- lead: the share of answered in-scope questions whose lead matches the `lead` regex (the gold
+  regex when the set has none).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from pathlib import Path
 from typing import Literal, NotRequired, TypedDict
 
 from bot.answer import Answer, Language
-from bot.engine import Engine
+from bot.engine import Engine, Prepared
 from bot.relevance import GATES, Gate
 
 RANK_DEPTH = 10
@@ -59,9 +64,26 @@ class QuestionRow(TypedDict):
     margin: float | None
     coverage: float | None
     answer_hit: bool | None  # None for an out-of-scope question
+    lead: str | None  # the answer's lead sentence (None when refused)
+    lead_hit: bool | None  # None unless an answered in-scope question
     question: str
     embedded: str
     words: list[str]
+
+
+class GroupScores(TypedDict):
+    """Questions of one kind answered right (out of scope: refused), out of `total`."""
+
+    right: int
+    total: int
+
+
+class LeadScores(TypedDict):
+    """Answered in-scope questions whose lead matches the lead (or gold) regex."""
+
+    right: int
+    answered: int
+    accuracy: float
 
 
 class LanguageResult(TypedDict):
@@ -79,6 +101,9 @@ class EvalResult(TypedDict):
     ranking: dict[Ranker, RankingScores]
     answer: AnswerScores
     refusal: RefusalScores
+    groups: dict[str, GroupScores]
+    lead: LeadScores
+    history: bool  # follow-ups were asked with their thread's earlier questions
     rows: list[QuestionRow]
     by_language: NotRequired[dict[Language, LanguageResult]]
 
@@ -90,6 +115,8 @@ class DevQuestion:
     language: Language
     kind: str
     gold: re.Pattern[str] | None
+    lead: re.Pattern[str] | None = None  # what the lead must hold (default: the gold)
+    history: tuple[str, ...] = ()  # earlier questions of the thread, oldest first
 
     @property
     def in_scope(self) -> bool:
@@ -103,8 +130,25 @@ def load_questions(path: str | Path) -> list[DevQuestion]:
             continue
         row = json.loads(line)
         gold = re.compile(row["gold"], re.IGNORECASE) if row.get("gold") else None
-        out.append(DevQuestion(row["id"], row["question"], row["language"], row["kind"], gold))
+        lead = re.compile(row["lead"], re.IGNORECASE) if row.get("lead") else None
+        history = tuple(row.get("history") or ())
+        out.append(
+            DevQuestion(
+                row["id"], row["question"], row["language"], row["kind"], gold, lead, history
+            )
+        )
     return out
+
+
+def reads_history(engine: Engine) -> bool:
+    """Whether the engine prepares a question in its conversation (`prepare(question, history)`)."""
+    return callable(getattr(engine, "prepare", None))
+
+
+def prepared_in_thread(engine: Engine, question: DevQuestion) -> Prepared:
+    """`question` prepared as the bot prepares it in its thread (chat cleaning, typos, the
+    conversation context, near misses)."""
+    return engine.prepare(question.question, question.history)
 
 
 def _unit_text(engine: Engine, unit: str) -> str:
@@ -146,26 +190,40 @@ def evaluate(
     """All metrics as a JSON-able dict (plus per-question rows under 'rows')."""
     from index.text import content_words
 
-    # Prepared as the bot prepares them (detected language, gloss), so that the rankings below
-    # and the answers measure the same vectors.
-    prepared = [engine.prepare(q.question) for q in questions]
+    # Prepared as the bot prepares them in their thread (detected language, gloss, context), so
+    # that the rankings below and the answers measure the same vectors.
+    prepared = [prepared_in_thread(engine, q) for q in questions]
     embedded = [p.embedded for p in prepared]
     vectors = engine.embedder.encode_queries(embedded)
     answers = engine.answer_many(prepared, gates)
     ranks: dict[Ranker, list[int | None]] = {"hybrid": [], "dense": [], "bm25": []}
     answer_ranks: list[int | None] = []
     rows: list[QuestionRow] = []
+    groups: dict[str, GroupScores] = {}
+    leads = answered = 0
     tp = fp = fn = 0
-    for q, text, vec, ans in zip(questions, embedded, vectors, answers, strict=True):
+    for q, p, vec, ans in zip(questions, prepared, vectors, answers, strict=True):
+        text = p.embedded
+        lead_hit = False
+        group = groups.setdefault(q.kind, GroupScores(right=0, total=0))
+        group["total"] += 1
         if q.in_scope:
             assert q.gold is not None
-            hybrid = [h.unit for h in engine.retriever.search(q.question, vec).hits]
+            hybrid = [h.unit for h in engine.retriever.search(p.question, vec).hits]
             ranks["hybrid"].append(_rank(engine, hybrid, q.gold))
             ranks["dense"].append(_rank(engine, engine.retriever.dense_only(vec), q.gold))
-            ranks["bm25"].append(_rank(engine, engine.retriever.lexical_only(q.question), q.gold))
+            ranks["bm25"].append(_rank(engine, engine.retriever.lexical_only(p.question), q.gold))
             items = [] if ans.refused else _answer_items(ans)
             hit = next((i for i, t in enumerate(items, start=1) if q.gold.search(t)), None)
             answer_ranks.append(1 if hit == 1 else (2 if hit is not None else None))
+            group["right"] += hit is not None
+            if not ans.refused:
+                answered += 1
+                wanted = q.lead or q.gold
+                lead_hit = ans.lead is not None and wanted.search(ans.lead.text) is not None
+                leads += lead_hit
+        else:
+            group["right"] += ans.refused
         if ans.refused and not q.in_scope:
             tp += 1
         elif ans.refused and q.in_scope:
@@ -182,6 +240,8 @@ def evaluate(
                 "margin": ans.debug.get("margin"),
                 "coverage": ans.debug.get("coverage"),
                 "answer_hit": (answer_ranks[-1] is not None) if q.in_scope else None,
+                "lead": ans.lead.text if ans.lead is not None else None,
+                "lead_hit": lead_hit if q.in_scope and not ans.refused else None,
                 "question": q.question,
                 "embedded": text,
                 "words": list(content_words(q.question)),
@@ -198,9 +258,9 @@ def evaluate(
     ranking: dict[Ranker, RankingScores] = {}
     for name, found in ranks.items():
         hit1, hit3, mrr = _hits(found)
-        p, r = refusals[name]
+        rp, rr = refusals[name]
         ranking[name] = RankingScores(
-            hit1=hit1, hit3=hit3, mrr=mrr, refusal_precision=p, refusal_recall=r
+            hit1=hit1, hit3=hit3, mrr=mrr, refusal_precision=rp, refusal_recall=rr
         )
     answer_hit1, answer_hit3, _ = _hits(answer_ranks)
     return {
@@ -209,6 +269,9 @@ def evaluate(
         "out_of_scope": sum(not q.in_scope for q in questions),
         "ranking": ranking,
         "answer": {"hit@1": answer_hit1, "hit@3": answer_hit3},
+        "groups": dict(sorted(groups.items(), key=lambda kv: _group_order(kv[0]))),
+        "lead": {"right": leads, "answered": answered, "accuracy": leads / max(1, answered)},
+        "history": reads_history(engine),
         "refusal": {
             "precision": precision,
             "recall": recall,
@@ -218,6 +281,13 @@ def evaluate(
         },
         "rows": rows,
     }
+
+
+GROUPS = ("article", "factcheck", "followup", "out_of_scope")
+
+
+def _group_order(kind: str) -> tuple[int, str]:
+    return (GROUPS.index(kind) if kind in GROUPS else len(GROUPS), kind)
 
 
 def _precision_recall(tp: int, fp: int, fn: int) -> tuple[float, float]:
@@ -304,6 +374,17 @@ def _table(result: EvalResult, name: str) -> str:
         lines.append(
             f"| {label} | {a['hit@1']:.3f} | {a['hit@3']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} |"
         )
+    lines += ["", "| group | answered right |", "|---|---|"]
+    for kind, g in result["groups"].items():
+        label = "out of scope (refused)" if kind == "out_of_scope" else kind
+        lines.append(f"| {label} | {g['right']}/{g['total']} |")
+    lead = result["lead"]
+    lines.append(
+        f"| lead holds the answer (answered in scope) | {lead['right']}/{lead['answered']} "
+        f"({lead['accuracy']:.3f}) |"
+    )
+    if "followup" in result["groups"] and not result["history"]:
+        lines.append("\nfollow-ups asked without their history (this engine reads questions alone)")
     return "\n".join(lines)
 
 
@@ -325,8 +406,27 @@ def evaluate_with_languages(
     return result
 
 
-def run_eval(engine: Engine, path: str, as_json: bool, do_calibrate: bool, verbose: bool) -> int:
-    """CLI body of `factbot eval`."""
+EVAL_SETS = ("tests/data/questions.jsonl", "tests/data/heldout.jsonl", "tests/data/chat.jsonl")
+
+
+def run_eval(
+    engine: Engine, paths: Sequence[str], as_json: bool, do_calibrate: bool, verbose: bool
+) -> int:
+    """CLI body of `factbot eval`: every set in turn (calibration on the first one only)."""
+    results: list[dict[str, object]] = []
+    for i, path in enumerate(paths):
+        result = _run_one(engine, path, do_calibrate and i == 0, as_json, verbose)
+        results.append({"set": path, **{k: v for k, v in result.items() if k != "rows"}})
+        if not as_json and i < len(paths) - 1:
+            print()
+    if as_json:
+        print(json.dumps(results[0] if len(results) == 1 else {"sets": results}, indent=1))
+    return 0
+
+
+def _run_one(
+    engine: Engine, path: str, do_calibrate: bool, as_json: bool, verbose: bool
+) -> EvalResult:
     questions = load_questions(path)
     result = evaluate_with_languages(engine, questions)
     if do_calibrate:
@@ -339,14 +439,11 @@ def run_eval(engine: Engine, path: str, as_json: bool, do_calibrate: bool, verbo
             )
         print(_table(tuned, path))
         print(f"\ncurrent gates: {GATES}")
-    if as_json:
-        slim = {k: v for k, v in result.items() if k != "rows"}
-        print(json.dumps(slim, indent=1))
-    else:
+    if not as_json:
         print(_table(result, path))
     if verbose:
         for row in result["rows"]:
             wrong = row["refused"] == (row["kind"] != "out_of_scope") or row["answer_hit"] is False
-            if wrong:
+            if wrong or row["lead_hit"] is False:
                 print(json.dumps(row, ensure_ascii=False))
-    return 0
+    return result

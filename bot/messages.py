@@ -6,7 +6,7 @@ writes user-facing wording of its own. Keys are grouped by who uses them.
 
 from __future__ import annotations
 
-from bot.answer import Language
+from bot.answer import Language, Lead
 
 CATALOGUE: dict[str, dict[Language, str]] = {
     # ---------------------------------------------------------------- answers and notes (rendering)
@@ -37,6 +37,11 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "{mark} = the article is wrong or outdated",
     },
     "answer.index": {"fr": "index {version}", "en": "index {version}"},
+    # ---------------------------------------------------------------- lead
+    # The sentence that best answers the question, shown first, with where it comes from.
+    "lead.title": {"fr": "En bref", "en": "In short"},
+    "lead.from_article": {"fr": "article, §{paragraph}", "en": "article, §{paragraph}"},
+    "lead.from_note": {"fr": "vérification : {label}", "en": "fact-check: {label}"},
     "answer.thread": {"fr": "Question", "en": "Question"},
     "more_not_shown": {"fr": "{n} de plus, non affichés", "en": "{n} more not shown"},
     "and_more": {"fr": "… et {n} de plus", "en": "… and {n} more"},
@@ -220,3 +225,10 @@ def text(key: str, language: Language, **values: object) -> str:
     """The catalogue string `key` in `language`, formatted with `values`."""
     template = CATALOGUE[key][language]
     return template.format(**values) if values else template
+
+
+def lead_origin(lead: Lead, language: Language) -> str:
+    """Where an answer's lead comes from: the article paragraph, or the note's verdict label."""
+    if lead.kind == "factcheck":
+        return text("lead.from_note", language, label=lead.label or "")
+    return text("lead.from_article", language, paragraph=lead.paragraph)

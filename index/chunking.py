@@ -3,15 +3,19 @@
 Article chunks are runs of whole sentences inside one paragraph (one sentence by default: measured
 best on this corpus, see docs/retrieval.md), in every language; a translation chunk
 carries the id of the French chunk it is aligned with, so an English hit quotes the original.
-Fact-check notes give one chunk per language section, carrying their claim and verdict.
+Fact-check notes give one chunk per language section, carrying their claim and verdict, and
+their sentences (`note_sentences`) are the candidates for an answer's lead.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from index.corpus import ClaimSpan, Corpus, Document, FactCheck
+from index.text import split_sentences
 
 ChunkKind = Literal["article", "factcheck"]
 
@@ -142,3 +146,60 @@ def chunk_corpus(corpus: Corpus, config: ChunkingConfig) -> list[Chunk]:
     for note in corpus.factchecks:
         chunks.extend(_note_chunks(note))
     return chunks
+
+
+@dataclass(frozen=True)
+class NoteSentence:
+    """One sentence of a note's language section: the candidates for an answer's lead.
+
+    `start`/`end` are offsets into the section text (the note chunk's `text`); `aligned` is the
+    position, in `note_sentences`' list, of the same sentence in the note's other language
+    section, or -1 when the two sections do not split into the same sentences per paragraph."""
+
+    note: str
+    language: str
+    start: int
+    end: int
+    text: str
+    aligned: int = -1
+
+    def to_json(self) -> list[Any]:
+        return [self.note, self.language, self.start, self.end, self.aligned]
+
+    @classmethod
+    def from_json(cls, data: list[Any], sections: dict[tuple[str, str], str]) -> NoteSentence:
+        note, language, start, end, aligned = data
+        text = sections[(note, language)][start:end]
+        return cls(note, language, int(start), int(end), text, int(aligned))
+
+
+def _paragraph_sentences(text: str) -> list[list[tuple[int, int]]]:
+    """Sentence spans of `text`, grouped by paragraph (blocks between blank lines)."""
+    out: list[list[tuple[int, int]]] = []
+    for block in re.finditer(r"\S(?:.|\n(?!\s*\n))*", text):
+        offset = block.start()
+        out.append([(offset + s, offset + e) for s, e in split_sentences(block.group())])
+    return out
+
+
+def note_sentences(chunks: Sequence[Chunk]) -> list[NoteSentence]:
+    """Every sentence of every note section, in chunk order, aligned across languages by
+    position when both sections have as many sentences in each paragraph."""
+    sections = [c for c in chunks if c.kind == "factcheck"]
+    split = {(c.doc, c.language): _paragraph_sentences(c.text) for c in sections}
+    rows: dict[tuple[str, str], list[int]] = {}
+    out: list[NoteSentence] = []
+    for c in sections:
+        for paragraph in split[(c.doc, c.language)]:
+            for s, e in paragraph:
+                rows.setdefault((c.doc, c.language), []).append(len(out))
+                out.append(NoteSentence(c.doc, c.language, s, e, c.text[s:e]))
+    for (note, language), mine in rows.items():
+        for other, theirs in rows.items():
+            if other[0] != note or other[1] == language:
+                continue
+            shape = [len(p) for p in split[(note, language)]]
+            if shape == [len(p) for p in split[other]]:
+                for i, j in zip(mine, theirs, strict=True):
+                    out[i] = replace(out[i], aligned=j)
+    return out

@@ -6,6 +6,7 @@ On disk, like bm25s's save/load, a folder of plain files per build:
       current -> builds/<version>      (a relative symlink, replaced atomically)
       builds/<version>/manifest.json   (model, dimension, corpus hash, chunking, versions, hashes)
                        chunks.json  vectors.npy  faiss.index  bm25/  lexicon.json  corpus.json
+                       note_sentences.json  note_sentences.npy   (the lead's candidates)
 
 A build is written to `INDEX_DIR/tmp-*`, renamed into `builds/`, then published by replacing the
 `current` link with one `os.replace`: a reader sees the old index or the new one, never half of
@@ -33,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from index.checksums import folder_checksums, package_versions, sha256_file
-from index.chunking import Chunk, ChunkingConfig, chunk_corpus
+from index.chunking import Chunk, ChunkingConfig, NoteSentence, chunk_corpus, note_sentences
 from index.corpus import Corpus
 from index.embeddings import Vectors
 from index.locks import exclusive_lock
@@ -42,7 +43,8 @@ from index.vectors import VectorIndex, build_vector_index, load_vector_index
 
 log = logging.getLogger("factbot.index")
 
-FORMAT_VERSION = 1
+# 2: the notes' sentences and their vectors (an older build is stale and rebuilt).
+FORMAT_VERSION = 2
 KEEP_BUILDS = 3
 CURRENT = "current"
 LIBRARIES = ("faiss-cpu", "bm25s", "sentence-transformers", "torch", "numpy")
@@ -155,6 +157,10 @@ class LoadedIndex:
     doc_freq: Mapping[str, int]
     notes: Mapping[str, NoteRecord]
     documents: tuple[DocRecord, ...]
+    # Every sentence of every note section and its vector: an answer's lead is chosen among
+    # them with the question's vector, without a second encode.
+    note_sentences: tuple[NoteSentence, ...]
+    note_vectors: Vectors
 
     @property
     def version(self) -> str:
@@ -164,12 +170,14 @@ class LoadedIndex:
 @dataclass(frozen=True)
 class _Content:
     """What a build writes, computed before it takes the build lock: the chunks, their vectors
-    and BM25 tokens, and the background questions' vectors."""
+    and BM25 tokens, the background questions' vectors, and the notes' sentences with theirs."""
 
     chunks: list[Chunk]
     vectors: Vectors
     background: Vectors
     tokens: list[list[str]]
+    sentences: list[NoteSentence]
+    sentence_vectors: Vectors
 
     @classmethod
     def of(
@@ -178,11 +186,14 @@ class _Content:
         chunks = chunk_corpus(corpus, config)
         if not chunks:
             raise IndexProblem("the corpus produced no chunks")
+        sentences = note_sentences(chunks)
         return cls(
             chunks=chunks,
             vectors=encoder.encode([c.embed_text for c in chunks], batch_size=batch_size),
             background=encoder.encode(background_questions(), batch_size=batch_size),
             tokens=[list(content_words(c.embed_text)) for c in chunks],
+            sentences=sentences,
+            sentence_vectors=_encode(encoder, [s.text for s in sentences], batch_size),
         )
 
     def write(self, folder: Path, corpus: Corpus) -> VectorIndex:
@@ -201,7 +212,16 @@ class _Content:
         lexicon = {"documents": len(self.chunks), "doc_freq": dict(sorted(doc_freq.items()))}
         _write_json(folder / "lexicon.json", lexicon)
         _write_json(folder / "corpus.json", _records(corpus), ascii=False, indent=1)
+        _write_json(folder / "note_sentences.json", [s.to_json() for s in self.sentences])
+        np.save(folder / "note_sentences.npy", self.sentence_vectors)
         return dense
+
+
+def _encode(encoder: BatchEncoder, texts: Sequence[str], batch_size: int) -> Vectors:
+    """`texts`' vectors; an empty list gives an empty (0, dimension) array."""
+    if not texts:
+        return np.zeros((0, encoder.dimension), np.float32)
+    return encoder.encode(list(texts), batch_size=batch_size)
 
 
 def _write_json(path: Path, data: object, ascii: bool = True, indent: int | None = None) -> None:
@@ -363,8 +383,15 @@ class IndexStore:
         bm25 = _read(path / "bm25", _read_bm25)
         doc_freq = _read(path / "lexicon.json", _read_doc_freq)
         notes, documents = _read(path / "corpus.json", _read_records)
+        sections = {(c.doc, c.language): c.text for c in chunks if c.kind == "factcheck"}
+        sentences = _read(path / "note_sentences.json", lambda p: _read_note_sentences(p, sections))
+        note_vectors = _read(path / "note_sentences.npy", _read_vectors)
         if len(chunks) != vectors.shape[0] or dense.size != len(chunks):
             raise IndexCorrupt(path / "vectors.npy", "row count does not match chunks.json")
+        if len(sentences) != note_vectors.shape[0]:
+            raise IndexCorrupt(
+                path / "note_sentences.npy", "row count does not match note_sentences.json"
+            )
         return LoadedIndex(
             path=path,
             manifest=manifest,
@@ -376,6 +403,8 @@ class IndexStore:
             doc_freq=doc_freq,
             notes=notes,
             documents=documents,
+            note_sentences=sentences,
+            note_vectors=note_vectors,
         )
 
     @staticmethod
@@ -450,6 +479,12 @@ def _read_bm25(path: Path) -> LexicalScorer:
 
     scorer: LexicalScorer = bm25s.BM25.load(str(path), load_corpus=False, show_progress=False)
     return scorer
+
+
+def _read_note_sentences(
+    path: Path, sections: dict[tuple[str, str], str]
+) -> tuple[NoteSentence, ...]:
+    return tuple(NoteSentence.from_json(row, sections) for row in _read_json(path))
 
 
 def _read_doc_freq(path: Path) -> dict[str, int]:

@@ -69,6 +69,8 @@ def test_english_question_sees_french_original_and_translation(service: FactBotS
 def test_factcheck_only_question_is_answered_from_the_notes(service: FactBotService) -> None:
     answer = service.engine.answer("Which French instrument actually flew on Chang'e 6?")
     assert not answer.refused
+    assert answer.lead is not None and answer.lead.kind == "factcheck"
+    assert "DORN" in answer.lead.text  # the direct answer first
     texts = " ".join([*(s.quote for s in answer.sources), *(f.summary for f in answer.factchecks)])
     assert "DORN" in texts
 
@@ -107,8 +109,21 @@ def test_gate_rule() -> None:
 
 def test_json_contract(service: FactBotService) -> None:
     data = service.engine.answer("Qui a signé l'accord avec Paris ?").to_json()
-    assert set(data) == {"question", "language", "refused", "answer", "sources", "factchecks"}
+    assert set(data) == {
+        "question",
+        "language",
+        "refused",
+        "lead",
+        "answer",
+        "sources",
+        "factchecks",
+    }
     assert isinstance(data["refused"], bool) and isinstance(data["answer"], str)
+    assert set(data["lead"]) == {"text", "source", "kind"}
+    assert data["lead"]["kind"] in ("article", "factcheck")
+    ids = {s["id"] for s in data["sources"]} | {f["id"] for f in data["factchecks"]}
+    assert data["lead"]["source"] in ids
+    assert data["answer"].startswith("En bref: « " + data["lead"]["text"])
     for source in data["sources"]:
         assert {"id", "kind", "doc", "paragraph", "quote", "score", "url"} <= set(source)
         assert source["kind"] in ("article", "factcheck")

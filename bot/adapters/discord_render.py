@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from bot.answer import Answer, FactCheckRef, Language, Link, SourceRef
+from bot.answer import Answer, FactCheckRef, Language, Lead, Link, SourceRef
+from bot.messages import lead_origin
 from bot.messages import text as message
 from bot.status import IndexInfo, ReindexReport
 from index.verdicts import VERDICTS, verdict
@@ -249,6 +250,13 @@ def _quote_lines(source: SourceRef, language: Language) -> str:
     return "\n".join(lines)
 
 
+def lead_lines(lead: Lead, language: Language) -> str:
+    """The lead: the sentence that best answers the question, and where it comes from."""
+    origin = escape_markdown(lead_origin(lead, language))
+    title = message("lead.title", language)
+    return f"**{title}:** {escape_markdown(_one_line(lead.text))}\n*— {origin}*"
+
+
 def factcheck_field(note: FactCheckRef, language: Language) -> tuple[str, str]:
     """One note as an embed field: verdict in the name; claim, what is true and links inside."""
     name = f"{verdict(note.verdict).emoji} {note.label}"
@@ -280,11 +288,13 @@ def answer_spec(answer: Answer) -> EmbedSpec:
     noted = {f.id for f in answer.factchecks}
     extra_notes = [s for s in answer.sources if s.kind == "factcheck" and s.doc not in noted]
     parts: list[str] = []
+    if answer.lead is not None:  # the direct answer first, then the evidence
+        parts += [lead_lines(answer.lead, lang), ""]
     if quotes:
         parts.append(f"**{message('answer.article', lang)}**")
         parts += [_quote_lines(s, lang) for s in quotes]
-    for s in extra_notes:
-        parts.append(f"**{message('answer.from_note', lang)}** ({escape_markdown(s.doc)})")
+    for s in extra_notes:  # never the note's id: users read the note's words, not ours
+        parts.append(f"**{message('answer.from_note', lang)}**")
         parts.append(f"> {escape_markdown(_one_line(s.quote))}")
     if not parts:  # an answer with nothing structured: fall back on the core's text
         parts.append(escape_markdown(answer.text.strip()))

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.answer import Answer, FactCheckRef, Language, SourceRef
+from bot.answer import Answer, FactCheckRef, Language, Lead, SourceRef
+from bot.messages import lead_origin
 from bot.messages import text as message
 from bot.status import IndexInfo, ReindexReport
 from index.verdicts import verdict
@@ -185,6 +186,12 @@ def quote_text(source: SourceRef, language: Language) -> str:
     return quote_lines("\n".join(lines))
 
 
+def lead_text(lead: Lead, language: Language) -> str:
+    """The lead: the sentence that best answers the question, and where it comes from."""
+    title = message("lead.title", language)
+    return f"*{title}:* {escape(lead.text)}\n_— {escape(lead_origin(lead, language))}_"
+
+
 def note_source_text(source: SourceRef, language: Language) -> str:
     """A fact-check note quoted as a source (when it is not also shown as a verdict)."""
     text = f"*{message('answer.from_note', language)}*\n{quote_lines(escape(source.quote))}"
@@ -208,7 +215,8 @@ def factcheck_text(note: FactCheckRef, language: Language) -> str:
 
 
 def render_answer(answer: Answer, asker: str | None = None) -> SlackMessage:
-    """An answer: who asked what, the quotes, one section per verdict; or the refusal."""
+    """An answer: who asked what, the lead, the quotes, one section per verdict; or the
+    refusal."""
     lang = answer.language
     blocks: list[Block] = []
     mention = user_mention(asker)
@@ -220,6 +228,8 @@ def render_answer(answer: Answer, asker: str | None = None) -> SlackMessage:
         fallback = f"{not_covered}. {answer.text}"
         return SlackMessage(clip(escape(fallback), FALLBACK_LIMIT), cap_blocks(blocks, lang))
 
+    if answer.lead is not None:  # the direct answer first, then the evidence
+        blocks.append(section(lead_text(answer.lead, lang)))
     shown_notes = {f.id for f in answer.factchecks}
     quotes = [s for s in answer.sources if s.kind == "article"]
     notes_as_sources = [
