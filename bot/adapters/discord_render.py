@@ -486,6 +486,7 @@ def submitted_reason(data: object) -> str:
 # ---------------------------------------------------------------------- /unanswered
 
 MAX_GROUPS = 15  # per list
+LIST_BUDGET = 2400  # characters per list: two lists and the totals fit one 6000-character embed
 
 
 def _group_line(group: Group, with_votes: bool) -> list[str]:
@@ -502,10 +503,16 @@ def _group_fields(
 ) -> list[tuple[str, str]]:
     """The groups as fields of at most 1024 characters, the first one named `heading`."""
     lines: list[str] = []
+    shown = 0
     for group in groups[:MAX_GROUPS]:
-        lines.extend(_group_line(group, with_votes))
-    if len(groups) > MAX_GROUPS:
-        lines.append(message("and_more", language, n=len(groups) - MAX_GROUPS))
+        entry = _group_line(group, with_votes)
+        # Each list keeps within its share of the embed, so that both lists always show.
+        if shown and sum(dlen(x) + 1 for x in lines + entry) > LIST_BUDGET:
+            break
+        lines.extend(entry)
+        shown += 1
+    if len(groups) > shown:
+        lines.append(message("and_more", language, n=len(groups) - shown))
     fields: list[tuple[str, str]] = []
     chunk = ""
     for line in lines:
