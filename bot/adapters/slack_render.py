@@ -162,6 +162,20 @@ def context(*mrkdwn: str) -> Block:
     return {"type": "context", "elements": elements}
 
 
+def sections(lines: Sequence[str]) -> list[Block]:
+    """`lines` in as few sections as the section limit allows (a long list split, not cut)."""
+    blocks: list[Block] = []
+    chunk: list[str] = []
+    for line in lines:
+        if chunk and len("\n".join([*chunk, line])) > SECTION_LIMIT:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    return blocks
+
+
 def divider() -> Block:
     return {"type": "divider"}
 
@@ -321,16 +335,8 @@ def render_reindex_failure(
     failed = message("reindex.failed", language, version=serving_version)
     head = f":x: {escape(failed)}"
     lines = [f"• {escape(p)}" for p in problems] or [f"• {message('reindex.no_detail', language)}"]
-    blocks = [section(head)]
     # One section per group of problems so a long list is split rather than cut.
-    chunk: list[str] = []
-    for line in lines:
-        if chunk and len("\n".join([*chunk, line])) > SECTION_LIMIT:
-            blocks.append(section("\n".join(chunk)))
-            chunk = []
-        chunk.append(line)
-    if chunk:
-        blocks.append(section("\n".join(chunk)))
+    blocks = [section(head), *sections(lines)]
     fallback = f"{failed} {'; '.join(problems)}"
     return SlackMessage(clip(escape(fallback), FALLBACK_LIMIT), cap_blocks(blocks, language))
 
@@ -449,15 +455,7 @@ def _group_sections(
         lines.extend(_group_lines(group, with_votes))
     if len(groups) > MAX_GROUPS:
         lines.append(message("and_more", language, n=len(groups) - MAX_GROUPS))
-    blocks: list[Block] = []
-    chunk: list[str] = []
-    for line in lines:
-        if chunk and len("\n".join([*chunk, line])) > SECTION_LIMIT:
-            blocks.append(section("\n".join(chunk)))
-            chunk = []
-        chunk.append(line)
-    blocks.append(section("\n".join(chunk)))
-    return blocks
+    return sections(lines)
 
 
 def render_report(report: Report, language: Language = "en") -> SlackMessage:

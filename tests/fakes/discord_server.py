@@ -492,9 +492,6 @@ class FakeDiscord:
         locale: str = "en-US",
     ) -> Interaction:
         """Inject an INTERACTION_CREATE for slash command `command` (as `user_id`)."""
-        iid = self.snowflake()
-        token = f"itoken-{iid}"
-        channel = self.channel_payload(channel_id or self.channel_id, "general")
         synced = self.commands.get(self.guild_id) or self.commands.get(None) or []
         command_id = next((c["id"] for c in synced if c["name"] == command), str(self.snowflake()))
         data: dict[str, Any] = {"id": command_id, "name": command, "type": 1}
@@ -505,29 +502,17 @@ class FakeDiscord:
                 {"name": k, "type": 4 if isinstance(v, int) else 3, "value": v}
                 for k, v in options.items()
             ]
-        payload = {
-            "id": str(iid),
-            "application_id": str(self.app_id),
-            "type": 2,
-            "token": token,
-            "version": 1,
-            "guild_id": str(self.guild_id),
-            "channel_id": channel["id"],
-            "channel": channel,
-            "member": self.member_payload(user_id, user_name, roles, permissions),
-            "data": data,
-            "app_permissions": str((1 << 41) - 1),
-            "locale": locale,
-            "guild_locale": "en-US",
-            "entitlements": [],
-            "authorizing_integration_owners": {"0": str(self.guild_id)},
-            "context": 0,
-            "attachment_size_limit": 8 * 1024 * 1024,
-        }
-        interaction = Interaction(iid, token, payload)
-        self.interactions[token] = interaction
-        await self.dispatch("INTERACTION_CREATE", payload)
-        return interaction
+        payload = self._interaction(
+            2,
+            data,
+            channel_id=channel_id or self.channel_id,
+            user_id=user_id,
+            user_name=user_name,
+            permissions=permissions,
+            roles=roles,
+            locale=locale,
+        )
+        return await self._inject(payload)
 
     def _interaction(
         self,
