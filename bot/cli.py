@@ -185,20 +185,26 @@ async def _serving(
         await service.aclose()
 
 
-@contextlib.asynccontextmanager
-async def _learning(settings: Settings, intake: Intake) -> AsyncIterator[LearningLoop]:
-    """The chat bots' question log (observing `intake`), votes, report and thread memory.
+def _learning_loop(settings: Settings) -> LearningLoop:
+    """The chat bots' question log, votes, report and thread memory (not yet started); a bad
+    DATABASE_URL or user hash key is one line and exit 2, before the model loads.
 
     Only for the chat bots: the console and `factbot ask` are the operator's own questions, not
-    the community's. A database that is down costs one log line, never the start; exiting
-    (after the bots stopped and the intake drained) writes what is buffered and closes."""
+    the community's."""
     from bot.learning import LearningLoop
     from bot.storage import StorageError
 
     try:
-        learning = LearningLoop.from_settings(settings)
+        return LearningLoop.from_settings(settings)
     except StorageError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
+
+
+@contextlib.asynccontextmanager
+async def _learning(learning: LearningLoop, intake: Intake) -> AsyncIterator[LearningLoop]:
+    """`learning` started and logging `intake`'s questions. A database that is down costs one
+    log line, never the start; exiting (after the bots stopped and the intake drained) writes
+    what is buffered and closes."""
     await learning.start()
     learning.observe(intake)
     try:
@@ -343,9 +349,10 @@ def _serve(settings: Settings, which: str) -> int:
 async def _serve_async(settings: Settings, targets: list[str]) -> None:
     from bot.intake import Admission
 
+    learning = _learning_loop(settings)
     async with (
         _serving(settings, Admission.for_chat(settings), watch=True) as (service, intake),
-        _learning(settings, intake) as learning,
+        _learning(learning, intake),
     ):
         stopping = asyncio.Event()
         _stop_on_signals(intake, stopping)

@@ -198,3 +198,18 @@ def test_eval_reports_all_three_rankings(
     # Regression guards at the measured level (README, "Answer quality"); not the targets.
     assert data["ranking"]["hybrid"]["hit3"] >= 0.88
     assert data["refusal"]["precision"] >= 0.9 and data["refusal"]["recall"] >= 0.9
+
+
+def test_a_bad_database_url_stops_the_chat_bots_with_one_line(
+    run: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    out = run(
+        "slack",
+        SLACK_BOT_TOKEN="xoxb-x",
+        SLACK_APP_TOKEN="xapp-x",
+        DATABASE_URL="mysql://db.example/factbot",
+    )
+    assert out.returncode == 2
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("factbot: ") and "DATABASE_URL" in line
+    _no_traceback(out)
