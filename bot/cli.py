@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from bot.engine import Engine
     from bot.intake import Admission, Admitted, Intake, Request
+    from bot.learning import LearningLoop
     from bot.service import FactBotService
     from bot.settings import Settings
 
@@ -195,6 +196,34 @@ async def _serving(
         await service.aclose()
 
 
+def _learning_loop(settings: Settings) -> LearningLoop:
+    """The chat bots' question log, votes, report and thread memory (not yet started); a bad
+    DATABASE_URL or user hash key is one line and exit 2, before the model loads.
+
+    Only for the chat bots: the console and `factbot ask` are the operator's own questions, not
+    the community's."""
+    from bot.learning import LearningLoop
+    from bot.storage import StorageError
+
+    try:
+        return LearningLoop.from_settings(settings)
+    except StorageError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+
+
+@contextlib.asynccontextmanager
+async def _learning(learning: LearningLoop, intake: Intake) -> AsyncIterator[LearningLoop]:
+    """`learning` started and logging `intake`'s questions. A database that is down costs one
+    log line, never the start; exiting (after the bots stopped and the intake drained) writes
+    what is buffered and closes."""
+    await learning.start()
+    learning.observe(intake)
+    try:
+        yield learning
+    finally:
+        await learning.aclose()
+
+
 def _ask(settings: Settings, question: str, as_json: bool, history: tuple[str, ...] = ()) -> int:
     from bot.intake import Admission, Refusal, Request
 
@@ -350,7 +379,11 @@ def _serve(settings: Settings, which: str) -> int:
 async def _serve_async(settings: Settings, targets: list[str]) -> None:
     from bot.intake import Admission
 
-    async with _serving(settings, Admission.for_chat(settings), watch=True) as (service, intake):
+    learning = _learning_loop(settings)
+    async with (
+        _serving(settings, Admission.for_chat(settings), watch=True) as (service, intake),
+        _learning(learning, intake),
+    ):
         stopping = asyncio.Event()
         _stop_on_signals(intake, stopping)
         # One intake for both transports: one rate limit per user of each platform.
@@ -358,11 +391,11 @@ async def _serve_async(settings: Settings, targets: list[str]) -> None:
         if "discord" in targets:
             from bot.adapters import discord_bot
 
-            jobs.append(discord_bot.serve(settings, service, intake, stopping))
+            jobs.append(discord_bot.serve(settings, service, intake, stopping, learning))
         if "slack" in targets:
             from bot.adapters import slack_app
 
-            jobs.append(slack_app.serve(settings, service, intake, stopping))
+            jobs.append(slack_app.serve(settings, service, intake, stopping, learning))
         try:
             # A TaskGroup stops the other transport at once when one fails to start.
             async with asyncio.TaskGroup() as group:

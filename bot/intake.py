@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import secrets
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,9 @@ class Request:
     conversation: str | None = None  # the thread (or DM) the request belongs to, when known
     locale: Language | None = None  # the user's interface language, when the platform says
     history: tuple[str, ...] = ()  # earlier questions, oldest first, when the caller has them
+    # A random public id for this request: the question log keys its row on it, and the
+    # feedback buttons under its answer carry it (bot/learning.py). Never a platform id.
+    id: str = field(default_factory=lambda: secrets.token_urlsafe(12), compare=False)
 
 
 @dataclass(frozen=True)

@@ -218,6 +218,99 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "Reindex failed; still serving the previous index:",
         "fr": "La reconstruction a échoué ; l'index précédent reste en service :",
     },
+    # ---------------------------------------------------------------- feedback and report
+    # 👍/👎 under every answer (Discord buttons, Slack Block Kit), their private replies, the 👎
+    # reason modal, and the moderators' /unanswered report.
+    "feedback.helpful": {"fr": "Réponse utile", "en": "Helpful answer"},
+    "feedback.not_helpful": {"fr": "Réponse pas utile", "en": "Not a helpful answer"},
+    "feedback.thanks": {"fr": "Merci !", "en": "Thanks!"},
+    "feedback.changed": {"fr": "Vote modifié — merci !", "en": "Vote changed — thanks!"},
+    "feedback.expired": {
+        "fr": "Cette réponse a expiré : on ne peut plus voter dessus. Posez la question à "
+        "nouveau pour une réponse à jour.",
+        "en": "This answer has expired, so it can no longer be voted on. Ask again for a fresh "
+        "answer.",
+    },
+    "feedback.unavailable": {
+        "fr": "Votre vote n'a pas pu être enregistré pour le moment — merci de réessayer plus "
+        "tard.",
+        "en": "Your vote couldn't be recorded right now — please try again later.",
+    },
+    "feedback.off": {
+        "fr": "Les votes ne sont plus collectés ici.",
+        "en": "Votes are no longer collected here.",
+    },
+    # Modal titles: at most 24 characters (Slack), 45 (Discord).
+    "feedback.reason_title": {"fr": "Merci pour le 👎", "en": "Thanks for the 👎"},
+    "feedback.reason_intro": {
+        "fr": "Votre 👎 est enregistré. Dites-nous en un mot ce qui n'allait pas, si vous voulez.",
+        "en": "Your 👎 is recorded. Tell us briefly what was wrong, if you like.",
+    },
+    "feedback.reason_label": {  # at most 45 characters (Discord)
+        "fr": "Qu'est-ce qui n'allait pas ? (facultatif)",
+        "en": "What was wrong? (optional)",
+    },
+    "feedback.reason_placeholder": {  # at most 100 characters
+        "fr": "Ex. : la date est fausse, la réponse passe à côté de la question…",
+        "en": "e.g. the date is wrong, the answer misses the question…",
+    },
+    "feedback.reason_submit": {"fr": "Envoyer", "en": "Send"},
+    "feedback.reason_close": {"fr": "Passer", "en": "Skip"},
+    "report.title": {
+        "fr": "Questions des {days} derniers jours",
+        "en": "Questions from the last {days} day(s)",
+    },
+    "report.totals": {
+        "fr": "{questions} questions : {answered} avec réponse, {refused} sans réponse, "
+        "{rejected} rejetées",
+        "en": "{questions} questions: {answered} answered, {refused} refused, {rejected} rejected",
+    },
+    "report.votes": {"fr": "Avis : 👍 {up} · 👎 {down}", "en": "Feedback: 👍 {up} · 👎 {down}"},
+    "report.by_language": {"fr": "Par langue : {languages}", "en": "By language: {languages}"},
+    "report.language": {
+        "fr": "{lang} {questions} ({answered} avec réponse, {refused} sans)",
+        "en": "{lang} {questions} ({answered} answered, {refused} refused)",
+    },
+    "report.refused": {
+        "fr": "Questions sans réponse : {n} en {groups} groupe(s)",
+        "en": "Unanswered questions: {n} in {groups} group(s)",
+    },
+    "report.downvoted": {
+        "fr": "Réponses jugées inutiles : {n} en {groups} groupe(s)",
+        "en": "Answers voted down: {n} in {groups} group(s)",
+    },
+    "report.refused_none": {
+        "fr": "Questions sans réponse : aucune",
+        "en": "Unanswered questions: none",
+    },
+    "report.downvoted_none": {
+        "fr": "Réponses jugées inutiles : aucune",
+        "en": "Answers voted down: none",
+    },
+    "report.hint": {
+        "fr": "Les plus fréquentes d'abord. Une question qui revient mérite une note de "
+        "vérification : ajoutez-la au corpus, puis /reindex.",
+        "en": "Most frequent first. A question that keeps coming back deserves a fact-check "
+        "note: add it to the corpus, then run /reindex.",
+    },
+    "report.not_moderator": {
+        "fr": "Seuls les modérateurs peuvent voir ce rapport ({who}).",
+        "en": "Only moderators can see this report ({who}).",
+    },
+    "report.unavailable": {
+        "fr": "Impossible de lire le journal des questions pour le moment (base de données "
+        "injoignable) — réessayez plus tard.",
+        "en": "Can't read the question log right now (the database is unreachable) — try again "
+        "later.",
+    },
+    "report.disabled": {
+        "fr": "Le journal des questions n'est pas activé pour ce bot.",
+        "en": "The question log is not enabled for this bot.",
+    },
+    "report.bad_days": {
+        "fr": "Usage : /unanswered [jours], avec un nombre de jours de 1 à {most}.",
+        "en": "Usage: /unanswered [days], with a number of days from 1 to {most}.",
+    },
 }
 
 

@@ -232,3 +232,18 @@ def test_ask_lines_take_json_with_history(
     assert "SVOM" not in alone["answer"]  # without its history, the question is not about SVOM
     assert change8["refused"] and "Chang'e 8" in change8["answer"]
     assert "history" in wrong_type["error"] and "JSON" in not_json["error"]
+
+
+def test_a_bad_database_url_stops_the_chat_bots_with_one_line(
+    run: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    out = run(
+        "slack",
+        SLACK_BOT_TOKEN="xoxb-x",
+        SLACK_APP_TOKEN="xapp-x",
+        DATABASE_URL="mysql://db.example/factbot",
+    )
+    assert out.returncode == 2
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("factbot: ") and "DATABASE_URL" in line
+    _no_traceback(out)

@@ -470,6 +470,7 @@ async def test_global_sync_without_guild_ids(
             "factcheck",
             "reindex",
             "sources",
+            "unanswered",
         ]
         assert fake.guild_id not in fake.commands
         reply = await fake.wait_reply(await fake.interact("ask", {"question": OFF_TOPIC}))

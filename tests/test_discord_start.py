@@ -124,9 +124,17 @@ def test_invite_url_needs_an_id() -> None:
 def test_reindex_is_hidden_and_guild_only_in_the_synced_payload() -> None:
     client = discord_bot.make_client(settings(), NO_SERVICE)
     commands = {c.name: c.to_dict(client.tree) for c in client.tree.get_commands()}
-    assert sorted(commands) == ["ask", "factcheck", "reindex", "sources"]
-    assert commands["reindex"]["default_member_permissions"] == 1 << 5
-    assert commands["reindex"]["contexts"] == [0]  # guild only
+    assert sorted(commands) == ["ask", "factcheck", "reindex", "sources", "unanswered"]
+    for moderators_only in ("reindex", "unanswered"):
+        assert commands[moderators_only]["default_member_permissions"] == 1 << 5
+        assert commands[moderators_only]["contexts"] == [0]  # guild only
+    (days,) = commands["unanswered"]["options"]
+    assert (days["type"], days["required"], days["min_value"], days["max_value"]) == (
+        4,
+        False,
+        1,
+        365,
+    )
     assert commands["ask"]["default_member_permissions"] is None
     (question,) = commands["ask"]["options"]
     assert question["name"] == "question" and question["required"] is True

@@ -73,6 +73,9 @@ async def _bot_process(
         "SLACK_BOT_TOKEN": slack.bot_token,
         "SLACK_APP_TOKEN": slack.app_token,
         "SLACK_API_BASE": slack.api_base,
+        # The chat bots' question log: in the test's folder, not in the checkout's var/.
+        "DATABASE_URL": f"sqlite:///{home / 'factbot.db'}",
+        "USER_HASH_KEY_FILE": str(home / "user-hash.key"),
     }
     return await asyncio.create_subprocess_exec(
         sys.executable,

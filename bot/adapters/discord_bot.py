@@ -4,7 +4,10 @@ Built like discord.py's own examples: a `discord.Client` subclass owning an
 `app_commands.CommandTree`, commands synced in `setup_hook`. It renders what the service returns
 (`discord_render`) and never retrieves anything itself.
 
-- `/ask question` (public), `/factcheck [topic]`, `/sources`, `/reindex` (moderators, ephemeral).
+- `/ask question` (public), `/factcheck [topic]`, `/sources`, `/reindex` and `/unanswered [days]`
+  (moderators, ephemeral).
+- Every answer carries 👍/👎 buttons that survive a restart (`discord_feedback`) when questions
+  are logged (`bot/learning.py`); the threads the bot opened are remembered in the store too.
 - `@factbot question` anywhere it can read, or any message in ASK_CHANNEL_IDS: answered in a new
   public thread from that message; later messages in that thread are answered without a mention.
 - Safety: no reply can ping anyone (`AllowedMentions.none()` on the client and on every send),
@@ -33,14 +36,17 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.adapters import AdapterStartError
+from bot.adapters import AdapterStartError, discord_feedback
 from bot.adapters import discord_render as render
 from bot.answer import Language
 from bot.intake import Admission, Admitted, Intake, Kind, Refusal, Request
+from bot.learning import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
 from bot.messages import text
 from bot.settings import Settings
+from bot.storage.errors import StorageError
 
 if TYPE_CHECKING:
+    from bot.learning import LearningLoop
     from bot.service import FactBotService
 
 __all__ = [
@@ -85,8 +91,9 @@ INTENT_REFUSED = (
 )
 
 
-def not_moderator(language: Language) -> str:
-    return text("reindex.not_moderator", language, who=text("reindex.moderators.discord", language))
+def not_moderator(language: Language, command: str = "reindex") -> str:
+    key = "report.not_moderator" if command == "unanswered" else "reindex.not_moderator"
+    return text(key, language, who=text("reindex.moderators.discord", language))
 
 
 NOT_MODERATOR = not_moderator("en")
@@ -143,14 +150,15 @@ def is_moderator(
 
 
 class NotModerator(app_commands.CheckFailure):
-    """Raised by the /reindex check; the tree error handler turns it into a polite refusal."""
+    """Raised by the moderators' check; the tree error handler turns it into a polite refusal."""
 
 
 def _moderators_only(interaction: discord.Interaction[FactBotClient]) -> bool:
     if is_moderator(interaction, interaction.client.settings.moderator_role_ids):
         return True
     log.info(
-        "/reindex denied to %s (%s) in guild %s: not a moderator",
+        "/%s denied to %s (%s) in guild %s: not a moderator",
+        interaction.command.name if interaction.command else "?",
         interaction.user,
         interaction.user.id,
         interaction.guild_id,
@@ -233,7 +241,7 @@ class FactBotTree(app_commands.CommandTree["FactBotClient"]):
         name = interaction.command.name if interaction.command else "?"
         language = _ui_language(interaction)
         if isinstance(error, NotModerator):
-            line = not_moderator(language)
+            line = not_moderator(language, name)
         elif isinstance(error, app_commands.NoPrivateMessage):
             line = text("command.guild_only", language)
         elif isinstance(error, app_commands.CheckFailure):
@@ -270,7 +278,11 @@ async def ask(interaction: discord.Interaction[FactBotClient], question: str) ->
         return
     await defer_publicly(interaction)
     answer = await interaction.client.intake.ask(admitted)
-    await interaction.followup.send(embed=render.answer_embed(answer), allowed_mentions=NO_MENTIONS)
+    await interaction.followup.send(
+        embed=render.answer_embed(answer),
+        allowed_mentions=NO_MENTIONS,
+        view=interaction.client.feedback_buttons(admitted),
+    )
     interaction.extras[PUBLIC_PLACEHOLDER] = False
     log.info(
         "/ask by user %s in guild %s: %s, %d quotes, %d notes (%.0f ms)",
@@ -333,8 +345,48 @@ async def reindex(interaction: discord.Interaction[FactBotClient]) -> None:
     await interaction.followup.send(reply, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
+@app_commands.command(
+    name="unanswered", description="Moderators: questions not answered, answers voted down"
+)
+@app_commands.describe(days=f"The last N days (default {DEFAULT_REPORT_DAYS})")
+@app_commands.default_permissions(manage_guild=True)
+@app_commands.guild_only()
+@app_commands.check(_moderators_only)
+async def unanswered(
+    interaction: discord.Interaction[FactBotClient],
+    days: app_commands.Range[int, 1, MAX_REPORT_DAYS] = DEFAULT_REPORT_DAYS,
+) -> None:
+    language = _ui_language(interaction)
+    learning = interaction.client.learning
+    if learning is None:
+        await send_ephemeral(interaction, text("report.disabled", language))
+        return
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    log.info(
+        "/unanswered (%d days) run by %s in guild %s",
+        days,
+        interaction.user.id,
+        interaction.guild_id,
+    )
+    try:
+        report = await learning.report(days)
+    except StorageError as exc:
+        log.warning("/unanswered: %s", exc)
+        await send_ephemeral(interaction, text("report.unavailable", language))
+        return
+    await interaction.followup.send(
+        embed=render.report_embed(report, language), ephemeral=True, allowed_mentions=NO_MENTIONS
+    )
+
+
 # Command objects hold no per-tree state: every client's tree adds these same ones.
-COMMANDS: tuple[app_commands.Command[Any, ..., None], ...] = (ask, factcheck, sources, reindex)
+COMMANDS: tuple[app_commands.Command[Any, ..., None], ...] = (
+    ask,
+    factcheck,
+    sources,
+    reindex,
+    unanswered,
+)
 
 
 class FactBotClient(discord.Client):
@@ -345,6 +397,7 @@ class FactBotClient(discord.Client):
         settings: Settings,
         service: FactBotService,
         intake: Intake | None = None,
+        learning: LearningLoop | None = None,
         **options: Any,
     ) -> None:
         if settings.discord_application_id:  # else discord.py reads it at login
@@ -353,6 +406,8 @@ class FactBotClient(discord.Client):
         self.settings = settings
         self.service = service
         self.intake = intake or Intake(service, Admission.for_chat(settings))
+        # The question log, votes, report and thread memory; None: none of them (no buttons).
+        self.learning = learning
         self.tree = FactBotTree(self)
         for command in COMMANDS:
             self.tree.add_command(command)
@@ -367,6 +422,8 @@ class FactBotClient(discord.Client):
     # ------------------------------------------------------------------ start-up
 
     async def setup_hook(self) -> None:
+        # 👍/👎 presses are understood from their custom_id, also on answers sent before a restart.
+        self.add_dynamic_items(discord_feedback.VoteButton)
         await self._use_advertised_gateway()
         await self._sync_commands()
 
@@ -419,6 +476,31 @@ class FactBotClient(discord.Client):
         self._threads[thread_id] = None
         while len(self._threads) > MAX_OWNED_THREADS:
             self._threads.popitem(last=False)
+        if self.learning is not None:
+            self.learning.remember_thread("discord", str(thread_id))
+
+    async def _in_own_thread(self, channel: object) -> bool:
+        """`owns_thread`, or a thread the store remembers (opened before a restart, and not in
+        the cache). Only a thread, or a channel the cache does not know, costs a look-up."""
+        if self.owns_thread(channel):
+            return True
+        if self.learning is None or not isinstance(
+            channel, discord.Thread | discord.PartialMessageable
+        ):
+            return False
+        if not await self.learning.is_bot_thread("discord", str(getattr(channel, "id", ""))):
+            return False
+        self._threads[getattr(channel, "id", 0)] = None
+        return True
+
+    def feedback_buttons(self, admitted: Admitted) -> discord.ui.View:
+        """The 👍/👎 view for the answer to `admitted`; `MISSING` (send no components) when
+        questions are not logged."""
+        answer_id = self.learning.answer_id(admitted) if self.learning is not None else None
+        return discord_feedback.feedback_view(answer_id) if answer_id else discord.utils.MISSING
+
+    async def on_interaction(self, interaction: discord.Interaction[FactBotClient]) -> None:
+        await discord_feedback.on_interaction(interaction)
 
     async def on_message(self, message: discord.Message) -> None:
         me = self.user
@@ -429,7 +511,7 @@ class FactBotClient(discord.Client):
             discord.MessageType.reply,
         ):
             return
-        in_own_thread = self.owns_thread(message.channel)
+        in_own_thread = await self._in_own_thread(message.channel)
         mentioned = any(u.id == me.id for u in message.mentions)
         in_ask_channel = message.channel.id in self.settings.ask_channel_ids
         if not (mentioned or in_own_thread or in_ask_channel):
@@ -471,10 +553,13 @@ class FactBotClient(discord.Client):
             await where.typing()  # one indicator (shown up to 10 s); cosmetic, never fatal
         answer = await self.intake.ask(admitted)
         embed = render.answer_embed(answer)
+        buttons = self.feedback_buttons(admitted)
         if thread is not None:
-            await thread.send(embed=embed, allowed_mentions=NO_MENTIONS)
+            await thread.send(embed=embed, allowed_mentions=NO_MENTIONS, view=buttons)
         else:  # in our own thread, or where no thread could be opened: reply to the message
-            await message.reply(embed=embed, mention_author=False, allowed_mentions=NO_MENTIONS)
+            await message.reply(
+                embed=embed, mention_author=False, allowed_mentions=NO_MENTIONS, view=buttons
+            )
         log.info(
             "message question by user %s in channel %s: %s",
             message.author.id,
@@ -508,7 +593,11 @@ class ShardedFactBotClient(FactBotClient, discord.AutoShardedClient):
 
 
 def make_client(
-    settings: Settings, service: FactBotService, intake: Intake | None = None, **options: Any
+    settings: Settings,
+    service: FactBotService,
+    intake: Intake | None = None,
+    learning: LearningLoop | None = None,
+    **options: Any,
 ) -> FactBotClient:
     """A client for these settings: sharded when DISCORD_SHARD_COUNT is set."""
     count, ids = settings.discord_shard_count, settings.discord_shard_ids
@@ -522,9 +611,15 @@ def make_client(
         )
     if count:
         return ShardedFactBotClient(
-            settings, service, intake, shard_count=count, shard_ids=list(ids) or None, **options
+            settings,
+            service,
+            intake,
+            learning,
+            shard_count=count,
+            shard_ids=list(ids) or None,
+            **options,
         )
-    return FactBotClient(settings, service, intake, **options)
+    return FactBotClient(settings, service, intake, learning, **options)
 
 
 async def serve(
@@ -532,16 +627,18 @@ async def serve(
     service: FactBotService,
     intake: Intake | None = None,
     stopping: asyncio.Event | None = None,
+    learning: LearningLoop | None = None,
 ) -> None:
     """Run the Discord bot until cancelled, closed, or `stopping` is set (then it lets the answers
-    in flight finish and disconnects); `intake` defaults to one of its own.
+    in flight finish and disconnects); `intake` defaults to one of its own. With `learning`,
+    answers carry 👍/👎, /unanswered reports, and the bot's threads outlive a restart.
 
     Raises `AdapterStartError` (one operator line) for a missing or rejected token, a refused
     privileged intent, or bad shard settings."""
     token = settings.discord_token.strip()
     if not token:
         raise AdapterStartError(TOKEN_MISSING)
-    client = make_client(settings, service, intake)
+    client = make_client(settings, service, intake, learning)
     # discord.py has no per-client hook for the REST base: `Route.BASE` is read by every route
     # (bot requests and interaction webhooks alike) when it is built. Both class attributes are
     # put back on exit so that nothing leaks into whatever runs next in this process.

@@ -18,6 +18,7 @@ from bot.answer import Answer, FactCheckRef, Language, Lead, Link, SourceRef
 from bot.messages import lead_origin
 from bot.messages import text as message
 from bot.status import IndexInfo, ReindexReport
+from bot.storage.report import Group, Report
 from index.verdicts import VERDICTS, verdict
 
 # Discord limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -420,3 +421,159 @@ def reindex_failed_text(
     head = "❌ " + message("reindex.failed", language, version=serving_version)
     lines = [escape_markdown(p) for p in problems] or [message("reindex.no_detail", language)]
     return clip_message(head + "\n" + _bullets(lines, MAX_PROBLEMS, language))
+
+
+# ---------------------------------------------------------------------- feedback (👍/👎)
+
+# The buttons' custom_id carries the answer id, so a press is understood after a restart
+# (discord_feedback.VoteButton is registered for this template). At most 100 characters.
+VOTE_ID = re.compile(r"factbot:vote:(?P<vote>up|down):(?P<answer>[A-Za-z0-9_-]{1,32})")
+REASON_ID = re.compile(r"factbot:reason:(?P<answer>[A-Za-z0-9_-]{1,32})")
+REASON_INPUT_ID = "factbot:reason:text"
+REASON_MAX = 300  # the store keeps 300 characters of a 👎's reason
+VOTE_EMOJI = {"up": "👍", "down": "👎"}
+
+
+def vote_custom_id(answer_id: str, vote: str) -> str:
+    return f"factbot:vote:{vote}:{answer_id}"
+
+
+def vote_button(answer_id: str, vote: str) -> discord.ui.Button[discord.ui.View]:
+    """One 👍 or 👎 button (`vote` is "up" or "down") for the answer `answer_id`."""
+    return discord.ui.Button(
+        style=discord.ButtonStyle.secondary,
+        emoji=VOTE_EMOJI[vote],
+        custom_id=vote_custom_id(answer_id, vote),
+    )
+
+
+def reason_modal(answer_id: str, language: Language) -> discord.ui.Modal:
+    """The optional "what was wrong?" form a 👎 opens.
+
+    Stopped before it is sent, so discord.py keeps no state for it: the client handles its
+    submission from the custom_id (`REASON_ID`), which also works after a restart."""
+    modal = discord.ui.Modal(
+        title=truncate(message("feedback.reason_title", language), 45),
+        custom_id=f"factbot:reason:{answer_id}",
+        timeout=None,
+    )
+    field_ = discord.ui.TextInput[discord.ui.Modal](
+        custom_id=REASON_INPUT_ID,
+        style=discord.TextStyle.paragraph,
+        required=False,
+        max_length=REASON_MAX,
+        placeholder=truncate(message("feedback.reason_placeholder", language), 100),
+    )
+    label = truncate(message("feedback.reason_label", language), 45)
+    modal.add_item(discord.ui.Label(text=label, component=field_))
+    modal.stop()
+    return modal
+
+
+def submitted_reason(data: object) -> str:
+    """The reason typed into `reason_modal`, from a modal submit's `data` ("" when none).
+
+    Walks both layouts Discord sends: a Label (type 18) holding the input, or an action row."""
+
+    def walk(node: object) -> str | None:
+        if isinstance(node, dict):
+            if node.get("custom_id") == REASON_INPUT_ID and isinstance(node.get("value"), str):
+                return str(node["value"])
+            for key in ("components", "component"):
+                found = walk(node.get(key))
+                if found is not None:
+                    return found
+        elif isinstance(node, list):
+            for child in node:
+                found = walk(child)
+                if found is not None:
+                    return found
+        return None
+
+    return (walk(data) or "").strip()
+
+
+# ---------------------------------------------------------------------- /unanswered
+
+MAX_GROUPS = 15  # per list
+LIST_BUDGET = 2400  # characters per list: two lists and the totals fit one 6000-character embed
+
+
+def _group_line(group: Group, with_votes: bool) -> list[str]:
+    example = truncate(quote_user_text(_one_line(group.example)), 200)
+    line = f"**{group.count}×** « {example} » ({', '.join(group.languages)})"
+    if with_votes:
+        line += f" · 👎 {group.downvotes} · 👍 {group.upvotes}"
+    reasons = [f"  ↳ *{truncate(quote_user_text(_one_line(r)), 120)}*" for r in group.reasons]
+    return [line, *reasons]
+
+
+def _group_fields(
+    heading: str, groups: Sequence[Group], with_votes: bool, language: Language
+) -> list[tuple[str, str]]:
+    """The groups as fields of at most 1024 characters, the first one named `heading`."""
+    lines: list[str] = []
+    shown = 0
+    for group in groups[:MAX_GROUPS]:
+        entry = _group_line(group, with_votes)
+        # Each list keeps within its share of the embed, so that both lists always show.
+        if shown and sum(dlen(x) + 1 for x in lines + entry) > LIST_BUDGET:
+            break
+        lines.extend(entry)
+        shown += 1
+    if len(groups) > shown:
+        lines.append(message("and_more", language, n=len(groups) - shown))
+    fields: list[tuple[str, str]] = []
+    chunk = ""
+    for line in lines:
+        if chunk and dlen(chunk) + 1 + dlen(line) > FIELD_VALUE_MAX:
+            fields.append((heading if not fields else "\u200b", chunk))
+            chunk = ""
+        chunk = f"{chunk}\n{line}" if chunk else line
+    if chunk:
+        fields.append((heading if not fields else "\u200b", chunk))
+    return fields
+
+
+def report_spec(report: Report, language: Language = "en") -> EmbedSpec:
+    """The moderators' report: totals, then the refused questions and the answers voted down,
+    grouped, most frequent first."""
+    t = report.totals
+    lines = [
+        message(
+            "report.totals",
+            language,
+            questions=t.questions,
+            answered=t.answered,
+            refused=t.refused,
+            rejected=t.rejected,
+        ),
+        message("report.votes", language, up=t.upvotes, down=t.downvotes),
+    ]
+    if t.by_language:
+        parts = [
+            message("report.language", language, lang=lang, **counts)
+            for lang, counts in t.by_language.items()
+        ]
+        lines.append(message("report.by_language", language, languages=", ".join(parts)))
+    lines.append(f"*{message('report.hint', language)}*")
+    fields: list[tuple[str, str]] = []
+    for groups, key, with_votes in (
+        (report.refused, "report.refused", False),
+        (report.downvoted, "report.downvoted", True),
+    ):
+        if not groups:
+            fields.append((message(f"{key}_none", language), "\u200b"))
+            continue
+        heading = message(key, language, n=sum(g.count for g in groups), groups=len(groups))
+        fields += _group_fields(heading, groups, with_votes, language)
+    title = "📋 " + message("report.title", language, days=report.days)
+    footer = f"{report.since:%Y-%m-%d %H:%M} → {report.until:%Y-%m-%d %H:%M} UTC"
+    return EmbedSpec(
+        title, "\n".join(lines), COLOUR_ANSWER, fields, footer, language=language
+    ).fit()
+
+
+def report_embed(report: Report, language: Language = "en") -> discord.Embed:
+    """What `/unanswered` shows, privately to a moderator."""
+    return report_spec(report, language).to_embed()

@@ -18,6 +18,11 @@ Replies:
 - Errors, refusals of permission, the cooldown and moderator reports are ephemeral: the
   command's response_url (works in any channel) or chat.postEphemeral for events.
 
+Feedback (with a `LearningLoop`): every answer ends with 👍/👎 buttons (`block_actions`); a 👎
+opens an optional reason modal (`views.open`, then `view_submission`); votes are acknowledged
+ephemerally. `/unanswered [days]` shows moderators the report; the threads the bot answered in
+are remembered in the store, so follow-ups need no mention after a restart.
+
 Cleaning, the per-user rate limit and the language are the intake's (`bot/intake.py`): each
 handler admits its request, then renders. Each slash command's handler is one method, registered
 by the `@_command` beside it.
@@ -48,19 +53,28 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.adapters import AdapterStartError
 from bot.adapters.slack_render import (
+    REASON_CALLBACK,
+    VOTE_ACTION,
     SlackMessage,
+    feedback_language,
+    reason_modal,
     render_answer,
     render_factchecks,
     render_notice,
     render_reindex_failure,
     render_reindex_report,
+    render_report,
     render_sources,
     slack_to_plain,
+    submitted_reason,
 )
+from bot.answer import Language
 from bot.intake import Admission, Admitted, Intake, Kind, Refusal, Request
+from bot.learning import MAX_REPORT_DAYS, LearningLoop, parse_days, vote_line
 from bot.messages import text as message
 from bot.service import FactBotService, ReindexFailed
 from bot.settings import Settings
+from bot.storage import StorageError, VoteOutcome
 
 log = logging.getLogger("factbot.slack")
 
@@ -90,6 +104,11 @@ NOT_A_MODERATOR = message(
     "reindex.not_moderator", "en", who=message("reindex.moderators.slack", "en")
 )
 REBUILDING = message("reindex.rebuilding", "en")
+NOT_A_MODERATOR_REPORT = message(
+    "report.not_moderator", "en", who=message("reindex.moderators.slack", "en")
+)
+# A trigger_id is valid for 3 s: past this, a 👎 gets its private reply without the reason modal.
+MODAL_WITHIN = 2.0
 # Errors meaning "this token is not valid", as opposed to an outage or a rate limit.
 REJECTED = frozenset(
     {
@@ -147,18 +166,24 @@ async def serve(
     service: FactBotService,
     intake: Intake | None = None,
     stopping: asyncio.Event | None = None,
+    learning: LearningLoop | None = None,
 ) -> None:
     """Run the Slack bot until cancelled or `stopping` is set (then it lets the answers in flight
-    finish and disconnects); `intake` defaults to one of its own. Raises `AdapterStartError`
-    (missing/rejected token)."""
-    await SlackBot(settings, service, intake).run(stopping)
+    finish and disconnects); `intake` defaults to one of its own. With `learning`, answers carry
+    👍/👎, /unanswered reports, and the bot's threads outlive a restart. Raises
+    `AdapterStartError` (missing/rejected token)."""
+    await SlackBot(settings, service, intake, learning).run(stopping)
 
 
 class SlackBot:
     """The bolt app, its listeners and the little state they share (threads, seen events)."""
 
     def __init__(
-        self, settings: Settings, service: FactBotService, intake: Intake | None = None
+        self,
+        settings: Settings,
+        service: FactBotService,
+        intake: Intake | None = None,
+        learning: LearningLoop | None = None,
     ) -> None:
         if not settings.slack_bot_token or not (
             settings.slack_app_token or settings.slack_signing_secret
@@ -188,6 +213,8 @@ class SlackBot:
             request_verification_enabled=not self.socket_mode,
         )
         self.intake = intake or Intake(service, Admission.for_chat(settings))
+        # The question log, votes, report and thread memory; None: none of them (no buttons).
+        self.learning = learning
         self.threads = _LruSet(OWNED_THREADS)  # (channel, thread_ts) the bot answered in
         self.seen_events = _LruSet(SEEN_EVENTS)  # event_id: Slack redelivers on reconnects
         self.bot_user_id = ""
@@ -294,6 +321,7 @@ class SlackBot:
         # keeps only follow-ups in owned threads and direct messages.
         app.event("message")(self._on_message)
         app.error(self._on_error)
+        self._register_feedback()
 
     # ------------------------------------------------------------------ slash commands
 
@@ -325,9 +353,10 @@ class SlackBot:
         if admitted is None:
             return
         answer = await self.intake.ask(admitted)
-        ts = await self._post_public(channel, render_answer(answer, asker=user), respond=respond)
+        reply = render_answer(answer, asker=user, answer_id=self._answer_id(admitted))
+        ts = await self._post_public(channel, reply, respond=respond)
         if ts is not None:
-            self.threads.add((channel, ts))
+            self._remember_thread(channel, ts)
             # Replies to the answer form its thread: they follow up on this question.
             self.intake.remember("slack", ts, admitted)
 
@@ -413,7 +442,7 @@ class SlackBot:
         if event.get("channel_type") != "im":  # in a DM every message is a question
             if self.bot_user_id and f"<@{self.bot_user_id}" in text:
                 return  # the app_mention event for the same message answers it
-            if not thread_ts or (event.get("channel"), thread_ts) not in self.threads:
+            if not thread_ts or not await self._owns_thread(event.get("channel"), thread_ts):
                 return  # not a follow-up in a thread the bot answered in
         await self._answer_event(event, self._without_bot_mention(text), thread_ts)
 
@@ -434,9 +463,10 @@ class SlackBot:
         if admitted is None:
             return
         answer = await self.intake.ask(admitted)
-        await self._post_public(channel, render_answer(answer, asker=user), thread_ts=thread_ts)
+        reply = render_answer(answer, asker=user, answer_id=self._answer_id(admitted))
+        await self._post_public(channel, reply, thread_ts=thread_ts)
         if thread_ts is not None:
-            self.threads.add((channel, thread_ts))
+            self._remember_thread(channel, thread_ts)
 
     def _from_a_bot(self, event: dict[str, Any]) -> bool:
         return bool(
@@ -533,6 +563,127 @@ class SlackBot:
     @staticmethod
     async def _respond_ephemeral(respond: AsyncRespond, message: SlackMessage) -> None:
         await respond(response_type="ephemeral", replace_original=False, **message.payload())
+
+    # ------------------------------------------------------------------ learning loop
+
+    def _register_feedback(self) -> None:
+        self.app.action(VOTE_ACTION)(self._on_vote)
+        self.app.view(REASON_CALLBACK)(self._on_reason)
+
+    def _answer_id(self, admitted: Admitted) -> str | None:
+        """The id the 👍/👎 under this answer carry (None: no buttons)."""
+        return self.learning.answer_id(admitted) if self.learning is not None else None
+
+    def _remember_thread(self, channel: str, thread_ts: str) -> None:
+        self.threads.add((channel, thread_ts))
+        if self.learning is not None:
+            self.learning.remember_thread("slack", f"{channel}:{thread_ts}")
+
+    async def _owns_thread(self, channel: str | None, thread_ts: str) -> bool:
+        """A thread the bot answered in: in memory, else in the store (before a restart)."""
+        if (channel, thread_ts) in self.threads:
+            return True
+        if self.learning is None or not channel:
+            return False
+        if not await self.learning.is_bot_thread("slack", f"{channel}:{thread_ts}"):
+            return False
+        self.threads.add((channel, thread_ts))
+        return True
+
+    async def _on_vote(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        """👍/👎 pressed: record it; thank privately, or (a 👎 recorded) open the reason modal."""
+        await ack()
+        self.intake.track_current_task()
+        try:
+            await self._vote(body, action, respond)
+        except Exception as exc:
+            await self._on_error(exc, body, respond)
+
+    async def _vote(
+        self, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        vote = 1 if str(action.get("action_id", "")).endswith("_up") else -1
+        answer_id = str(action.get("value") or "")
+        language = feedback_language(action.get("block_id"))
+        user = str((body.get("user") or {}).get("id") or "")
+        outcome: VoteOutcome | None = None
+        in_time = True
+        if self.learning is not None and user:
+            work = asyncio.ensure_future(self.learning.vote(answer_id, user, vote))
+            try:
+                outcome = await asyncio.wait_for(asyncio.shield(work), MODAL_WITHIN)
+            except TimeoutError:
+                outcome, in_time = await work, False
+        trigger = body.get("trigger_id")
+        if (
+            vote < 0
+            and in_time
+            and trigger
+            and outcome
+            in (
+                VoteOutcome.RECORDED,
+                VoteOutcome.CHANGED,
+            )
+        ):
+            message_ = body.get("message") or {}
+            channel = (body.get("channel") or {}).get("id")
+            view = reason_modal(answer_id, language, channel, message_.get("thread_ts"))
+            await self.client.views_open(trigger_id=trigger, view=view)
+            return
+        emoji = (
+            ":pray:" if outcome in (VoteOutcome.RECORDED, VoteOutcome.CHANGED) else ":hourglass:"
+        )
+        await self._respond_ephemeral(respond, render_notice(vote_line(outcome, language), emoji))
+
+    async def _on_reason(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The 👎 reason modal was submitted: keep the reason, thank privately where the
+        answer is."""
+        await ack()
+        self.intake.track_current_task()
+        try:
+            metadata, reason = submitted_reason(view)
+            user = str((body.get("user") or {}).get("id") or "")
+            language: Language = "fr" if metadata.get("lang") == "fr" else "en"
+            outcome: VoteOutcome | None = None
+            if self.learning is not None and user:
+                answer_id = str(metadata.get("answer") or "")
+                outcome = await self.learning.vote(answer_id, user, -1, reason or None)
+            channel = metadata.get("channel")
+            if channel and user:
+                notice = render_notice(vote_line(outcome, language), ":pray:")
+                await self._post_ephemeral(channel, user, metadata.get("thread_ts"), notice)
+        except Exception as exc:
+            await self._on_error(exc, body, None)
+
+    @_command("/unanswered")
+    async def _on_unanswered(self, command: dict[str, Any], respond: AsyncRespond) -> None:
+        user = command["user_id"]
+        who = f"{command.get('user_name') or 'unknown'} ({user})"
+        if not await self._is_moderator(user):
+            log.warning("slack: /unanswered refused for %s: not a moderator", who)
+            notice = render_notice(NOT_A_MODERATOR_REPORT, ":no_entry:")
+            await self._respond_ephemeral(respond, notice)
+            return
+        days = parse_days(slack_to_plain(command.get("text", "")))
+        if days is None:
+            usage = message("report.bad_days", "en", most=MAX_REPORT_DAYS)
+            await self._respond_ephemeral(respond, render_notice(usage, ":pencil2:"))
+            return
+        if self.learning is None:
+            disabled = render_notice(message("report.disabled", "en"), ":information_source:")
+            await self._respond_ephemeral(respond, disabled)
+            return
+        log.info("slack: /unanswered (%d days) run by %s", days, who)
+        try:
+            report = await self.learning.report(days)
+        except StorageError as exc:
+            log.warning("slack: /unanswered: %s", exc)
+            down = render_notice(message("report.unavailable", "en"), ":warning:")
+            await self._respond_ephemeral(respond, down)
+            return
+        await self._respond_ephemeral(respond, render_report(report))
 
     # ------------------------------------------------------------------ errors
 

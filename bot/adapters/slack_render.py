@@ -12,6 +12,7 @@ Safety rules every function here follows:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from bot.answer import Answer, FactCheckRef, Language, Lead, SourceRef
 from bot.messages import lead_origin
 from bot.messages import text as message
 from bot.status import IndexInfo, ReindexReport
+from bot.storage.report import Group, Report
 from index.verdicts import verdict
 
 SECTION_LIMIT = 3000
@@ -161,15 +163,31 @@ def context(*mrkdwn: str) -> Block:
     return {"type": "context", "elements": elements}
 
 
+def sections(lines: Sequence[str]) -> list[Block]:
+    """`lines` in as few sections as the section limit allows (a long list split, not cut)."""
+    blocks: list[Block] = []
+    chunk: list[str] = []
+    for line in lines:
+        if chunk and len("\n".join([*chunk, line])) > SECTION_LIMIT:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    return blocks
+
+
 def divider() -> Block:
     return {"type": "divider"}
 
 
-def cap_blocks(blocks: list[Block], language: Language = "en") -> list[Block]:
-    """At most `MAX_BLOCKS`; the last kept block says how many were left out."""
-    if len(blocks) <= MAX_BLOCKS:
+def cap_blocks(
+    blocks: list[Block], language: Language = "en", limit: int = MAX_BLOCKS
+) -> list[Block]:
+    """At most `limit` (`MAX_BLOCKS`); the last kept block says how many were left out."""
+    if len(blocks) <= limit:
         return blocks
-    kept = blocks[: MAX_BLOCKS - 1]
+    kept = blocks[: limit - 1]
     more = message("more_not_shown", language, n=len(blocks) - len(kept))
     return [*kept, context(f"{ELLIPSIS} {more}")]
 
@@ -214,9 +232,19 @@ def factcheck_text(note: FactCheckRef, language: Language) -> str:
     return "\n".join(lines)
 
 
-def render_answer(answer: Answer, asker: str | None = None) -> SlackMessage:
+def render_answer(
+    answer: Answer, asker: str | None = None, answer_id: str | None = None
+) -> SlackMessage:
     """An answer: who asked what, the lead, the quotes, one section per verdict; or the
-    refusal."""
+    refusal. With
+    `answer_id`, 👍/👎 buttons end it."""
+    if not answer_id:
+        return _answer_blocks(answer, asker, MAX_BLOCKS)
+    shown = _answer_blocks(answer, asker, MAX_BLOCKS - 1)
+    return SlackMessage(shown.text, [*shown.blocks, feedback_block(answer_id, answer.language)])
+
+
+def _answer_blocks(answer: Answer, asker: str | None, most: int) -> SlackMessage:
     lang = answer.language
     blocks: list[Block] = []
     mention = user_mention(asker)
@@ -226,7 +254,7 @@ def render_answer(answer: Answer, asker: str | None = None) -> SlackMessage:
         not_covered = message("answer.not_covered", lang)
         blocks.append(section(f":grey_question: *{not_covered}.* {escape(answer.text)}"))
         fallback = f"{not_covered}. {answer.text}"
-        return SlackMessage(clip(escape(fallback), FALLBACK_LIMIT), cap_blocks(blocks, lang))
+        return SlackMessage(clip(escape(fallback), FALLBACK_LIMIT), cap_blocks(blocks, lang, most))
 
     if answer.lead is not None:  # the direct answer first, then the evidence
         blocks.append(section(lead_text(answer.lead, lang)))
@@ -245,7 +273,7 @@ def render_answer(answer: Answer, asker: str | None = None) -> SlackMessage:
     url = next((s.url for s in quotes if s.url), None)
     footer = escape(message("answer.footer", lang))
     blocks.append(context(footer + (f" · {link(url, url)}" if url else "")))
-    return SlackMessage(clip(escape(answer.text), FALLBACK_LIMIT), cap_blocks(blocks, lang))
+    return SlackMessage(clip(escape(answer.text), FALLBACK_LIMIT), cap_blocks(blocks, lang, most))
 
 
 def render_factchecks(
@@ -317,16 +345,8 @@ def render_reindex_failure(
     failed = message("reindex.failed", language, version=serving_version)
     head = f":x: {escape(failed)}"
     lines = [f"• {escape(p)}" for p in problems] or [f"• {message('reindex.no_detail', language)}"]
-    blocks = [section(head)]
     # One section per group of problems so a long list is split rather than cut.
-    chunk: list[str] = []
-    for line in lines:
-        if chunk and len("\n".join([*chunk, line])) > SECTION_LIMIT:
-            blocks.append(section("\n".join(chunk)))
-            chunk = []
-        chunk.append(line)
-    if chunk:
-        blocks.append(section("\n".join(chunk)))
+    blocks = [section(head), *sections(lines)]
     fallback = f"{failed} {'; '.join(problems)}"
     return SlackMessage(clip(escape(fallback), FALLBACK_LIMIT), cap_blocks(blocks, language))
 
@@ -335,3 +355,156 @@ def render_notice(text: str, emoji: str = ":information_source:") -> SlackMessag
     """A one-line ephemeral notice; `text` is escaped (it may quote the user or an error)."""
     safe = escape(text)
     return SlackMessage(clip_mrkdwn(safe, FALLBACK_LIMIT), [section(f"{emoji} {safe}")])
+
+
+# ---------------------------------------------------------------------------- feedback (👍/👎)
+
+VOTE_ACTION = re.compile(r"^factbot_vote_(up|down)$")  # the buttons' action_id
+REASON_CALLBACK = "factbot_vote_reason"  # the 👎 reason modal's callback_id
+REASON_BLOCK = REASON_ACTION = "reason"
+REASON_MAX = 300  # the store keeps 300 characters of a 👎's reason
+MODAL_TITLE_LIMIT = 24
+BUTTON_TEXT_LIMIT = 75
+_FEEDBACK_BLOCK = "factbot_feedback:"  # + the answer's language: the replies use it
+
+
+def feedback_block(answer_id: str, language: Language) -> Block:
+    """An `actions` block with 👍 and 👎; each button's `value` is the answer id."""
+
+    def button(vote: str, emoji: str, label: str) -> Block:
+        return {
+            "type": "button",
+            "action_id": f"factbot_vote_{vote}",
+            "text": {"type": "plain_text", "text": emoji, "emoji": True},
+            "value": answer_id,
+            "accessibility_label": clip(message(label, language), BUTTON_TEXT_LIMIT),
+        }
+
+    return {
+        "type": "actions",
+        "block_id": _FEEDBACK_BLOCK + language,
+        "elements": [
+            button("up", "👍", "feedback.helpful"),
+            button("down", "👎", "feedback.not_helpful"),
+        ],
+    }
+
+
+def feedback_language(block_id: str | None) -> Language:
+    """The language of the answer whose 👍/👎 block this is (English when unknown)."""
+    return "fr" if (block_id or "") == _FEEDBACK_BLOCK + "fr" else "en"
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
+
+
+def reason_modal(
+    answer_id: str, language: Language, channel: str | None, thread_ts: str | None
+) -> dict[str, Any]:
+    """The view `views.open` shows after a 👎: an optional short reason. Where the answer was
+    (channel, thread) travels in `private_metadata`, for the private "thanks" afterwards."""
+    metadata = {"answer": answer_id, "channel": channel, "thread_ts": thread_ts, "lang": language}
+    return {
+        "type": "modal",
+        "callback_id": REASON_CALLBACK,
+        "private_metadata": json.dumps(metadata),
+        "title": _plain(message("feedback.reason_title", language), MODAL_TITLE_LIMIT),
+        "submit": _plain(message("feedback.reason_submit", language), MODAL_TITLE_LIMIT),
+        "close": _plain(message("feedback.reason_close", language), MODAL_TITLE_LIMIT),
+        "blocks": [
+            section(escape(message("feedback.reason_intro", language))),
+            {
+                "type": "input",
+                "block_id": REASON_BLOCK,
+                "optional": True,
+                "label": _plain(message("feedback.reason_label", language), 2000),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": REASON_ACTION,
+                    "multiline": True,
+                    "max_length": REASON_MAX,
+                    "placeholder": _plain(message("feedback.reason_placeholder", language), 150),
+                },
+            },
+        ],
+    }
+
+
+def submitted_reason(view: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """From a `view_submission`'s view: its metadata (answer, channel, thread_ts, lang) and the
+    reason typed ("" when none)."""
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        metadata = {}
+    values = (view.get("state") or {}).get("values") or {}
+    typed = (values.get(REASON_BLOCK) or {}).get(REASON_ACTION) or {}
+    return (metadata if isinstance(metadata, dict) else {}), str(typed.get("value") or "").strip()
+
+
+# ---------------------------------------------------------------------------- /unanswered
+
+MAX_GROUPS = 15  # per list
+
+
+def _group_lines(group: Group, with_votes: bool) -> list[str]:
+    example = escape(clip(" ".join(group.example.split()), 200))
+    line = f"*{group.count}×* « {example} » ({escape(', '.join(group.languages))})"
+    if with_votes:
+        line += f" · 👎 {group.downvotes} · 👍 {group.upvotes}"
+    reasons = [f"      ↳ _{escape(clip(' '.join(r.split()), 120))}_" for r in group.reasons]
+    return [line, *reasons]
+
+
+def _group_sections(
+    heading: str, groups: Sequence[Group], with_votes: bool, language: Language
+) -> list[Block]:
+    lines = [f"*{heading}*"]
+    for group in groups[:MAX_GROUPS]:
+        lines.extend(_group_lines(group, with_votes))
+    if len(groups) > MAX_GROUPS:
+        lines.append(message("and_more", language, n=len(groups) - MAX_GROUPS))
+    return sections(lines)
+
+
+def render_report(report: Report, language: Language = "en") -> SlackMessage:
+    """The `/unanswered` reply (ephemeral, moderators): totals, then the refused questions and
+    the answers voted down, grouped, most frequent first."""
+    t = report.totals
+    totals = message(
+        "report.totals",
+        language,
+        questions=t.questions,
+        answered=t.answered,
+        refused=t.refused,
+        rejected=t.rejected,
+    )
+    lines = [totals, message("report.votes", language, up=t.upvotes, down=t.downvotes)]
+    if t.by_language:
+        parts = [
+            message("report.language", language, lang=lang, **counts)
+            for lang, counts in t.by_language.items()
+        ]
+        lines.append(message("report.by_language", language, languages=", ".join(parts)))
+    title = message("report.title", language, days=report.days)
+    blocks: list[Block] = [
+        header(title),
+        section(escape("\n".join(lines))),
+        context(
+            escape(f"{report.since:%Y-%m-%d %H:%M} → {report.until:%Y-%m-%d %H:%M} UTC"),
+            escape(message("report.hint", language)),
+        ),
+    ]
+    for groups, key, with_votes in (
+        (report.refused, "report.refused", False),
+        (report.downvoted, "report.downvoted", True),
+    ):
+        blocks.append(divider())
+        if not groups:
+            blocks.append(section(f"*{escape(message(f'{key}_none', language))}*"))
+            continue
+        heading = message(key, language, n=sum(g.count for g in groups), groups=len(groups))
+        blocks += _group_sections(escape(heading), groups, with_votes, language)
+    fallback = f"{title}: {totals}"
+    return SlackMessage(clip(escape(fallback), FALLBACK_LIMIT), cap_blocks(blocks, language))

@@ -14,10 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
@@ -26,6 +22,15 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from bot.storage.errors import SchemaTooNew, StorageError, StoreUnavailable
 from bot.storage.schema import VERSION_TABLE
+
+# Alembic logs every plugin it sets up, "Context impl ..." and every step at INFO; the store
+# logs one line instead. Set before alembic's first import so that none of it shows.
+logging.getLogger("alembic").setLevel(logging.WARNING)
+
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from alembic.runtime.migration import MigrationContext  # noqa: E402
+from alembic.script import ScriptDirectory  # noqa: E402
 
 log = logging.getLogger("factbot.storage")
 

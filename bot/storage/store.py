@@ -206,6 +206,11 @@ class Store:
             ("thread", {"platform": key[0], "thread_id": key[1], "created_at": self._clock()})
         )
 
+    def remembers_thread(self, platform: str, thread_id: str | int) -> bool:
+        """Is the thread known in memory (no database round trip: safe on an event loop)?"""
+        with self._threads_lock:
+            return (platform, str(thread_id)) in self._threads
+
     # ------------------------------------------------------------------ synchronous reads
 
     def is_bot_thread(self, platform: str, thread_id: str | int) -> bool:

@@ -2,8 +2,10 @@
 
 The real discord.py client connects to it (`DISCORD_API_BASE=fake.api_base`), so end-to-end tests
 assert on the payloads the bot really sends. The test drives it: `interact(...)` injects an
-INTERACTION_CREATE, `post_message(...)` a MESSAGE_CREATE, and `wait_reply` / `wait_for` wait on
-what the bot sent back (event-based, never sleeps).
+INTERACTION_CREATE, `post_message(...)` a MESSAGE_CREATE, `press(message, custom_id)` a button
+press (a component interaction, type 3) and `submit_modal(custom_id, values)` a modal submit
+(type 5); `wait_reply` / `wait_callback` / `wait_for` wait on what the bot sent back
+(event-based, never sleeps).
 
 Payload shapes follow discord.py 2.7's parsers (state.py, gateway.py, interactions.py) and the
 Discord API v10 documentation. Frames are plain-text JSON even though discord.py asks for
@@ -370,6 +372,7 @@ class FakeDiscord:
             "mention_roles": [],
             "attachments": [],
             "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
             "pinned": False,
             "type": 19 if body.get("message_reference") else 0,
             "flags": body.get("flags", 0) or 0,
@@ -479,7 +482,7 @@ class FakeDiscord:
     async def interact(
         self,
         command: str,
-        options: dict[str, str] | None = None,
+        options: dict[str, str | int] | None = None,
         *,
         user_id: int = 1400000000000000001,
         user_name: str = "alice",
@@ -489,25 +492,51 @@ class FakeDiscord:
         locale: str = "en-US",
     ) -> Interaction:
         """Inject an INTERACTION_CREATE for slash command `command` (as `user_id`)."""
-        iid = self.snowflake()
-        token = f"itoken-{iid}"
-        channel = self.channel_payload(channel_id or self.channel_id, "general")
         synced = self.commands.get(self.guild_id) or self.commands.get(None) or []
         command_id = next((c["id"] for c in synced if c["name"] == command), str(self.snowflake()))
         data: dict[str, Any] = {"id": command_id, "name": command, "type": 1}
         if self.guild_id in self.commands:
             data["guild_id"] = str(self.guild_id)
         if options:
-            data["options"] = [{"name": k, "type": 3, "value": v} for k, v in options.items()]
-        payload = {
+            data["options"] = [
+                {"name": k, "type": 4 if isinstance(v, int) else 3, "value": v}
+                for k, v in options.items()
+            ]
+        payload = self._interaction(
+            2,
+            data,
+            channel_id=channel_id or self.channel_id,
+            user_id=user_id,
+            user_name=user_name,
+            permissions=permissions,
+            roles=roles,
+            locale=locale,
+        )
+        return await self._inject(payload)
+
+    def _interaction(
+        self,
+        kind: int,
+        data: dict[str, Any],
+        *,
+        channel_id: int,
+        user_id: int,
+        user_name: str,
+        permissions: int,
+        roles: Sequence[int],
+        locale: str,
+        message: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        iid = self.snowflake()
+        payload: dict[str, Any] = {
             "id": str(iid),
             "application_id": str(self.app_id),
-            "type": 2,
-            "token": token,
+            "type": kind,
+            "token": f"itoken-{iid}",
             "version": 1,
             "guild_id": str(self.guild_id),
-            "channel_id": channel["id"],
-            "channel": channel,
+            "channel_id": str(channel_id),
+            "channel": self.channel_payload(channel_id, "general"),
             "member": self.member_payload(user_id, user_name, roles, permissions),
             "data": data,
             "app_permissions": str((1 << 41) - 1),
@@ -518,10 +547,89 @@ class FakeDiscord:
             "context": 0,
             "attachment_size_limit": 8 * 1024 * 1024,
         }
-        interaction = Interaction(iid, token, payload)
-        self.interactions[token] = interaction
+        if message is not None:
+            payload["message"] = message
+        return payload
+
+    async def press(
+        self,
+        message: dict[str, Any],
+        custom_id: str,
+        *,
+        user_id: int = 1400000000000000001,
+        user_name: str = "alice",
+        permissions: int = 0,
+        roles: Sequence[int] = (),
+        locale: str = "en-US",
+    ) -> Interaction:
+        """Press the button `custom_id` of `message` (a message payload the fake returned to
+        the bot, with its components): a component interaction, as Discord sends it."""
+        buttons = [
+            c for row in message.get("components") or [] for c in row.get("components") or []
+        ]
+        button = next((b for b in buttons if b.get("custom_id") == custom_id), None)
+        assert button is not None, f"no button {custom_id!r} on message {message.get('id')}"
+        payload = self._interaction(
+            3,
+            {"custom_id": custom_id, "component_type": int(button["type"])},
+            channel_id=int(message["channel_id"]),
+            user_id=user_id,
+            user_name=user_name,
+            permissions=permissions,
+            roles=roles,
+            locale=locale,
+            message=message,
+        )
+        return await self._inject(payload)
+
+    async def submit_modal(
+        self,
+        custom_id: str,
+        values: dict[str, str],
+        *,
+        channel_id: int | None = None,
+        user_id: int = 1400000000000000001,
+        user_name: str = "alice",
+        locale: str = "en-US",
+    ) -> Interaction:
+        """Submit the modal `custom_id` with `values` (text input custom_id -> text): a modal
+        submit interaction, each input in a Label (type 18) as Discord sends them now."""
+        components = [
+            {"type": 18, "id": i, "component": {"type": 4, "custom_id": k, "value": v}}
+            for i, (k, v) in enumerate(values.items(), 1)
+        ]
+        payload = self._interaction(
+            5,
+            {"custom_id": custom_id, "components": components},
+            channel_id=channel_id or self.channel_id,
+            user_id=user_id,
+            user_name=user_name,
+            permissions=0,
+            roles=(),
+            locale=locale,
+        )
+        return await self._inject(payload)
+
+    async def _inject(self, payload: dict[str, Any]) -> Interaction:
+        interaction = Interaction(int(payload["id"]), payload["token"], payload)
+        self.interactions[interaction.token] = interaction
         await self.dispatch("INTERACTION_CREATE", payload)
         return interaction
+
+    async def wait_callback(self, interaction: Interaction, timeout: float = 15) -> Recorded:
+        """The accepted initial response (callback) to `interaction`: a message (type 4), a
+        deferral (5) or a modal (9)."""
+
+        def callback() -> Recorded | None:
+            calls = self.calls_for(interaction.token)
+            return next((r for r in calls if r.accepted and r.path.endswith("/callback")), None)
+
+        changed = self._token_changed.setdefault(interaction.token, asyncio.Condition())
+        async with changed:
+            await asyncio.wait_for(changed.wait_for(lambda: callback() is not None), timeout)
+        found = callback()
+        assert found is not None
+        return found
 
     async def post_message(
         self,

@@ -4,11 +4,13 @@ The real slack_bolt `AsyncApp` and slack_sdk's aiohttp `SocketModeClient` connec
 (`SLACK_API_BASE=fake.api_base`), so tests assert on the payloads the bot really sends.
 
 - Web API (`/api/<method>`): auth.test, apps.connections.open (returns `ws://127.0.0.1:PORT/link/`),
-  chat.postMessage, chat.postEphemeral, users.info. A wrong token gets
+  chat.postMessage, chat.postEphemeral, users.info, views.open (checked against the modal limits;
+  `views_opened` keeps each view as Slack would show it). A wrong token gets
   `{"ok": false, "error": "invalid_auth"}` like Slack. Messages are checked against the Block Kit
   limits the bot must respect; a violation gets `invalid_blocks`.
 - `response_url`s (`/respond/<n>`) record what `respond()` sends.
-- The websocket sends `hello`, then whatever envelopes the test injects (`command`, `event`), and
+- The websocket sends `hello`, then whatever envelopes the test injects (`command`, `event`, and
+  the `interactive` ones: `block_action` for a button press, `submit_view` for a modal), and
   records the acknowledgements (`{"envelope_id": ..., "payload": ...}`) by envelope id.
 
 Network faults, for tests/test_network_faults.py: `request_reconnect()` (the `disconnect`
@@ -40,7 +42,9 @@ TEAM_ID = "T0FAKE"
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 APP_ID = "AFAKE"
-BOT_METHODS = frozenset({"auth.test", "chat.postMessage", "chat.postEphemeral", "users.info"})
+BOT_METHODS = frozenset(
+    {"auth.test", "chat.postMessage", "chat.postEphemeral", "users.info", "views.open"}
+)
 
 
 @dataclass
@@ -68,6 +72,22 @@ def _strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for v in value:
             yield from _strings(v)
+
+
+def view_problems(view: dict[str, Any]) -> list[str]:
+    """The modal limits Slack enforces that a view breaks (empty list: valid)."""
+    problems = block_kit_problems({"text": "view", "blocks": view.get("blocks") or []})
+    if view.get("type") != "modal":
+        problems.append("not a modal")
+    for key in ("title", "submit", "close"):
+        text = (view.get(key) or {}).get("text", "")
+        if (key == "title" or key in view) and not 1 <= len(text) <= 24:
+            problems.append(f"{key} length {len(text)} (1-24)")
+    if len(view.get("private_metadata", "")) > 3000:
+        problems.append("private_metadata longer than 3000")
+    if len(view.get("blocks") or []) > 100:
+        problems.append("more than 100 blocks")
+    return problems
 
 
 def block_kit_problems(args: dict[str, Any]) -> list[str]:
@@ -98,6 +118,23 @@ def block_kit_problems(args: dict[str, Any]) -> list[str]:
             for e in elements:
                 if not 1 <= len(e.get("text", "")) <= 3000:
                     problems.append(f"block {i}: context element length")
+        elif kind == "actions":
+            elements = block.get("elements", [])
+            if not 1 <= len(elements) <= 25:
+                problems.append(f"block {i}: actions with {len(elements)} elements")
+            ids = [e.get("action_id") for e in elements]
+            if len(set(ids)) != len(ids):
+                problems.append(f"block {i}: duplicate action_id")
+            for e in elements:
+                label = (e.get("text") or {}).get("text", "")
+                if e.get("type") != "button" or not 1 <= len(label) <= 75:
+                    problems.append(f"block {i}: bad button")
+                if len(e.get("value", "")) > 2000 or len(e.get("accessibility_label", "")) > 75:
+                    problems.append(f"block {i}: button value or label too long")
+        elif kind == "input":
+            label = (block.get("label") or {}).get("text", "")
+            if not 1 <= len(label) <= 2000 or not isinstance(block.get("element"), dict):
+                problems.append(f"block {i}: bad input")
         elif kind != "divider":
             problems.append(f"block {i}: unexpected type {kind}")
     if blocks is not None and len(blocks) > 50:
@@ -117,6 +154,7 @@ class FakeSlack:
     closed_channels: frozenset[str] = frozenset()
 
     calls: list[Call] = field(default_factory=list)
+    views_opened: list[dict[str, Any]] = field(default_factory=list)
     acks: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     sent_envelopes: list[str] = field(default_factory=list)
     ws_connections: int = 0
@@ -258,6 +296,17 @@ class FakeSlack:
             if user not in self.users:
                 return {"ok": False, "error": "user_not_found"}
             return {"ok": True, "user": {"id": user, "team_id": TEAM_ID, **self.users[user]}}
+        if call.method == "views.open":
+            view = a.get("view")
+            if isinstance(view, str):  # form-encoded calls send the view as JSON text
+                view = json.loads(view)
+            if not a.get("trigger_id") or not isinstance(view, dict):
+                return {"ok": False, "error": "invalid_arguments"}
+            if problems := view_problems(view):
+                return {"ok": False, "error": "invalid_arguments", "errors": problems}
+            opened = {"id": f"V{next(self._ids):08d}", "team_id": TEAM_ID, "state": {}, **view}
+            self.views_opened.append(opened)
+            return {"ok": True, "view": opened}
         if not a.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
         if problems := block_kit_problems(a):
@@ -364,6 +413,106 @@ class FakeSlack:
                     "is_enterprise_install": "false",
                     "response_url": f"http://127.0.0.1:{self.port}/respond/{n}",
                     "trigger_id": f"trigger-{n}",
+                },
+            }
+        )
+
+    def _user(self, user: str, user_name: str) -> dict[str, Any]:
+        return {"id": user, "username": user_name, "name": user_name, "team_id": TEAM_ID}
+
+    async def block_action(
+        self,
+        message: Call,
+        action_id: str,
+        *,
+        user: str = "UALICE",
+        user_name: str = "alice",
+    ) -> str:
+        """Press the button `action_id` in the message `message` (a chat.postMessage call the
+        bot made): a `block_actions` envelope; its response_url is `/respond/<n>` and its
+        trigger_id `trigger-<n>`. Returns the envelope id."""
+        posted = {**message.args, "ts": message.response["ts"], "type": "message"}
+        found = [
+            (block, element)
+            for block in posted.get("blocks") or []
+            if block.get("type") == "actions"
+            for element in block.get("elements") or []
+            if element.get("action_id") == action_id
+        ]
+        assert found, f"no button {action_id!r} in the message"
+        block, button = found[0]
+        n = next(self._ids)
+        channel = str(posted["channel"])
+        return await self._send(
+            {
+                "envelope_id": f"env-act-{n}",
+                "type": "interactive",
+                "accepts_response_payload": False,
+                "payload": {
+                    "type": "block_actions",
+                    "user": self._user(user, user_name),
+                    "api_app_id": APP_ID,
+                    "token": "verification-token",
+                    "container": {
+                        "type": "message",
+                        "message_ts": posted["ts"],
+                        "channel_id": channel,
+                        "is_ephemeral": False,
+                    },
+                    "trigger_id": f"trigger-{n}",
+                    "team": {"id": TEAM_ID, "domain": "fake"},
+                    "enterprise": None,
+                    "is_enterprise_install": False,
+                    "channel": {"id": channel, "name": "general"},
+                    "message": posted,
+                    "state": {"values": {}},
+                    "response_url": f"http://127.0.0.1:{self.port}/respond/{n}",
+                    "actions": [
+                        {
+                            "action_id": action_id,
+                            "block_id": block.get("block_id", ""),
+                            "text": button.get("text"),
+                            "value": button.get("value", ""),
+                            "type": "button",
+                            "action_ts": self._next_ts(),
+                        }
+                    ],
+                },
+            }
+        )
+
+    async def submit_view(
+        self,
+        view: dict[str, Any],
+        values: dict[str, dict[str, str]],
+        *,
+        user: str = "UALICE",
+        user_name: str = "alice",
+    ) -> str:
+        """Submit the modal `view` (one of `views_opened`) with `values` (block_id ->
+        action_id -> typed text): a `view_submission` envelope. Returns the envelope id."""
+        n = next(self._ids)
+        state = {
+            block: {action: {"type": "plain_text_input", "value": text}}
+            for block, typed in values.items()
+            for action, text in typed.items()
+        }
+        return await self._send(
+            {
+                "envelope_id": f"env-view-{n}",
+                "type": "interactive",
+                "accepts_response_payload": True,
+                "payload": {
+                    "type": "view_submission",
+                    "team": {"id": TEAM_ID, "domain": "fake"},
+                    "user": self._user(user, user_name),
+                    "api_app_id": APP_ID,
+                    "token": "verification-token",
+                    "trigger_id": f"trigger-{n}",
+                    "view": {**view, "state": {"values": state}},
+                    "response_urls": [],
+                    "is_enterprise_install": False,
+                    "enterprise": None,
                 },
             }
         )
