@@ -68,9 +68,27 @@ def test_ask_json_contract(run: Callable[..., subprocess.CompletedProcess[str]])
     out = run("ask", "--json", "When did SVOM finally launch?")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert set(data) == {"question", "language", "refused", "answer", "sources", "factchecks"}
+    assert set(data) == {
+        "question",
+        "language",
+        "refused",
+        "lead",
+        "answer",
+        "sources",
+        "factchecks",
+    }
     assert data["language"] == "en" and data["refused"] is False
     assert any(f["id"] == "fc-16-svom" for f in data["factchecks"])
+    # The lead: the note's sentence saying what is true, first in the plain text too.
+    assert data["lead"] == {
+        "text": data["lead"]["text"],
+        "source": "fc-16-svom",
+        "kind": "factcheck",
+    }
+    assert "22 June 2024" in data["lead"]["text"]
+    note = (ROOT / "corpus" / "factchecks" / "16-svom.md").read_text(encoding="utf-8")
+    assert data["lead"]["text"] in note
+    assert data["answer"].startswith(f"In short: « {data['lead']['text']} » (fact-check: ")
     _no_traceback(out)
 
 
@@ -110,7 +128,8 @@ def test_ask_stdin_one_result_per_line_in_order(
     assert len(results) == len(lines)
     assert results[0]["refused"] is False and "Pesquet" in results[0]["answer"]
     assert "error" in results[1] and "error" in results[2]
-    assert results[3]["refused"] is True
+    assert results[3]["refused"] is True and results[3]["lead"] is None
+    assert results[0]["lead"]["kind"] in ("article", "factcheck")
     assert (
         results[4]["question"] == "Combien de kilos d'expériences ?"
     )  # control character stripped
@@ -124,6 +143,7 @@ def test_console_chat_piped_prints_one_answer(
     assert out.returncode == 0
     assert "Pesquet" in out.stdout and "§7" in out.stdout
     assert "> " not in out.stdout.splitlines()[0]  # no prompt when piped
+    assert out.stdout.startswith("En bref: « ")  # the direct answer first
     _no_traceback(out)
 
 
@@ -190,11 +210,16 @@ def test_corrupted_index_with_broken_corpus_is_one_line(
 def test_eval_reports_all_three_rankings(
     run: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
-    out = run("eval", "--json")
+    out = run("eval", "--json", "--all")
     assert out.returncode == 0, out.stderr
-    data = json.loads(out.stdout)
-    assert set(data["ranking"]) == {"hybrid", "dense", "bm25"}
-    assert data["questions"] >= 60 and data["out_of_scope"] >= 10
+    dev, heldout, chat = json.loads(out.stdout)["sets"]
+    assert [dev["set"], heldout["set"], chat["set"]] == [
+        "tests/data/questions.jsonl",
+        "tests/data/heldout.jsonl",
+        "tests/data/chat.jsonl",
+    ]
+    assert set(dev["ranking"]) == {"hybrid", "dense", "bm25"}
+    assert dev["questions"] >= 60 and dev["out_of_scope"] >= 10
     # Regression guards at the measured level (README, "Answer quality"); not the targets.
     assert data["ranking"]["hybrid"]["hit3"] >= 0.88
     assert data["refusal"]["precision"] >= 0.9 and data["refusal"]["recall"] >= 0.9
@@ -247,3 +272,13 @@ def test_a_bad_database_url_stops_the_chat_bots_with_one_line(
     (line,) = out.stderr.strip().splitlines()
     assert line.startswith("factbot: ") and "DATABASE_URL" in line
     _no_traceback(out)
+
+    assert dev["ranking"]["hybrid"]["hit3"] >= 0.88
+    assert dev["refusal"]["precision"] >= 0.9 and dev["refusal"]["recall"] >= 0.9
+    for data in (dev, heldout, chat):
+        groups = data["groups"]
+        assert sum(g["total"] for g in groups.values()) == data["questions"]
+        assert groups["out_of_scope"]["total"] == data["out_of_scope"]
+        assert 0 <= data["lead"]["right"] <= data["lead"]["answered"] <= data["in_scope"]
+        assert data["lead"]["accuracy"] >= 0.6
+    assert set(chat["groups"]) == {"article", "factcheck", "followup", "out_of_scope"}

@@ -10,7 +10,7 @@ import pytest
 
 from bot.adapters import discord_render as render
 from bot.adapters.discord_render import dlen, truncate
-from bot.answer import Answer, FactCheckRef, Link, SourceRef
+from bot.answer import Answer, FactCheckRef, Lead, Link, SourceRef
 from bot.status import DocumentInfo, IndexInfo, ReindexReport
 from index.verdicts import VERDICTS
 
@@ -163,6 +163,45 @@ def test_french_answer_has_french_labels_and_no_translation_line() -> None:
     assert "**Affirmation:**" in e["fields"][0]["value"]
     assert e["color"] == VERDICTS["accurate"].colour == discord.Colour.green().value
     assert e["footer"]["text"].startswith("Citations exactes de l'article")
+
+
+def test_the_lead_comes_first_with_where_it_comes_from() -> None:
+    lead = Lead("Chang'e 6 launched on 3 May 2024.", "fc-13", "factcheck", label="Outdated")
+    answer = Answer("When?", "en", False, "t", (source(5, 3),), (note(13, "outdated"),), lead=lead)
+    description = render.answer_embed(answer).to_dict()["description"]
+    first, origin, blank, quotes = description.split("\n")[:4]
+    assert first == "**In short:** Chang'e 6 launched on 3 May 2024."
+    assert origin == "*— fact-check: Outdated*" and blank == ""
+    assert quotes == "**From the article**"
+    article = Lead("Phrase 5 mot", "u5", "article", paragraph=5)
+    fr = Answer("Quand ?", "fr", False, "t", (source(5, 3),), lead=article)
+    lines = render.answer_embed(fr).to_dict()["description"].split("\n")
+    assert lines[:2] == ["**En bref:** Phrase 5 mot", "*— article, §5*"]
+
+
+def test_a_note_quoted_as_a_source_shows_no_internal_id() -> None:
+    summary = SourceRef(
+        "fc-03-china-space-with-france",
+        "factcheck",
+        "fc-03-china-space-with-france",
+        None,
+        "Overstated: one mission.",
+        0.5,
+    )
+    answer = Answer("Q?", "en", False, "t", (source(1, 2), summary))
+    embed = render.answer_embed(answer).to_dict()
+    assert "Overstated: one mission." in embed["description"]
+    assert "fc-03" not in str(embed)
+
+
+def test_a_huge_answer_keeps_its_lead() -> None:
+    lead = Lead("The answer. " * 30, "u1", "article", paragraph=1)
+    answer = Answer(
+        "Q", "en", False, "t", tuple(source(i, 400) for i in range(40)), (note(1),), lead=lead
+    )
+    embed = render.answer_embed(answer)
+    assert_within_limits(embed)
+    assert embed.to_dict()["description"].startswith("**In short:** The answer. The answer.")
 
 
 def test_refused_answer_says_not_covered() -> None:

@@ -25,7 +25,7 @@ from bot.adapters.slack_render import (
     render_sources,
     slack_to_plain,
 )
-from bot.answer import Answer, FactCheckRef, Link, SourceRef
+from bot.answer import Answer, FactCheckRef, Lead, Link, SourceRef
 from bot.status import DocumentInfo, IndexInfo, ReindexReport
 from tests.fakes.slack_server import block_kit_problems
 
@@ -124,6 +124,28 @@ def test_english_answer_quotes_with_paragraph_and_translation() -> None:
     context = message.blocks[0]["elements"][0]["text"]
     assert context.startswith("<@UALICE> asked: ")
     assert "When did Chang'e 6 launch?" in context
+
+
+def test_the_lead_is_the_first_section_with_where_it_comes_from() -> None:
+    lead = Lead(
+        "Chang'e 6 launched on 3 May 2024 <!here>.",
+        "fc-13-launch-date",
+        "factcheck",
+        label=LAUNCH_NOTE.label,
+    )
+    message = render_answer(english_answer(lead=lead), asker="UALICE")
+    assert_valid(message)
+    assert message.blocks[0]["type"] == "context"  # who asked what, then the answer
+    first = sections(message)[0]
+    assert first == (
+        "*In short:* Chang'e 6 launched on 3 May 2024 &lt;!here&gt;.\n"
+        "_— fact-check: Outdated: Chang'e 6 launched in May 2024_"
+    )
+    assert sections(message)[1] == "*From the article*"
+    article = Lead(EN_QUOTE, "article-fr:p5:s1-1", "article", paragraph=5)
+    french = render_answer(english_answer(language="fr", lead=article))
+    assert sections(french)[0].endswith("\n_— article, §5_")
+    assert sections(french)[0].startswith("*En bref:* The president of Cnes")
 
 
 def test_each_verdict_has_its_own_section_with_emoji_and_links() -> None:
