@@ -118,7 +118,8 @@ async def test_french_question_gets_french_labels(
     async with running_bot(make_settings, service) as fake:
         reply = await fake.wait_reply(await fake.interact("ask", {"question": LAUNCH_FR}))
         embed = embed_of(reply.message)
-        assert embed["description"].startswith("**D'après l'article**")
+        assert embed["description"].startswith("**En bref")  # the lead, in French
+        assert "**D'après l'article**" in embed["description"]
         assert any(f["name"] == "⚠️ Dépassé" for f in embed["fields"])
 
 
