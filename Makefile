@@ -28,7 +28,10 @@ setup: $(STAMP)
 index: setup
 	@$(BIN)/factbot index
 
+# The set-up before the bot starts: the model exported to OpenVINO (the default backend, ~10 s,
+# once) and the index built, when missing or stale; never at the first question.
 run: setup
+	@$(BIN)/factbot index --if-needed
 	@$(BIN)/factbot run
 
 check-corpus: setup

@@ -2,8 +2,11 @@
 
 Prints the JSON summary and a Markdown table on stdout (progress goes to stderr) and writes
 summary.json, summary.md and scaling.png to benchmarks/results/ (`--quick`: to .../quick/).
-Sections: help, cold, warm, throughput, threads, build, ann, memory, discord. A full run takes
-about 6 minutes on 2 idle cores (10 when other processes compete); `--quick` about 2.
+Sections: help, cold, warm, throughput, threads, build, ann, memory, discord, metrics. Cold start,
+warm latency, throughput and memory are measured for both embedding backends (openvino-int8, the
+default, and torch), each against its own raw model; threads is torch's; the other sections use
+the default backend. A full run takes about 10 minutes on 2 idle cores (15 when other processes
+compete); `--quick` about 3.
 
 `--only backends` runs benchmarks/backends.py instead (torch vs OpenVINO int8; exports models, about
 6 minutes): it writes its own backends.json and backends.md and is not part of the default run.
@@ -14,6 +17,7 @@ SQLite and PostgreSQL, about 3 minutes; storage.json and storage.md).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -27,8 +31,23 @@ from typing import Any
 from benchmarks import common
 from benchmarks.common import RESULTS, VENV_PYTHON, log
 
-SECTIONS = ("help", "cold", "warm", "throughput", "threads", "build", "ann", "memory", "discord")
+SECTIONS = (
+    "help",
+    "cold",
+    "warm",
+    "throughput",
+    "threads",
+    "build",
+    "ann",
+    "memory",
+    "discord",
+    "metrics",
+)
 KEYS = {"cold": "cold_start", "build": "builds", "discord": "discord_load"}  # summary keys
+# Measured for each backend; the default's figures are also the summary's top-level ones.
+PER_BACKEND = ("cold", "warm", "throughput", "memory")
+DEFAULT_BACKEND = "openvino-int8"
+BACKENDS = (DEFAULT_BACKEND, "torch")
 
 DISCORD = """
 import importlib.util, json, logging, sys
@@ -111,47 +130,88 @@ def _own_cpu() -> float:
 def run(plan: Plan, only: Sequence[str] = SECTIONS) -> dict[str, Any]:
     """Run the selected sections; each failure is recorded in the summary, never fatal."""
     started, busy0, own0 = time.perf_counter(), _cpu_busy(), _own_cpu()
-    summary: dict[str, Any] = {"mode": plan.name, "machine": common.machine_info(), "notes": []}
+    summary: dict[str, Any] = {
+        "mode": plan.name,
+        "machine": common.machine_info(),
+        "notes": [],
+        "default_backend": DEFAULT_BACKEND,
+        "backends": {b: {} for b in BACKENDS},
+    }
     pool = common.QuestionPool()
     ws = common.make_workspace()
     state: dict[str, Any] = {}
 
-    def section(name: str, fn: Callable[[], Any]) -> None:
+    def section(name: str, fn: Callable[[], Any], backend: str | None = None) -> None:
         if name not in only:
             return
-        log(f"-- {name}")
+        label = f"{name} ({backend})" if backend else name
+        log(f"-- {label}")
         t = time.perf_counter()
         try:
-            summary[KEYS.get(name, name)] = fn()
+            result = fn()
+            if backend is None:
+                summary[KEYS.get(name, name)] = result
+            else:
+                summary["backends"][backend][KEYS.get(name, name)] = result
+                if backend == DEFAULT_BACKEND:
+                    summary[KEYS.get(name, name)] = result
         except Exception as exc:
-            log(f"{name} failed: {exc!r}")
-            summary.setdefault("errors", {})[name] = "".join(
+            log(f"{label} failed: {exc!r}")
+            summary.setdefault("errors", {})[label] = "".join(
                 traceback.format_exception_only(type(exc), exc)
             ).strip()
             traceback.print_exc()
-        summary.setdefault("section_seconds", {})[name] = round(time.perf_counter() - t, 1)
+        summary.setdefault("section_seconds", {})[label] = round(time.perf_counter() - t, 1)
+
+    def env(backend: str) -> dict[str, str]:
+        """One index per backend in the workspace (a switch would rebuild it); the project's
+        export, the one `make run` made (exported once if missing)."""
+        return {
+            "EMBEDDING_BACKEND": backend,
+            "INDEX_DIR": str(ws.root / f"index-{backend}"),
+            "MODEL_CACHE_DIR": str(common.ROOT / "var" / "models"),
+        }
 
     try:
-        from benchmarks import latency, memory, scaling, startup
+        from benchmarks import latency, memory, metrics_cost, scaling, startup
 
-        def engine() -> Any:
-            if "engine" not in state:
+        def engine(backend: str = DEFAULT_BACKEND) -> Any:
+            if backend not in state:
                 from bot.engine import Engine
 
-                state["engine"] = Engine.open(ws.settings())
-            return state["engine"]
+                state[backend] = Engine.open(ws.settings(**env(backend)))
+            return state[backend]
 
-        engine()  # builds the workspace index once; `factbot ask` then loads it
+        for backend in BACKENDS:  # builds each workspace index once; `factbot ask` loads it
+            engine(backend)
         section("help", lambda: startup.help_time(plan.help_reps))
-        section("cold", lambda: startup.cold_start(ws, pool, plan.cold_reps))
-        section("warm", lambda: latency.warm_latency(engine(), pool, plan.warm_n))
-        section(
-            "throughput",
-            lambda: latency.throughput(
-                engine(), ws.settings(), pool, per_asker=plan.per_asker, rounds=plan.rounds
-            ),
-        )
-        section("threads", lambda: latency.thread_contention(engine(), pool, plan.thread_n))
+        if "cold" in only:
+            envs = {b: env(b) for b in BACKENDS}
+            log("-- cold (both backends, interleaved)")
+            t = time.perf_counter()
+            try:
+                for backend, result in startup.cold_start(ws, pool, plan.cold_reps, envs).items():
+                    summary["backends"][backend]["cold_start"] = result
+                summary["cold_start"] = summary["backends"][DEFAULT_BACKEND]["cold_start"]
+            except Exception as exc:
+                log(f"cold failed: {exc!r}")
+                summary.setdefault("errors", {})["cold"] = repr(exc)
+                traceback.print_exc()
+            summary.setdefault("section_seconds", {})["cold"] = round(time.perf_counter() - t, 1)
+
+        def warm(backend: str) -> Any:
+            return latency.warm_latency(engine(backend), pool, plan.warm_n)
+
+        def throughput(backend: str) -> Any:
+            settings = ws.settings(**env(backend))
+            return latency.throughput(
+                engine(backend), settings, pool, per_asker=plan.per_asker, rounds=plan.rounds
+            )
+
+        for backend in BACKENDS:
+            section("warm", functools.partial(warm, backend), backend)
+            section("throughput", functools.partial(throughput, backend), backend)
+        section("threads", lambda: latency.thread_contention(engine("torch"), pool, plan.thread_n))
 
         def builds() -> list[dict[str, Any]]:
             qs = pool.take(50)
@@ -182,18 +242,19 @@ def run(plan: Plan, only: Sequence[str] = SECTIONS) -> dict[str, Any]:
             return scaling.ann_benchmark(base, queries, plan.ann_sizes)
 
         section("ann", ann)
-        section(
-            "memory",
-            lambda: memory.serving_memory(
-                ws, pool, plan.memory_questions, reps=1 if plan.name == "quick" else 2
-            ),
-        )
+
+        def serving_memory(backend: str) -> Any:
+            reps = 1 if plan.name == "quick" else 2
+            return memory.serving_memory(ws, pool, plan.memory_questions, reps, env(backend))
+
+        for backend in BACKENDS:
+            section("memory", functools.partial(serving_memory, backend), backend)
 
         def discord() -> dict[str, Any]:
             n, seconds = plan.discord
             res = common.run_measured(
                 [str(VENV_PYTHON), "-c", DISCORD, str(n), str(seconds)],
-                ws.process_env(),
+                ws.process_env(**env(DEFAULT_BACKEND)),
                 ws.root,
                 timeout=600,
             )
@@ -204,8 +265,13 @@ def run(plan: Plan, only: Sequence[str] = SECTIONS) -> dict[str, Any]:
             return out
 
         section("discord", discord)
+        section(
+            "metrics",
+            lambda: metrics_cost.measure(*((20, 500) if plan.name == "quick" else (200, 2000))),
+        )
     finally:
         ws.close()
+    summary["targets"] = issue16_targets(summary)
 
     elapsed = time.perf_counter() - started
     cores = summary["machine"]["usable_cores"] or 1
@@ -227,6 +293,74 @@ def run(plan: Plan, only: Sequence[str] = SECTIONS) -> dict[str, Any]:
             "encoder, encoding extrapolated from a measured sample (see the method column)"
         )
     return summary
+
+
+def issue16_targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 16's targets, each with what this run measured and whether it is met."""
+    from benchmarks import latency, memory, startup
+
+    per = summary.get("backends", {})
+    default, torch = per.get(DEFAULT_BACKEND, {}), per.get("torch", {})
+    rows: list[dict[str, Any]] = []
+
+    def row(what: str, measured: Any, target: str, met: bool | None) -> None:
+        rows.append({"target": what, "measured": measured, "goal": target, "met": met})
+
+    cold = default.get("cold_start", {}).get("factbot_ask_s", {}).get("median")
+    torch_cold = torch.get("cold_start", {}).get("factbot_ask_s", {}).get("median")
+    if cold is not None:
+        row(
+            f"{DEFAULT_BACKEND} cold start to first answer",
+            f"{cold} s",
+            f"<= {startup.DEFAULT_COLD_TARGET_S} s",
+            bool(cold <= startup.DEFAULT_COLD_TARGET_S),
+        )
+    if cold is not None and torch_cold:
+        r = common.ratio(cold, torch_cold)
+        row(
+            f"{DEFAULT_BACKEND} cold start vs torch's",
+            f"{cold} s vs {torch_cold} s = {r}x",
+            f"<= {startup.DEFAULT_COLD_TARGET_VS_TORCH}x",
+            bool(r <= startup.DEFAULT_COLD_TARGET_VS_TORCH),
+        )
+    peak = default.get("memory", {}).get("peak_rss_mb")
+    if peak is not None:
+        row(
+            f"{DEFAULT_BACKEND} peak RSS serving 64 askers",
+            f"{peak} MiB",
+            f"<= {memory.PEAK_TARGET_MB} MiB",
+            bool(peak <= memory.PEAK_TARGET_MB),
+        )
+    for backend in BACKENDS:
+        w = per.get(backend, {}).get("warm", {})
+        if w:
+            row(
+                f"{backend} warm answer p50 vs one raw encode (same backend)",
+                f"{w['answer_uncached']['p50_ms']} ms vs {w['raw_encode_one']['p50_ms']} ms = "
+                f"{w['ratio_p50']}x",
+                f"<= {latency.WARM_TARGET}x",
+                bool(w["ratio_p50"] <= latency.WARM_TARGET),
+            )
+        t = per.get(backend, {}).get("throughput", {})
+        if t:
+            top = t["levels"][-1]
+            row(
+                f"{backend} {top['askers']} askers vs its best batch throughput",
+                f"{top['batched']['qps']} q/s vs {top['ceiling_qps']} q/s = "
+                f"{t['top_share_of_ceiling']}",
+                f">= {1 - latency.CEILING_TOLERANCE:.1f}",
+                bool(t["within_10pct_of_ceiling"]),
+            )
+    m = summary.get("metrics", {})
+    if m:
+        us = m["per_question"]["median_us"]
+        row(
+            "metrics per question",
+            f"{us} µs",
+            f"<= {m['target_us'] / 1000} ms",
+            bool(m["within_target"]),
+        )
+    return rows
 
 
 def write(summary: dict[str, Any], folder: Path = RESULTS) -> str:

@@ -15,7 +15,8 @@ from typing import Any
 
 from benchmarks.common import QuestionPool, log, ratio, stats_ms
 
-WARM_TARGET = 2.0
+# Issue 16: a warm answer costs at most a tenth more than the encode it cannot avoid.
+WARM_TARGET = 1.1
 CEILING_TOLERANCE = 0.10
 CEILING_BATCH = 64
 # Texts per ceiling sample: two batches, so that one batch's padding (its longest question) does
@@ -31,8 +32,8 @@ def _cache_has(engine: Any, question: str) -> bool:
 
 
 def raw_encode(engine: Any, texts: Sequence[str], threads: int | None = None) -> None:
-    """One call of the underlying sentence-transformers model, as a bare bot would make it (with
-    all the encoder's threads unless told otherwise)."""
+    """One call of the underlying model (sentence-transformers', or the compiled OpenVINO one),
+    as a bare bot would make it (with all the encoder's threads unless told otherwise)."""
     set_threads = engine.embedder._set_threads
     if set_threads is not None:
         set_threads(threads or engine.embedder.max_threads)

@@ -1,7 +1,8 @@
 """`python -m benchmarks.metrics_cost [--rounds R] [--calls N]`: what the metrics cost a question.
 
-A question's metric updates are one `Metrics.observe_outcome` (counter + latency histogram) and,
-at worst (a batch of one), one `Metrics.observe_batch`. Each figure is the median over R rounds
+A question's metric updates are what `factbot run` does for it (bot/monitoring.py): the intake
+observer's `on_outcome` (one `Metrics.observe_outcome`: counter + latency histogram) and, at worst
+(a batch of one), the service observer's `on_batch` (one `Metrics.observe_batch`). Each figure is the median over R rounds
 of the mean per call over N calls (a single call is too short for the clock), in microseconds,
 with the 95th percentile of the rounds beside it. For comparison: the same updates through
 prometheus_client's `labels()` on every call (what the cached children save), and one scrape of
@@ -21,7 +22,10 @@ from typing import Any
 
 from prometheus_client import generate_latest
 
+from bot.answer import Answer
+from bot.intake import Request
 from bot.metrics import Health, Metrics
+from bot.monitoring import QuestionMetrics, ServiceMetrics
 
 TARGET_US = 200.0
 
@@ -50,10 +54,17 @@ def measure(rounds: int = 200, calls: int = 2000) -> dict[str, Any]:
     health.transport("slack").up()
     metrics.set_index("v1", "2026-01-01T00:00:00+00:00", 180, "bundled:all-MiniLM-L6-v2")
     platforms, languages = ("discord", "slack"), ("fr", "en")
+    questions, batches = QuestionMetrics(metrics), ServiceMetrics(metrics)
+    asked = [
+        (Request(p, "U1", "Quand ?"), Answer("Quand ?", lang, False, "…"))  # type: ignore[arg-type]
+        for p in platforms
+        for lang in languages
+    ]
 
     def question(i: int) -> None:
-        metrics.observe_outcome(platforms[i & 1], languages[(i >> 1) & 1], "answered", 0.042)
-        metrics.observe_batch(1)
+        request, answer = asked[i & 3]
+        questions.on_outcome(request, answer, 0.042)
+        batches.on_batch(1)
 
     def outcome(i: int) -> None:
         metrics.observe_outcome(platforms[i & 1], languages[(i >> 1) & 1], "answered", 0.042)

@@ -18,6 +18,82 @@ def _get(d: dict[str, Any], *path: str, default: Any = None) -> Any:
     return d
 
 
+def _backends(s: dict[str, Any]) -> list[str]:
+    """Both backends side by side (medians, and each against its own raw model), then issue 16's
+    targets with what was measured."""
+    per: dict[str, dict[str, Any]] = s.get("backends") or {}
+    names = [b for b in per if per[b]]
+    if not names:
+        return []
+    lines = [
+        "",
+        "## Both embedding backends, one run",
+        "",
+        "| measurement | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+
+    def cells(fn: Any) -> str:
+        out = []
+        for b in names:
+            try:
+                out.append(str(fn(per[b])))
+            except (KeyError, TypeError, IndexError):
+                out.append("-")
+        return " | ".join(out)
+
+    lines += [
+        "| cold start to first answer (`factbot ask`, median) | "
+        + cells(lambda r: f"{r['cold_start']['factbot_ask_s']['median']} s")
+        + " |",
+        "| … vs the bare model on the same backend (import + load + encode once) | "
+        + cells(
+            lambda r: (
+                f"{r['cold_start']['baseline_s']['median']} s = **{r['cold_start']['ratio']}x**"
+            )
+        )
+        + " |",
+        "| warm answer p50 (cache misses) vs one raw encode p50, same backend | "
+        + cells(
+            lambda r: (
+                f"{r['warm']['answer_uncached']['p50_ms']} ms vs "
+                f"{r['warm']['raw_encode_one']['p50_ms']} ms = **{r['warm']['ratio_p50']}x**"
+            )
+        )
+        + " |",
+        "| warm answer p95 vs one raw encode p95 | "
+        + cells(
+            lambda r: (
+                f"{r['warm']['answer_uncached']['p95_ms']} ms vs "
+                f"{r['warm']['raw_encode_one']['p95_ms']} ms"
+            )
+        )
+        + " |",
+        "| 64 askers through FactBotService.ask vs the backend's best batch throughput | "
+        + cells(
+            lambda r: (
+                f"{r['throughput']['levels'][-1]['batched']['qps']} q/s vs "
+                f"{r['throughput']['levels'][-1]['ceiling_qps']} q/s = "
+                f"**{r['throughput']['top_share_of_ceiling']}**"
+            )
+        )
+        + " |",
+        "| 64 askers, p95 latency | "
+        + cells(lambda r: f"{r['throughput']['levels'][-1]['batched']['p95_ms']} ms")
+        + " |",
+        "| peak RSS serving 64 askers (after load) | "
+        + cells(lambda r: f"**{r['memory']['peak_rss_mb']} MiB** ({r['memory']['loaded_mb']} MiB)")
+        + " |",
+    ]
+    targets = s.get("targets") or []
+    if targets:
+        lines += ["", "Issue 16's targets:", "", "| target | measured | goal | met |"]
+        lines.append("|---|---|---|---|")
+        for t in targets:
+            lines.append(f"| {t['target']} | {t['measured']} | {t['goal']} | {_yes(t['met'])} |")
+    return lines
+
+
 def render_markdown(s: dict[str, Any]) -> str:
     """Headline table (with targets), then builds, flat vs HNSW and throughput details."""
     m = s.get("machine", {})
@@ -31,6 +107,9 @@ def render_markdown(s: dict[str, Any]) -> str:
         f"{m.get('load_average_at_start')}, at end {m.get('load_average_at_end')}"
         + (" (**shared machine: other processes competed for the CPU**)" if s.get("noisy") else "")
         + f". Total {s.get('seconds_total', '?')} s.",
+        "",
+        f"Default embedding backend: {s.get('default_backend', 'torch')} (the table below; both "
+        "backends side by side in the next section).",
         "",
         "| measurement | result | target | met |",
         "|---|---|---|---|",
@@ -113,6 +192,7 @@ def render_markdown(s: dict[str, Any]) -> str:
         else:
             lines.append(f"| Discord end to end | {d.get('skipped') or d.get('error')} | - | - |")
 
+    lines += _backends(s)
     if t:
         lines += [
             "",

@@ -93,6 +93,9 @@ class MicroBatcher:
         self._running = 0  # drain loops started and not yet returned
         self._in_flight = 0  # questions taken by a worker and not yet answered
         self._closed = False
+        # Called with each batch's size as a worker takes it (metrics); runs on that worker's
+        # thread, so it must be quick and thread-safe.
+        self.on_batch: Callable[[int], None] | None = None
 
     @property
     def queued(self) -> int:
@@ -157,6 +160,7 @@ class MicroBatcher:
             if helper:
                 self._start_worker()
             last = len(batch)
+            self._report(last)
             self._answer(batch, threads)
 
     def _linger(self, last: int) -> None:
@@ -187,6 +191,15 @@ class MicroBatcher:
         alone = not self._pending and self._in_flight == 0
         self._in_flight += len(batch)
         return batch, self._engine().embedder.max_threads if alone else self._narrow
+
+    def _report(self, size: int) -> None:
+        observer = self.on_batch
+        if observer is None:
+            return
+        try:
+            observer(size)
+        except Exception:  # an observer's bug must not cost the batch its answers
+            log.exception("batch observer %r failed", observer)
 
     def _answer(self, batch: list[_Pending], threads: int) -> None:
         engine = self._engine()

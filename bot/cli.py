@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -369,33 +369,40 @@ def _serve(settings: Settings, which: str) -> int:
         )
     if not targets:
         return _chat(settings)
+    from bot.metrics import MetricsServerError
+
     try:
         asyncio.run(_serve_async(settings, targets))
-    except AdapterStartError as exc:
+    except (AdapterStartError, MetricsServerError) as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
     return EXIT_OK
 
 
 async def _serve_async(settings: Settings, targets: list[str]) -> None:
     from bot.intake import Admission
+    from bot.monitoring import start_monitoring
 
     learning = _learning_loop(settings)
     async with (
         _serving(settings, Admission.for_chat(settings), watch=True) as (service, intake),
         _learning(learning, intake),
     ):
+        # Metrics and probes (METRICS_PORT) before the transports connect: /readyz says so.
+        monitoring = await start_monitoring(settings, service, intake, targets)
         stopping = asyncio.Event()
-        _stop_on_signals(intake, stopping)
+        _stop_on_signals(intake, stopping, monitoring.begin_shutdown)
         # One intake for both transports: one rate limit per user of each platform.
         jobs: list[Coroutine[Any, Any, None]] = []
         if "discord" in targets:
             from bot.adapters import discord_bot
 
-            jobs.append(discord_bot.serve(settings, service, intake, stopping, learning))
+            link = monitoring.link("discord")
+            jobs.append(discord_bot.serve(settings, service, intake, stopping, learning, link))
         if "slack" in targets:
             from bot.adapters import slack_app
 
-            jobs.append(slack_app.serve(settings, service, intake, stopping, learning))
+            link = monitoring.link("slack")
+            jobs.append(slack_app.serve(settings, service, intake, stopping, learning, link))
         try:
             # A TaskGroup stops the other transport at once when one fails to start.
             async with asyncio.TaskGroup() as group:
@@ -403,20 +410,27 @@ async def _serve_async(settings: Settings, targets: list[str]) -> None:
                     group.create_task(job)
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None
+        finally:
+            await monitoring.close()
     if stopping.is_set():
         log.info("stopped")
 
 
-def _stop_on_signals(intake: Intake, stopping: asyncio.Event) -> None:
+def _stop_on_signals(
+    intake: Intake, stopping: asyncio.Event, on_stop: Callable[[], None] | None = None
+) -> None:
     """SIGTERM (a deploy, systemd, Docker) and SIGINT stop the bots in order: no new questions
-    (they get a "restarting" line), the answers in flight finish (up to SHUTDOWN_GRACE_SECONDS),
-    the transports disconnect and the service closes; the process exits 0."""
+    (they get a "restarting" line), /readyz turns 503 (`on_stop`), the answers in flight finish
+    (up to SHUTDOWN_GRACE_SECONDS), the transports disconnect and the service closes; the
+    process exits 0."""
     import signal
 
     def stop(sig: signal.Signals) -> None:
         if not stopping.is_set():
             log.info("%s: stopping; finishing the answers in flight", sig.name)
         intake.close()
+        if on_stop is not None:
+            on_stop()
         stopping.set()
 
     loop = asyncio.get_running_loop()

@@ -11,7 +11,7 @@ loop, bound to METRICS_HOST (127.0.0.1 by default) and off unless METRICS_PORT i
   until shutdown begins; 503 with the reason otherwise. For rolling deploys.
 
 This module imports neither discord nor slack_bolt nor the answering core: the adapters and the
-service feed it through the calls below (every one is cheap, thread-safe and never raises for
+service feed it through the calls below (bot/monitoring.py wires them for `factbot run`) (every one is cheap, thread-safe and never raises for
 a metrics reason, so it can sit on the answering path):
 
     metrics = Metrics(platforms=("discord", "slack"))
@@ -25,6 +25,7 @@ a metrics reason, so it can sit on the answering path):
     metrics.set_index(info.version, info.built_at, info.chunk_count, info.model)
     metrics.observe_reindex(report.seconds, "ok")            # "ok", "failed" or "coalesced"
     metrics.record_feedback("slack", "up")                   # "up" or "down"
+    metrics.record_error("discord")                          # answering raised
     server = await start_metrics_server(settings, metrics, health)   # None when off
     ...
     health.begin_shutdown()               # on SIGTERM: /readyz turns 503 at once
@@ -152,6 +153,12 @@ class Metrics:
             ("platform",),
             registry=r,
         )
+        self.errors = Counter(
+            "factbot_answer_errors",
+            "Questions whose answering raised (the user got an apology, the log the traceback).",
+            ("platform",),
+            registry=r,
+        )
         # `labels()` validates and locks on every call; the children are cached per label set
         # so that the answering path pays a dict lookup (benchmarks/metrics_cost.py).
         self._children: dict[tuple[str, str, str], tuple[Counter, Histogram | None]] = {}
@@ -159,6 +166,7 @@ class Metrics:
             self.reindexes.labels(result)
         for platform in platforms:
             self.reconnects.labels(platform)
+            self.errors.labels(platform)
             for language in LANGUAGES:
                 for outcome in OUTCOMES:
                     self._child(platform, language, outcome)
@@ -232,6 +240,10 @@ class Metrics:
         if value not in VOTES:
             raise ValueError(f"unknown vote {value!r}; expected one of {VOTES}")
         self.feedback.labels(platform, value).inc()
+
+    def record_error(self, platform: str) -> None:
+        """Answering a question raised (a bug or an outage: the log has the traceback)."""
+        self.errors.labels(platform).inc()
 
     def record_reconnect(self, platform: str) -> None:
         """A transport connected again after losing its connection (`TransportLink` calls it)."""

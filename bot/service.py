@@ -18,7 +18,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Literal, Protocol
 
 from bot.answer import Answer, FactCheckRef, Language
 from bot.batcher import MAX_BATCH, MicroBatcher, worker_plan
@@ -35,10 +36,26 @@ __all__ = [
     "IndexInfo",
     "ReindexFailed",
     "ReindexReport",
+    "ServiceObserver",
     "worker_plan",
 ]
 
 log = logging.getLogger("factbot.service")
+
+ReindexResult = Literal["ok", "failed", "coalesced"]
+
+
+class ServiceObserver(Protocol):
+    """Sees the service's life (metrics): the index served, reindexes, micro-batches."""
+
+    def on_index(self, info: IndexInfo) -> None:
+        """The index now served: when the observer is added, then after every swap."""
+
+    def on_reindex(self, seconds: float | None, result: ReindexResult) -> None:
+        """A `/reindex` finished: built ("ok"), failed, or joined a running build."""
+
+    def on_batch(self, size: int) -> None:
+        """A micro-batch of `size` questions is being answered (on a worker thread)."""
 
 
 class FactBotService:
@@ -60,6 +77,7 @@ class FactBotService:
         )
         self._reindex_task: asyncio.Task[ReindexReport] | None = None
         self._watch_task: asyncio.Task[None] | None = None
+        self._observers: list[ServiceObserver] = []
 
     # ------------------------------------------------------------------ construction
 
@@ -72,6 +90,26 @@ class FactBotService:
     @property
     def engine(self) -> Engine:
         return self._engine
+
+    def add_observer(self, observer: ServiceObserver) -> None:
+        """Report to `observer` from now on, starting with the index being served."""
+        self._observers.append(observer)
+        self.batcher.on_batch = self._batch_taken
+        self._notify(lambda o: o.on_index(self.info()), [observer])
+
+    def _notify(
+        self,
+        event: Callable[[ServiceObserver], None],
+        observers: list[ServiceObserver] | None = None,
+    ) -> None:
+        for observer in self._observers if observers is None else observers:
+            try:
+                event(observer)
+            except Exception:  # an observer's bug must not cost anyone an answer
+                log.exception("service observer %r failed", observer)
+
+    def _batch_taken(self, size: int) -> None:
+        self._notify(lambda o: o.on_batch(size))
 
     # ------------------------------------------------------------------ questions
 
@@ -101,7 +139,10 @@ class FactBotService:
         """Rebuild from the corpus; concurrent calls share one build. Raises `ReindexFailed`."""
         if self._reindex_task is not None and not self._reindex_task.done():
             log.info("reindex requested by %s joins the build already running", actor)
-            report = await asyncio.shield(self._reindex_task)
+            try:
+                report = await asyncio.shield(self._reindex_task)
+            finally:
+                self._notify(lambda o: o.on_reindex(None, "coalesced"))
             return ReindexReport(
                 report.version,
                 report.previous_version,
@@ -121,9 +162,13 @@ class FactBotService:
             new = await asyncio.to_thread(old.rebuilt)
         except ReindexFailed as exc:
             log.warning("reindex by %s failed, still serving %s: %s", actor, old.version, exc)
+            failed = time.perf_counter() - started
+            self._notify(lambda o: o.on_reindex(failed, "failed"))
             raise
         seconds = time.perf_counter() - started
         self._engine = new  # one reference swap: in-flight questions finish on the old engine
+        self._notify(lambda o: o.on_reindex(seconds, "ok"))
+        self._notify(lambda o: o.on_index(new.info()))
         changes = tuple(new.changes_since(old))
         log.info(
             "reindex by %s done in %.1fs: %s -> %s, %d chunks; %s",
@@ -168,6 +213,7 @@ class FactBotService:
         log.info(
             "hot-swapped index %s -> %s (published by another process)", engine.version, new.version
         )
+        self._notify(lambda o: o.on_index(new.info()))
         return True
 
     async def aclose(self) -> None:

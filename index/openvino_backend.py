@@ -477,13 +477,15 @@ def load_openvino_model(
             with contextlib.suppress(Exception):
                 return OpenVINOEmbeddingModel(folder, threads)
         say = log.info if problem == "is missing" else log.warning
+        # The progress line of a first start (or of `make run`'s set-up): ~10 s with nothing
+        # else on screen otherwise.
         say(
-            "OpenVINO export %s %s: exporting %s (%s, %s), once",
-            folder,
-            problem,
+            "exporting the model to OpenVINO (once, ~10 s)…: %s, %s, %s; the export in %s %s",
             name,
             quantization,
             precision,
+            folder,
+            problem,
         )
         try:
             _export_into(folder, target, quantization, calibration, numerics)

@@ -20,13 +20,20 @@ from tests.pg_cluster import PgCluster, cluster_for_tests
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_CORPUS = ROOT / "corpus"
+MODEL_CACHE = ROOT / "var" / "models"
 
 
 def base_env(corpus: Path, index: Path) -> dict[str, str]:
-    """Settings for an isolated bot: its own corpus and index, no cooldown, no watcher."""
+    """Settings for an isolated bot: its own corpus and index, no cooldown, no watcher.
+
+    The embedding backend is the product's default (openvino-int8, f32 numerics: a text's vector
+    does not depend on its batch, on any x86-64 CPU); its export is the one `make run` makes, in
+    the checkout's var/models, made once if missing. Tests of torch ask for it by name.
+    """
     return {
         "CORPUS_DIR": str(corpus),
         "INDEX_DIR": str(index),
+        "MODEL_CACHE_DIR": str(MODEL_CACHE),
         "INDEX_WATCH_SECONDS": "0",
         "USER_COOLDOWN_SECONDS": "0",
         "LOG_LEVEL": "INFO",

@@ -338,31 +338,37 @@ def test_damaged_export_is_rebuilt_with_one_log_line(
 def test_switching_backend_rebuilds_the_index(
     make_settings: Callable[..., Settings], model_cache: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    torch_settings = make_settings()
-    store = IndexStore(torch_settings.index_dir)
-    first = load_or_build(torch_settings, store, embedder_for(torch_settings))
-    assert first.manifest["model"] == DEFAULT_MODEL  # the prebuilt torch index is current
-
-    ov_settings = make_settings(EMBEDDING_BACKEND="openvino-int8", MODEL_CACHE_DIR=str(model_cache))
+    ov_settings = make_settings(MODEL_CACHE_DIR=str(model_cache))  # the default backend
+    store = IndexStore(ov_settings.index_dir)
     int8 = embedder_for(ov_settings)
+    first = load_or_build(ov_settings, store, int8)
+    # The prebuilt index (the default backend's) is current.
+    assert first.manifest["model"] == f"{DEFAULT_MODEL}#openvino-int8"
+
+    torch_settings = make_settings(EMBEDDING_BACKEND="torch")
+    torch_embedder = embedder_for(torch_settings)
     caplog.set_level(logging.WARNING, logger="factbot.index")
-    rebuilt = load_or_build(ov_settings, store, int8)
+    rebuilt = load_or_build(torch_settings, store, torch_embedder)
     assert rebuilt.version != first.version
-    assert rebuilt.manifest["model"] == f"{DEFAULT_MODEL}#openvino-int8"
+    assert rebuilt.manifest["model"] == DEFAULT_MODEL
     assert any(
         "stale" in r.getMessage() and "model changed" in r.getMessage() for r in caplog.records
     )
     assert store.load().version == rebuilt.version
-    assert load_or_build(ov_settings, store, int8).version == rebuilt.version  # now current
+    assert load_or_build(torch_settings, store, torch_embedder).version == rebuilt.version
 
-    back = load_or_build(torch_settings, store, embedder_for(torch_settings))
-    assert back.version != rebuilt.version and back.manifest["model"] == DEFAULT_MODEL
+    back = load_or_build(ov_settings, store, int8)
+    assert back.version != rebuilt.version
+    assert back.manifest["model"] == f"{DEFAULT_MODEL}#openvino-int8"
 
 
 def test_cli_ask_json_with_the_openvino_backend(
     make_settings: Callable[..., Settings], model_cache: Path, int8: Embedder, tmp_path: Path
 ) -> None:
-    settings = make_settings()  # a private corpus and a copy of the (torch) prebuilt index
+    settings = make_settings()  # a private corpus and a copy of the prebuilt index
+    # Built with torch first: the default backend must find it stale.
+    torch_settings = make_settings(EMBEDDING_BACKEND="torch")
+    load_or_build(torch_settings, IndexStore(settings.index_dir), embedder_for(torch_settings))
     questions = [
         "Combien de kilos d'expériences la France devait-elle embarquer sur Chang'e 6 ?",
         "When did SVOM finally launch?",
@@ -386,8 +392,7 @@ def test_cli_ask_json_with_the_openvino_backend(
             "HF_HUB_OFFLINE": "1",
             "CORPUS_DIR": str(settings.corpus_dir),
             "INDEX_DIR": str(settings.index_dir),
-            "EMBEDDING_BACKEND": "openvino-int8",
-            "MODEL_CACHE_DIR": str(model_cache),
+            "MODEL_CACHE_DIR": str(model_cache),  # no EMBEDDING_BACKEND: the default
             "LOG_LEVEL": "WARNING",
         },
         input="\n".join(questions) + "\n",
@@ -402,7 +407,7 @@ def test_cli_ask_json_with_the_openvino_backend(
     assert not kilos["refused"] and "15 kg d'expériences" in kilos["sources"][0]["quote"]
     assert not svom["refused"] and any(f["id"] == "fc-16-svom" for f in svom["factchecks"])
     assert pancakes["refused"]
-    # The torch index was stale for this backend: rebuilt once, with one line saying why.
+    # The torch index was stale for the default backend: rebuilt once, with one line saying why.
     assert "model changed" in out.stderr and "#openvino-int8" in out.stderr
     current = IndexStore(settings.index_dir).current_path()
     assert current is not None
@@ -420,7 +425,7 @@ def test_bad_backend_is_one_clear_line(tmp_path: Path) -> None:
         Settings.from_mapping({"EMBEDDING_BACKEND": " OpenVINO-INT8 "}).embedding_backend
         == "openvino-int8"
     )
-    assert Settings.from_mapping({}).embedding_backend == "torch"
+    assert Settings.from_mapping({}).embedding_backend == "openvino-int8"
     with pytest.raises(ModelUnavailable, match="not a backend"):
         load_embedder(DEFAULT_MODEL, backend="onnx")
     out = subprocess.run(

@@ -26,7 +26,6 @@ import contextlib
 import logging
 import re
 import time
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
@@ -44,9 +43,11 @@ from bot.learning import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
 from bot.messages import text
 from bot.settings import Settings
 from bot.storage.errors import StorageError
+from index.lru import LruCache
 
 if TYPE_CHECKING:
     from bot.learning import LearningLoop
+    from bot.metrics import TransportLink
     from bot.service import FactBotService
 
 __all__ = [
@@ -76,6 +77,9 @@ INVITE_SCOPES = ("bot", "applications.commands")
 
 THREAD_ARCHIVE_MINUTES: Final = 1440  # a day of inactivity
 MAX_OWNED_THREADS = 10_000  # remembered thread ids (older ones still match via owner_id)
+# Interaction and message ids remembered to answer each once: the gateway may deliver an event
+# again (replayed across a resume), and a redelivery comes within seconds, not thousands of events.
+SEEN_EVENTS = 2_000
 
 TOKEN_MISSING = (
     "DISCORD_TOKEN is not set: copy the bot token from the Developer Portal "
@@ -228,6 +232,10 @@ class FactBotTree(app_commands.CommandTree["FactBotClient"]):
 
     async def interaction_check(self, interaction: discord.Interaction[FactBotClient], /) -> bool:
         # Runs first in the task that runs the command: every command is one `close` waits for.
+        # A copy of an interaction already handled is dropped here, before any response (Discord
+        # would refuse a second one anyway, 400 code 40060).
+        if interaction.client.already_seen("interaction", interaction.id):
+            return False
         interaction.client.intake.track_current_task()
         return True
 
@@ -411,7 +419,9 @@ class FactBotClient(discord.Client):
         self.tree = FactBotTree(self)
         for command in COMMANDS:
             self.tree.add_command(command)
-        self._threads: OrderedDict[int, None] = OrderedDict()  # ids of threads this bot opened
+        self._threads: LruCache[int, None] = LruCache(MAX_OWNED_THREADS)  # threads it opened
+        self._seen: LruCache[tuple[str, int], None] = LruCache(SEEN_EVENTS)
+        self.link: TransportLink | None = None  # the gateway's state, for /healthz and metrics
 
     async def close(self) -> None:
         # A restart (deploy, SIGTERM) should not drop questions already being answered: give
@@ -461,8 +471,27 @@ class FactBotClient(discord.Client):
                 continue
             log.info("synced %d commands to guild %s", len(synced), guild_id)
 
-    async def on_ready(self) -> None:
+    async def on_ready(self) -> None:  # also after a new IDENTIFY (a session that was lost)
         log.info("connected to Discord as %s in %d servers", self.user, len(self.guilds))
+        if self.link is not None:
+            self.link.up()
+
+    async def on_resumed(self) -> None:
+        if self.link is not None:
+            self.link.up()
+
+    async def on_disconnect(self) -> None:  # discord.py reconnects by itself
+        if self.link is not None:
+            self.link.down()
+
+    def already_seen(self, kind: str, event_id: int) -> bool:
+        """True (with one log line) for an interaction or message id handled before; else
+        remembers it."""
+        if (kind, event_id) in self._seen:
+            log.info("ignoring redelivered %s %s", kind, event_id)
+            return True
+        self._seen.put((kind, event_id), None)
+        return False
 
     # ------------------------------------------------------------------ mentions and threads
 
@@ -473,9 +502,7 @@ class FactBotClient(discord.Client):
         return isinstance(channel, discord.Thread) and me is not None and channel.owner_id == me.id
 
     def _remember_thread(self, thread_id: int) -> None:
-        self._threads[thread_id] = None
-        while len(self._threads) > MAX_OWNED_THREADS:
-            self._threads.popitem(last=False)
+        self._threads.put(thread_id, None)
         if self.learning is not None:
             self.learning.remember_thread("discord", str(thread_id))
 
@@ -490,7 +517,7 @@ class FactBotClient(discord.Client):
             return False
         if not await self.learning.is_bot_thread("discord", str(getattr(channel, "id", ""))):
             return False
-        self._threads[getattr(channel, "id", 0)] = None
+        self._threads.put(getattr(channel, "id", 0), None)
         return True
 
     def feedback_buttons(self, admitted: Admitted) -> discord.ui.View:
@@ -515,6 +542,8 @@ class FactBotClient(discord.Client):
         mentioned = any(u.id == me.id for u in message.mentions)
         in_ask_channel = message.channel.id in self.settings.ask_channel_ids
         if not (mentioned or in_own_thread or in_ask_channel):
+            return
+        if self.already_seen("message", message.id):
             return
         self.intake.track_current_task()
         try:
@@ -628,10 +657,12 @@ async def serve(
     intake: Intake | None = None,
     stopping: asyncio.Event | None = None,
     learning: LearningLoop | None = None,
+    link: TransportLink | None = None,
 ) -> None:
     """Run the Discord bot until cancelled, closed, or `stopping` is set (then it lets the answers
     in flight finish and disconnects); `intake` defaults to one of its own. With `learning`,
-    answers carry 👍/👎, /unanswered reports, and the bot's threads outlive a restart.
+    answers carry 👍/👎, /unanswered reports, and the bot's threads outlive a restart; `link`
+    follows the gateway connection (bot/metrics.py).
 
     Raises `AdapterStartError` (one operator line) for a missing or rejected token, a refused
     privileged intent, or bad shard settings."""
@@ -639,6 +670,7 @@ async def serve(
     if not token:
         raise AdapterStartError(TOKEN_MISSING)
     client = make_client(settings, service, intake, learning)
+    client.link = link
     # discord.py has no per-client hook for the REST base: `Route.BASE` is read by every route
     # (bot requests and interaction webhooks alike) when it is built. Both class attributes are
     # put back on exit so that nothing leaks into whatever runs next in this process.
@@ -665,6 +697,8 @@ async def serve(
     finally:
         if closer is not None:
             closer.cancel()
+        if link is not None:
+            link.down()
         Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
 
 

@@ -34,9 +34,8 @@ import asyncio
 import functools
 import logging
 import re
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
@@ -75,6 +74,10 @@ from bot.messages import text as message
 from bot.service import FactBotService, ReindexFailed
 from bot.settings import Settings
 from bot.storage import StorageError, VoteOutcome
+from index.lru import LruCache
+
+if TYPE_CHECKING:
+    from bot.metrics import TransportLink
 
 log = logging.getLogger("factbot.slack")
 
@@ -130,23 +133,6 @@ OWNED_THREADS = 10_000
 SEEN_EVENTS = 2_000
 
 
-class _LruSet:
-    """A bounded set that forgets the least recently used entries (memory stays flat)."""
-
-    def __init__(self, capacity: int) -> None:
-        self._items: OrderedDict[Hashable, None] = OrderedDict()
-        self._capacity = capacity
-
-    def add(self, item: Hashable) -> None:
-        self._items[item] = None
-        self._items.move_to_end(item)
-        while len(self._items) > self._capacity:
-            self._items.popitem(last=False)
-
-    def __contains__(self, item: object) -> bool:
-        return item in self._items
-
-
 def _api_base(url: str) -> str:
     # slack_sdk joins base and method with urljoin: without the trailing slash the last path
     # segment ("api") would be dropped.
@@ -167,12 +153,15 @@ async def serve(
     intake: Intake | None = None,
     stopping: asyncio.Event | None = None,
     learning: LearningLoop | None = None,
+    link: TransportLink | None = None,
 ) -> None:
     """Run the Slack bot until cancelled or `stopping` is set (then it lets the answers in flight
     finish and disconnects); `intake` defaults to one of its own. With `learning`, answers carry
-    👍/👎, /unanswered reports, and the bot's threads outlive a restart. Raises
-    `AdapterStartError` (missing/rejected token)."""
-    await SlackBot(settings, service, intake, learning).run(stopping)
+    👍/👎, /unanswered reports, and the bot's threads outlive a restart; `link` follows the
+    connection (bot/metrics.py). Raises `AdapterStartError` (missing/rejected token)."""
+    bot = SlackBot(settings, service, intake, learning)
+    bot.link = link
+    await bot.run(stopping)
 
 
 class SlackBot:
@@ -215,8 +204,10 @@ class SlackBot:
         self.intake = intake or Intake(service, Admission.for_chat(settings))
         # The question log, votes, report and thread memory; None: none of them (no buttons).
         self.learning = learning
-        self.threads = _LruSet(OWNED_THREADS)  # (channel, thread_ts) the bot answered in
-        self.seen_events = _LruSet(SEEN_EVENTS)  # event_id: Slack redelivers on reconnects
+        # (channel, thread_ts) the bot answered in; event_id: Slack redelivers on reconnects.
+        self.threads: LruCache[tuple[str, str], None] = LruCache(OWNED_THREADS)
+        self.seen_events: LruCache[str, None] = LruCache(SEEN_EVENTS)
+        self.link: TransportLink | None = None  # the connection's state, for /healthz and metrics
         self.bot_user_id = ""
         self.bot_id = ""
         self._register()
@@ -278,12 +269,33 @@ class SlackBot:
         # Use the URL just issued: the token is known good, and the SDK's own connect() would
         # otherwise retry a rejected app token forever instead of failing at start.
         handler.client.wss_uri = str(opened["url"])
+        self._follow_connections(handler)
         try:
             await handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("slack: connected in Socket Mode")
             await self._until_stopped(stopping)
         finally:
+            if self.link is not None:
+                self.link.down()
             await handler.close_async()  # type: ignore[no-untyped-call]
+
+    def _follow_connections(self, handler: AsyncSocketModeHandler) -> None:
+        """Keep `link` in step with the Socket Mode connection. slack_sdk has no connection
+        events, but every (re)connection goes through its client's `connect()`: after a
+        `disconnect` envelope, a close frame, or a socket its monitor found dead."""
+        link, client = self.link, handler.client
+        if link is None:
+            return
+        connect = client.connect
+
+        async def connect_and_report() -> None:
+            link.down()
+            await connect()  # type: ignore[no-untyped-call]
+            if await client.is_connected():
+                link.up()
+
+        # An instance attribute: the client's own reconnection calls `self.connect()` too.
+        setattr(client, "connect", connect_and_report)  # noqa: B010
 
     async def _run_http(self, stopping: asyncio.Event) -> None:
         server = AsyncSlackAppServer(
@@ -308,8 +320,12 @@ class SlackBot:
                 self.settings.slack_port,
                 HTTP_PATH,
             )
+            if self.link is not None:  # Slack calls in: listening is being connected
+                self.link.up()
             await self._until_stopped(stopping)
         finally:
+            if self.link is not None:
+                self.link.down()
             await runner.cleanup()
 
     def _register(self) -> None:
@@ -483,7 +499,7 @@ class SlackBot:
         if event_id in self.seen_events:
             log.info("slack: ignoring redelivered event %s", event_id)
             return True
-        self.seen_events.add(event_id)
+        self.seen_events.put(event_id, None)
         return False
 
     def _without_bot_mention(self, text: str) -> str:
@@ -575,7 +591,7 @@ class SlackBot:
         return self.learning.answer_id(admitted) if self.learning is not None else None
 
     def _remember_thread(self, channel: str, thread_ts: str) -> None:
-        self.threads.add((channel, thread_ts))
+        self.threads.put((channel, thread_ts), None)
         if self.learning is not None:
             self.learning.remember_thread("slack", f"{channel}:{thread_ts}")
 
@@ -587,7 +603,7 @@ class SlackBot:
             return False
         if not await self.learning.is_bot_thread("slack", f"{channel}:{thread_ts}"):
             return False
-        self.threads.add((channel, thread_ts))
+        self.threads.put((channel, thread_ts), None)
         return True
 
     async def _on_vote(
