@@ -389,6 +389,8 @@ async def _serve_async(settings: Settings, targets: list[str]) -> None:
     ):
         # Metrics and probes (METRICS_PORT) before the transports connect: /readyz says so.
         monitoring = await start_monitoring(settings, service, intake, targets)
+        if monitoring.metrics is not None:
+            learning.vote_listeners.append(monitoring.metrics.count_vote)
         stopping = asyncio.Event()
         _stop_on_signals(intake, stopping, monitoring.begin_shutdown)
         # One intake for both transports: one rate limit per user of each platform.

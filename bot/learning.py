@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.answer import Language
@@ -48,6 +49,8 @@ class LearningLoop:
         self.store = store
         self.question_log = QuestionLog(store)
         self._encode = encode
+        # Told of every vote recorded (platform, +1 or -1): the metrics count them.
+        self.vote_listeners: list[Callable[[str, int], None]] = []
         self._not_ours: OrderedDict[tuple[str, str], float] = OrderedDict()
 
     @classmethod
@@ -89,12 +92,21 @@ class LearningLoop:
     # ------------------------------------------------------------------ feedback
 
     async def vote(
-        self, answer_id: str, user: str, vote: int, reason: str | None = None
+        self,
+        answer_id: str,
+        user: str,
+        vote: int,
+        reason: str | None = None,
+        platform: str = "",
     ) -> VoteOutcome | None:
         """Record a 👍 (+1) or 👎 (-1), or its reason; None when feedback is off."""
         if not self.feedback:
             return None
-        return await asyncio.to_thread(self.store.record_vote, answer_id, user, vote, reason)
+        outcome = await asyncio.to_thread(self.store.record_vote, answer_id, user, vote, reason)
+        if reason is None and outcome in (VoteOutcome.RECORDED, VoteOutcome.CHANGED):
+            for listener in self.vote_listeners:
+                listener(platform, vote)
+        return outcome
 
     async def report(self, days: int) -> Report:
         """The moderators' report for the last `days` days (raises `StorageError` when the

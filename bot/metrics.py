@@ -235,6 +235,10 @@ class Metrics:
         if seconds is not None and result != "coalesced":
             self.reindex_seconds.observe(seconds)
 
+    def count_vote(self, platform: str, vote: int) -> None:
+        """A 👍 (+1) or 👎 (-1) recorded on `platform`."""
+        self.record_feedback(platform, "up" if vote > 0 else "down")
+
     def record_feedback(self, platform: str, value: str) -> None:
         """A user's vote on an answer: "up" or "down"."""
         if value not in VOTES:

@@ -123,7 +123,9 @@ async def _vote(
     learning = interaction.client.learning
     if learning is None:
         return None
-    work = asyncio.ensure_future(learning.vote(answer_id, str(interaction.user.id), vote, reason))
+    work = asyncio.ensure_future(
+        learning.vote(answer_id, str(interaction.user.id), vote, reason, "discord")
+    )
     try:
         return await asyncio.wait_for(asyncio.shield(work), REPLY_WITHIN)
     except TimeoutError:

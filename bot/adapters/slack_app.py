@@ -627,7 +627,9 @@ class SlackBot:
         outcome: VoteOutcome | None = None
         in_time = True
         if self.learning is not None and user:
-            work = asyncio.ensure_future(self.learning.vote(answer_id, user, vote))
+            work = asyncio.ensure_future(
+                self.learning.vote(answer_id, user, vote, platform="slack")
+            )
             try:
                 outcome = await asyncio.wait_for(asyncio.shield(work), MODAL_WITHIN)
             except TimeoutError:
@@ -665,7 +667,7 @@ class SlackBot:
             outcome: VoteOutcome | None = None
             if self.learning is not None and user:
                 answer_id = str(metadata.get("answer") or "")
-                outcome = await self.learning.vote(answer_id, user, -1, reason or None)
+                outcome = await self.learning.vote(answer_id, user, -1, reason or None, "slack")
             channel = metadata.get("channel")
             if channel and user:
                 notice = render_notice(vote_line(outcome, language), ":pray:")
