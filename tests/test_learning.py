@@ -186,3 +186,17 @@ def test_submitted_reasons_are_read_from_both_modal_layouts() -> None:
     }
     assert slack_render.submitted_reason(view) == ({"answer": "abc"}, "nope")
     assert slack_render.submitted_reason({"private_metadata": "not json"}) == ({}, "")
+
+
+async def test_recorded_votes_reach_the_vote_listeners(store: Store) -> None:
+    loop = LearningLoop(store, _encode)
+    heard: list[tuple[str, int]] = []
+    loop.vote_listeners.append(lambda platform, vote: heard.append((platform, vote)))
+    asked = Request("discord", "42", "Quand ?")
+    QuestionLog(store).on_outcome(asked, _answer(), 0.1)
+    assert store.flush(timeout=30)
+    await loop.vote(asked.id, "7", 1, platform="discord")
+    await loop.vote(asked.id, "7", -1, platform="discord")  # changed
+    await loop.vote(asked.id, "7", -1, "wrong date", "discord")  # its reason: not a new vote
+    await loop.vote("no-such-answer", "7", 1, platform="discord")  # expired: not counted
+    assert heard == [("discord", 1), ("discord", -1)]
