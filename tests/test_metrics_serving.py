@@ -11,13 +11,14 @@ import contextlib
 import json
 import os
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import aiohttp
 import pytest
 
 from bot.answer import Answer
 from bot.cli import _serve_async
+from bot.conversation import Turn
 from bot.index_lifecycle import build_from_corpus
 from bot.intake import Failed, Notes, Refusal, Request
 from bot.metrics import Metrics
@@ -129,11 +130,13 @@ async def test_a_running_bot_is_scraped_through_questions_faults_reindex_and_shu
     held, release = asyncio.Event(), asyncio.Event()
     real_ask = FactBotService.ask
 
-    async def ask(self: FactBotService, question: str) -> Answer:
+    async def ask(
+        self: FactBotService, question: str, history: Sequence[str | Turn] = ()
+    ) -> Answer:
         if question == HELD:
             held.set()
             await release.wait()
-        return await real_ask(self, question)
+        return await real_ask(self, question, history)
 
     monkeypatch.setattr(FactBotService, "ask", ask)
     async with running_service(make_settings) as (discord, slack, scraper, task):
