@@ -38,16 +38,17 @@ class RedactSecrets(logging.Filter):
 _NOISY = ("sentence_transformers", "transformers", "httpx", "bm25s", "faiss", "urllib3", "filelock")
 
 
-# Warnings that say nothing to a factbot operator: voice support (unused) and bolt noticing the
-# bot token in the environment besides the client factbot configured.
-_HARMLESS = ("voice will NOT be supported", "will be unused")
+# Warnings that say nothing to a factbot operator: voice support (unused), bolt noticing the
+# bot token in the environment besides the client factbot configured, and sentence-transformers'
+# deprecation of an attribute the OpenVINO export's tracing reads.
+_HARMLESS = ("voice will NOT be supported", "will be unused", "_target_device` has been deprecated")
 
 
 class QuietLibraries(logging.Filter):
     """Drop libraries' chatter below WARNING (some reset their own logger levels)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.name.startswith(("discord", "slack_bolt")) and any(
+        if record.name.startswith(("discord", "slack_bolt", "sentence_transformers")) and any(
             text in str(record.msg) for text in _HARMLESS
         ):
             return False
