@@ -461,6 +461,8 @@ def test_a_locked_sqlite_database_delays_rows_without_losing_them(
         holder.close()
     assert store.flush(timeout=60)
     assert store.count_questions() == 15
+    # The writer logs its recovery just after the write that emptied the buffer.
+    assert wait_until(lambda: len(storage_lines(caplog)) >= 2, timeout=30)
     lines = storage_lines(caplog)
     assert len(lines) == 2 and "locked" in lines[0] and "reachable again" in lines[1]
 
