@@ -67,8 +67,7 @@ def prepare(
     thread, oldest first), decide its language and pick the text to embed (a French question's
     English gloss). With the corpus' `focus`: typos fixed against the corpus, the entities of the
     thread carried into an elliptical follow-up, and near misses found."""
-    cleaned = clean_chat(question) or question
-    read = focus.correct(cleaned) if focus is not None else cleaned
+    read = _read(question, focus)
     language = detect_language(read)
     turns = [h if isinstance(h, Turn) else Turn(_read(h, focus)) for h in history]
     context = contextualize(read, turns, focus)
@@ -78,6 +77,7 @@ def prepare(
 
 
 def _read(question: str, focus: CorpusFocus | None) -> str:
+    """`question` without chat markup and abbreviations, its typos fixed against the corpus."""
     cleaned = clean_chat(question) or question
     return focus.correct(cleaned) if focus is not None else cleaned
 
