@@ -112,19 +112,20 @@ def _run_as_user() -> str | None:
 
 @dataclass
 class PgCluster:
-    """One PostgreSQL cluster in `data`, listening on 127.0.0.1:`port`."""
+    """One PostgreSQL cluster in `data`, listening on 127.0.0.1:`port` (and on `listen`)."""
 
     bindir: Path
     data: Path
     port: int
     os_user: str | None
+    listen: tuple[str, ...] = ("127.0.0.1",)
 
     @property
     def root(self) -> Path:
         return self.data.parent
 
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str = "postgres", host: str = "127.0.0.1") -> str:
+        return f"postgresql://{SUPERUSER}@{host}:{self.port}/{database}"
 
     def env(self) -> dict[str, str]:
         return {
@@ -148,10 +149,17 @@ class PgCluster:
         )
 
     @classmethod
-    def create(cls, durable: bool = False) -> PgCluster:
+    def create(
+        cls,
+        durable: bool = False,
+        listen: tuple[str, ...] = ("127.0.0.1",),
+        trusted_networks: tuple[str, ...] = (),
+    ) -> PgCluster:
         """initdb a new cluster in a temporary folder and start it.
 
         `durable=False` (tests) turns fsync off: a test cluster never survives a crash anyway.
+        `listen` are the addresses it listens on and `trusted_networks` the CIDRs it trusts
+        besides loopback (the multi-host test's veth subnet).
         """
         bindir = ensure_installed()
         os_user = _run_as_user()
@@ -160,7 +168,7 @@ class PgCluster:
             entry = pwd.getpwnam(os_user)
             os.chown(root, entry.pw_uid, entry.pw_gid)
         root.chmod(0o700)
-        cluster = cls(bindir, root / "data", free_port(), os_user)
+        cluster = cls(bindir, root / "data", free_port(), os_user, listen)
         try:
             cluster._pg(
                 "initdb",
@@ -175,7 +183,7 @@ class PgCluster:
                 "--no-sync",
             )
             settings = [
-                "listen_addresses = '127.0.0.1'",
+                f"listen_addresses = '{', '.join(listen)}'",
                 f"unix_socket_directories = '{root}'",
                 "max_connections = 60",
                 "shared_buffers = 32MB",
@@ -184,6 +192,9 @@ class PgCluster:
                 settings += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
             with open(cluster.data / "postgresql.conf", "a", encoding="utf-8") as conf:
                 conf.write("\n# factbot test cluster\n" + "\n".join(settings) + "\n")
+            if trusted_networks:
+                with open(cluster.data / "pg_hba.conf", "a", encoding="utf-8") as hba:
+                    hba.writelines(f"host all all {net} trust\n" for net in trusted_networks)
             for attempt in range(3):
                 try:
                     cluster.start()

@@ -180,8 +180,10 @@ class FakeDiscord:
         guild_id: int = 1200000000000000001,
         fail_thread_creation: bool = False,
         close_on_identify: int | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
         self.token = token
+        self.host = host  # the address it listens on (the multi-host test: a veth's)
         self.app_id = app_id
         self.bot_id = app_id  # modern applications: the bot user id is the application id
         self.guild_id = guild_id
@@ -222,11 +224,11 @@ class FakeDiscord:
 
     @property
     def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}{API_PREFIX}"
+        return f"http://{self.host}:{self.port}{API_PREFIX}"
 
     @property
     def gateway_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/gateway"
+        return f"ws://{self.host}:{self.port}/gateway"
 
     async def start(self) -> FakeDiscord:
         app = web.Application()
@@ -234,7 +236,7 @@ class FakeDiscord:
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, self.host, 0)
         await site.start()
         self.port = int(self._runner.addresses[0][1])  # the ephemeral port the OS picked
         return self

@@ -152,6 +152,8 @@ class FakeSlack:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Channels where chat.postMessage fails with channel_not_found (bot not a member).
     closed_channels: frozenset[str] = frozenset()
+    # The address it listens on and puts in its URLs (the multi-host test: a veth's).
+    host: str = "127.0.0.1"
 
     calls: list[Call] = field(default_factory=list)
     views_opened: list[dict[str, Any]] = field(default_factory=list)
@@ -179,7 +181,7 @@ class FakeSlack:
         app.router.add_get("/link/", self._websocket)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)  # an ephemeral port
+        site = web.TCPSite(self._runner, self.host, 0)  # an ephemeral port
         await site.start()
         self.port = int(self._runner.addresses[0][1])
 
@@ -191,7 +193,7 @@ class FakeSlack:
 
     @property
     def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/"
+        return f"http://{self.host}:{self.port}/api/"
 
     # ------------------------------------------------------------------ waiting
 
@@ -290,7 +292,7 @@ class FakeSlack:
                 "is_enterprise_install": False,
             }
         if call.method == "apps.connections.open":
-            return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?ticket=fake"}
+            return {"ok": True, "url": f"ws://{self.host}:{self.port}/link/?ticket=fake"}
         if call.method == "users.info":
             user = a.get("user", "")
             if user not in self.users:
@@ -411,7 +413,7 @@ class FakeSlack:
                     "text": text,
                     "api_app_id": APP_ID,
                     "is_enterprise_install": "false",
-                    "response_url": f"http://127.0.0.1:{self.port}/respond/{n}",
+                    "response_url": f"http://{self.host}:{self.port}/respond/{n}",
                     "trigger_id": f"trigger-{n}",
                 },
             }
@@ -466,7 +468,7 @@ class FakeSlack:
                     "channel": {"id": channel, "name": "general"},
                     "message": posted,
                     "state": {"values": {}},
-                    "response_url": f"http://127.0.0.1:{self.port}/respond/{n}",
+                    "response_url": f"http://{self.host}:{self.port}/respond/{n}",
                     "actions": [
                         {
                             "action_id": action_id,

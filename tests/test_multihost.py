@@ -1,0 +1,458 @@
+"""Two hosts, one PostgreSQL, no shared folder: a real multi-host deployment on one machine.
+
+Each "host" is a Linux network namespace (tests/netns.py) with its own loopback and one veth to
+the test's namespace, where the services live: a PostgreSQL cluster listening on a veth address
+(the database server on the LAN), the fake Discord and the fake Slack (the internet). Host A runs
+`factbot run` for Discord, host B `factbot run` for Slack, each from its own folder: its own copy
+of the corpus, its own var/ (INDEX_DIR, anything else the process writes), its own working
+directory; the two share only the database (`DATABASE_URL` over the veths, one `USER_HASH_KEY`
+as docs/deploy.md asks). The one folder both read is MODEL_CACHE_DIR, the OpenVINO export of the
+embedding model: a program artefact like the virtualenv, not knowledge, exported before the
+hosts start and checked untouched afterwards. Each host builds its own index at start.
+
+`_note_from_a_served_by_b` is the multi-host path of issue 15's notes: a moderator adds a note
+on host A (Discord `/note add`, modal submit), host B (Slack `/ask`) answers with it after it
+sees the database's note revision change; the time from submit to served is printed, never
+asserted. Outcomes are asserted, never times: the waits only bound a failure (two processes
+importing torch and building an index on a busy 2-core machine can take minutes).
+
+Needs root (namespaces, veths): without it the test fails with one line, it is never skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import psycopg
+import pytest
+
+from bot.index_lifecycle import embedder_for
+from bot.settings import Settings
+from tests.conftest import MODEL_CACHE, REAL_CORPUS, base_env
+from tests.fakes.discord_server import MANAGE_GUILD, FakeDiscord, Interaction
+from tests.fakes.slack_server import Call, FakeSlack
+from tests.netns import Hosts, HostsUnavailable, Namespace
+from tests.pg_cluster import PgCluster
+
+pytestmark = pytest.mark.timeout(1800)
+
+START_TIMEOUT = 900.0  # both hosts import torch and build an index at once
+ANSWER_TIMEOUT = 300.0
+STOP_TIMEOUT = 180.0
+NOTE_TIMEOUT = 600.0  # submit on A -> served on B, a failure bound only
+USER_HASH_KEY = "multihost-test-key-0123456789abcdef"  # the same on every host (docs/deploy.md)
+LAUNCH = "When will Chang'e 6 collect lunar samples?"
+LAUNCH_NOTE = "launched in May 2024"  # fc-13-launch-date's rating, in every answer to LAUNCH
+
+
+# ---------------------------------------------------------------------- the machines
+
+
+@pytest.fixture
+def hosts() -> Iterator[Hosts]:
+    """Two namespaces with their veths; deleted afterwards, and checked gone."""
+    network = Hosts(2)
+    try:
+        network.__enter__()
+    except HostsUnavailable as exc:
+        pytest.fail(f"multi-host test: {exc}", pytrace=False)
+    try:
+        yield network
+    finally:
+        network.cleanup()
+    left = network.leftovers()
+    assert not left, f"namespaces or links left behind: {left}"
+
+
+@pytest.fixture
+def database(hosts: Hosts) -> Iterator[tuple[PgCluster, str]]:
+    """A PostgreSQL cluster of its own, on 127.0.0.1 and host A's veth address, trusting the
+    namespaces' subnet; the URL both hosts use (host B reaches it through its own veth)."""
+    server = hosts.namespaces[0].host_ip
+    cluster = PgCluster.create(listen=("127.0.0.1", server), trusted_networks=(str(hosts.subnet),))
+    try:
+        cluster.create_database("factbot")
+        yield cluster, cluster.url("factbot", host=server)
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The OpenVINO export both hosts read, made here first (as `make run`'s set-up does)."""
+    scratch = tmp_path_factory.mktemp("model-export")
+    embedder_for(Settings.from_mapping(base_env(scratch / "corpus", scratch / "index")))
+    return MODEL_CACHE
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file under `folder`: relative path -> (size, mtime in ns)."""
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@dataclass
+class Host:
+    """One stand-in machine: a namespace, a folder of its own, one `factbot run` process."""
+
+    name: str
+    netns: Namespace
+    root: Path
+    proc: asyncio.subprocess.Process | None = None
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def var(self) -> Path:
+        return self.root / "var"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.var / "index"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "factbot.log"
+
+    def log(self) -> str:
+        return self.log_path.read_text("utf-8", "replace") if self.log_path.exists() else ""
+
+    def env(self, database_url: str, cache: Path, platform: dict[str, str]) -> dict[str, str]:
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.root / "home"),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+            "CORPUS_DIR": str(self.root / "corpus"),
+            "INDEX_DIR": str(self.index_dir),
+            "MODEL_CACHE_DIR": str(cache),
+            # Polled for another host's builds and (issue 15) the database's note revision.
+            "INDEX_WATCH_SECONDS": "1",
+            "USER_COOLDOWN_SECONDS": "0",
+            "SHUTDOWN_GRACE_SECONDS": "120",
+            "LOG_LEVEL": "INFO",
+            "DATABASE_URL": database_url,
+            "USER_HASH_KEY": USER_HASH_KEY,
+            # Any default path the settings leave relative lands in this host's own var/.
+            "USER_HASH_KEY_FILE": str(self.var / "user-hash.key"),
+            **platform,
+        }
+
+    async def start(self, env: dict[str, str]) -> None:
+        """`factbot run` inside the namespace, from this host's own folder (its cwd)."""
+        (self.root / "home").mkdir(parents=True, exist_ok=True)
+        self.var.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(REAL_CORPUS, self.root / "corpus")
+        # A file, not a pipe: nobody reads the log while the bot runs, and a full pipe blocks it.
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        argv = [sys.executable, "-m", "bot.cli", "--env-file", str(self.root / "none.env"), "run"]
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.netns.command(argv),
+            cwd=self.root,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+
+    async def stop(self) -> int | None:
+        """SIGTERM, then the exit status (killed, and None, when it does not stop in time)."""
+        status: int | None = None
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                status = await asyncio.wait_for(self.proc.wait(), STOP_TIMEOUT)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        elif self.proc is not None:
+            status = self.proc.returncode
+        if self._log is not None:
+            self._log.close()
+        return status
+
+    def netns_inode(self) -> int:
+        assert self.proc is not None
+        return os.stat(f"/proc/{self.proc.pid}/ns/net").st_ino
+
+    def published_index(self) -> Path:
+        """The build folder this host's `current` link points to (its own manifest inside)."""
+        return (self.index_dir / "current").resolve(strict=True)
+
+
+@contextlib.asynccontextmanager
+async def running(*pairs: tuple[Host, dict[str, str]]) -> AsyncIterator[None]:
+    """Both hosts started together (their start-ups overlap, as on real machines); stopped
+    afterwards whatever happens, each one's exit status checked."""
+    started: list[Host] = []
+    try:
+        for host, env in pairs:
+            await host.start(env)
+            started.append(host)
+        yield
+    finally:
+        statuses = [await h.stop() for h in started]
+    for host, status in zip(started, statuses, strict=True):
+        tail = host.log()[-3000:]
+        assert status == 0, f"host {host.name} exited with {status}:\n{tail}"
+        assert "Traceback" not in host.log(), f"host {host.name}:\n{tail}"
+
+
+def _client_addresses(cluster: PgCluster) -> set[str]:
+    """Where the database's client connections come from (as PostgreSQL sees them)."""
+    with psycopg.connect(cluster.url(), autocommit=True, connect_timeout=10) as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT host(client_addr) FROM pg_stat_activity WHERE datname = 'factbot'"
+        ).fetchall()
+    return {str(r[0]) for r in rows if r[0] is not None}
+
+
+# ---------------------------------------------------------------------- asking
+
+
+async def ask_discord(discord: FakeDiscord, question: str, user_id: int) -> dict[str, Any]:
+    """Host A's public answer to `/ask question` (its embed)."""
+    interaction = await discord.interact("ask", {"question": question}, user_id=user_id)
+    reply = await discord.wait_reply(interaction, timeout=ANSWER_TIMEOUT)
+    (embed,) = reply.message["embeds"]
+    assert isinstance(embed, dict)
+    return embed
+
+
+async def ask_slack(slack: FakeSlack, question: str, user: str) -> str:
+    """Host B's public answer to `/ask question` by `user`, as one text."""
+    await slack.command("/ask", question, user=user)
+
+    def answer() -> list[Call]:
+        # The public answer names its asker; each question here has its own asker.
+        posts = slack.calls_to("chat.postMessage")
+        return [c for c in posts if any(f"<@{user}>" in s for s in c.strings())]
+
+    (post,) = await slack.wait_for(answer, timeout=ANSWER_TIMEOUT)
+    return "\n".join(post.strings())
+
+
+def _embed_text(embed: dict[str, Any]) -> str:
+    fields = embed.get("fields") or []
+    parts = [embed.get("title", ""), embed.get("description", "")]
+    return "\n".join(parts + [f"{f['name']}\n{f['value']}" for f in fields])
+
+
+# ---------------------------------------------------------------------- the test
+
+
+async def test_two_hosts_answer_from_their_own_index_over_one_database(
+    hosts: Hosts,
+    database: tuple[PgCluster, str],
+    model_cache: Path,
+    tmp_path: Path,
+) -> None:
+    cluster, database_url = database
+    net_a, net_b = hosts.namespaces
+    host_a = Host("A", net_a, tmp_path / "host-a")
+    host_b = Host("B", net_b, tmp_path / "host-b")
+    cache_before = _files(model_cache)
+    assert cache_before, f"no model export in {model_cache}"
+
+    # Discord is reached by host A through its veth, Slack by host B through its own.
+    async with FakeDiscord(host=net_a.host_ip) as discord:
+        slack = FakeSlack(host=net_b.host_ip)
+        await slack.start()
+        try:
+            discord_env = {
+                "DISCORD_TOKEN": discord.token,
+                "DISCORD_API_BASE": discord.api_base,
+                "DISCORD_GUILD_IDS": str(discord.guild_id),
+            }
+            slack_env = {
+                "SLACK_BOT_TOKEN": slack.bot_token,
+                "SLACK_APP_TOKEN": slack.app_token,
+                "SLACK_API_BASE": slack.api_base,
+            }
+            async with running(
+                (host_a, host_a.env(database_url, model_cache, discord_env)),
+                (host_b, host_b.env(database_url, model_cache, slack_env)),
+            ):
+                started = time.monotonic()
+                await discord.wait_ready(timeout=START_TIMEOUT)
+                await slack.wait_connected(timeout=START_TIMEOUT)
+                print(f"both hosts ready {time.monotonic() - started:.1f}s after the start")
+
+                # Each host is in its own namespace, neither in the test's.
+                here = os.stat("/proc/self/ns/net").st_ino
+                for host in (host_a, host_b):
+                    assert host.netns_inode() == os.stat(f"/run/netns/{host.netns.name}").st_ino
+                    assert host.netns_inode() != here
+
+                # Both answer, each from the index it built.
+                embed = await ask_discord(discord, LAUNCH, user_id=1400000000000000101)
+                assert LAUNCH_NOTE in _embed_text(embed)
+                answer_b = await ask_slack(slack, LAUNCH, user="UBOB0001")
+                assert LAUNCH_NOTE in answer_b
+
+                # The database is reached over the veths: PostgreSQL sees both hosts' addresses.
+                want = {net_a.ns_ip, net_b.ns_ip}
+                deadline = time.monotonic() + ANSWER_TIMEOUT
+                while not want <= _client_addresses(cluster) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.5)
+                assert want <= _client_addresses(cluster), _client_addresses(cluster)
+        finally:
+            await slack.close()
+
+    # No shared folder: two index folders, two builds, each manifest in its own host's var/.
+    assert host_a.index_dir != host_b.index_dir
+    for host in (host_a, host_b):
+        build = host.published_index()
+        assert build.is_relative_to(host.var), build
+        assert (build / "manifest.json").is_file()
+        # It built that index itself, at its start: nothing was there before.
+        assert f"no index under {host.index_dir} yet: built index" in host.log()
+    assert not host_a.published_index().is_relative_to(host_b.root)
+    assert not host_b.published_index().is_relative_to(host_a.root)
+    # The model export was only read.
+    assert _files(model_cache) == cache_before
+
+
+# ---------------------------------------------------------------------- issue 15: notes
+
+# The note a moderator adds on host A: a claim of the article no corpus note covers yet, and an
+# English first paragraph (what an answer quotes) with words no corpus file has.
+NEW_NOTE = {
+    "claim": "L'annonce a été faite à l'occasion de la visite du président de la République "
+    "populaire de Chine, Xi Jinping",
+    "verdict": "accurate",
+    "fr": "Exact : Xi Jinping était en visite d'État en France du 24 au 26 mars 2019 ; l'accord "
+    "a été signé à Paris le 25 mars 2019, pendant cette visite.",
+    "en": "Accurate: Xi Jinping was on a state visit to France from 24 to 26 March 2019; the "
+    "agreement was signed in Paris on 25 March 2019, during that visit.",
+    "sources": "Élysée — State visit of Xi Jinping | https://www.elysee.fr/",
+}
+NOTE_MARK = "from 24 to 26 March 2019"  # in the English summary only
+NOTE_QUESTION = "Was the announcement made during Xi Jinping's visit to France?"
+MODERATOR_ID = 1400000000000000900
+
+
+async def _note_from_a_served_by_b(
+    discord: FakeDiscord, slack: FakeSlack, host_a: Host, host_b: Host
+) -> None:
+    """A moderator adds a note on host A (`/note add`, the modal, submit); host B answers
+    `/ask` with its text once it rebuilt its own index from the database's new revision.
+
+    Written against issue 15's expected flow before the notes feature reached main: `/note`
+    must be a command host A registered, else this step reports that and fails.
+    """
+    names = {c["name"] for c in discord.commands.get(discord.guild_id, [])}
+    assert "note" in names, f"issue 15's /note is not registered on host A yet (only {names})"
+    before = await ask_slack(slack, NOTE_QUESTION, user="UBOB0002")
+    assert NOTE_MARK not in before
+
+    opened = await _slash_subcommand(discord, "note", "add", MODERATOR_ID)
+    callback = await discord.wait_callback(opened, timeout=ANSWER_TIMEOUT)
+    assert callback.body["type"] == 9, callback.body  # a modal
+    modal = callback.body["data"]
+    inputs = _modal_inputs(modal)
+    values = {inputs[name]: text for name, text in NEW_NOTE.items()}
+
+    submitted_at = time.monotonic()
+    submit = await _submit_as_moderator(discord, modal["custom_id"], values, MODERATOR_ID)
+    report = await discord.wait_reply(submit, timeout=ANSWER_TIMEOUT)
+    saved_on_a = time.monotonic() - submitted_at
+    assert report.ephemeral, report.message  # the moderator's private report
+    print(f"note saved and served on host A {saved_on_a:.1f}s after the submit")
+
+    # Host B: the same question until its answer carries the note (a poll of the answers
+    # themselves: what a reader on B would see). Its first answer without it was above.
+    attempt = 0
+    deadline = submitted_at + NOTE_TIMEOUT
+    while True:
+        attempt += 1
+        answer = await ask_slack(slack, NOTE_QUESTION, user=f"UBOB1{attempt:03d}")
+        if NOTE_MARK in answer:
+            break
+        assert time.monotonic() < deadline, f"host B never served the note:\n{answer}"
+        await asyncio.sleep(0.5)
+    served_on_b = time.monotonic() - submitted_at
+    print(
+        f"note submitted on host A, served by host B {served_on_b:.1f}s later "
+        f"(after {attempt} asks, ~0.5 s apart; host A served it after {saved_on_a:.1f}s)"
+    )
+    assert "Traceback" not in host_b.log()
+
+
+def _modal_inputs(modal: dict[str, Any]) -> dict[str, str]:
+    """The modal's text inputs, by form field (`bot/note_records.FORM_FIELDS`): custom ids are
+    matched on the field's name, whatever prefix the adapter gives them."""
+    found: list[str] = []
+    for row in modal.get("components") or []:
+        # An action row (type 1) of inputs, or a Label (type 18) around one input.
+        inner = row.get("components") or [row.get("component") or {}]
+        found += [c["custom_id"] for c in inner if c.get("type") == 4]
+    fields: dict[str, str] = {}
+    for name in NEW_NOTE:
+        matches = [i for i in found if i == name or i.rsplit(":", 1)[-1] == name]
+        matches = matches or [i for i in found if i.endswith(name)]
+        assert len(matches) == 1, f"no single input for {name!r} in {found}"
+        fields[name] = matches[0]
+    return fields
+
+
+async def _slash_subcommand(
+    discord: FakeDiscord, command: str, subcommand: str, user_id: int
+) -> Interaction:
+    """`/command subcommand` by a moderator (Manage Server): a subcommand option (type 1), which
+    the fake's `interact` does not build."""
+    synced = discord.commands.get(discord.guild_id) or []
+    command_id = next(c["id"] for c in synced if c["name"] == command)
+    data = {
+        "id": command_id,
+        "name": command,
+        "type": 1,
+        "guild_id": str(discord.guild_id),
+        "options": [{"name": subcommand, "type": 1, "options": []}],
+    }
+    payload = discord._interaction(
+        2,
+        data,
+        channel_id=discord.channel_id,
+        user_id=user_id,
+        user_name="mod",
+        permissions=MANAGE_GUILD,
+        roles=(),
+        locale="en-US",
+    )
+    return await discord._inject(payload)
+
+
+async def _submit_as_moderator(
+    discord: FakeDiscord, custom_id: str, values: dict[str, str], user_id: int
+) -> Interaction:
+    """The modal submitted by a moderator (the fake's `submit_modal` submits without
+    permissions; the adapter checks them again on submit)."""
+    components = [
+        {"type": 18, "id": i, "component": {"type": 4, "custom_id": k, "value": v}}
+        for i, (k, v) in enumerate(values.items(), 1)
+    ]
+    payload = discord._interaction(
+        5,
+        {"custom_id": custom_id, "components": components},
+        channel_id=discord.channel_id,
+        user_id=user_id,
+        user_name="mod",
+        permissions=MANAGE_GUILD,
+        roles=(),
+        locale="en-US",
+    )
+    return await discord._inject(payload)
