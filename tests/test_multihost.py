@@ -291,11 +291,14 @@ async def test_two_hosts_answer_from_their_own_index_over_one_database(
                 await slack.wait_connected(timeout=START_TIMEOUT)
                 print(f"both hosts ready {time.monotonic() - started:.1f}s after the start")
 
-                # Each host is in its own namespace, neither in the test's.
+                # Each host is in its own namespace, neither in the test's, and works from its
+                # own folder.
                 here = os.stat("/proc/self/ns/net").st_ino
                 for host in (host_a, host_b):
                     assert host.netns_inode() == os.stat(f"/run/netns/{host.netns.name}").st_ino
                     assert host.netns_inode() != here
+                    assert host.proc is not None
+                    assert Path(f"/proc/{host.proc.pid}/cwd").resolve() == host.root.resolve()
 
                 # Both answer, each from the index it built.
                 embed = await ask_discord(discord, LAUNCH, user_id=1400000000000000101)
