@@ -84,8 +84,11 @@ def _organization(name: str) -> JsonObject:
 
 def _news_article(article: Document) -> JsonObject:
     """The article the claims appear in, with what the corpus records of it."""
-    out: JsonObject = {"@type": "NewsArticle", "headline": article.title}
-    out["inLanguage"] = article.language
+    out: JsonObject = {
+        "@type": "NewsArticle",
+        "headline": article.title,
+        "inLanguage": article.language,
+    }
     if article.url:
         out["url"] = article.url
     if article.published:

