@@ -382,12 +382,12 @@ async def _note_from_a_served_by_b(
         if NOTE_MARK in answer:
             break
         assert time.monotonic() < submitted_at + NOTE_TIMEOUT, f"B never served it:\n{answer}"
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(0.25)
     served_on_b = time.monotonic() - submitted_at
     rebuilt = re.findall(r"reindex by notes revision \d+ done in ([\d.]+)s", host_b.log())
     print(
         f"note submitted on host A, served by host B {served_on_b:.1f}s later "
-        f"(answer {attempt}, asked ~1 s apart; INDEX_WATCH_SECONDS=1; B's rebuild: "
+        f"(answer {attempt}, asked 0.25 s apart; INDEX_WATCH_SECONDS=1; B's rebuild: "
         f"{', '.join(rebuilt) or '?'} s)"
     )
     assert "notes revision" in host_b.log()  # B rebuilt for the database's new revision
