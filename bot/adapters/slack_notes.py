@@ -79,7 +79,7 @@ REMOVE_ACTION = "factbot_note_remove"
 CANCEL_ACTION = "factbot_note_cancel"
 # One input block per form field; the block_id is what `response_action: errors` is keyed on.
 BLOCK_IDS: dict[FormField, str] = {f: f"note_{f}" for f in FORM_FIELDS}
-# Problems about the note as a whole have no field of their own: they show under the claim.
+# Where a line about the whole form goes (a refusal, the database down): under the claim.
 WHOLE_NOTE_BLOCK = BLOCK_IDS["claim"]
 # How long a submission waits for the desk's verdict before the modal is closed anyway: Slack
 # allows 3 s from its sending the view_submission, bolt 3 s from receiving it; the rest is margin
@@ -209,13 +209,11 @@ def submitted_form(view: dict[str, Any]) -> Submitted:
     )
 
 
-def form_errors(rejected: NoteRejected) -> dict[str, str]:
-    """`response_action: errors`'s map: each problem under its field's block, line by line."""
-    lines: dict[str, list[str]] = {}
-    for problem in rejected.problems:
-        block = BLOCK_IDS[problem.field] if problem.field else WHOLE_NOTE_BLOCK
-        lines.setdefault(block, []).append(problem.message)
-    return {block: clip("\n".join(found), ERROR_LIMIT) for block, found in lines.items()}
+def form_errors(rejected: NoteRejected, language: Language) -> dict[str, str]:
+    """`response_action: errors`'s map: each field's problems under its block, line by line
+    (problems about the note as a whole under the claim's)."""
+    per_field = note_text.field_errors(rejected, language)
+    return {BLOCK_IDS[field]: clip(lines, ERROR_LIMIT) for field, lines in per_field.items()}
 
 
 def remove_prompt(note_id: str, claim: str, language: Language) -> SlackMessage:
@@ -290,8 +288,8 @@ class SlackNotes:
 
     def _desk(self) -> NoteDesk:
         desk: NoteDesk | None = getattr(self.bot.service, "notes", None)
-        if desk is None:  # a service built without a database
-            raise NotesUnavailable(message("report.disabled", LANGUAGE))
+        if desk is None:  # a service built over an engine without a notes database
+            raise NotesUnavailable("this service has no notes database")
         return desk
 
     async def _refuse(self, respond: AsyncRespond, who: str, what: str) -> None:
@@ -326,7 +324,7 @@ class SlackNotes:
             elif sub == "history" and len(args) == 1:
                 await self._history(respond, args[0], language)
             else:
-                usage = render_notice(message("note.usage.slack", language), ":pencil2:")
+                usage = render_notice(message("note.usage", language), ":pencil2:")
                 await self.bot._respond_ephemeral(respond, usage)
                 return
             log.info("slack: /note %s run by %s", sub, by.name)
@@ -407,13 +405,15 @@ class SlackNotes:
                 acked = True
                 await ack()
                 log.info("slack: /note form by %s: saving after the modal closed", by.name)
+                saving = render_notice(message("note.saving", language), ":hourglass:")
+                await self._tell(by.user_id, submitted.channel, saving)
                 outcome = await work
                 await self._report_outcome(by, submitted, outcome)
                 return
             if isinstance(outcome, NoteRejected | NoteUnknown):
                 log.info("slack: /note form by %s rejected in the form", by.name)
                 errors = (
-                    form_errors(outcome)
+                    form_errors(outcome, language)
                     if isinstance(outcome, NoteRejected)
                     else {WHOLE_NOTE_BLOCK: note_text.unknown_line(outcome, language)}
                 )
@@ -496,9 +496,9 @@ class SlackNotes:
             if not await self.bot._is_moderator(by.user_id):
                 await self._refuse(respond, by.name, "remove")
                 return
-            # The prompt gives way to "rebuilding…": its buttons cannot be pressed twice.
-            rebuilding = render_notice(message("reindex.rebuilding", language), ":hourglass:")
-            await respond(replace_original=True, **rebuilding.payload())
+            # The prompt gives way to "saving…": its buttons cannot be pressed twice.
+            saving = render_notice(message("note.saving", language), ":hourglass:")
+            await respond(replace_original=True, **saving.payload())
             try:
                 outcome = await self._desk().remove(note_id, by)
             except NotesUnavailable as exc:

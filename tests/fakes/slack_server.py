@@ -200,7 +200,8 @@ class FakeSlack:
     app_token: str = "xapp-test"
     # users.info answers: user id -> flags such as {"is_admin": True}.
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Channels where chat.postMessage fails with channel_not_found (bot not a member).
+    # Channels where chat.postMessage and chat.postEphemeral fail with channel_not_found (the
+    # bot is not a member).
     closed_channels: frozenset[str] = frozenset()
 
     calls: list[Call] = field(default_factory=list)
@@ -365,6 +366,8 @@ class FakeSlack:
         if call.method == "chat.postEphemeral":
             if not a.get("user"):
                 return {"ok": False, "error": "user_not_found"}
+            if a["channel"] in self.closed_channels:
+                return {"ok": False, "error": "channel_not_found"}
             return {"ok": True, "message_ts": self._next_ts()}
         # chat.postMessage
         if a["channel"] in self.closed_channels:
