@@ -15,10 +15,13 @@ each step, since rights can change while a form is open.
   the handler waits for up to `SAVE_ACK_WITHIN`: a rejection within that window is answered *in
   the form* (`response_action: "errors"`, each problem under its field's block, problems about
   the note as a whole under the claim), and the moderator fixes it there. Past the window the
-  handler acks (the modal closes) and the outcome, saved or rejected, is posted privately when the
-  save completes. The desk validates before it rebuilds, so a rejection is normally in time; only
-  a stalled machine or database sends it the private way.
-- Private reports after a modal go to the channel the command was typed in (chat.postEphemeral),
+  handler acks (the modal closes), says "saving…" privately, and posts the outcome, saved or
+  rejected, privately when the save completes. The desk validates before it rebuilds, so a
+  rejection is normally in time and a valid note (whose rebuild takes longer) goes the private
+  way; only a stalled machine or database sends a rejection there too. (Why not ack first and
+  always report privately: problems shown beside their fields, in the form still filled in, are
+  what lets a moderator fix a claim that is one character off.)
+- Private replies after a modal go to the channel the command was typed in (chat.postEphemeral),
   or, where the bot cannot post there, to the moderator's DM with the app.
 - remove shows an ephemeral prompt with a Remove button (a Block Kit `confirm` dialog before it
   fires) and a Cancel button; the press replaces the prompt, then the report follows.
