@@ -45,6 +45,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import note_text
 from bot.adapters.slack_render import (
+    FALLBACK_LIMIT,
     Block,
     SlackMessage,
     cap_blocks,
@@ -120,7 +121,7 @@ def render_lines(lines: Sequence[str], emoji: str) -> SlackMessage:
     """note_text's lines as an ephemeral message: escaped, the first one marked with `emoji`."""
     safe = [escape(line) for line in lines if line.strip()] or [""]
     safe[0] = f"{emoji} {safe[0]}".strip()
-    return SlackMessage(clip_mrkdwn(safe[0], 3000), cap_blocks(sections(safe), LANGUAGE))
+    return SlackMessage(clip_mrkdwn(safe[0], FALLBACK_LIMIT), cap_blocks(sections(safe), LANGUAGE))
 
 
 def note_form_view(
@@ -310,7 +311,7 @@ class SlackNotes:
         sub = words[0].lower() if words else ""
         args = words[1:]
         if not await self.bot._is_moderator(user):
-            await self._refuse(respond, name, sub or "(none)")
+            await self._refuse(respond, name, clip(sub, 20) or "(none)")
             return
         by = Moderator("slack", user, name)
         language = LANGUAGE
