@@ -17,8 +17,9 @@ each step, since rights can change while a form is open.
   the note as a whole under the claim), and the moderator fixes it there. Past the window the
   handler acks (the modal closes), says "saving…" privately, and posts the outcome, saved or
   rejected, privately when the save completes. The desk validates before it rebuilds, so a
-  rejection is normally in time and a valid note (whose rebuild takes longer) goes the private
-  way; only a stalled machine or database sends a rejection there too. (Why not ack first and
+  rejection is normally in time; a valid note is reported privately either way (after the modal
+  closed in time, or after "saving…" when the rebuild ran past the window). Only a stalled
+  machine or database sends a rejection the private way. (Why not ack first and
   always report privately: problems shown beside their fields, in the form still filled in, are
   what lets a moderator fix a claim that is one character off.)
 - Private replies after a modal go to the channel the command was typed in (chat.postEphemeral),
