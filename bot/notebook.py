@@ -52,10 +52,10 @@ from bot.storage.notes import NoteRepository, RevisionRow
 from index.corpus import (
     ChatNote,
     CorpusInvalid,
-    Document,
     FactCheck,
     NoteOverlay,
     Problem,
+    file_notes,
     load_corpus,
     note_digest,
     parse_note,
@@ -365,37 +365,29 @@ class NoteDesk:
         service = self._service
         previous = service.engine.version
         actor = f"note {stored.note_id} revision {stored.revision}"
-        changes: tuple[str, ...] = ()
-        try:
-            for _ in range(2):
-                report = await service.reindex(actor=actor)
-                changes = report.changes
-                if service.engine.notes_revision >= stored.revision:
-                    break
-        except ReindexFailed as exc:
-            return NoteSaved(
-                stored.note_id,
-                stored.action,
-                stored.revision,
-                stored.claim,
-                stored.verdict,
-                None,
-                previous,
-                (),
-                None,
-                tuple(exc.problems),
-            )
-        sample = await self._sample_question(stored, language)
-        return NoteSaved(
+        saved = NoteSaved(
             stored.note_id,
             stored.action,
             stored.revision,
             stored.claim,
             stored.verdict,
-            service.engine.version,
+            None,
             previous,
-            changes,
-            sample,
+            (),
+            None,
+        )
+        try:
+            for _ in range(2):
+                report = await service.reindex(actor=actor)
+                if service.engine.notes_revision >= stored.revision:
+                    break
+        except ReindexFailed as exc:
+            return dataclasses.replace(saved, rebuild_problems=tuple(exc.problems))
+        return dataclasses.replace(
+            saved,
+            index_version=service.engine.version,
+            changes=report.changes,
+            sample_question=await self._sample_question(stored, language),
         )
 
     async def _sample_question(self, stored: _Stored, language: Language) -> str | None:
@@ -432,15 +424,7 @@ class _State:
 
     @classmethod
     def read(cls, root: Path, overlay: NoteOverlay) -> _State:
-        files: dict[str, tuple[FactCheck, str]] = {}
-        for path in sorted((root / "factchecks").glob("*.md")):
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
-            note = parse_note(text, str(path), _ANY_ARTICLE, [])
-            if note is not None:
-                files.setdefault(note.id, (note, text))
+        files = file_notes(root)
         served = {note_id: note for note_id, (note, _) in files.items()}
         removed: set[str] = set()
         for change in overlay.notes:
@@ -452,18 +436,13 @@ class _State:
             if where == "removed" or change.text is None:
                 removed.add(change.id)
                 continue
-            note = parse_note(change.text, change.path, _ANY_ARTICLE, [])
+            note = parse_note(change.text, change.path, None, [])
             if note is not None:
                 served[change.id] = dataclasses.replace(note, revision=change.revision)
         return cls(files, served, frozenset(removed))
 
     def known_ids(self) -> set[str]:
         return set(self.files) | set(self.served) | set(self.removed)
-
-
-# Notes read for the desk's own views are not checked against the article again: the index
-# build and `factbot corpus check` do that.
-_ANY_ARTICLE: Document | None = None
 
 
 def _author(row: RevisionRow) -> str:
