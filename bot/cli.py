@@ -69,7 +69,17 @@ def _parser() -> argparse.ArgumentParser:
 
     corpus = sub.add_parser("corpus", help="corpus tools")
     corpus_sub = corpus.add_subparsers(dest="corpus_command", metavar="ACTION")
-    corpus_sub.add_parser("check", help="validate the corpus (exit 1 with one line per problem)")
+    corpus_sub.add_parser(
+        "check",
+        help="validate the corpus with the notes made in chat (exit 1 with one line per problem)",
+    )
+
+    notes = sub.add_parser("notes", help="the notes made or changed from chat")
+    notes_sub = notes.add_subparsers(dest="notes_command", metavar="ACTION")
+    notes_export = notes_sub.add_parser(
+        "export", help="write the database's notes as corpus files into DIR, to commit upstream"
+    )
+    notes_export.add_argument("dir", help="the folder to write them to")
 
     dc = sub.add_parser("discord", help="run the Discord bot")
     dc_sub = dc.add_subparsers(dest="discord_command", metavar="ACTION")
@@ -140,12 +150,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _serve(settings, command)
     if command == "report":
         return _report(settings, args.days, args.json)
+    if command == "notes":
+        return _notes(settings, args)
     raise CliError(f"unknown command {command!r}", EXIT_USAGE)
 
 
 def _corpus_check(args: argparse.Namespace) -> int:
+    from bot import notes_cli
     from bot.settings import Settings, SettingsError
-    from index.corpus import check_corpus
 
     if args.corpus_command != "check":
         raise CliError("usage: factbot corpus check", EXIT_USAGE)
@@ -153,22 +165,47 @@ def _corpus_check(args: argparse.Namespace) -> int:
         settings = Settings.load(args.env_file)
     except SettingsError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
-    problems = check_corpus(settings.corpus_dir)
+    try:
+        problems = notes_cli.check(settings)
+    except notes_cli.NotesCliError as exc:
+        raise CliError(str(exc)) from exc
     for problem in problems:
         print(problem)
     if problems:
         return EXIT_FAIL
-    print(f"corpus OK: {settings.corpus_dir}")
+    print(f"corpus OK: {settings.corpus_dir}, with the notes made in chat")
+    return EXIT_OK
+
+
+def _notes(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot import notes_cli
+
+    if getattr(args, "notes_command", None) != "export":
+        raise CliError("usage: factbot notes export DIR", EXIT_USAGE)
+    try:
+        written = notes_cli.export(settings, Path(args.dir))
+    except notes_cli.NotesCliError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"{written} note file(s) written to {args.dir}")
     return EXIT_OK
 
 
 def _engine(settings: Settings) -> Engine:
+    """The model and the index, with the notes made in chat (DATABASE_URL)."""
     from bot.engine import Engine
     from bot.index_lifecycle import IndexUnavailable
+    from bot.storage import StorageError
+    from bot.storage.notes import NoteRepository
     from index.embeddings import ModelUnavailable
 
     try:
-        return Engine.open(settings)
+        notes = NoteRepository.from_settings(settings)
+    except StorageError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    try:
+        return Engine.open(settings, notes)
     except (IndexUnavailable, ModelUnavailable) as exc:
         raise CliError(str(exc)) from exc
 
@@ -302,18 +339,23 @@ def _index(settings: Settings, if_needed: bool) -> int:
     import time
 
     from bot.index_lifecycle import build_from_corpus, embedder_for, load_or_build
+    from bot.storage import StorageError
+    from bot.storage.notes import NoteRepository
     from index.corpus import CorpusInvalid
     from index.embeddings import ModelUnavailable
     from index.store import IndexStore
 
     started = time.perf_counter()
     try:
+        notes = NoteRepository.from_settings(settings)
         embedder = embedder_for(settings)
         store = IndexStore(settings.index_dir)
         if if_needed:
-            index = load_or_build(settings, store, embedder)
+            index = load_or_build(settings, store, embedder, notes)
         else:
-            index = build_from_corpus(settings, store, embedder)
+            index = build_from_corpus(settings, store, embedder, notes.overlay())
+    except StorageError as exc:
+        raise CliError(f"index not rebuilt: the notes made in chat cannot be read: {exc}") from exc
     except CorpusInvalid as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

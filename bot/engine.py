@@ -17,7 +17,13 @@ from bot.chattext import clean_chat
 from bot.compose import compose, factcheck_ref, refusal
 from bot.conversation import Turn, contextualize
 from bot.focus import CorpusFocus, NearMiss
-from bot.index_lifecycle import embedder_for, load_or_build, load_published, rebuild
+from bot.index_lifecycle import (
+    NoteSource,
+    embedder_for,
+    load_or_build,
+    load_published,
+    rebuild,
+)
 from bot.language import detect_language
 from bot.lead import LeadIndex, QuestionScorer
 from bot.relevance import GATES, Gate, is_relevant
@@ -86,22 +92,30 @@ class Engine:
     """Answers questions from one loaded index."""
 
     def __init__(
-        self, settings: Settings, store: IndexStore, embedder: Embedder, index: LoadedIndex
+        self,
+        settings: Settings,
+        store: IndexStore,
+        embedder: Embedder,
+        index: LoadedIndex,
+        notes: NoteSource | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
         self.index = index
+        self.notes = notes  # the notes made in chat, laid over the corpus files at each build
         self.retriever = Retriever(index)
         self.focus = CorpusFocus.from_index(index)
         self.leads = LeadIndex(index)
 
     @classmethod
-    def open(cls, settings: Settings) -> Engine:
-        """Load the model and the index (building it when missing, stale or corrupted)."""
+    def open(cls, settings: Settings, notes: NoteSource | None = None) -> Engine:
+        """Load the model and the index (building it when missing, stale or corrupted), with the
+        notes made in chat from `notes`."""
         embedder = embedder_for(settings)
         store = IndexStore(settings.index_dir)
-        return cls(settings, store, embedder, load_or_build(settings, store, embedder))
+        index = load_or_build(settings, store, embedder, notes)
+        return cls(settings, store, embedder, index, notes)
 
     # ------------------------------------------------------------------ facts about the index
 
@@ -112,6 +126,11 @@ class Engine:
     @property
     def chunk_count(self) -> int:
         return len(self.index.chunks)
+
+    @property
+    def notes_revision(self) -> int:
+        """The newest chat revision of the notes this index was built with."""
+        return self.index.manifest.get("notes_revision", 0)
 
     def published_version(self) -> str | None:
         return self.store.published_version()
@@ -217,15 +236,15 @@ class Engine:
 
     def rebuilt(self) -> Engine:
         """A new engine over a fresh build of the corpus (raises `ReindexFailed`)."""
-        index = rebuild(self.settings, self.store, self.embedder)
-        return Engine(self.settings, self.store, self.embedder, index)
+        index = rebuild(self.settings, self.store, self.embedder, self.notes)
+        return Engine(self.settings, self.store, self.embedder, index, self.notes)
 
     def reloaded(self) -> Engine | None:
         """A new engine over the build another process published, or None if it is unusable."""
         index = load_published(self.store, self.embedder)
         if index is None:
             return None
-        return Engine(self.settings, self.store, self.embedder, index)
+        return Engine(self.settings, self.store, self.embedder, index, self.notes)
 
     def changes_since(self, old: Engine) -> list[str]:
         """Human lines describing what a rebuild changed compared with `old`."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Protocol
 
 from bot.settings import Settings, apply_library_environment
+from bot.storage.errors import StorageError
 from index.chunking import ChunkingConfig
-from index.corpus import CorpusInvalid, corpus_hash, load_corpus
+from index.corpus import CorpusInvalid, NoteOverlay, corpus_hash, load_corpus
 from index.embeddings import Embedder, load_embedder
 from index.store import BatchEncoder, IndexMissing, IndexProblem, IndexStore, LoadedIndex
 
@@ -21,6 +23,14 @@ log = logging.getLogger("factbot.index")
 
 class IndexUnavailable(Exception):
     """No usable index and none can be built: one line for the operator."""
+
+
+class NoteSource(Protocol):
+    """Where the notes made in chat come from (`bot/storage/notes.py`); raises `StorageError`."""
+
+    def overlay(self) -> NoteOverlay: ...
+
+    def revision(self) -> int: ...
 
 
 class ReindexFailed(Exception):
@@ -50,35 +60,69 @@ def embedder_for(settings: Settings) -> Embedder:
     )
 
 
-def build_from_corpus(settings: Settings, store: IndexStore, encoder: BatchEncoder) -> LoadedIndex:
-    """Validate the corpus and build a new published index (raises `CorpusInvalid`)."""
-    corpus = load_corpus(settings.corpus_dir)
+def build_from_corpus(
+    settings: Settings,
+    store: IndexStore,
+    encoder: BatchEncoder,
+    overlay: NoteOverlay | None = None,
+) -> LoadedIndex:
+    """Validate the corpus (with the chat notes of `overlay`) and build a new published index
+    (raises `CorpusInvalid`)."""
+    corpus = load_corpus(settings.corpus_dir, overlay)
     return store.build(corpus, encoder, chunking_config(settings), settings.embed_batch_size)
 
 
-def rebuild(settings: Settings, store: IndexStore, embedder: Embedder) -> LoadedIndex:
-    """A fresh build for `/reindex`; every failure is a `ReindexFailed` listing its problems."""
+def read_overlay(notes: NoteSource | None) -> NoteOverlay | None:
+    """The chat notes to build with (None without a notes source); raises `StorageError`."""
+    return notes.overlay() if notes is not None else None
+
+
+def rebuild(
+    settings: Settings, store: IndexStore, embedder: Embedder, notes: NoteSource | None = None
+) -> LoadedIndex:
+    """A fresh build for `/reindex`; every failure is a `ReindexFailed` listing its problems.
+
+    A notes database that cannot be read fails the build: an index without the chat notes
+    would silently undo the moderators' changes."""
     try:
-        return build_from_corpus(settings, store, embedder)
+        overlay = read_overlay(notes)
+    except StorageError as exc:
+        raise ReindexFailed([f"the notes made in chat cannot be read: {exc}"]) from exc
+    try:
+        return build_from_corpus(settings, store, embedder, overlay)
     except CorpusInvalid as exc:
         raise ReindexFailed([str(p) for p in exc.problems]) from exc
     except (IndexProblem, OSError) as exc:
         raise ReindexFailed([f"building the index failed: {exc}"]) from exc
 
 
-def load_or_build(settings: Settings, store: IndexStore, embedder: Embedder) -> LoadedIndex:
+def load_or_build(
+    settings: Settings, store: IndexStore, embedder: Embedder, notes: NoteSource | None = None
+) -> LoadedIndex:
     """The published index if it is intact and current; otherwise rebuild it, saying why.
 
     A stale index whose corpus cannot be rebuilt (a broken file) keeps serving, with a warning.
+    When the notes database is down, a published index serves as it is (the watch catches up
+    with the database later), and a first build is made from the files alone.
     """
+    try:
+        overlay = read_overlay(notes)
+        notes_known = True
+    except StorageError as exc:
+        log.warning("the notes made in chat cannot be read now (%s): serving without them", exc)
+        overlay, notes_known = None, False
     try:
         index = store.load()
     except IndexMissing:
-        return _build_or_explain(settings, store, embedder, f"no index under {store.root} yet")
+        return _build_or_explain(
+            settings, store, embedder, f"no index under {store.root} yet", overlay
+        )
     except IndexProblem as exc:
-        return _build_or_explain(settings, store, embedder, str(exc))
+        return _build_or_explain(settings, store, embedder, str(exc), overlay)
     try:
-        current_hash: str | None = corpus_hash(settings.corpus_dir)
+        current_hash: str | None = (
+            corpus_hash(settings.corpus_dir, overlay) if notes_known else None
+        )
     except OSError:
         current_hash = None
     reason = store.staleness(index.manifest, embedder.name, chunking_config(settings), current_hash)
@@ -88,7 +132,7 @@ def load_or_build(settings: Settings, store: IndexStore, embedder: Embedder) -> 
         return index
     log.warning("index %s is stale (%s): rebuilding", index.version, reason)
     try:
-        return build_from_corpus(settings, store, embedder)
+        return build_from_corpus(settings, store, embedder, overlay)
     except CorpusInvalid as exc:
         log.warning(
             "cannot rebuild, the corpus has %d problem(s): %s; still serving index %s",
@@ -113,11 +157,15 @@ def load_published(store: IndexStore, embedder: Embedder) -> LoadedIndex | None:
 
 
 def _build_or_explain(
-    settings: Settings, store: IndexStore, embedder: Embedder, why: str
+    settings: Settings,
+    store: IndexStore,
+    embedder: Embedder,
+    why: str,
+    overlay: NoteOverlay | None = None,
 ) -> LoadedIndex:
     """Build a first or replacement index; one operator line (`IndexUnavailable`) on failure."""
     try:
-        index = build_from_corpus(settings, store, embedder)
+        index = build_from_corpus(settings, store, embedder, overlay)
     except CorpusInvalid as exc:
         raise IndexUnavailable(
             f"{why}, and the corpus in {settings.corpus_dir} cannot be indexed: "

@@ -289,9 +289,148 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     },
     "report.hint": {
         "fr": "Les plus fréquentes d'abord. Une question qui revient mérite une note de "
-        "vérification : ajoutez-la au corpus, puis /reindex.",
+        "vérification : /note add.",
         "en": "Most frequent first. A question that keeps coming back deserves a fact-check "
-        "note: add it to the corpus, then run /reindex.",
+        "note: /note add.",
+    },
+    # ---------------------------------------------------------------- /note (moderators)
+    # The form: the same five fields on Discord and Slack.
+    "note.form.add": {"fr": "Nouvelle note de vérification", "en": "New fact-check note"},
+    "note.form.edit": {"fr": "Modifier {note_id}", "en": "Edit {note_id}"},
+    "note.form.submit": {"fr": "Enregistrer", "en": "Save"},
+    "note.form.cancel": {"fr": "Annuler", "en": "Cancel"},
+    "note.field.claim": {"fr": "Affirmation (citation exacte)", "en": "Claim (exact quote)"},
+    "note.field.verdict": {"fr": "Verdict", "en": "Verdict"},
+    "note.field.fr": {"fr": "Ce qui est vrai (français)", "en": "What is true (French)"},
+    "note.field.en": {"fr": "Ce qui est vrai (anglais)", "en": "What is true (English)"},
+    "note.field.sources": {"fr": "Sources", "en": "Sources"},
+    "note.hint.claim": {
+        "fr": "Copiez la phrase de l'article mot pour mot",
+        "en": "Copy the article's words exactly (it is in French)",
+    },
+    "note.hint.verdict": {"fr": "Choisissez un verdict", "en": "Choose a verdict"},
+    "note.hint.fr": {
+        "fr": "Ce qui est vrai, en français, avec dates et chiffres",
+        "en": "What is true, in French, with dates and figures",
+    },
+    "note.hint.en": {
+        "fr": "Ce qui est vrai, en anglais",
+        "en": "What is true, in English, with dates and figures",
+    },
+    "note.hint.sources": {
+        "fr": "Une par ligne : titre | https://…",
+        "en": "One per line: title | https://…",
+    },
+    # Outcomes, private to the moderator.
+    "note.rejected": {
+        "fr": "Rien n'a été enregistré : {n} problème(s) à corriger.",
+        "en": "Nothing was saved: {n} problem(s) to fix.",
+    },
+    "note.problem": {"fr": "• {field} : {message}", "en": "• {field}: {message}"},
+    "note.problem.note": {"fr": "• {message}", "en": "• {message}"},
+    "note.added": {
+        "fr": "Note `{note_id}` ajoutée (révision {revision}).",
+        "en": "Note `{note_id}` added (revision {revision}).",
+    },
+    "note.edited": {
+        "fr": "Note `{note_id}` modifiée (révision {revision}).",
+        "en": "Note `{note_id}` changed (revision {revision}).",
+    },
+    "note.removed": {
+        "fr": "Note `{note_id}` retirée (révision {revision}) ; /note edit {note_id} la rétablit.",
+        "en": "Note `{note_id}` removed (revision {revision}); /note edit {note_id} restores it.",
+    },
+    "note.verdict": {"fr": "Verdict : {label}", "en": "Verdict: {label}"},
+    "note.claim": {"fr": "Affirmation : « {claim} »", "en": "Claim: “{claim}”"},
+    "note.index": {
+        "fr": "Index reconstruit : {old} → {new}",
+        "en": "Index rebuilt: {old} → {new}",
+    },
+    "note.changes": {"fr": "Changements : {changes}", "en": "Changes: {changes}"},
+    "note.sample": {
+        "fr": "Exemple de question à laquelle elle répond maintenant : « {question} »",
+        "en": "A question it now answers: “{question}”",
+    },
+    "note.no_sample": {
+        "fr": "Aucune question d'exemple trouvée : vérifiez avec /ask.",
+        "en": "No sample question found: check with /ask.",
+    },
+    "note.rebuild_failed": {
+        "fr": "Enregistrée, mais l'index n'a pas pu être reconstruit ; l'index {version} sert "
+        "toujours :",
+        "en": "Saved, but the index could not be rebuilt; index {version} keeps serving:",
+    },
+    "note.unknown": {
+        "fr": "Aucune note `{note_id}`. /factcheck liste les notes.",
+        "en": "No note `{note_id}`. /factcheck lists the notes.",
+    },
+    "note.unavailable": {
+        "fr": "Impossible de lire ou d'enregistrer les notes pour le moment (base de données "
+        "injoignable) — rien n'a été modifié ; réessayez plus tard.",
+        "en": "Can't read or save notes right now (the database is unreachable) — nothing was "
+        "changed; try again later.",
+    },
+    "note.usage": {
+        "fr": "Usage : /note add | edit <id> [révision] | remove <id> | show <id> | history <id>",
+        "en": "Usage: /note add | edit <id> [revision] | remove <id> | show <id> | history <id>",
+    },
+    "note.saving": {
+        "fr": "Enregistrement et reconstruction de l'index…",
+        "en": "Saving and rebuilding the index…",
+    },
+    # Removal asks first.
+    "note.confirm_remove": {
+        "fr": "Retirer la note `{note_id}` (« {claim} ») ? Son historique est conservé.",
+        "en": "Remove note `{note_id}` (“{claim}”)? Its history is kept.",
+    },
+    "note.button.remove": {"fr": "Retirer", "en": "Remove"},
+    "note.button.cancel": {"fr": "Annuler", "en": "Cancel"},
+    "note.button.fix": {"fr": "Corriger", "en": "Fix"},
+    "note.removal_cancelled": {
+        "fr": "Rien n'a été retiré.",
+        "en": "Nothing was removed.",
+    },
+    # /note show and /note history
+    "note.show.title": {"fr": "Note `{note_id}` — {label}", "en": "Note `{note_id}` — {label}"},
+    "note.show.true": {"fr": "Ce qui est vrai : {text}", "en": "What is true: {text}"},
+    "note.show.source": {"fr": "• {title} — {url}", "en": "• {title} — {url}"},
+    "note.show.from_file": {
+        "fr": "Servie depuis le fichier {path}.",
+        "en": "Served from the file {path}.",
+    },
+    "note.show.from_chat": {
+        "fr": "Servie depuis la révision {revision}, par {author} le {at}.",
+        "en": "Served from revision {revision}, by {author} on {at}.",
+    },
+    "note.history.title": {"fr": "Historique de `{note_id}`", "en": "History of `{note_id}`"},
+    "note.history.none": {
+        "fr": "Jamais modifiée depuis le chat : servie depuis le fichier {path}.",
+        "en": "Never changed from chat: served from the file {path}.",
+    },
+    "note.history.row": {
+        "fr": "r{revision} · {at} · {action} par {author}{detail}",
+        "en": "r{revision} · {at} · {action} by {author}{detail}",
+    },
+    "note.history.action.added": {"fr": "ajoutée", "en": "added"},
+    "note.history.action.edited": {"fr": "modifiée", "en": "edited"},
+    "note.history.action.removed": {"fr": "retirée", "en": "removed"},
+    "note.history.served_chat": {
+        "fr": "Servie : la révision {revision} (la plus récente).",
+        "en": "Served: revision {revision} (the most recent change).",
+    },
+    "note.history.served_removed": {
+        "fr": "Servie : aucune version (retirée à la révision {revision}).",
+        "en": "Served: none (removed at revision {revision}).",
+    },
+    "note.history.file_wins": {
+        "fr": "Servie : le fichier {path}, modifié sur disque après la dernière révision du chat "
+        "(le changement le plus récent l'emporte).",
+        "en": "Served: the file {path}, changed on disk after the last chat revision (the most "
+        "recent change wins).",
+    },
+    "note.history.restore": {
+        "fr": "/note edit {note_id} <révision> rouvre une ancienne version pour la rétablir.",
+        "en": "/note edit {note_id} <revision> reopens an older version to restore it.",
     },
     "report.not_moderator": {
         "fr": "Seuls les modérateurs peuvent voir ce rapport ({who}).",

@@ -26,8 +26,11 @@ from bot.batcher import MAX_BATCH, MicroBatcher, worker_plan
 from bot.conversation import Turn
 from bot.engine import Engine
 from bot.index_lifecycle import ReindexFailed
+from bot.notebook import NoteDesk
 from bot.settings import Settings
 from bot.status import DocumentInfo, IndexInfo, ReindexReport
+from bot.storage.errors import StorageError
+from bot.storage.notes import NoteRepository
 
 __all__ = [
     "MAX_BATCH",
@@ -78,14 +81,20 @@ class FactBotService:
         self._reindex_task: asyncio.Task[ReindexReport] | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._observers: list[ServiceObserver] = []
+        self._notes_down = False
+        # Moderators' note commands, when the engine reads notes from a database.
+        self.notes: NoteDesk | None = (
+            NoteDesk(self, engine.notes) if isinstance(engine.notes, NoteRepository) else None
+        )
 
     # ------------------------------------------------------------------ construction
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FactBotService:
-        """Load (or build on first use) the index and the model. Blocking: call before the loop
-        starts or through `asyncio.to_thread`."""
-        return cls(settings, Engine.open(settings))
+        """Load (or build on first use) the index and the model, with the notes made in chat
+        (DATABASE_URL). Blocking: call before the loop starts or through `asyncio.to_thread`.
+        Raises `StorageError` (one line) for a DATABASE_URL that is not a database URL."""
+        return cls(settings, Engine.open(settings, NoteRepository.from_settings(settings)))
 
     @property
     def engine(self) -> Engine:
@@ -192,12 +201,42 @@ class FactBotService:
         while True:
             await asyncio.sleep(self.settings.index_watch_seconds)
             try:
+                # A build published in a shared INDEX_DIR first: it may already hold the notes.
                 await self.check_for_new_index()
+                await self.check_for_new_notes()
             except Exception:
                 log.exception(
-                    "checking INDEX_DIR for a new index failed; still serving %s",
+                    "checking for a new index or notes failed; still serving %s",
                     self._engine.version,
                 )
+
+    async def check_for_new_notes(self) -> bool:
+        """Rebuild when the notes database has a revision the served index was not built with
+        (a note changed from chat, here or on another host). True when rebuilt."""
+        engine = self._engine
+        if engine.notes is None:
+            return False
+        try:
+            revision = await asyncio.to_thread(engine.notes.revision)
+        except StorageError as exc:
+            if not self._notes_down:
+                log.warning(
+                    "notes database unreachable (%s); still serving %s", exc, engine.version
+                )
+            self._notes_down = True
+            return False
+        if self._notes_down:
+            log.info("notes database reachable again")
+            self._notes_down = False
+        if revision == engine.notes_revision:
+            return False
+        if self._reindex_task is not None and not self._reindex_task.done():
+            return False  # a build is running; the next check sees whether it was enough
+        try:
+            await self.reindex(actor=f"notes revision {revision}")
+        except ReindexFailed:
+            return False  # logged by reindex; retried at the next check
+        return True
 
     async def check_for_new_index(self) -> bool:
         """Swap in the index another process published, if any. True when swapped."""

@@ -7,12 +7,13 @@ problems without raising. The format is described in `corpus/README.md`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -31,6 +32,9 @@ class Problem:
     path: str
     message: str
     line: int | None = None
+    # For a note: the front-matter key or section ("claim", "verdict", "sources", "fr", "en")
+    # the problem is about, so a form can show it beside its field.
+    field: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
@@ -92,6 +96,7 @@ class FactCheck:
     sections: dict[str, str]  # language -> body text of that section
     claim_span: ClaimSpan | None = None
     rating: str | None = None
+    revision: int | None = None  # the database revision, for a note made or changed in chat
 
     def summary(self, language: str) -> str:
         """First paragraph of the section in `language` (falls back to the other one)."""
@@ -105,10 +110,51 @@ class Corpus:
     translations: dict[str, Document]  # language -> aligned translation of the article
     factchecks: tuple[FactCheck, ...]
     content_hash: str
+    notes_revision: int = 0  # the newest chat revision overlaid (0: files only)
 
     @property
     def documents(self) -> tuple[Document, ...]:
         return (self.article, *self.translations.values())
+
+
+@dataclass(frozen=True)
+class ChatNote:
+    """The latest change to one note made in chat (kept in the database, not in a file)."""
+
+    id: str
+    text: str | None  # the note as a corpus file's text; None when it was removed in chat
+    revision: int
+    # `note_digest` of the corpus file's text this change was made over; None: no file then.
+    base_digest: str | None
+
+    @property
+    def path(self) -> str:
+        """How problems name it."""
+        return f"chat:{self.id}@{self.revision}"
+
+
+@dataclass(frozen=True)
+class NoteOverlay:
+    """The notes made or changed in chat, laid over the corpus files."""
+
+    revision: int  # the newest revision in the database (0: none yet)
+    notes: tuple[ChatNote, ...]
+
+
+def note_digest(text: str) -> str:
+    """A note file's digest, recorded with each chat change made over it."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def served_from(file_text: str | None, change: ChatNote) -> Literal["file", "chat", "removed"]:
+    """Which version of a note readers get when it has a file and a chat change.
+
+    The most recent change wins: the chat change, unless the file changed on disk after it (its
+    digest is no longer the one the change was made over: an upstream edit, reviewed in git).
+    """
+    if file_text is not None and note_digest(file_text) != change.base_digest:
+        return "file"
+    return "chat" if change.text is not None else "removed"
 
 
 # --------------------------------------------------------------------------- parsing helpers
@@ -208,15 +254,16 @@ def _sections(rel: str, body: str, body_line: int, problems: list[Problem]) -> d
     for lang, heading in SECTION_HEADINGS.items():
         if not out.get(lang):
             problems.append(
-                Problem(rel, f"missing or empty language section '{heading}'", body_line)
+                Problem(rel, f"missing or empty language section '{heading}'", body_line, lang)
             )
     return out
 
 
-def _load_note(
-    path: Path, rel: str, article: Document | None, problems: list[Problem]
+def parse_note(
+    text: str, rel: str, article: Document | None, problems: list[Problem]
 ) -> FactCheck | None:
-    text = path.read_text(encoding="utf-8")
+    """One note from its file text (`rel` names it in problems), validated against `article`;
+    None with the problems added when it is not valid."""
     parsed = _split_front_matter(rel, text, problems)
     if parsed is None:
         return None
@@ -224,7 +271,8 @@ def _load_note(
     before = len(problems)
     missing = [f for f in NOTE_FIELDS if not meta.get(f)]
     if missing:
-        problems.append(Problem(rel, f"front matter lacks: {', '.join(missing)}", 1))
+        field = missing[0] if len(missing) == 1 else None
+        problems.append(Problem(rel, f"front matter lacks: {', '.join(missing)}", 1, field))
         return None
     verdict = _as_str(meta["verdict"])
     if verdict not in VERDICTS:
@@ -233,6 +281,7 @@ def _load_note(
                 rel,
                 f"unknown verdict {verdict!r}; use one of: {', '.join(VERDICTS)}",
                 _field_line(text, "verdict"),
+                "verdict",
             )
         )
     claim = _as_str(meta["claim"])
@@ -250,6 +299,7 @@ def _load_note(
                     "claim not found verbatim in the article (copy it exactly from "
                     f"{article.path}; typographic and straight apostrophes are interchangeable)",
                     _field_line(text, "claim"),
+                    "claim",
                 )
             )
     sources: list[Source] = []
@@ -260,6 +310,7 @@ def _load_note(
                 rel,
                 "sources must be a list of {title, url, published}",
                 _field_line(text, "sources"),
+                "sources",
             )
         )
         raw_sources = []
@@ -270,6 +321,7 @@ def _load_note(
                     rel,
                     f"source {i} must be a mapping with title and url",
                     _field_line(text, "sources"),
+                    "sources",
                 )
             )
             continue
@@ -280,6 +332,7 @@ def _load_note(
                     rel,
                     f"source {i} ({_as_str(src.get('title')) or 'untitled'}) has no URL (http or https)",
                     _field_line(text, "sources"),
+                    "sources",
                 )
             )
             continue
@@ -324,12 +377,17 @@ def _check_alignment(article: Document, translation: Document, problems: list[Pr
             )
 
 
-def _hash_files(root: Path, files: Iterable[Path]) -> str:
+def _hash_files(root: Path, files: Iterable[Path], overlay: NoteOverlay | None = None) -> str:
     digest = hashlib.sha256()
     for f in files:
         digest.update(f.relative_to(root).as_posix().encode())
         digest.update(b"\0")
         digest.update(f.read_bytes())
+        digest.update(b"\0")
+    # The chat notes, in id order: the same files and database give the same hash on every host.
+    for note in sorted(overlay.notes if overlay is not None else (), key=lambda n: n.id):
+        digest.update(f"chat:{note.id}:{note.base_digest or ''}\0".encode())
+        digest.update((note.text if note.text is not None else "\0removed").encode())
         digest.update(b"\0")
     return digest.hexdigest()
 
@@ -341,16 +399,17 @@ def corpus_files(root: Path) -> list[Path]:
     return docs + notes
 
 
-def corpus_hash(root: Path) -> str:
-    """Content hash of the corpus files (what the index manifest records)."""
-    return _hash_files(root, corpus_files(root))
+def corpus_hash(root: Path, overlay: NoteOverlay | None = None) -> str:
+    """Content hash of the corpus files and chat notes (what the index manifest records)."""
+    return _hash_files(root, corpus_files(root), overlay)
 
 
 # --------------------------------------------------------------------------- public API
 
 
-def load_corpus(root: str | Path) -> Corpus:
-    """Load and validate the corpus under `root`; raise `CorpusInvalid` listing every problem."""
+def load_corpus(root: str | Path, overlay: NoteOverlay | None = None) -> Corpus:
+    """Load and validate the corpus under `root`, with the notes made in chat laid over its
+    files (`overlay`); raise `CorpusInvalid` listing every problem."""
     root = Path(root)
     problems: list[Problem] = []
     if not root.is_dir():
@@ -388,39 +447,73 @@ def load_corpus(root: str | Path) -> Corpus:
             continue
         _check_alignment(article, doc, problems)
         translations[doc.language] = doc
-    notes: list[FactCheck] = []
-    seen: dict[str, str] = {}
+    file_notes: list[tuple[FactCheck, str]] = []
     for path in files:
         if path.parent == root:
             continue
         try:
-            note = _load_note(path, str(path), article, problems)
+            text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             problems.append(Problem(str(path), "not UTF-8 text"))
             continue
-        if note is None:
-            continue
-        if note.id in seen:
-            problems.append(
-                Problem(note.path, f"duplicate note id {note.id!r} (also in {seen[note.id]})", 1)
-            )
-            continue
-        seen[note.id] = note.path
-        notes.append(note)
+        note = parse_note(text, str(path), article, problems)
+        if note is not None:
+            file_notes.append((note, text))
+    notes = _overlaid(file_notes, overlay, article, problems)
     if problems or article is None:
         raise CorpusInvalid(problems)
     return Corpus(
         article=article,
         translations=translations,
         factchecks=tuple(notes),
-        content_hash=_hash_files(root, files),
+        content_hash=_hash_files(root, files, overlay),
+        notes_revision=overlay.revision if overlay is not None else 0,
     )
 
 
-def check_corpus(root: str | Path) -> list[Problem]:
-    """Every problem in the corpus under `root` (empty when it is valid)."""
+def _overlaid(
+    file_notes: list[tuple[FactCheck, str]],
+    overlay: NoteOverlay | None,
+    article: Document | None,
+    problems: list[Problem],
+) -> list[FactCheck]:
+    """The file notes with the chat notes laid over them (see `served_from`), ids unique."""
+    chat = {n.id: n for n in overlay.notes} if overlay is not None else {}
+    notes: list[FactCheck] = []
+    seen: dict[str, str] = {}
+    files_by_id: dict[str, str] = {}
+
+    def keep(note: FactCheck) -> None:
+        if note.id in seen:
+            problems.append(
+                Problem(note.path, f"duplicate note id {note.id!r} (also in {seen[note.id]})", 1)
+            )
+            return
+        seen[note.id] = note.path
+        notes.append(note)
+
+    for note, text in file_notes:
+        files_by_id.setdefault(note.id, text)
+        change = chat.get(note.id)
+        if change is None or served_from(text, change) == "file":
+            keep(note)
+    for change in chat.values():
+        if served_from(files_by_id.get(change.id), change) != "chat" or change.text is None:
+            continue
+        made = parse_note(change.text, change.path, article, problems)
+        if made is None:
+            continue
+        if made.id != change.id:
+            problems.append(Problem(change.path, f"the note's id is {made.id!r}", 1))
+            continue
+        keep(dataclasses.replace(made, revision=change.revision))
+    return notes
+
+
+def check_corpus(root: str | Path, overlay: NoteOverlay | None = None) -> list[Problem]:
+    """Every problem in the corpus under `root` with `overlay` (empty when it is valid)."""
     try:
-        load_corpus(root)
+        load_corpus(root, overlay)
     except CorpusInvalid as exc:
         return exc.problems
     return []

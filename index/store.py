@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypedDict, TypeVar
+from typing import Any, NotRequired, Protocol, TypedDict, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -123,6 +123,9 @@ class Manifest(TypedDict):
     note_count: int
     libraries: dict[str, str]
     files: dict[str, str]
+    # The newest chat revision of the notes laid over the corpus files (absent before notes
+    # could be made in chat: 0).
+    notes_revision: NotRequired[int]
 
 
 class BatchEncoder(Protocol):
@@ -318,6 +321,7 @@ class IndexStore:
                     "dense_index": dense.kind,
                     "chunk_count": len(content.chunks),
                     "note_count": len(corpus.factchecks),
+                    "notes_revision": corpus.notes_revision,
                     "libraries": library_versions(),
                     "files": folder_checksums(folder),
                 }

@@ -24,7 +24,7 @@ MODEL_CACHE = ROOT / "var" / "models"
 
 
 def base_env(corpus: Path, index: Path) -> dict[str, str]:
-    """Settings for an isolated bot: its own corpus and index, no cooldown, no watcher.
+    """Settings for an isolated bot: its own corpus, index and database, no cooldown, no watcher.
 
     The embedding backend is the product's default (openvino-int8, f32 numerics: a text's vector
     does not depend on its batch, on any x86-64 CPU); its export is the one `make run` makes, in
@@ -37,6 +37,9 @@ def base_env(corpus: Path, index: Path) -> dict[str, str]:
         "INDEX_WATCH_SECONDS": "0",
         "USER_COOLDOWN_SECONDS": "0",
         "LOG_LEVEL": "INFO",
+        # Its own database (notes made in chat, question log) and hash key, beside its index.
+        "DATABASE_URL": f"sqlite:///{index.parent / 'factbot.db'}",
+        "USER_HASH_KEY_FILE": str(index.parent / "user-hash.key"),
     }
 
 

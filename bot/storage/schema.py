@@ -80,3 +80,23 @@ bot_threads = Table(
     Column("thread_id", String(64), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
 )
+
+NOTE_ACTIONS = ("added", "edited", "removed")
+
+# Every change to a fact-check note made from chat; the newest row per note is what is served
+# (over the corpus file with that id, unless the file changed after it). The row id is the
+# revision: hosts compare the newest one to know whether their index is current.
+note_revisions = Table(
+    "note_revisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("note_id", String(80), nullable=False, index=True),
+    Column("action", String(16), nullable=False),
+    Column("body", Text),  # the note as a corpus file's text; NULL for a removal
+    Column("base_digest", String(16)),  # digest of the corpus file the change was made over
+    Column("author_name", String(100), nullable=False),  # display name, for attribution
+    Column("author_hash", String(64), nullable=False),  # HMAC-SHA256 of the user id
+    Column("platform", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(f"action IN {NOTE_ACTIONS!r}", name="note_revisions_action"),
+)

@@ -1,0 +1,85 @@
+"""`factbot notes export DIR` and the overlay half of `factbot corpus check`.
+
+The corpus files stay the base, reviewed in git; the notes made or changed from chat live in the
+database. `notes export` writes those as corpus files (the same text the database holds), so a
+maintainer can commit them upstream.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from bot.settings import Settings
+from bot.storage.errors import StorageError
+from bot.storage.notes import NoteRepository
+from index.corpus import NoteOverlay, Problem, check_corpus, parse_note, served_from
+
+
+class NotesCliError(Exception):
+    """One line for the operator."""
+
+
+def read_overlay(settings: Settings) -> NoteOverlay:
+    """The notes made in chat, from DATABASE_URL (raises `NotesCliError`, one line)."""
+    try:
+        return NoteRepository.from_settings(settings).overlay()
+    except StorageError as exc:
+        raise NotesCliError(f"the notes made in chat cannot be read: {exc}") from exc
+
+
+def check(settings: Settings) -> list[Problem]:
+    """The corpus files' problems, with the notes made in chat laid over them."""
+    return check_corpus(settings.corpus_dir, read_overlay(settings))
+
+
+def export(settings: Settings, folder: Path) -> int:
+    """Write every note served from the database into `folder` as a corpus file; say what was
+    written, and which corpus files the database removed. Returns how many files were written."""
+    overlay = read_overlay(settings)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NotesCliError(f"cannot create {folder}: {exc.strerror or exc}") from exc
+    files = _file_notes(Path(settings.corpus_dir))
+    written = 0
+    for change in overlay.notes:
+        existing = files.get(change.id)
+        where = served_from(existing[1] if existing else None, change)
+        if where == "file":
+            print(f"{change.id}: the file changed after revision {change.revision}; not exported")
+        elif where == "removed":
+            name = existing[0].name if existing else f"{change.id}.md"
+            print(f"{change.id}: removed in chat (revision {change.revision}): delete {name}")
+        elif change.text is not None:
+            target = folder / (existing[0].name if existing else f"{change.id}.md")
+            _write_atomically(target, change.text)
+            print(f"{change.id}: revision {change.revision} -> {target}")
+            written += 1
+    if not overlay.notes:
+        print("no note was made or changed in chat")
+    return written
+
+
+def _file_notes(root: Path) -> dict[str, tuple[Path, str]]:
+    notes: dict[str, tuple[Path, str]] = {}
+    for path in sorted((root / "factchecks").glob("*.md")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        note = parse_note(text, str(path), None, [])
+        if note is not None:
+            notes.setdefault(note.id, (path, text))
+    return notes
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise NotesCliError(f"cannot write {target}: {exc.strerror or exc}") from exc
