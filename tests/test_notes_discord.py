@@ -21,6 +21,7 @@ import pytest
 from bot import note_text
 from bot.adapters import discord_bot
 from bot.adapters.discord_notes import FIELD_IDS, confirm_custom_id, form_custom_id
+from bot.messages import text
 from bot.note_records import Moderator, NoteForm, NoteHistory, NoteRejected
 from bot.notebook import NoteDesk
 from bot.service import FactBotService
@@ -34,11 +35,12 @@ from tests.fakes.discord_server import (
     InteractionReply,
     message_text,
 )
+from tests.pg_cluster import PgCluster
 
 pytestmark = pytest.mark.timeout(420)
 
-MODERATOR = {"user_id": 1400000000000000042, "user_name": "Camille"}
-MEMBER = {"user_id": 1400000000000000077, "user_name": "bob"}
+MODERATOR: dict[str, Any] = {"user_id": 1400000000000000042, "user_name": "Camille"}
+MEMBER: dict[str, Any] = {"user_id": 1400000000000000077, "user_name": "bob"}
 
 # A verbatim quote of corpus/article.fr.md that no corpus note covers.
 CLAIM = "les phénomènes les plus puissants de l'Univers"
@@ -46,7 +48,7 @@ NOT_IN_ARTICLE = "La Lune est faite de fromage"
 QUESTION = "Are gamma-ray bursts the most powerful phenomena in the Universe?"
 FACT = "ten-billion-year"  # only the new note says it
 FIXED_FACT = "GRB 221009A"  # only the edited note says it
-VALID = {
+VALID: dict[str, Any] = {
     "claim": CLAIM,
     "verdict": ["mostly-accurate"],
     "fr": "Les sursauts gamma sont les explosions les plus énergétiques observées depuis le Big "
@@ -60,16 +62,16 @@ VALID = {
 
 @contextlib.asynccontextmanager
 async def bot_with_notes(
-    make_settings: Callable[..., Settings], tmp_path: Path
+    make_settings: Callable[..., Settings], database_url: str
 ) -> AsyncIterator[tuple[FakeDiscord, FactBotService, NoteDesk]]:
-    """The fake Discord and the real bot over a service whose notes live in SQLite."""
+    """The fake Discord and the real bot over a service whose notes live in `database_url`."""
     async with FakeDiscord() as fake:
         settings = make_settings(
             DISCORD_TOKEN=fake.token,
             DISCORD_API_BASE=fake.api_base,
             DISCORD_GUILD_IDS=str(fake.guild_id),
             MODERATOR_ROLE_IDS=str(fake.moderator_role_id),
-            DATABASE_URL=f"sqlite:///{tmp_path / 'var' / 'factbot.db'}",
+            DATABASE_URL=database_url,
         )
         service = await asyncio.to_thread(FactBotService.from_settings, settings)
         assert service.notes is not None
@@ -178,10 +180,14 @@ async def ask(fake: FakeDiscord, question: str) -> str:
     return message_text(reply.message)
 
 
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'var' / 'factbot.db'}"
+
+
 async def test_a_moderator_adds_fixes_and_removes_a_note(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    async with bot_with_notes(make_settings, tmp_path) as (fake, service, desk):
+    async with bot_with_notes(make_settings, sqlite_url(tmp_path)) as (fake, service, desk):
         mod = moderator(fake)
         ids_before = await desk.choices("", 100)
         assert FACT not in await ask(fake, QUESTION)
@@ -217,9 +223,7 @@ async def test_a_moderator_adds_fixes_and_removes_a_note(
         assert await desk.choices("", 100) == ids_before
 
         # "Fix" reopens the form with everything that was typed.
-        pressed = await fake.press(
-            shown, button(shown, note_text.text("note.button.fix", "en")), **mod
-        )
+        pressed = await fake.press(shown, button(shown, text("note.button.fix", "en")), **mod)
         reopened = await modal_of(fake, pressed)
         assert reopened["custom_id"] == form_custom_id(None)
         assert values_of(reopened) == wrong
@@ -254,6 +258,11 @@ async def test_a_moderator_adds_fixes_and_removes_a_note(
         assert all("Camille" in r.author for r in found.revisions)
         assert history.count("Camille") >= 2
         assert "\n".join(note_text.history_lines(found, "en")) in history
+
+        # /note edit with a revision: the form holds that older version, to restore it.
+        modal = await modal_of(fake, await note(fake, "edit", mod, id=added, revision=1))
+        assert modal["custom_id"] == form_custom_id(added)
+        assert values_of(modal) == VALID
 
         # /note show: the note as served.
         shown_text = whole_text(await private_reply(fake, await note(fake, "show", mod, id=added)))
@@ -292,7 +301,7 @@ async def test_a_moderator_adds_fixes_and_removes_a_note(
 async def test_members_are_refused_every_note_command_and_form(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    async with bot_with_notes(make_settings, tmp_path) as (fake, _, desk):
+    async with bot_with_notes(make_settings, sqlite_url(tmp_path)) as (fake, _, desk):
         refusal = discord_bot.not_moderator("en", "note")
         someone = member(fake)
         for subcommand, options in [
@@ -341,3 +350,27 @@ async def test_members_are_refused_every_note_command_and_form(
             "history",
         ]
         assert all(o["type"] == 1 for o in command["options"])
+
+
+async def test_the_database_down_one_line_and_nothing_typed_is_lost(
+    make_settings: Callable[..., Settings], postgres_url: str, pg_cluster: PgCluster
+) -> None:
+    async with bot_with_notes(make_settings, postgres_url) as (fake, service, _):
+        mod = moderator(fake)
+        modal = await modal_of(fake, await note(fake, "add", mod))
+        version = service.info().version
+        await asyncio.to_thread(pg_cluster.stop)
+        try:
+            unavailable = note_text.unavailable_line("en")
+            shown = await private_reply(fake, await note(fake, "show", mod, id="fc-16-svom"))
+            assert shown.message["content"] == unavailable
+            sent_form = await fake.submit_modal(modal["custom_id"], as_submitted(VALID), **mod)
+            assert whole_text(await private_reply(fake, sent_form)) == unavailable
+            (message,) = sent(fake, sent_form)
+            pressed = await fake.press(
+                message, button(message, text("note.button.fix", "en")), **mod
+            )
+            assert values_of(await modal_of(fake, pressed)) == VALID  # typed, kept for a retry
+            assert service.info().version == version  # answers go on from the same index
+        finally:
+            await asyncio.to_thread(pg_cluster.start)

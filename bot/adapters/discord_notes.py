@@ -220,19 +220,21 @@ class FixView(discord.ui.View):
     def __init__(self, note_id: str | None, form: NoteForm, language: Language) -> None:
         super().__init__(timeout=FIX_SECONDS)
         self.note_id, self.form, self.language = note_id, form, language
-        button: discord.ui.Button[FixView] = discord.ui.Button(
-            style=discord.ButtonStyle.primary, label=text("note.button.fix", language)
-        )
-        button.callback = self.fix  # type: ignore[method-assign]
-        self.add_item(button)
+        self.add_item(_FixButton(label=text("note.button.fix", language)))
 
-    async def fix(self, interaction: Interaction) -> None:
+
+class _FixButton(discord.ui.Button[FixView]):
+    def __init__(self, label: str) -> None:
+        super().__init__(style=discord.ButtonStyle.primary, label=label)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await _guarded(interaction, self._reopen(interaction))
 
     async def _reopen(self, interaction: Interaction) -> None:
-        if await _refused(interaction):
+        view = self.view
+        if view is None or await _refused(interaction):
             return
-        await interaction.response.send_modal(note_modal(self.note_id, self.form, self.language))
+        await interaction.response.send_modal(note_modal(view.note_id, view.form, view.language))
 
 
 # ---------------------------------------------------------------------- the /note group
