@@ -20,9 +20,17 @@ import pytest
 
 from bot import note_text
 from bot.adapters import discord_bot
-from bot.adapters.discord_notes import FIELD_IDS, confirm_custom_id, form_custom_id
+from bot.adapters.discord_notes import (
+    FIELD_IDS,
+    MAX_MESSAGES,
+    confirm_custom_id,
+    form_custom_id,
+    note_modal,
+    pack_lines,
+    submitted_form,
+)
 from bot.messages import text
-from bot.note_records import Moderator, NoteForm, NoteHistory, NoteRejected
+from bot.note_records import FORM_LIMITS, Moderator, NoteForm, NoteHistory, NoteRejected
 from bot.notebook import NoteDesk
 from bot.service import FactBotService
 from bot.settings import Settings
@@ -271,7 +279,7 @@ async def test_a_moderator_adds_fixes_and_removes_a_note(
         # /note remove asks first; Cancel keeps the note.
         asked = await note(fake, "remove", mod, id=added)
         confirm = await private_reply(fake, asked)
-        assert confirm.callback_type == 4
+        assert confirm.callback_type == 5
         assert confirm.message["content"] == note_text.confirm_remove_line(added, CLAIM, "en")
         (question,) = sent(fake, asked)
         cancel = await fake.press(question, confirm_custom_id("cancel", added), **mod)
@@ -374,3 +382,39 @@ async def test_the_database_down_one_line_and_nothing_typed_is_lost(
             assert service.info().version == version  # answers go on from the same index
         finally:
             await asyncio.to_thread(pg_cluster.start)
+
+
+# ---------------------------------------------------------------------- units
+
+
+def test_long_replies_are_split_on_line_boundaries_and_cut_with_a_count() -> None:
+    lines = [f"{i:02d} " + "x" * 900 for i in range(12)]
+    messages = pack_lines(lines, "en")
+    assert len(messages) == MAX_MESSAGES
+    assert all(len(m) <= 2000 for m in messages)
+    assert messages[0].split("\n") == lines[:2]  # two 903-character lines per message
+    assert messages[-1].split("\n")[:2] == lines[2 * MAX_MESSAGES - 2 : 2 * MAX_MESSAGES]
+    assert messages[-1].endswith(f"… and {12 - 2 * MAX_MESSAGES} more")
+    assert pack_lines(["short", "lines"], "en") == ["short\nlines"]
+    (alone,) = pack_lines(["y" * 5000], "en")
+    assert len(alone) <= 2000
+
+
+def test_the_form_reads_both_layouts_and_opens_a_long_note_whole() -> None:
+    in_rows = [
+        {"type": 1, "components": [{"type": 4, "custom_id": FIELD_IDS["claim"], "value": "a"}]},
+        {
+            "type": 1,
+            "components": [{"type": 3, "custom_id": FIELD_IDS["verdict"], "values": ["opinion"]}],
+        },
+        {"type": 18, "component": {"type": 4, "custom_id": "unrelated", "value": "zzz"}},
+    ]
+    assert submitted_form(in_rows) == NoteForm(claim="a", verdict="opinion")
+
+    long_en = "z" * (FORM_LIMITS["en"] + 10)
+    modal = note_modal("fc-x", NoteForm(en=long_en, verdict="nonsense"), "fr").to_dict()
+    assert modal["custom_id"] == form_custom_id("fc-x") and modal["title"] == "Modifier fc-x"
+    shown = {c["component"]["custom_id"]: c["component"] for c in modal["components"]}
+    assert shown[FIELD_IDS["en"]]["value"] == long_en  # the validator will name it, not Discord
+    assert shown[FIELD_IDS["en"]]["max_length"] == len(long_en)
+    assert not any(o.get("default") for o in shown[FIELD_IDS["verdict"]]["options"])

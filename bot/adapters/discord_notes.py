@@ -336,7 +336,7 @@ async def note_ids(interaction: Interaction, current: str) -> list[app_commands.
     try:
         found = await asyncio.wait_for(desk.choices(current.strip(), 25), FORM_WITHIN)
     except (NotesUnavailable, TimeoutError) as exc:
-        log.warning("/note autocomplete: %s", exc or "the notes database is slow")
+        log.warning("/note autocomplete: %s", str(exc) or "the notes database is slow")
         return []
     return [
         app_commands.Choice(name=truncate(f"{note_id} — {label}", OPTION_MAX), value=note_id)
@@ -375,7 +375,7 @@ async def _open_form(interaction: Interaction, note_id: str | None, revision: in
     try:
         form = await asyncio.wait_for(desk.form(note_id, revision), FORM_WITHIN)
     except (NotesUnavailable, TimeoutError) as exc:
-        log.warning("/note form: %s", exc or "the notes database is slow")
+        log.warning("/note form: %s", str(exc) or "the notes database is slow")
         await _say(interaction, [note_text.unavailable_line(language)])
         return
     if isinstance(form, NoteUnknown):
@@ -483,7 +483,10 @@ async def _refused(interaction: Interaction) -> bool:
 async def _desk_call(
     interaction: Interaction, call: Callable[[NoteDesk], Awaitable[T]]
 ) -> T | None:
-    """`call(desk)`'s outcome, or None after telling the moderator the notes are unavailable."""
+    """`call(desk)`'s outcome, or None after telling the moderator the notes are unavailable.
+
+    Deferred first (privately): reading the notes must not race Discord's 3-second limit."""
+    await interaction.response.defer(ephemeral=True, thinking=True)
     desk = interaction.client.service.notes
     language = _language(interaction)
     if desk is None:
@@ -502,7 +505,7 @@ async def _say(
 ) -> None:
     """`lines`, privately: the response while none was given, then followups; `view` under the
     last message."""
-    messages = pack_lines(lines, _language(interaction)) or [""]
+    messages = pack_lines(lines, _language(interaction))
     for i, content in enumerate(messages):
         buttons = view if view is not None and i == len(messages) - 1 else discord.utils.MISSING
         if not interaction.response.is_done():
