@@ -350,6 +350,7 @@ async def test_members_are_refused_every_note_command_and_form(
         # Registered as one command with five subcommands, hidden from members by default.
         (command,) = [c for c in fake.commands[fake.guild_id] if c["name"] == "note"]
         assert command["default_member_permissions"] == MANAGE_GUILD
+        assert command["contexts"] == [0]  # servers only
         assert [o["name"] for o in command["options"]] == [
             "add",
             "edit",

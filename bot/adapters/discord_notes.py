@@ -243,6 +243,8 @@ note = app_commands.Group(
     name="note",
     description="Moderators: write and fix the fact-check notes",
     guild_only=True,
+    # What `@app_commands.guild_only()` sets on a command: servers only, no DMs.
+    allowed_contexts=app_commands.AppCommandContext(guild=True),
     # Hidden from non-moderators by default (server admins can change that in Integrations),
     # and enforced by the check on every subcommand because that default can be overridden.
     default_permissions=discord.Permissions(manage_guild=True),
