@@ -44,7 +44,10 @@ class _LimitedEmbedder:
 
 
 class _Reader:
-    """Reads a question as itself (what the service needs of `Engine.prepare`)."""
+    """Reads a question as itself (what the service needs of `Engine.prepare`); no notes
+    database behind it."""
+
+    notes = None
 
     def prepare(self, question: str, history: Sequence[object] = ()) -> Prepared:
         return Prepared(question, "en", question)
