@@ -11,7 +11,9 @@ compete); `--quick` about 3.
 `--only backends` runs benchmarks/backends.py instead (torch vs OpenVINO int8; exports models, about
 6 minutes): it writes its own backends.json and backends.md and is not part of the default run.
 `--only storage` likewise runs benchmarks/storage.py alone (the question log at 200 q/s into
-SQLite and PostgreSQL, about 3 minutes; storage.json and storage.md).
+SQLite and PostgreSQL, about 3 minutes; storage.json and storage.md). `--only notes` runs
+benchmarks/notes.py alone (a moderator's note from submit to served, on one host and on a second
+host through PostgreSQL, about 3 minutes; notes.json and notes.md).
 """
 
 from __future__ import annotations
@@ -383,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, few repetitions")
     parser.add_argument(
         "--only",
-        help=f"comma-separated sections among {', '.join(SECTIONS)}; or backends, or storage",
+        help=f"comma-separated sections among {', '.join(SECTIONS)}; or backends, storage, notes",
     )
     args = parser.parse_args(argv)
     only = tuple(s.strip() for s in args.only.split(",")) if args.only else SECTIONS
@@ -393,6 +395,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from benchmarks import storage
 
         return storage.main(["--quick"] if args.quick else [])
+    if "notes" in only:
+        if only != ("notes",):
+            parser.error("notes runs alone: --only notes")
+        from benchmarks import notes
+
+        return notes.main(["--quick"] if args.quick else [])
     if "backends" in only:
         if only != ("backends",):
             parser.error("backends runs alone: --only backends")

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bot.learning import LearningLoop
     from bot.service import FactBotService
     from bot.settings import Settings
+    from index.corpus import Corpus
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("factbot.cli")
@@ -89,6 +90,17 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="questions refused and answers voted down, grouped")
     rep.add_argument("--days", type=int, default=7, help="the last N days (default: 7)")
     rep.add_argument("--json", action="store_true", help="print JSON")
+
+    exp = sub.add_parser("export", help="export the fact-check notes")
+    exp_sub = exp.add_subparsers(dest="export_format", metavar="FORMAT")
+    claimreview = exp_sub.add_parser(
+        "claimreview", help="every note as schema.org ClaimReview JSON-LD (fr and en)"
+    )
+    claimreview.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write FILE (atomically: a temporary file renamed) instead of stdout",
+    )
     return p
 
 
@@ -152,6 +164,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _report(settings, args.days, args.json)
     if command == "notes":
         return _notes(settings, args)
+    if command == "export":
+        return _export(settings, args)
     raise CliError(f"unknown command {command!r}", EXIT_USAGE)
 
 
@@ -390,6 +404,58 @@ def _report(settings: Settings, days: int, as_json: bool) -> int:
     except ModelUnavailable as exc:
         raise CliError(str(exc)) from exc
     print(json.dumps(report.to_json(), ensure_ascii=False) if as_json else report.render_text())
+    return EXIT_OK
+
+
+def _export_corpus(settings: Settings) -> Corpus:
+    """The corpus `factbot export` describes, with the notes made in chat; a broken one is one
+    line per problem (stderr: stdout may be carrying the export) and exit 1."""
+    from bot import notes_cli
+    from index.corpus import CorpusInvalid, load_corpus
+
+    try:
+        return load_corpus(settings.corpus_dir, notes_cli.read_overlay(settings))
+    except notes_cli.NotesCliError as exc:
+        raise CliError(f"nothing exported: {exc}") from exc
+    except CorpusInvalid as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        raise CliError(f"nothing exported: the corpus has {len(exc.problems)} problem(s)") from exc
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    """`factbot export claimreview [--out FILE]`: the JSON-LD on stdout, or FILE written whole
+    or not at all (a temporary file beside it, then renamed over it)."""
+    from pathlib import Path
+
+    from bot.claimreview import ClaimReviewError, claimreview_document
+    from bot.files import write_atomically
+
+    if args.export_format != "claimreview":
+        raise CliError("usage: factbot export claimreview [--out FILE]", EXIT_USAGE)
+    target = None if args.out is None else Path(args.out)
+    if target is not None and (not target.name or target.is_dir()):
+        raise CliError(f"cannot write {args.out!r}: give a file name, not a folder", EXIT_USAGE)
+    try:
+        reviews = claimreview_document(_export_corpus(settings), settings)
+    except ClaimReviewError as exc:
+        raise CliError(f"nothing exported: {exc}") from exc
+    text = json.dumps(reviews, ensure_ascii=False, indent=2) + "\n"
+    if target is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            write_atomically(target, text)
+        except OSError as exc:
+            raise CliError(f"cannot write {args.out}: {exc.strerror or exc}", EXIT_USAGE) from exc
+        print(f"{len(reviews)} ClaimReviews written to {args.out}", file=sys.stderr)
+    if not settings.claimreview_url:
+        print(
+            "factbot: warning: the reviews have no `url`, which Google's fact-check guide "
+            "requires: set CLAIMREVIEW_URL to each fact check's page, e.g. "
+            "CLAIMREVIEW_URL=https://example.org/factchecks/{id}.{lang}.html (see .env.example)",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

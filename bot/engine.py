@@ -236,7 +236,7 @@ class Engine:
 
     def rebuilt(self) -> Engine:
         """A new engine over a fresh build of the corpus (raises `ReindexFailed`)."""
-        index = rebuild(self.settings, self.store, self.embedder, self.notes)
+        index = rebuild(self.settings, self.store, self.embedder, self.notes, self.index)
         return Engine(self.settings, self.store, self.embedder, index, self.notes)
 
     def reloaded(self) -> Engine | None:

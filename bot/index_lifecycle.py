@@ -65,11 +65,14 @@ def build_from_corpus(
     store: IndexStore,
     encoder: BatchEncoder,
     overlay: NoteOverlay | None = None,
+    previous: LoadedIndex | None = None,
 ) -> LoadedIndex:
-    """Validate the corpus (with the chat notes of `overlay`) and build a new published index
-    (raises `CorpusInvalid`)."""
+    """Validate the corpus (with the chat notes of `overlay`) and build a new published index,
+    reusing `previous`'s vectors of unchanged texts (raises `CorpusInvalid`)."""
     corpus = load_corpus(settings.corpus_dir, overlay)
-    return store.build(corpus, encoder, chunking_config(settings), settings.embed_batch_size)
+    return store.build(
+        corpus, encoder, chunking_config(settings), settings.embed_batch_size, previous
+    )
 
 
 def read_overlay(notes: NoteSource | None) -> NoteOverlay | None:
@@ -78,7 +81,11 @@ def read_overlay(notes: NoteSource | None) -> NoteOverlay | None:
 
 
 def rebuild(
-    settings: Settings, store: IndexStore, embedder: Embedder, notes: NoteSource | None = None
+    settings: Settings,
+    store: IndexStore,
+    embedder: Embedder,
+    notes: NoteSource | None = None,
+    previous: LoadedIndex | None = None,
 ) -> LoadedIndex:
     """A fresh build for `/reindex`; every failure is a `ReindexFailed` listing its problems.
 
@@ -89,7 +96,7 @@ def rebuild(
     except StorageError as exc:
         raise ReindexFailed([f"the notes made in chat cannot be read: {exc}"]) from exc
     try:
-        return build_from_corpus(settings, store, embedder, overlay)
+        return build_from_corpus(settings, store, embedder, overlay, previous)
     except CorpusInvalid as exc:
         raise ReindexFailed([str(p) for p in exc.problems]) from exc
     except (IndexProblem, OSError) as exc:
@@ -132,7 +139,7 @@ def load_or_build(
         return index
     log.warning("index %s is stale (%s): rebuilding", index.version, reason)
     try:
-        return build_from_corpus(settings, store, embedder, overlay)
+        return build_from_corpus(settings, store, embedder, overlay, index)
     except CorpusInvalid as exc:
         log.warning(
             "cannot rebuild, the corpus has %d problem(s): %s; still serving index %s",

@@ -7,10 +7,9 @@ maintainer can commit them upstream.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from bot.files import write_atomically
 from bot.settings import Settings
 from bot.storage.errors import StorageError
 from bot.storage.notes import NoteRepository
@@ -77,9 +76,6 @@ def _file_notes(root: Path) -> dict[str, tuple[Path, str]]:
 
 def _write_atomically(target: Path, text: str) -> None:
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
+        write_atomically(target, text)
     except OSError as exc:
         raise NotesCliError(f"cannot write {target}: {exc.strerror or exc}") from exc

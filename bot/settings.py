@@ -89,6 +89,32 @@ def _str(env: Mapping[str, str], name: str, default: str = "") -> str:
     return value.strip() if value and value.strip() else default
 
 
+# The placeholders CLAIMREVIEW_URL may hold (bot/claimreview.py fills them).
+CLAIMREVIEW_URL_FIELDS = ("id", "lang")
+
+
+def _url_template(env: Mapping[str, str], name: str) -> str:
+    """An http(s) URL template holding {id} (and optionally {lang}), or "" when unset."""
+    import string
+
+    value = _str(env, name)
+    if not value:
+        return ""
+    if not value.startswith(("http://", "https://")):
+        raise SettingsError(f"{name} must be an http(s) URL, got {value!r}")
+    try:
+        fields_used = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+    except ValueError as exc:
+        raise SettingsError(f"{name} has unbalanced braces: {exc}") from None
+    unknown = sorted(fields_used - set(CLAIMREVIEW_URL_FIELDS))
+    if unknown or "id" not in fields_used:
+        raise SettingsError(
+            f"{name} must hold {{id}} (and may hold {{lang}}) and no other placeholder, "
+            f"got {value!r}"
+        )
+    return value
+
+
 def _choice(
     env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str | None = None
 ) -> str:
@@ -160,6 +186,10 @@ class Settings:
     metrics_port: int = 0
     metrics_host: str = "127.0.0.1"
 
+    # ClaimReview export (`factbot export claimreview`, bot/claimreview.py)
+    factcheck_publisher: str = "factbot"
+    claimreview_url: str = ""  # template with {id} and optionally {lang}; "" = no url
+
     @classmethod
     def load(
         cls,
@@ -226,6 +256,8 @@ class Settings:
             store_buffer_rows=_int(env, "STORE_BUFFER_ROWS", 10_000, minimum=100),
             metrics_port=_port(env, "METRICS_PORT", 0),
             metrics_host=_str(env, "METRICS_HOST", "127.0.0.1"),
+            factcheck_publisher=_str(env, "FACTCHECK_PUBLISHER", "factbot"),
+            claimreview_url=_url_template(env, "CLAIMREVIEW_URL"),
         )
 
     @property

@@ -220,6 +220,48 @@ class _Content:
         return dense
 
 
+class _Reusing:
+    """An encoder that takes the vectors of the texts a previous build already encoded (with the
+    same model: the same text gives the same vector) and encodes only the others."""
+
+    def __init__(self, encoder: BatchEncoder, previous: LoadedIndex | None) -> None:
+        self._encoder = encoder
+        self._known: dict[str, npt.NDArray[np.float32]] = {}
+        self.encoded = 0
+        self.reused = 0
+        if previous is None:
+            return
+        m = previous.manifest
+        if m["model"] != encoder.name or m["dimension"] != encoder.dimension:
+            return
+        pairs: list[tuple[str, npt.NDArray[np.float32]]] = [
+            *zip((c.embed_text for c in previous.chunks), previous.vectors, strict=True),
+            *zip((s.text for s in previous.note_sentences), previous.note_vectors, strict=True),
+        ]
+        if m["background_hash"] == background_hash():
+            pairs += zip(background_questions(), previous.background, strict=True)
+        self._known = dict(pairs)
+
+    @property
+    def name(self) -> str:
+        return self._encoder.name
+
+    @property
+    def dimension(self) -> int:
+        return self._encoder.dimension
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> Vectors:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._known))
+        if missing:
+            fresh = self._encoder.encode(missing, batch_size=batch_size)
+            self._known.update(zip(missing, fresh, strict=True))
+        self.encoded += len(missing)
+        self.reused += len(texts) - len(missing)
+        if not texts:
+            return np.zeros((0, self.dimension), np.float32)
+        return np.stack([self._known[t] for t in texts]).astype(np.float32, copy=False)
+
+
 def _encode(encoder: BatchEncoder, texts: Sequence[str], batch_size: int) -> Vectors:
     """`texts`' vectors; an empty list gives an empty (0, dimension) array."""
     if not texts:
@@ -296,10 +338,15 @@ class IndexStore:
         encoder: BatchEncoder,
         config: ChunkingConfig,
         batch_size: int = 32,
+        previous: LoadedIndex | None = None,
     ) -> LoadedIndex:
-        """Chunk, embed and index `corpus`, then publish it atomically. Returns the loaded build."""
+        """Chunk, embed and index `corpus`, then publish it atomically. Returns the loaded build.
+
+        The vectors of texts `previous` (a build with the same model) already holds are taken
+        from it: a note changed from chat re-encodes only that note's texts."""
         started = time.perf_counter()
-        content = _Content.of(corpus, encoder, config, batch_size)
+        reusing = _Reusing(encoder, previous)
+        content = _Content.of(corpus, reusing, config, batch_size)
         # One build at a time across processes sharing INDEX_DIR.
         with exclusive_lock(self.root / ".build.lock"):
             stamp = dt.datetime.now(dt.UTC)
@@ -330,10 +377,12 @@ class IndexStore:
             self._publish(final)
             self._collect_garbage(keep=final)
         log.info(
-            "index %s built: %d chunks in %.2fs",
+            "index %s built: %d chunks in %.2fs (%d texts encoded, %d vectors reused)",
             version,
             len(content.chunks),
             manifest["build_seconds"],
+            reusing.encoded,
+            reusing.reused,
         )
         return self._load_dir(final, verify=False)
 

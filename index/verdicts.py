@@ -8,6 +8,11 @@ chat library.
 
 A verdict the table does not know (an index built by other code) renders as a warning: a note
 must never pass for an accurate one by default.
+
+`rating_value` places a verdict on the numeric scale of the ClaimReview export
+(`bot/claimreview.py`): WORST_RATING (false) to BEST_RATING (true), as Google's fact-check guide
+asks every numeric rating to come with its number-to-text table. "opinion" and "unverifiable"
+have none: neither is a degree of truth, and the guide requires only the textual rating.
 """
 
 from __future__ import annotations
@@ -19,6 +24,11 @@ from types import MappingProxyType
 # Embed colours (0xRRGGBB), the same as discord.py's Colour.green() and Colour.orange().
 GREEN = 0x2ECC71
 ORANGE = 0xE67E22
+
+# The ClaimReview rating scale: 1 inaccurate, 2 misleading or outdated, 4 mostly accurate,
+# 5 accurate (3, "half true", is a verdict the corpus does not use).
+WORST_RATING = 1
+BEST_RATING = 5
 
 
 @dataclass(frozen=True)
@@ -32,17 +42,20 @@ class Verdict:
     emoji: str  # Unicode emoji (Discord embeds)
     shortcode: str  # Slack emoji shortcode
     colour: int  # embed colour, 0xRRGGBB
+    # WORST_RATING..BEST_RATING, how true the claim is as it reads today; None: not a degree of
+    # truth (an opinion, an unverifiable claim), exported with its textual rating only.
+    rating_value: int | None = None
 
     def label(self, language: str) -> str:
         return self.labels.get(language) or self.name
 
 
-def _sound(name: str, en: str, fr: str, shortcode: str) -> Verdict:
-    return Verdict(name, {"en": en, "fr": fr}, False, "✓", "✅", shortcode, GREEN)
+def _sound(name: str, en: str, fr: str, shortcode: str, rating: int | None) -> Verdict:
+    return Verdict(name, {"en": en, "fr": fr}, False, "✓", "✅", shortcode, GREEN, rating)
 
 
-def _warning(name: str, en: str, fr: str, shortcode: str) -> Verdict:
-    return Verdict(name, {"en": en, "fr": fr}, True, "⚠", "⚠️", shortcode, ORANGE)
+def _warning(name: str, en: str, fr: str, shortcode: str, rating: int | None = None) -> Verdict:
+    return Verdict(name, {"en": en, "fr": fr}, True, "⚠", "⚠️", shortcode, ORANGE, rating)
 
 
 # In the order the validator lists them in its error message.
@@ -50,13 +63,18 @@ VERDICTS: Mapping[str, Verdict] = MappingProxyType(
     {
         v.name: v
         for v in (
-            _sound("accurate", "Accurate", "Exact", ":white_check_mark:"),
-            _sound("mostly-accurate", "Mostly accurate", "Plutôt exact", ":ballot_box_with_check:"),
-            _warning("misleading", "Misleading", "Trompeur", ":warning:"),
-            _warning("inaccurate", "Inaccurate", "Inexact", ":x:"),
-            _warning("outdated", "Outdated", "Dépassé", ":hourglass:"),
-            _warning("unverifiable", "Unverifiable", "Invérifiable", ":grey_question:"),
-            _warning("opinion", "Opinion, not fact", "Opinion, pas un fait", ":speech_balloon:"),
+            _sound("accurate", "Accurate", "Exact", ":white_check_mark:", 5),
+            _sound(
+                "mostly-accurate", "Mostly accurate", "Plutôt exact", ":ballot_box_with_check:", 4
+            ),
+            _warning("misleading", "Misleading", "Trompeur", ":warning:", 2),
+            _warning("inaccurate", "Inaccurate", "Inexact", ":x:", 1),
+            # True when written, not as it reads today (a date passed, a plan came to nothing).
+            _warning("outdated", "Outdated", "Dépassé", ":hourglass:", 2),
+            _warning("unverifiable", "Unverifiable", "Invérifiable", ":grey_question:", None),
+            _warning(
+                "opinion", "Opinion, not fact", "Opinion, pas un fait", ":speech_balloon:", None
+            ),
         )
     }
 )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.index_lifecycle import (
@@ -20,7 +21,7 @@ from bot.index_lifecycle import (
 from bot.settings import Settings
 from index.chunking import ChunkingConfig, chunk_corpus
 from index.corpus import load_corpus
-from index.embeddings import Embedder
+from index.embeddings import Embedder, Vectors
 from index.store import IndexCorrupt, IndexMissing, IndexStore
 from tests.conftest import REAL_CORPUS
 
@@ -180,3 +181,42 @@ def test_corrupted_index_and_broken_corpus_give_one_clear_line(
     message = str(info.value)
     assert "\n" not in message
     assert "vectors.npy" in message and "factbot corpus check" in message
+
+
+class _Counting:
+    """The real embedder, counting the texts it is asked to encode."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.texts: list[str] = []
+        self.name = inner.name
+        self.dimension = inner.dimension
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> Vectors:
+        self.texts.extend(texts)
+        return self.inner.encode(texts, batch_size=batch_size)
+
+
+def test_a_rebuild_encodes_only_the_texts_that_changed(
+    make_settings: Callable[..., Settings], corpus_copy: Path
+) -> None:
+    """A note changed from chat must not re-encode the whole corpus; the vectors taken from the
+    previous build are the ones a fresh build computes."""
+    settings = make_settings()
+    store, embedder = _open(settings)
+    before = load_or_build(settings, store, embedder)
+    note = corpus_copy / "factchecks" / "16-svom.md"
+    note.write_text(
+        note.read_text(encoding="utf-8").replace("## English\n\n", "## English\n\nZebulon. "),
+        encoding="utf-8",
+    )
+    counting = _Counting(embedder)
+    after = build_from_corpus(settings, store, counting, previous=before)
+    assert counting.texts, "the changed note must be encoded"
+    assert len(counting.texts) < len(after.chunks) // 4
+    assert any("Zebulon" in t for t in counting.texts)
+    fresh = build_from_corpus(settings, store, embedder)
+    cosines = np.sum(after.vectors * fresh.vectors, axis=1)
+    assert cosines.min() > 0.9999
+    assert np.sum(after.note_vectors * fresh.note_vectors, axis=1).min() > 0.9999
+    assert np.sum(after.background * fresh.background, axis=1).min() > 0.9999

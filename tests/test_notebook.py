@@ -358,6 +358,12 @@ def test_notes_export_and_corpus_check_see_the_overlay(
     )
     assert added.note_id in {n.id for n in load_corpus(corpus).factchecks}
 
+    # The ClaimReview export holds the notes made in chat, not the one removed there.
+    reviews_file = tmp_path / "claimreview.json"
+    assert cli.main(["--env-file", env, "export", "claimreview", "--out", str(reviews_file)]) == 0
+    ids = {review["identifier"] for review in json.loads(reviews_file.read_text(encoding="utf-8"))}
+    assert added.note_id in ids and "fc-16-svom" not in ids and "fc-13-launch-date" in ids
+
     assert cli.main(["--env-file", env, "corpus", "check"]) == 0
     assert "with the notes made in chat" in capsys.readouterr().out
     # A note file broken on disk: the check names it.

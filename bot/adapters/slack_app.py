@@ -51,6 +51,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.adapters import AdapterStartError
+from bot.adapters.slack_notes import SlackNotes
 from bot.adapters.slack_render import (
     REASON_CALLBACK,
     VOTE_ACTION,
@@ -210,6 +211,7 @@ class SlackBot:
         self.link: TransportLink | None = None  # the connection's state, for /healthz and metrics
         self.bot_user_id = ""
         self.bot_id = ""
+        self.notes = SlackNotes(self)  # /note: its modal and buttons (bot/adapters/slack_notes.py)
         self._register()
 
     # ------------------------------------------------------------------ lifecycle
@@ -338,6 +340,7 @@ class SlackBot:
         app.event("message")(self._on_message)
         app.error(self._on_error)
         self._register_feedback()
+        self.notes.register(app)
 
     # ------------------------------------------------------------------ slash commands
 
@@ -422,6 +425,10 @@ class SlackBot:
         )
         await self._respond_ephemeral(respond, render_reindex_report(report))
 
+    @_command("/note")
+    async def _on_note(self, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await self.notes.command(command, respond)
+
     async def _is_moderator(self, user: str) -> bool:
         """Listed in SLACK_MODERATOR_IDS, or a workspace admin/owner per users.info (not cached,
         so a demotion applies at once; /reindex is rare)."""
@@ -430,9 +437,8 @@ class SlackBot:
         try:
             found = await self.client.users_info(user=user)
         except SlackApiError as exc:
-            log.warning(
-                "slack: users.info for %s failed (%s): not a moderator", user, _error_code(exc)
-            )
+            # No user id in the log (ids are only ever stored as keyed hashes).
+            log.warning("slack: users.info failed (%s): not a moderator", _error_code(exc))
             return False
         profile = found.get("user") or {}
         return any(bool(profile.get(k)) for k in ("is_admin", "is_owner", "is_primary_owner"))
