@@ -469,6 +469,7 @@ async def test_global_sync_without_guild_ids(
         assert sorted(c["name"] for c in fake.commands[None]) == [
             "ask",
             "factcheck",
+            "note",
             "reindex",
             "sources",
             "unanswered",

@@ -5,7 +5,7 @@ Built like discord.py's own examples: a `discord.Client` subclass owning an
 (`discord_render`) and never retrieves anything itself.
 
 - `/ask question` (public), `/factcheck [topic]`, `/sources`, `/reindex` and `/unanswered [days]`
-  (moderators, ephemeral).
+  (moderators, ephemeral); `/note add|edit|remove|show|history` (moderators, `discord_notes`).
 - Every answer carries 👍/👎 buttons that survive a restart (`discord_feedback`) when questions
   are logged (`bot/learning.py`); the threads the bot opened are remembered in the store too.
 - `@factbot question` anywhere it can read, or any message in ASK_CHANNEL_IDS: answered in a new
@@ -35,7 +35,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.adapters import AdapterStartError, discord_feedback
+from bot.adapters import AdapterStartError, discord_feedback, discord_notes
 from bot.adapters import discord_render as render
 from bot.answer import Language
 from bot.intake import Admission, Admitted, Intake, Kind, Refusal, Request
@@ -161,10 +161,9 @@ def _moderators_only(interaction: discord.Interaction[FactBotClient]) -> bool:
     if is_moderator(interaction, interaction.client.settings.moderator_role_ids):
         return True
     log.info(
-        "/%s denied to %s (%s) in guild %s: not a moderator",
-        interaction.command.name if interaction.command else "?",
-        interaction.user,
-        interaction.user.id,
+        "/%s denied to %s in guild %s: not a moderator",
+        interaction.command.qualified_name if interaction.command else "?",
+        interaction.user.display_name,  # never the raw user id in the log
         interaction.guild_id,
     )
     raise NotModerator(NOT_MODERATOR)
@@ -246,10 +245,11 @@ class FactBotTree(app_commands.CommandTree["FactBotClient"]):
         /,
     ) -> None:
         original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        name = interaction.command.name if interaction.command else "?"
+        command = interaction.command
+        name = command.qualified_name if command else "?"  # "note add" for a subcommand
         language = _ui_language(interaction)
         if isinstance(error, NotModerator):
-            line = not_moderator(language, name)
+            line = not_moderator(language, name.split()[0])
         elif isinstance(error, app_commands.NoPrivateMessage):
             line = text("command.guild_only", language)
         elif isinstance(error, app_commands.CheckFailure):
@@ -388,12 +388,13 @@ async def unanswered(
 
 
 # Command objects hold no per-tree state: every client's tree adds these same ones.
-COMMANDS: tuple[app_commands.Command[Any, ..., None], ...] = (
+COMMANDS: tuple[app_commands.Command[Any, ..., None] | app_commands.Group, ...] = (
     ask,
     factcheck,
     sources,
     reindex,
     unanswered,
+    discord_notes.note,  # /note add|edit|remove|show|history (moderators)
 )
 
 
@@ -528,6 +529,7 @@ class FactBotClient(discord.Client):
 
     async def on_interaction(self, interaction: discord.Interaction[FactBotClient]) -> None:
         await discord_feedback.on_interaction(interaction)
+        await discord_notes.on_interaction(interaction)
 
     async def on_message(self, message: discord.Message) -> None:
         me = self.user
