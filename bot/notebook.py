@@ -333,7 +333,9 @@ class NoteDesk:
         except CorpusInvalid as exc:
             mine = [p for p in exc.problems if p.path == change.path]
             theirs = len(exc.problems) - len(mine)
-            problems = [FormProblem(_field(p), p.message) for p in mine]
+            # Chat shows where the article is in the corpus, not where the corpus is on disk.
+            on_disk = f"{self._corpus_dir}/"
+            problems = [FormProblem(_field(p), p.message.replace(on_disk, "")) for p in mine]
             if theirs:
                 first = next(p for p in exc.problems if p.path != change.path)
                 problems.append(

@@ -101,6 +101,9 @@ def test_a_claim_not_in_the_article_is_refused_and_nothing_is_saved(
     assert isinstance(outcome, NoteRejected)
     assert [p.field for p in outcome.problems] == ["claim"]
     assert "not found verbatim" in outcome.problems[0].message
+    # The moderator is told which corpus file, not where the corpus sits on the server.
+    assert "copy it exactly from article.fr.md" in outcome.problems[0].message
+    assert str(service.settings.corpus_dir) not in outcome.problems[0].message
     assert stored_rows(service) == []
     assert service.engine.version == before
 

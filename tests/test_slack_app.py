@@ -29,6 +29,7 @@ from bot.adapters.slack_app import MISSING_TOKENS, serve
 from bot.answer import Answer, FactCheckRef, Link, SourceRef
 from bot.conversation import Turn
 from bot.engine import Engine
+from bot.logs import user_tag
 from bot.questions import clean_question
 from bot.service import FactBotService
 from bot.settings import Settings
@@ -269,7 +270,9 @@ async def test_reindex_by_a_moderator_reports_the_rebuild(
     assert bool(fake.calls_to("users.info", user=user)) is looks_up
     assert fake.calls_to("chat.postMessage") == []  # moderator replies are never public
     logged = [r.getMessage() for r in caplog.records if "reindex" in r.getMessage()]
-    assert any(f"mod ({user})" in line and "done" in line for line in logged)
+    tag = user_tag("slack", user)
+    assert any(f"mod ({tag})" in line and "done" in line for line in logged)
+    assert not any(user in r.getMessage() for r in caplog.records if r.name.startswith("factbot"))
 
 
 async def test_reindex_is_refused_to_other_users(
@@ -291,7 +294,10 @@ async def test_reindex_is_refused_to_other_users(
     assert [len(fake.responses_to(e)) for e in (env, env2)] == [1, 1]  # no "Rebuilding…"
     assert service.info().version == before
     assert fake.calls_to("users.info", user="UALICE")[0].ok
-    assert any("refused for alice (UALICE)" in r.getMessage() for r in caplog.records)
+    assert any(
+        f"refused for alice ({user_tag('slack', 'UALICE')})" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 async def test_failed_reindex_reports_problems_and_keeps_answering(

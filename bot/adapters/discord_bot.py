@@ -40,6 +40,7 @@ from bot.adapters import discord_render as render
 from bot.answer import Language
 from bot.intake import Admission, Admitted, Intake, Kind, Refusal, Request
 from bot.learning import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
+from bot.logs import user_tag
 from bot.messages import text
 from bot.settings import Settings
 from bot.storage.errors import StorageError
@@ -95,8 +96,12 @@ INTENT_REFUSED = (
 )
 
 
+_NOT_MODERATOR_KEYS = {"unanswered": "report.not_moderator", "note": "note.not_moderator"}
+
+
 def not_moderator(language: Language, command: str = "reindex") -> str:
-    key = "report.not_moderator" if command == "unanswered" else "reindex.not_moderator"
+    """The refusal a member gets for a moderators' command (`command`: its top-level name)."""
+    key = _NOT_MODERATOR_KEYS.get(command, "reindex.not_moderator")
     return text(key, language, who=text("reindex.moderators.discord", language))
 
 
@@ -260,9 +265,9 @@ class FactBotTree(app_commands.CommandTree["FactBotClient"]):
         else:
             # The traceback goes to the log, never to the chat.
             log.error(
-                "/%s by user %s in guild %s failed",
+                "/%s by %s in guild %s failed",
                 name,
-                interaction.user.id,
+                user_tag("discord", interaction.user.id),
                 interaction.guild_id,
                 exc_info=original,
             )
@@ -270,7 +275,11 @@ class FactBotTree(app_commands.CommandTree["FactBotClient"]):
         try:
             await send_ephemeral(interaction, line)
         except Exception as exc:  # token expired, or shutting down: the handler must not raise
-            log.warning("could not tell user %s about an error: %r", interaction.user.id, exc)
+            log.warning(
+                "could not tell %s about an error: %r",
+                user_tag("discord", interaction.user.id),
+                exc,
+            )
 
 
 # ---------------------------------------------------------------------- slash commands
@@ -342,7 +351,7 @@ async def reindex(interaction: discord.Interaction[FactBotClient]) -> None:
     service = interaction.client.service
     await interaction.response.defer(ephemeral=True, thinking=True)
     user = interaction.user
-    actor = f"{user} ({user.id}) in guild {interaction.guild_id}"
+    actor = f"{user.display_name} ({user_tag('discord', user.id)}) in guild {interaction.guild_id}"
     log.info("/reindex run by %s", actor)
     try:
         report = await service.reindex(actor=actor)

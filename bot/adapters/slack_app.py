@@ -71,6 +71,7 @@ from bot.adapters.slack_render import (
 from bot.answer import Language
 from bot.intake import Admission, Admitted, Intake, Kind, Refusal, Request
 from bot.learning import MAX_REPORT_DAYS, LearningLoop, parse_days, vote_line
+from bot.logs import user_tag
 from bot.messages import text as message
 from bot.service import FactBotService, ReindexFailed
 from bot.settings import Settings
@@ -400,7 +401,7 @@ class SlackBot:
     @_command("/reindex")
     async def _on_reindex(self, command: dict[str, Any], respond: AsyncRespond) -> None:
         user = command["user_id"]
-        who = f"{command.get('user_name') or 'unknown'} ({user})"
+        who = f"{command.get('user_name') or 'unknown'} ({user_tag('slack', user)})"
         if not await self._is_moderator(user):
             log.warning("slack: /reindex refused for %s: not a moderator", who)
             await self._respond_ephemeral(respond, render_notice(NOT_A_MODERATOR, ":no_entry:"))
@@ -540,7 +541,11 @@ class SlackBot:
             return decided
         emoji = ":pencil2:"
         if decided.reason == "rate_limited":
-            log.info("slack: cooldown for %s (%.1fs left)", request.user, decided.wait_seconds)
+            log.info(
+                "slack: cooldown for %s (%.1fs left)",
+                user_tag("slack", request.user),
+                decided.wait_seconds,
+            )
             emoji = ":hourglass_flowing_sand:"
         notice = render_notice(decided.message, emoji)
         if respond is not None:
@@ -684,7 +689,7 @@ class SlackBot:
     @_command("/unanswered")
     async def _on_unanswered(self, command: dict[str, Any], respond: AsyncRespond) -> None:
         user = command["user_id"]
-        who = f"{command.get('user_name') or 'unknown'} ({user})"
+        who = f"{command.get('user_name') or 'unknown'} ({user_tag('slack', user)})"
         if not await self._is_moderator(user):
             log.warning("slack: /unanswered refused for %s: not a moderator", who)
             notice = render_notice(NOT_A_MODERATOR_REPORT, ":no_entry:")

@@ -544,5 +544,5 @@ _NOT_POSTABLE = frozenset(
 
 def _not_moderator() -> str:
     return message(
-        "reindex.not_moderator", LANGUAGE, who=message("reindex.moderators.slack", LANGUAGE)
+        "note.not_moderator", LANGUAGE, who=message("reindex.moderators.slack", LANGUAGE)
     )
