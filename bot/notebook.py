@@ -72,6 +72,11 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 MAX_ID_WORDS = 6
+# The report's sample question: among the questions refused in the last SAMPLE_DAYS days (at most
+# SAMPLE_CANDIDATES, newest first), the SAMPLE_TRIED nearest to the note are asked of the new index.
+SAMPLE_DAYS = 30
+SAMPLE_CANDIDATES = 200
+SAMPLE_TRIED = 3
 _URL = re.compile(r"https?://\S+")
 
 
@@ -393,17 +398,39 @@ class NoteDesk:
         )
 
     async def _sample_question(self, stored: _Stored, language: Language) -> str | None:
-        """A question the new index answers with this note (for an added or edited note)."""
+        """A question the new index answers with this note (for an added or edited note): one
+        the community asked and the bot refused, best of all; else the claim or the note's
+        first sentence asked as a question."""
         if stored.action == "removed":
             return None
+        try:
+            asked = await asyncio.to_thread(
+                self.repository.unanswered, SAMPLE_DAYS, SAMPLE_CANDIDATES
+            )
+        except StorageError:
+            asked = []
         body = stored.form.fr if language == "fr" else stored.form.en
         first = re.split(r"(?<=[.!?])\s", body.strip(), maxsplit=1)[0]
-        for candidate in (stored.claim, first):
-            question = candidate.strip().rstrip(".") + " ?"
+        own = [c.strip().rstrip(".") + " ?" for c in (stored.claim, first)]
+        closest = await asyncio.to_thread(self._closest, stored.note_id, asked)
+        for question in [*closest, *own]:
             answer = await self._service.ask(question)
             if any(ref.id == stored.note_id for ref in answer.factchecks):
                 return question
         return None
+
+    def _closest(self, note_id: str, questions: list[str]) -> list[str]:
+        """The `SAMPLE_TRIED` of `questions` nearest to the note's sentences in the served index."""
+        if not questions:
+            return []
+        index = self._service.engine.index
+        rows = [i for i, s in enumerate(index.note_sentences) if s.note == note_id]
+        if not rows:
+            return []
+        vectors = self._service.engine.embedder.encode(questions)
+        nearest = (vectors @ index.note_vectors[rows].T).max(axis=1)
+        order = sorted(range(len(questions)), key=lambda i: -float(nearest[i]))
+        return [questions[i] for i in order[:SAMPLE_TRIED]]
 
 
 @dataclasses.dataclass(frozen=True)
