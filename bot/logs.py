@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import secrets
 import sys
 from collections.abc import Iterable
 
 _REDACTED = "[redacted]"
+
+# Log lines name a chat user by a keyed hash, never by the platform's id: the key lives only in
+# this process, so one user's lines can be followed within a run, and no log links to anyone.
+_USER_TAG_KEY = secrets.token_bytes(32)
+
+
+def user_tag(platform: str, user_id: object) -> str:
+    """How log lines name a chat user: `user#` and 8 hex digits of a keyed hash of the id."""
+    digest = hmac.new(_USER_TAG_KEY, f"{platform}:{user_id}".encode(), hashlib.sha256)
+    return f"user#{digest.hexdigest()[:8]}"
 
 
 class RedactSecrets(logging.Filter):

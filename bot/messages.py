@@ -159,6 +159,11 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "Only moderators can rebuild the index ({who}).",
         "fr": "Seuls les modérateurs peuvent reconstruire l'index ({who}).",
     },
+    "note.not_moderator": {
+        "en": "Only moderators can read or change the fact-check notes from chat ({who}).",
+        "fr": "Seuls les modérateurs peuvent lire ou modifier les notes de vérification depuis "
+        "le chat ({who}).",
+    },
     "reindex.moderators.discord": {
         "en": "Manage Server permission or a moderator role",
         "fr": "permission Gérer le serveur ou rôle de modérateur",

@@ -52,10 +52,10 @@ from bot.storage.notes import NoteRepository, RevisionRow
 from index.corpus import (
     ChatNote,
     CorpusInvalid,
-    Document,
     FactCheck,
     NoteOverlay,
     Problem,
+    file_notes,
     load_corpus,
     note_digest,
     parse_note,
@@ -72,6 +72,11 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 MAX_ID_WORDS = 6
+# The report's sample question: among the questions refused in the last SAMPLE_DAYS days (at most
+# SAMPLE_CANDIDATES, newest first), the SAMPLE_TRIED nearest to the note are asked of the new index.
+SAMPLE_DAYS = 30
+SAMPLE_CANDIDATES = 200
+SAMPLE_TRIED = 3
 _URL = re.compile(r"https?://\S+")
 
 
@@ -333,7 +338,9 @@ class NoteDesk:
         except CorpusInvalid as exc:
             mine = [p for p in exc.problems if p.path == change.path]
             theirs = len(exc.problems) - len(mine)
-            problems = [FormProblem(_field(p), p.message) for p in mine]
+            # Chat shows where the article is in the corpus, not where the corpus is on disk.
+            on_disk = f"{self._corpus_dir}/"
+            problems = [FormProblem(_field(p), p.message.replace(on_disk, "")) for p in mine]
             if theirs:
                 first = next(p for p in exc.problems if p.path != change.path)
                 problems.append(
@@ -365,51 +372,65 @@ class NoteDesk:
         service = self._service
         previous = service.engine.version
         actor = f"note {stored.note_id} revision {stored.revision}"
-        changes: tuple[str, ...] = ()
-        try:
-            for _ in range(2):
-                report = await service.reindex(actor=actor)
-                changes = report.changes
-                if service.engine.notes_revision >= stored.revision:
-                    break
-        except ReindexFailed as exc:
-            return NoteSaved(
-                stored.note_id,
-                stored.action,
-                stored.revision,
-                stored.claim,
-                stored.verdict,
-                None,
-                previous,
-                (),
-                None,
-                tuple(exc.problems),
-            )
-        sample = await self._sample_question(stored, language)
-        return NoteSaved(
+        saved = NoteSaved(
             stored.note_id,
             stored.action,
             stored.revision,
             stored.claim,
             stored.verdict,
-            service.engine.version,
+            None,
             previous,
-            changes,
-            sample,
+            (),
+            None,
+        )
+        try:
+            for _ in range(2):
+                report = await service.reindex(actor=actor)
+                if service.engine.notes_revision >= stored.revision:
+                    break
+        except ReindexFailed as exc:
+            return dataclasses.replace(saved, rebuild_problems=tuple(exc.problems))
+        return dataclasses.replace(
+            saved,
+            index_version=service.engine.version,
+            changes=report.changes,
+            sample_question=await self._sample_question(stored, language),
         )
 
     async def _sample_question(self, stored: _Stored, language: Language) -> str | None:
-        """A question the new index answers with this note (for an added or edited note)."""
+        """A question the new index answers with this note (for an added or edited note): one
+        the community asked and the bot refused, best of all; else the claim or the note's
+        first sentence asked as a question."""
         if stored.action == "removed":
             return None
+        try:
+            asked = await asyncio.to_thread(
+                self.repository.unanswered, SAMPLE_DAYS, SAMPLE_CANDIDATES
+            )
+        except StorageError:
+            asked = []
         body = stored.form.fr if language == "fr" else stored.form.en
         first = re.split(r"(?<=[.!?])\s", body.strip(), maxsplit=1)[0]
-        for candidate in (stored.claim, first):
-            question = candidate.strip().rstrip(".") + " ?"
+        own = [c.strip().rstrip(".") + " ?" for c in (stored.claim, first)]
+        closest = await asyncio.to_thread(self._closest, stored.note_id, asked)
+        for question in [*closest, *own]:
             answer = await self._service.ask(question)
             if any(ref.id == stored.note_id for ref in answer.factchecks):
                 return question
         return None
+
+    def _closest(self, note_id: str, questions: list[str]) -> list[str]:
+        """The `SAMPLE_TRIED` of `questions` nearest to the note's sentences in the served index."""
+        if not questions:
+            return []
+        index = self._service.engine.index
+        rows = [i for i, s in enumerate(index.note_sentences) if s.note == note_id]
+        if not rows:
+            return []
+        vectors = self._service.engine.embedder.encode(questions)
+        nearest = (vectors @ index.note_vectors[rows].T).max(axis=1)
+        order = sorted(range(len(questions)), key=lambda i: -float(nearest[i]))
+        return [questions[i] for i in order[:SAMPLE_TRIED]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -432,15 +453,7 @@ class _State:
 
     @classmethod
     def read(cls, root: Path, overlay: NoteOverlay) -> _State:
-        files: dict[str, tuple[FactCheck, str]] = {}
-        for path in sorted((root / "factchecks").glob("*.md")):
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
-            note = parse_note(text, str(path), _ANY_ARTICLE, [])
-            if note is not None:
-                files.setdefault(note.id, (note, text))
+        files = file_notes(root)
         served = {note_id: note for note_id, (note, _) in files.items()}
         removed: set[str] = set()
         for change in overlay.notes:
@@ -452,18 +465,13 @@ class _State:
             if where == "removed" or change.text is None:
                 removed.add(change.id)
                 continue
-            note = parse_note(change.text, change.path, _ANY_ARTICLE, [])
+            note = parse_note(change.text, change.path, None, [])
             if note is not None:
                 served[change.id] = dataclasses.replace(note, revision=change.revision)
         return cls(files, served, frozenset(removed))
 
     def known_ids(self) -> set[str]:
         return set(self.files) | set(self.served) | set(self.removed)
-
-
-# Notes read for the desk's own views are not checked against the article again: the index
-# build and `factbot corpus check` do that.
-_ANY_ARTICLE: Document | None = None
 
 
 def _author(row: RevisionRow) -> str:

@@ -13,7 +13,7 @@ from bot.files import write_atomically
 from bot.settings import Settings
 from bot.storage.errors import StorageError
 from bot.storage.notes import NoteRepository
-from index.corpus import NoteOverlay, Problem, check_corpus, parse_note, served_from
+from index.corpus import NoteOverlay, Problem, check_corpus, file_notes, served_from
 
 
 class NotesCliError(Exception):
@@ -41,7 +41,7 @@ def export(settings: Settings, folder: Path) -> int:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise NotesCliError(f"cannot create {folder}: {exc.strerror or exc}") from exc
-    files = _file_notes(Path(settings.corpus_dir))
+    files = file_notes(Path(settings.corpus_dir))
     written = 0
     for change in overlay.notes:
         existing = files.get(change.id)
@@ -49,29 +49,16 @@ def export(settings: Settings, folder: Path) -> int:
         if where == "file":
             print(f"{change.id}: the file changed after revision {change.revision}; not exported")
         elif where == "removed":
-            name = existing[0].name if existing else f"{change.id}.md"
+            name = Path(existing[0].path).name if existing else f"{change.id}.md"
             print(f"{change.id}: removed in chat (revision {change.revision}): delete {name}")
         elif change.text is not None:
-            target = folder / (existing[0].name if existing else f"{change.id}.md")
+            target = folder / (Path(existing[0].path).name if existing else f"{change.id}.md")
             _write_atomically(target, change.text)
             print(f"{change.id}: revision {change.revision} -> {target}")
             written += 1
     if not overlay.notes:
         print("no note was made or changed in chat")
     return written
-
-
-def _file_notes(root: Path) -> dict[str, tuple[Path, str]]:
-    notes: dict[str, tuple[Path, str]] = {}
-    for path in sorted((root / "factchecks").glob("*.md")):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        note = parse_note(text, str(path), None, [])
-        if note is not None:
-            notes.setdefault(note.id, (path, text))
-    return notes
 
 
 def _write_atomically(target: Path, text: str) -> None:

@@ -399,6 +399,21 @@ def corpus_files(root: Path) -> list[Path]:
     return docs + notes
 
 
+def file_notes(root: Path) -> dict[str, tuple[FactCheck, str]]:
+    """The notes of the files under `root/factchecks`, by id, with their file text (not checked
+    against the article; unreadable or invalid files are left out: `check_corpus` names them)."""
+    notes: dict[str, tuple[FactCheck, str]] = {}
+    for path in sorted((root / "factchecks").glob("*.md")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        note = parse_note(text, str(path), None, [])
+        if note is not None:
+            notes.setdefault(note.id, (note, text))
+    return notes
+
+
 def corpus_hash(root: Path, overlay: NoteOverlay | None = None) -> str:
     """Content hash of the corpus files and chat notes (what the index manifest records)."""
     return _hash_files(root, corpus_files(root), overlay)

@@ -17,6 +17,7 @@ from typing import Any, cast
 import pytest
 
 from bot.adapters import discord_bot
+from bot.logs import user_tag
 from bot.service import FactBotService
 from bot.settings import Settings
 from tests.fakes.discord_server import MANAGE_GUILD, FakeDiscord, Recorded, message_text
@@ -284,7 +285,10 @@ async def test_reindex_by_manage_server_member(
         assert f"chunks (version `{before}` → `{service.info().version}`)" in text
         assert "notes changed: fc-13-launch-date" in text
     assert service.info().version != before
-    assert "/reindex run by mod (1400000000000000001) in guild 1200000000000000001" in caplog.text
+    # Logged by display name and a keyed hash, never the platform's user id.
+    tag = user_tag("discord", 1400000000000000001)
+    assert f"/reindex run by mod ({tag}) in guild 1200000000000000001" in caplog.text
+    assert "1400000000000000001" not in caplog.text
 
 
 async def test_reindex_by_moderator_role(
@@ -469,6 +473,7 @@ async def test_global_sync_without_guild_ids(
         assert sorted(c["name"] for c in fake.commands[None]) == [
             "ask",
             "factcheck",
+            "note",
             "reindex",
             "sources",
             "unanswered",

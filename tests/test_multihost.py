@@ -11,11 +11,10 @@ embedding model: a program artefact like the virtualenv, not knowledge, exported
 hosts start and checked untouched afterwards. Each host builds its own index at start.
 
 `_note_from_a_served_by_b` is the multi-host path of issue 15's notes: a moderator adds a note
-on host A (Discord `/note add`, modal submit: `_add_note_on_a`), host B (Slack `/ask`) answers
-with it after it sees the database's note revision change and rebuilt its own index; the time
-from submit to served is printed, never asserted. Until `/note` reaches main, the note is saved
-straight into the database (`_add_note_in_database`), as a host's note desk saves it. Outcomes are asserted, never times: the waits only bound a failure (two processes
-importing torch and building an index on a busy 2-core machine can take minutes).
+on host A (Discord `/note add`, modal submit), host B (Slack `/ask`) answers with it after it
+sees the database's note revision change and rebuilt its own index; the time from submit to
+served on B is printed. Outcomes are asserted, never times: the waits only bound a failure (two
+processes importing torch and building an index on a busy 2-core machine can take minutes).
 
 Needs root (namespaces, veths): without it the test fails with one line, it is never skipped.
 """
@@ -24,14 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import re
 import shutil
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -39,11 +37,10 @@ from typing import IO, Any
 import psycopg
 import pytest
 
+from bot.adapters.discord_notes import FIELD_IDS
 from bot.index_lifecycle import embedder_for
-from bot.notebook import parse_sources
+from bot.note_records import FORM_FIELDS, FormField
 from bot.settings import Settings
-from bot.storage.notes import NoteRepository
-from index.note_file import render_note
 from tests.conftest import MODEL_CACHE, REAL_CORPUS, base_env
 from tests.fakes.discord_server import MANAGE_GUILD, FakeDiscord, Interaction
 from tests.fakes.slack_server import Call, FakeSlack
@@ -319,11 +316,7 @@ async def test_two_hosts_answer_from_their_own_index_over_one_database(
                     await asyncio.sleep(0.5)
                 assert want <= _client_addresses(cluster), _client_addresses(cluster)
 
-                # Issue 15: until host A has `/note add` (bot/adapters, not on main yet), the
-                # note is written to the database as another host's save would write it.
-                # Then: `lambda: _add_note_on_a(discord)`.
-                add = functools.partial(_add_note_in_database, cluster.url("factbot"))
-                await _note_from_a_served_by_b(add, slack, host_a, host_b)
+                await _note_from_a_served_by_b(discord, slack, host_a, host_b)
         finally:
             await slack.close()
 
@@ -345,7 +338,7 @@ async def test_two_hosts_answer_from_their_own_index_over_one_database(
 
 # The note a moderator adds on host A: a claim of the article no corpus note covers yet, and an
 # English first paragraph (what an answer quotes) with words no corpus file has.
-NEW_NOTE = {
+NEW_NOTE: dict[FormField, str] = {
     "claim": "L'annonce a été faite à l'occasion de la visite du président de la République "
     "populaire de Chine, Xi Jinping",
     "verdict": "accurate",
@@ -361,152 +354,91 @@ MODERATOR_ID = 1400000000000000900
 
 
 async def _note_from_a_served_by_b(
-    add_note: Callable[[], Awaitable[float]], slack: FakeSlack, host_a: Host, host_b: Host
+    discord: FakeDiscord, slack: FakeSlack, host_a: Host, host_b: Host
 ) -> None:
-    """A moderator adds a note on host A (`add_note`: `/note add`, the modal, submit); host B
-    answers `/ask` with its text once it rebuilt its own index from the database's new
-    revision. The time from submit to served on B is printed (a measure, never asserted)."""
+    """A moderator adds a note on host A (`/note add`, the modal, submit); host B answers
+    `/ask` with its text once it rebuilt its own index from the database's new revision. The
+    times from submit to A's report and to served on B are printed (measures, never asserted)."""
     before = await ask_slack(slack, NOTE_QUESTION, user="UBOB0002")
     assert NOTE_MARK not in before  # B did not know it: the text below comes from the note
 
-    submitted_at = await add_note()
-    saved_on_a = time.monotonic() - submitted_at
-    print(f"note saved {saved_on_a:.1f}s after the submit (host A's own rebuild included)")
-
-    # Host B: the same question until its answer carries the note (a poll of the answers
-    # themselves: what a reader on B would see).
-    attempt = 0
-    while True:
-        attempt += 1
-        answer = await ask_slack(slack, NOTE_QUESTION, user=f"UBOB1{attempt:03d}")
-        if NOTE_MARK in answer:
-            break
-        assert time.monotonic() < submitted_at + NOTE_TIMEOUT, f"B never served it:\n{answer}"
-        await asyncio.sleep(0.25)
-    served_on_b = time.monotonic() - submitted_at
+    submitted_at, submit = await _submit_note_on_a(discord)
+    # A's report and B's answers are awaited together: B is asked from the submit on.
+    reported_on_a, served_on_b = await asyncio.gather(
+        _saved_on_a(discord, submit, submitted_at), _served_on_b(slack, submitted_at)
+    )
     rebuilt = re.findall(r"reindex by notes revision \d+ done in ([\d.]+)s", host_b.log())
     print(
-        f"note submitted on host A, served by host B {served_on_b:.1f}s later "
-        f"(answer {attempt}, asked 0.25 s apart; INDEX_WATCH_SECONDS=1; B's rebuild: "
-        f"{', '.join(rebuilt) or '?'} s)"
+        f"note submitted on host A: A's report after {reported_on_a:.1f}s (its own rebuild "
+        f"included), served by host B after {served_on_b:.1f}s (asked every 0.25 s; "
+        f"INDEX_WATCH_SECONDS=1; B's rebuild took {', '.join(rebuilt) or '?'} s)"
     )
     assert "notes revision" in host_b.log()  # B rebuilt for the database's new revision
     assert "Traceback" not in host_a.log() + host_b.log()
 
 
-def _add_note_in_database(url: str) -> Awaitable[float]:
-    """NEW_NOTE saved in the database as a host's `NoteDesk` saves it (a new revision of a
-    corpus-format note text), without host A's Discord form; returns when it was saved."""
-    note = NEW_NOTE
-    text = render_note(
-        "fc-xi-jinping-visit",
-        note["claim"],
-        note["verdict"],
-        "2026-12-01",
-        parse_sources(note["sources"]),
-        {"fr": note["fr"], "en": note["en"]},
-    )
-    settings = Settings.from_mapping({"DATABASE_URL": url, "USER_HASH_KEY": USER_HASH_KEY})
-
-    def save() -> float:
-        repository = NoteRepository.from_settings(settings)
-        try:
-            saved_at = time.monotonic()
-            repository.append("fc-xi-jinping-visit", "added", text, None, "cli", "1", "test")
-            return saved_at
-        finally:
-            repository.database.dispose()
-
-    return asyncio.to_thread(save)
-
-
-async def _add_note_on_a(discord: FakeDiscord) -> float:
+async def _submit_note_on_a(discord: FakeDiscord) -> tuple[float, Interaction]:
     """`/note add` by a moderator on host A, the modal filled with NEW_NOTE and submitted;
-    returns when the submit was sent (`time.monotonic()`), once A reported the note saved."""
+    returns when the submit was sent (`time.monotonic()`) and the submit interaction."""
     names = {c["name"] for c in discord.commands.get(discord.guild_id, [])}
     assert "note" in names, f"host A registered no /note command (only {sorted(names)})"
-    opened = await _slash_subcommand(discord, "note", "add", MODERATOR_ID)
+    opened = await discord.interact(
+        "note", subcommand="add", user_id=MODERATOR_ID, user_name="mod", permissions=MANAGE_GUILD
+    )
     callback = await discord.wait_callback(opened, timeout=ANSWER_TIMEOUT)
     assert callback.body["type"] == 9, callback.body  # a modal
     modal = callback.body["data"]
-    inputs = _modal_inputs(modal)
+    assert _modal_input_ids(modal) == set(FIELD_IDS.values()), modal
     # The verdict is a select: its chosen values, a list.
-    values: dict[str, str | list[str]] = {inputs[name]: text for name, text in NEW_NOTE.items()}
-    values[inputs["verdict"]] = [NEW_NOTE["verdict"]]
+    values: dict[str, str | list[str]] = {FIELD_IDS[f]: NEW_NOTE[f] for f in FORM_FIELDS}
+    values[FIELD_IDS["verdict"]] = [NEW_NOTE["verdict"]]
     submitted_at = time.monotonic()
-    submit = await _submit_as_moderator(discord, modal["custom_id"], values, MODERATOR_ID)
+    # The adapter checks the moderator again on submit: Manage Server, as on the command.
+    submit = await discord.submit_modal(
+        modal["custom_id"], values, user_id=MODERATOR_ID, user_name="mod", permissions=MANAGE_GUILD
+    )
+    return submitted_at, submit
+
+
+async def _saved_on_a(discord: FakeDiscord, submit: Interaction, since: float) -> float:
+    """Seconds from `since` to the moderator's private report: saved as a new note, and host
+    A's own index rebuilt."""
     report = await discord.wait_reply(submit, timeout=ANSWER_TIMEOUT)
-    assert report.ephemeral, report.message  # the moderator's private report
-    return submitted_at
+    seconds = time.monotonic() - since
+    said = "\n".join(s for m in [report.message, *report.followups] for s in _strings(m))
+    assert report.ephemeral and " added (revision " in said, said
+    return seconds
 
 
-def _modal_inputs(modal: dict[str, Any]) -> dict[str, str]:
-    """The modal's text inputs, by form field (`bot/note_records.FORM_FIELDS`): custom ids are
-    matched on the field's name, whatever prefix the adapter gives them."""
-    found: list[str] = []
-    for row in modal.get("components") or []:
-        # An action row (type 1) of inputs, or a Label (type 18) around one input.
-        inner = row.get("components") or [row.get("component") or {}]
-        found += [c["custom_id"] for c in inner if c.get("type") in (3, 4)]  # select, text
-    fields: dict[str, str] = {}
-    for name in NEW_NOTE:
-        matches = [i for i in found if i == name or i.rsplit(":", 1)[-1] == name]
-        matches = matches or [i for i in found if i.endswith(name)]
-        assert len(matches) == 1, f"no single input for {name!r} in {found}"
-        fields[name] = matches[0]
-    return fields
+async def _served_on_b(slack: FakeSlack, since: float) -> float:
+    """Seconds from `since` to host B's first answer carrying the note: the same question
+    asked again until then (what a reader on B would see)."""
+    attempt = 0
+    while True:
+        attempt += 1
+        answer = await ask_slack(slack, NOTE_QUESTION, user=f"UBOB1{attempt:03d}")
+        if NOTE_MARK in answer:
+            return time.monotonic() - since
+        assert time.monotonic() < since + NOTE_TIMEOUT, f"B never served it:\n{answer}"
+        await asyncio.sleep(0.25)
 
 
-async def _slash_subcommand(
-    discord: FakeDiscord, command: str, subcommand: str, user_id: int
-) -> Interaction:
-    """`/command subcommand` by a moderator (Manage Server): a subcommand option (type 1), which
-    the fake's `interact` does not build."""
-    synced = discord.commands.get(discord.guild_id) or []
-    command_id = next(c["id"] for c in synced if c["name"] == command)
-    data = {
-        "id": command_id,
-        "name": command,
-        "type": 1,
-        "guild_id": str(discord.guild_id),
-        "options": [{"name": subcommand, "type": 1, "options": []}],
+def _modal_input_ids(modal: dict[str, Any]) -> set[str]:
+    """The custom ids of the modal's inputs (text inputs and selects), each in a Label."""
+    return {
+        str(c["custom_id"])
+        for row in modal.get("components") or []
+        for c in row.get("components") or [row.get("component") or {}]
+        if c.get("type") in (3, 4)
     }
-    payload = discord._interaction(
-        2,
-        data,
-        channel_id=discord.channel_id,
-        user_id=user_id,
-        user_name="mod",
-        permissions=MANAGE_GUILD,
-        roles=(),
-        locale="en-US",
-    )
-    return await discord._inject(payload)
 
 
-async def _submit_as_moderator(
-    discord: FakeDiscord, custom_id: str, values: dict[str, str | list[str]], user_id: int
-) -> Interaction:
-    """The modal submitted by a moderator (the fake's `submit_modal` submits without
-    permissions; the adapter checks them again on submit)."""
-    components = [
-        {
-            "type": 18,
-            "id": i,
-            "component": {"type": 3, "custom_id": k, "values": v}
-            if isinstance(v, list)
-            else {"type": 4, "custom_id": k, "value": v},
-        }
-        for i, (k, v) in enumerate(values.items(), 1)
-    ]
-    payload = discord._interaction(
-        5,
-        {"custom_id": custom_id, "components": components},
-        channel_id=discord.channel_id,
-        user_id=user_id,
-        user_name="mod",
-        permissions=MANAGE_GUILD,
-        roles=(),
-        locale="en-US",
-    )
-    return await discord._inject(payload)
+def _strings(value: object) -> list[str]:
+    """Every string in a message payload (content, embeds, components)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Coroutine, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +27,7 @@ from bot.note_records import (
 from bot.notebook import NoteDesk, new_note_id, parse_sources
 from bot.service import FactBotService
 from bot.settings import Settings
+from bot.storage import Store
 from bot.storage.schema import note_revisions
 from index.corpus import load_corpus
 
@@ -101,6 +103,9 @@ def test_a_claim_not_in_the_article_is_refused_and_nothing_is_saved(
     assert isinstance(outcome, NoteRejected)
     assert [p.field for p in outcome.problems] == ["claim"]
     assert "not found verbatim" in outcome.problems[0].message
+    # The moderator is told which corpus file, not where the corpus sits on the server.
+    assert "copy it exactly from article.fr.md" in outcome.problems[0].message
+    assert str(service.settings.corpus_dir) not in outcome.problems[0].message
     assert stored_rows(service) == []
     assert service.engine.version == before
 
@@ -190,6 +195,42 @@ def test_add_edit_remove_restore_with_history(service: FactBotService) -> None:
     restored = run(desk.save(older, ALICE, added.note_id))
     assert isinstance(restored, NoteSaved) and restored.revision == 4
     assert added.note_id in [f.id for f in run(service.ask(question)).factchecks]
+
+
+def test_the_sample_question_is_one_the_community_asked_and_the_bot_refused(
+    service: FactBotService,
+) -> None:
+    """The learning loop closed: the report names a refused question the new note answers."""
+    asked = "xi etait a paris et nice ?"
+    assert run(service.ask(asked)).refused
+    store = Store.from_settings(service.settings)
+    store.start(wait=10)
+    try:
+        now = datetime.now(UTC)
+        for minutes_ago, question, outcome in (
+            (3, asked, "refused"),
+            (2, "et la meteo a pekin demain ?", "refused"),
+            (1, "quand part chang'e 6 ?", "answered"),
+            (40 * 24 * 60, "xi etait a lyon ?", "refused"),  # older than the sample looks
+        ):
+            store.log_question(
+                platform="discord",
+                user_id="u1",
+                question=question,
+                outcome=outcome,
+                asked_at=now - timedelta(minutes=minutes_ago),
+            )
+        assert store.flush(timeout=30)
+    finally:
+        store.close()
+    assert desk_of(service).repository.unanswered(30, 10) == [
+        "et la meteo a pekin demain ?",
+        asked,
+    ]
+    added = run(desk_of(service).save(good_form(), ALICE))
+    assert isinstance(added, NoteSaved)
+    assert added.sample_question == asked
+    assert not run(service.ask(asked)).refused
 
 
 def test_unknown_ids_are_named(service: FactBotService) -> None:

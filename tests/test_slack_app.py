@@ -14,6 +14,7 @@ import hmac
 import logging
 import re
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -27,6 +28,8 @@ from bot.adapters import AdapterStartError
 from bot.adapters.slack_app import MISSING_TOKENS, serve
 from bot.answer import Answer, FactCheckRef, Link, SourceRef
 from bot.conversation import Turn
+from bot.engine import Engine
+from bot.logs import user_tag
 from bot.questions import clean_question
 from bot.service import FactBotService
 from bot.settings import Settings
@@ -267,7 +270,9 @@ async def test_reindex_by_a_moderator_reports_the_rebuild(
     assert bool(fake.calls_to("users.info", user=user)) is looks_up
     assert fake.calls_to("chat.postMessage") == []  # moderator replies are never public
     logged = [r.getMessage() for r in caplog.records if "reindex" in r.getMessage()]
-    assert any(f"mod ({user})" in line and "done" in line for line in logged)
+    tag = user_tag("slack", user)
+    assert any(f"mod ({tag})" in line and "done" in line for line in logged)
+    assert not any(user in r.getMessage() for r in caplog.records if r.name.startswith("factbot"))
 
 
 async def test_reindex_is_refused_to_other_users(
@@ -289,7 +294,10 @@ async def test_reindex_is_refused_to_other_users(
     assert [len(fake.responses_to(e)) for e in (env, env2)] == [1, 1]  # no "Rebuilding…"
     assert service.info().version == before
     assert fake.calls_to("users.info", user="UALICE")[0].ok
-    assert any("refused for alice (UALICE)" in r.getMessage() for r in caplog.records)
+    assert any(
+        f"refused for alice ({user_tag('slack', 'UALICE')})" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 async def test_failed_reindex_reports_problems_and_keeps_answering(
@@ -317,17 +325,40 @@ async def test_failed_reindex_reports_problems_and_keeps_answering(
 
 
 async def test_questions_during_reindex_are_all_answered_and_reindexes_coalesce(
-    fake: FakeSlack, service: FactBotService, make_settings: Callable[..., Settings]
+    fake: FakeSlack,
+    service: FactBotService,
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="factbot.service")
+    # The build is held until the second /reindex has joined it and every question is
+    # answered: an unchanged corpus rebuilds in a fraction of a second, so without the gate the
+    # second request could arrive after the first build, whatever the machine's load.
+    gate = threading.Event()
+    rebuilt = Engine.rebuilt
+
+    def held(engine: Engine) -> Engine:
+        gate.wait(60)
+        return rebuilt(engine)
+
+    monkeypatch.setattr(Engine, "rebuilt", held)
     settings = make_settings(**slack_env(fake, SLACK_MODERATOR_IDS="UMOD,UMOD2"))
     askers = [f"UASK{i}" for i in range(6)]
     async with running(settings, service, fake):
         first = await fake.command("/reindex", user="UMOD")
         await reindex_replies(fake, first, 1)  # "Rebuilding…": the build is under way
         second = await fake.command("/reindex", user="UMOD2")
+        for _ in range(600):  # the log line, not a fake's event: polled, at most 30 s
+            if any("joins the build already running" in r.getMessage() for r in caplog.records):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the second /reindex never joined the running build")
         for user in askers:
             await fake.command("/ask", LAUNCH_QUESTION, user=user)
         await fake.wait_for(lambda: len(fake.calls_to("chat.postMessage")) == len(askers))
+        gate.set()
         reports = [(await reindex_replies(fake, e, 2))[1] for e in (first, second)]
     posted = [block_texts(c)[0] for c in fake.calls_to("chat.postMessage")]
     assert sorted(p.split(">")[0] for p in posted) == sorted(f"<@{u}" for u in askers)

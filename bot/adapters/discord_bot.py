@@ -5,7 +5,7 @@ Built like discord.py's own examples: a `discord.Client` subclass owning an
 (`discord_render`) and never retrieves anything itself.
 
 - `/ask question` (public), `/factcheck [topic]`, `/sources`, `/reindex` and `/unanswered [days]`
-  (moderators, ephemeral).
+  (moderators, ephemeral); `/note add|edit|remove|show|history` (moderators, `discord_notes`).
 - Every answer carries 👍/👎 buttons that survive a restart (`discord_feedback`) when questions
   are logged (`bot/learning.py`); the threads the bot opened are remembered in the store too.
 - `@factbot question` anywhere it can read, or any message in ASK_CHANNEL_IDS: answered in a new
@@ -35,11 +35,12 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.adapters import AdapterStartError, discord_feedback
+from bot.adapters import AdapterStartError, discord_feedback, discord_notes
 from bot.adapters import discord_render as render
 from bot.answer import Language
 from bot.intake import Admission, Admitted, Intake, Kind, Refusal, Request
 from bot.learning import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
+from bot.logs import user_tag
 from bot.messages import text
 from bot.settings import Settings
 from bot.storage.errors import StorageError
@@ -95,8 +96,12 @@ INTENT_REFUSED = (
 )
 
 
+_NOT_MODERATOR_KEYS = {"unanswered": "report.not_moderator", "note": "note.not_moderator"}
+
+
 def not_moderator(language: Language, command: str = "reindex") -> str:
-    key = "report.not_moderator" if command == "unanswered" else "reindex.not_moderator"
+    """The refusal a member gets for a moderators' command (`command`: its top-level name)."""
+    key = _NOT_MODERATOR_KEYS.get(command, "reindex.not_moderator")
     return text(key, language, who=text("reindex.moderators.discord", language))
 
 
@@ -161,10 +166,9 @@ def _moderators_only(interaction: discord.Interaction[FactBotClient]) -> bool:
     if is_moderator(interaction, interaction.client.settings.moderator_role_ids):
         return True
     log.info(
-        "/%s denied to %s (%s) in guild %s: not a moderator",
-        interaction.command.name if interaction.command else "?",
-        interaction.user,
-        interaction.user.id,
+        "/%s denied to %s in guild %s: not a moderator",
+        interaction.command.qualified_name if interaction.command else "?",
+        interaction.user.display_name,  # never the raw user id in the log
         interaction.guild_id,
     )
     raise NotModerator(NOT_MODERATOR)
@@ -246,10 +250,11 @@ class FactBotTree(app_commands.CommandTree["FactBotClient"]):
         /,
     ) -> None:
         original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        name = interaction.command.name if interaction.command else "?"
+        command = interaction.command
+        name = command.qualified_name if command else "?"  # "note add" for a subcommand
         language = _ui_language(interaction)
         if isinstance(error, NotModerator):
-            line = not_moderator(language, name)
+            line = not_moderator(language, name.split()[0])
         elif isinstance(error, app_commands.NoPrivateMessage):
             line = text("command.guild_only", language)
         elif isinstance(error, app_commands.CheckFailure):
@@ -260,9 +265,9 @@ class FactBotTree(app_commands.CommandTree["FactBotClient"]):
         else:
             # The traceback goes to the log, never to the chat.
             log.error(
-                "/%s by user %s in guild %s failed",
+                "/%s by %s in guild %s failed",
                 name,
-                interaction.user.id,
+                user_tag("discord", interaction.user.id),
                 interaction.guild_id,
                 exc_info=original,
             )
@@ -270,7 +275,11 @@ class FactBotTree(app_commands.CommandTree["FactBotClient"]):
         try:
             await send_ephemeral(interaction, line)
         except Exception as exc:  # token expired, or shutting down: the handler must not raise
-            log.warning("could not tell user %s about an error: %r", interaction.user.id, exc)
+            log.warning(
+                "could not tell %s about an error: %r",
+                user_tag("discord", interaction.user.id),
+                exc,
+            )
 
 
 # ---------------------------------------------------------------------- slash commands
@@ -342,7 +351,7 @@ async def reindex(interaction: discord.Interaction[FactBotClient]) -> None:
     service = interaction.client.service
     await interaction.response.defer(ephemeral=True, thinking=True)
     user = interaction.user
-    actor = f"{user} ({user.id}) in guild {interaction.guild_id}"
+    actor = f"{user.display_name} ({user_tag('discord', user.id)}) in guild {interaction.guild_id}"
     log.info("/reindex run by %s", actor)
     try:
         report = await service.reindex(actor=actor)
@@ -388,12 +397,13 @@ async def unanswered(
 
 
 # Command objects hold no per-tree state: every client's tree adds these same ones.
-COMMANDS: tuple[app_commands.Command[Any, ..., None], ...] = (
+COMMANDS: tuple[app_commands.Command[Any, ..., None] | app_commands.Group, ...] = (
     ask,
     factcheck,
     sources,
     reindex,
     unanswered,
+    discord_notes.note,  # /note add|edit|remove|show|history (moderators)
 )
 
 
@@ -528,6 +538,7 @@ class FactBotClient(discord.Client):
 
     async def on_interaction(self, interaction: discord.Interaction[FactBotClient]) -> None:
         await discord_feedback.on_interaction(interaction)
+        await discord_notes.on_interaction(interaction)
 
     async def on_message(self, message: discord.Message) -> None:
         me = self.user

@@ -21,6 +21,7 @@ import discord
 from bot.adapters import discord_render as render
 from bot.answer import Language
 from bot.learning import vote_line
+from bot.logs import user_tag
 from bot.messages import text
 from bot.storage import VoteOutcome
 
@@ -149,7 +150,7 @@ async def _guarded(interaction: discord.Interaction[FactBotClient], work: Awaita
     try:
         await work
     except Exception:
-        log.exception("feedback from user %s failed", interaction.user.id)
+        log.exception("feedback from %s failed", user_tag("discord", interaction.user.id))
         line = text("error.sorry", ui_language(interaction))
         try:
             if interaction.response.is_done():
@@ -157,4 +158,8 @@ async def _guarded(interaction: discord.Interaction[FactBotClient], work: Awaita
             else:
                 await _reply(interaction, line)
         except Exception as exc:  # the token expired, or shutting down
-            log.warning("could not tell user %s about an error: %r", interaction.user.id, exc)
+            log.warning(
+                "could not tell %s about an error: %r",
+                user_tag("discord", interaction.user.id),
+                exc,
+            )

@@ -51,6 +51,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.adapters import AdapterStartError
+from bot.adapters.slack_notes import SlackNotes
 from bot.adapters.slack_render import (
     REASON_CALLBACK,
     VOTE_ACTION,
@@ -70,6 +71,7 @@ from bot.adapters.slack_render import (
 from bot.answer import Language
 from bot.intake import Admission, Admitted, Intake, Kind, Refusal, Request
 from bot.learning import MAX_REPORT_DAYS, LearningLoop, parse_days, vote_line
+from bot.logs import user_tag
 from bot.messages import text as message
 from bot.service import FactBotService, ReindexFailed
 from bot.settings import Settings
@@ -210,6 +212,7 @@ class SlackBot:
         self.link: TransportLink | None = None  # the connection's state, for /healthz and metrics
         self.bot_user_id = ""
         self.bot_id = ""
+        self.notes = SlackNotes(self)  # /note: its modal and buttons (bot/adapters/slack_notes.py)
         self._register()
 
     # ------------------------------------------------------------------ lifecycle
@@ -338,6 +341,7 @@ class SlackBot:
         app.event("message")(self._on_message)
         app.error(self._on_error)
         self._register_feedback()
+        self.notes.register(app)
 
     # ------------------------------------------------------------------ slash commands
 
@@ -397,7 +401,7 @@ class SlackBot:
     @_command("/reindex")
     async def _on_reindex(self, command: dict[str, Any], respond: AsyncRespond) -> None:
         user = command["user_id"]
-        who = f"{command.get('user_name') or 'unknown'} ({user})"
+        who = f"{command.get('user_name') or 'unknown'} ({user_tag('slack', user)})"
         if not await self._is_moderator(user):
             log.warning("slack: /reindex refused for %s: not a moderator", who)
             await self._respond_ephemeral(respond, render_notice(NOT_A_MODERATOR, ":no_entry:"))
@@ -422,6 +426,10 @@ class SlackBot:
         )
         await self._respond_ephemeral(respond, render_reindex_report(report))
 
+    @_command("/note")
+    async def _on_note(self, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await self.notes.command(command, respond)
+
     async def _is_moderator(self, user: str) -> bool:
         """Listed in SLACK_MODERATOR_IDS, or a workspace admin/owner per users.info (not cached,
         so a demotion applies at once; /reindex is rare)."""
@@ -430,9 +438,8 @@ class SlackBot:
         try:
             found = await self.client.users_info(user=user)
         except SlackApiError as exc:
-            log.warning(
-                "slack: users.info for %s failed (%s): not a moderator", user, _error_code(exc)
-            )
+            # No user id in the log (ids are only ever stored as keyed hashes).
+            log.warning("slack: users.info failed (%s): not a moderator", _error_code(exc))
             return False
         profile = found.get("user") or {}
         return any(bool(profile.get(k)) for k in ("is_admin", "is_owner", "is_primary_owner"))
@@ -534,7 +541,11 @@ class SlackBot:
             return decided
         emoji = ":pencil2:"
         if decided.reason == "rate_limited":
-            log.info("slack: cooldown for %s (%.1fs left)", request.user, decided.wait_seconds)
+            log.info(
+                "slack: cooldown for %s (%.1fs left)",
+                user_tag("slack", request.user),
+                decided.wait_seconds,
+            )
             emoji = ":hourglass_flowing_sand:"
         notice = render_notice(decided.message, emoji)
         if respond is not None:
@@ -678,7 +689,7 @@ class SlackBot:
     @_command("/unanswered")
     async def _on_unanswered(self, command: dict[str, Any], respond: AsyncRespond) -> None:
         user = command["user_id"]
-        who = f"{command.get('user_name') or 'unknown'} ({user})"
+        who = f"{command.get('user_name') or 'unknown'} ({user_tag('slack', user)})"
         if not await self._is_moderator(user):
             log.warning("slack: /unanswered refused for %s: not a moderator", who)
             notice = render_notice(NOT_A_MODERATOR_REPORT, ":no_entry:")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import func, select
@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.note_records import Action
 from bot.storage.database import Database
 from bot.storage.hashing import UserHasher, load_key
-from bot.storage.schema import note_revisions
+from bot.storage.schema import note_revisions, question_log
 from bot.storage.store import as_utc, utcnow
 from index.corpus import ChatNote, NoteOverlay
 
@@ -137,6 +137,21 @@ class NoteRepository:
             key = result.inserted_primary_key
         assert key is not None
         return int(key[0])
+
+    def unanswered(self, days: int, limit: int) -> list[str]:
+        """The distinct questions the bot refused in the last `days` days, newest first (what a
+        new note may now answer)."""
+        since = self._clock() - timedelta(days=days)
+        newest = func.max(question_log.c.asked_at)
+        query = (
+            select(question_log.c.question)
+            .where(question_log.c.outcome == "refused", question_log.c.asked_at >= since)
+            .group_by(question_log.c.question)
+            .order_by(newest.desc())
+            .limit(limit)
+        )
+        with self._connection() as conn:
+            return [r.question for r in conn.execute(query)]
 
     def history(self, note_id: str) -> list[RevisionRow]:
         """Every version of `note_id`, oldest first."""

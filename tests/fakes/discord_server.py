@@ -2,10 +2,11 @@
 
 The real discord.py client connects to it (`DISCORD_API_BASE=fake.api_base`), so end-to-end tests
 assert on the payloads the bot really sends. The test drives it: `interact(...)` injects an
-INTERACTION_CREATE, `post_message(...)` a MESSAGE_CREATE, `press(message, custom_id)` a button
-press (a component interaction, type 3) and `submit_modal(custom_id, values)` a modal submit
-(type 5); `wait_reply` / `wait_callback` / `wait_for` wait on what the bot sent back
-(event-based, never sleeps).
+INTERACTION_CREATE (`subcommand=` for `/group subcommand`), `autocomplete(...)` the user typing
+into an option (type 4), `post_message(...)` a MESSAGE_CREATE, `press(message, custom_id)` a
+button press (a component interaction, type 3) and `submit_modal(custom_id, values)` a modal
+submit (type 5, text inputs and selects); `wait_reply` / `wait_callback` / `wait_for` wait on
+what the bot sent back (event-based, never sleeps).
 
 Payload shapes follow discord.py 2.7's parsers (state.py, gateway.py, interactions.py) and the
 Discord API v10 documentation. Frames are plain-text JSON even though discord.py asks for
@@ -492,18 +493,11 @@ class FakeDiscord:
         roles: Sequence[int] = (),
         channel_id: int | None = None,
         locale: str = "en-US",
+        subcommand: str | None = None,
     ) -> Interaction:
-        """Inject an INTERACTION_CREATE for slash command `command` (as `user_id`)."""
-        synced = self.commands.get(self.guild_id) or self.commands.get(None) or []
-        command_id = next((c["id"] for c in synced if c["name"] == command), str(self.snowflake()))
-        data: dict[str, Any] = {"id": command_id, "name": command, "type": 1}
-        if self.guild_id in self.commands:
-            data["guild_id"] = str(self.guild_id)
-        if options:
-            data["options"] = [
-                {"name": k, "type": 4 if isinstance(v, int) else 3, "value": v}
-                for k, v in options.items()
-            ]
+        """Inject an INTERACTION_CREATE for slash command `command` (as `user_id`); with
+        `subcommand`, for `/command subcommand` (its options nested in a type 1 option)."""
+        data = self._command_data(command, subcommand, options)
         payload = self._interaction(
             2,
             data,
@@ -515,6 +509,55 @@ class FakeDiscord:
             locale=locale,
         )
         return await self._inject(payload)
+
+    async def autocomplete(
+        self,
+        command: str,
+        focused: str,
+        typed: str,
+        options: dict[str, str | int] | None = None,
+        *,
+        subcommand: str | None = None,
+        user_id: int = 1400000000000000001,
+        user_name: str = "alice",
+        permissions: int = 0,
+        roles: Sequence[int] = (),
+        locale: str = "en-US",
+    ) -> Interaction:
+        """The user types `typed` into option `focused` of `/command [subcommand]`: an
+        autocomplete interaction (type 4), answered with choices (callback type 8)."""
+        data = self._command_data(command, subcommand, {**(options or {}), focused: typed})
+        nested = data["options"][0]["options"] if subcommand else data["options"]
+        next(o for o in nested if o["name"] == focused)["focused"] = True
+        payload = self._interaction(
+            4,
+            data,
+            channel_id=self.channel_id,
+            user_id=user_id,
+            user_name=user_name,
+            permissions=permissions,
+            roles=roles,
+            locale=locale,
+        )
+        return await self._inject(payload)
+
+    def _command_data(
+        self, command: str, subcommand: str | None, options: dict[str, str | int] | None
+    ) -> dict[str, Any]:
+        synced = self.commands.get(self.guild_id) or self.commands.get(None) or []
+        command_id = next((c["id"] for c in synced if c["name"] == command), str(self.snowflake()))
+        data: dict[str, Any] = {"id": command_id, "name": command, "type": 1}
+        if self.guild_id in self.commands:
+            data["guild_id"] = str(self.guild_id)
+        values = [
+            {"name": k, "type": 4 if isinstance(v, int) else 3, "value": v}
+            for k, v in (options or {}).items()
+        ]
+        if subcommand is not None:
+            data["options"] = [{"name": subcommand, "type": 1, "options": values}]
+        elif values:
+            data["options"] = values
+        return data
 
     def _interaction(
         self,
@@ -587,17 +630,20 @@ class FakeDiscord:
     async def submit_modal(
         self,
         custom_id: str,
-        values: dict[str, str],
+        values: dict[str, str | list[str]],
         *,
         channel_id: int | None = None,
         user_id: int = 1400000000000000001,
         user_name: str = "alice",
+        permissions: int = 0,
+        roles: Sequence[int] = (),
         locale: str = "en-US",
     ) -> Interaction:
-        """Submit the modal `custom_id` with `values` (text input custom_id -> text): a modal
-        submit interaction, each input in a Label (type 18) as Discord sends them now."""
+        """Submit the modal `custom_id` with `values` (text input custom_id -> text, or select
+        custom_id -> the chosen values): a modal submit interaction, each input in a Label
+        (type 18) as Discord sends them now."""
         components = [
-            {"type": 18, "id": i, "component": {"type": 4, "custom_id": k, "value": v}}
+            {"type": 18, "id": i, "component": _submitted(k, v)}
             for i, (k, v) in enumerate(values.items(), 1)
         ]
         payload = self._interaction(
@@ -606,8 +652,8 @@ class FakeDiscord:
             channel_id=channel_id or self.channel_id,
             user_id=user_id,
             user_name=user_name,
-            permissions=0,
-            roles=(),
+            permissions=permissions,
+            roles=roles,
             locale=locale,
         )
         return await self._inject(payload)
@@ -933,6 +979,16 @@ class FakeDiscord:
             resource["message"] = self.message_payload(
                 channel_id, self.bot_user(), body.get("data"), webhook_id=self.app_id
             )
+        elif ctype == 7 and interaction and "message" in interaction.payload:
+            # An update of the message whose component was used: that message, edited.
+            pressed = interaction.payload["message"]
+            resource["message"] = self.message_payload(
+                channel_id,
+                self.bot_user(),
+                {**pressed, **(body.get("data") or {})},
+                message_id=int(pressed["id"]),
+                webhook_id=self.app_id,
+            )
         return 200, {
             "interaction": {
                 "id": str(iid),
@@ -989,6 +1045,13 @@ class FakeDiscord:
         self.threads[message_id] = thread
         await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
         return 201, thread
+
+
+def _submitted(custom_id: str, value: str | list[str]) -> dict[str, Any]:
+    """One input of a modal submit: a text input (type 4) or a string select (type 3)."""
+    if isinstance(value, list):
+        return {"type": 3, "custom_id": custom_id, "values": value}
+    return {"type": 4, "custom_id": custom_id, "value": value}
 
 
 async def _send(ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:

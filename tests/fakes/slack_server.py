@@ -10,8 +10,10 @@ The real slack_bolt `AsyncApp` and slack_sdk's aiohttp `SocketModeClient` connec
   limits the bot must respect; a violation gets `invalid_blocks`.
 - `response_url`s (`/respond/<n>`) record what `respond()` sends.
 - The websocket sends `hello`, then whatever envelopes the test injects (`command`, `event`, and
-  the `interactive` ones: `block_action` for a button press, `submit_view` for a modal), and
-  records the acknowledgements (`{"envelope_id": ..., "payload": ...}`) by envelope id.
+  the `interactive` ones: `block_action` for a button press, in a posted or an ephemeral message,
+  through its `confirm` dialog if it has one; `submit_view` for a modal, typed text and selected
+  options), and records the acknowledgements (`{"envelope_id": ..., "payload": ...}`) by envelope
+  id; `view_errors` reads a submission's `response_action: errors`, checked against its view.
 
 Network faults, for tests/test_network_faults.py: `request_reconnect()` (the `disconnect`
 message Slack sends before it recycles a connection), `close_socket()` (a close frame),
@@ -131,14 +133,62 @@ def block_kit_problems(args: dict[str, Any]) -> list[str]:
                     problems.append(f"block {i}: bad button")
                 if len(e.get("value", "")) > 2000 or len(e.get("accessibility_label", "")) > 75:
                     problems.append(f"block {i}: button value or label too long")
+                if e.get("style") not in (None, "primary", "danger"):
+                    problems.append(f"block {i}: bad button style")
+                if "confirm" in e:
+                    problems.extend(f"block {i}: {p}" for p in confirm_problems(e["confirm"]))
         elif kind == "input":
             label = (block.get("label") or {}).get("text", "")
-            if not 1 <= len(label) <= 2000 or not isinstance(block.get("element"), dict):
+            element = block.get("element")
+            if not 1 <= len(label) <= 2000 or not isinstance(element, dict):
                 problems.append(f"block {i}: bad input")
+            else:
+                problems.extend(f"block {i}: {p}" for p in input_problems(element))
         elif kind != "divider":
             problems.append(f"block {i}: unexpected type {kind}")
     if blocks is not None and len(blocks) > 50:
         problems.append(f"{len(blocks)} blocks (max 50)")
+    return problems
+
+
+def _text_within(obj: Any, limit: int) -> bool:
+    return isinstance(obj, dict) and 1 <= len(obj.get("text", "")) <= limit
+
+
+def confirm_problems(confirm: dict[str, Any]) -> list[str]:
+    """A confirmation dialog's limits: title 100, text 300, confirm and deny 30."""
+    limits = {"title": 100, "text": 300, "confirm": 30, "deny": 30}
+    problems = [
+        f"confirm {key} missing or too long"
+        for key, most in limits.items()
+        if not _text_within(confirm.get(key), most)
+    ]
+    if confirm.get("style") not in (None, "primary", "danger"):
+        problems.append("bad confirm style")
+    return problems
+
+
+def input_problems(element: dict[str, Any]) -> list[str]:
+    """An input block's element: a plain_text_input or a static_select, within Slack's limits."""
+    problems: list[str] = []
+    if "placeholder" in element and not _text_within(element["placeholder"], 150):
+        problems.append("placeholder too long")
+    kind = element.get("type")
+    if kind == "plain_text_input":
+        most = element.get("max_length", 3000)
+        if not 1 <= most <= 3000 or len(element.get("initial_value", "")) > most:
+            problems.append("plain_text_input max_length or initial_value")
+    elif kind == "static_select":
+        options = element.get("options") or []
+        if not 1 <= len(options) <= 100:
+            problems.append(f"static_select with {len(options)} options")
+        for option in options:
+            if not _text_within(option.get("text"), 75) or not 1 <= len(option["value"]) <= 150:
+                problems.append("bad option")
+        if "initial_option" in element and element["initial_option"] not in options:
+            problems.append("initial_option is not one of the options")
+    else:
+        problems.append(f"unexpected input element {kind}")
     return problems
 
 
@@ -150,7 +200,8 @@ class FakeSlack:
     app_token: str = "xapp-test"
     # users.info answers: user id -> flags such as {"is_admin": True}.
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Channels where chat.postMessage fails with channel_not_found (bot not a member).
+    # Channels where chat.postMessage and chat.postEphemeral fail with channel_not_found (the
+    # bot is not a member).
     closed_channels: frozenset[str] = frozenset()
     # The address it listens on and puts in its URLs (the multi-host test: a veth's).
     host: str = "127.0.0.1"
@@ -170,6 +221,7 @@ class FakeSlack:
         self._runner: web.AppRunner | None = None
         # Web API method -> [retry after (s), how many more calls to refuse]
         self._rate_limits: dict[str, list[int]] = {}
+        self._submitted: dict[str, dict[str, Any]] = {}  # view_submission envelope id -> view
         self.port = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -316,6 +368,8 @@ class FakeSlack:
         if call.method == "chat.postEphemeral":
             if not a.get("user"):
                 return {"ok": False, "error": "user_not_found"}
+            if a["channel"] in self.closed_channels:
+                return {"ok": False, "error": "channel_not_found"}
             return {"ok": True, "message_ts": self._next_ts()}
         # chat.postMessage
         if a["channel"] in self.closed_channels:
@@ -429,11 +483,19 @@ class FakeSlack:
         *,
         user: str = "UALICE",
         user_name: str = "alice",
+        channel: str | None = None,
+        confirm: bool = False,
     ) -> str:
-        """Press the button `action_id` in the message `message` (a chat.postMessage call the
-        bot made): a `block_actions` envelope; its response_url is `/respond/<n>` and its
-        trigger_id `trigger-<n>`. Returns the envelope id."""
-        posted = {**message.args, "ts": message.response["ts"], "type": "message"}
+        """Press the button `action_id` in `message`: a chat.postMessage call the bot made, or an
+        ephemeral one (a `response_url` or chat.postEphemeral call; name its `channel` when the
+        call does not). A button with a `confirm` dialog is pressed with `confirm=True` only (the
+        person clicked the dialog's confirm button: Slack's client sends nothing before), and
+        `confirm=True` on a button without one fails. A `block_actions` envelope; its
+        response_url is `/respond/<n>` and its trigger_id `trigger-<n>`. Returns the envelope
+        id."""
+        ephemeral = message.method != "chat.postMessage"
+        ts = message.response.get("ts") or message.response.get("message_ts") or self._next_ts()
+        posted = {**message.args, "ts": ts, "type": "message"}
         found = [
             (block, element)
             for block in posted.get("blocks") or []
@@ -443,43 +505,50 @@ class FakeSlack:
         ]
         assert found, f"no button {action_id!r} in the message"
         block, button = found[0]
+        assert bool(button.get("confirm")) == confirm, (
+            f"button {action_id!r} {'has' if button.get('confirm') else 'has no'} confirm dialog"
+        )
+        channel = channel or str(posted.get("channel") or "")
+        assert channel, "which channel is the message in?"
         n = next(self._ids)
-        channel = str(posted["channel"])
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": self._user(user, user_name),
+            "api_app_id": APP_ID,
+            "token": "verification-token",
+            "container": {
+                "type": "message",
+                "message_ts": ts,
+                "channel_id": channel,
+                "is_ephemeral": ephemeral,
+            },
+            "trigger_id": f"trigger-{n}",
+            "team": {"id": TEAM_ID, "domain": "fake"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel, "name": "general"},
+            "state": {"values": {}},
+            "response_url": f"http://{self.host}:{self.port}/respond/{n}",
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": block.get("block_id", ""),
+                    "text": button.get("text"),
+                    "value": button.get("value", ""),
+                    "type": "button",
+                    "action_ts": self._next_ts(),
+                    **({"confirm": button["confirm"]} if confirm else {}),
+                }
+            ],
+        }
+        if not ephemeral:  # Slack sends the message itself only for a posted one
+            payload["message"] = posted
         return await self._send(
             {
                 "envelope_id": f"env-act-{n}",
                 "type": "interactive",
                 "accepts_response_payload": False,
-                "payload": {
-                    "type": "block_actions",
-                    "user": self._user(user, user_name),
-                    "api_app_id": APP_ID,
-                    "token": "verification-token",
-                    "container": {
-                        "type": "message",
-                        "message_ts": posted["ts"],
-                        "channel_id": channel,
-                        "is_ephemeral": False,
-                    },
-                    "trigger_id": f"trigger-{n}",
-                    "team": {"id": TEAM_ID, "domain": "fake"},
-                    "enterprise": None,
-                    "is_enterprise_install": False,
-                    "channel": {"id": channel, "name": "general"},
-                    "message": posted,
-                    "state": {"values": {}},
-                    "response_url": f"http://{self.host}:{self.port}/respond/{n}",
-                    "actions": [
-                        {
-                            "action_id": action_id,
-                            "block_id": block.get("block_id", ""),
-                            "text": button.get("text"),
-                            "value": button.get("value", ""),
-                            "type": "button",
-                            "action_ts": self._next_ts(),
-                        }
-                    ],
-                },
+                "payload": payload,
             }
         )
 
@@ -492,16 +561,19 @@ class FakeSlack:
         user_name: str = "alice",
     ) -> str:
         """Submit the modal `view` (one of `views_opened`) with `values` (block_id ->
-        action_id -> typed text): a `view_submission` envelope. Returns the envelope id."""
+        action_id -> the text typed, or for a static_select the value of the option chosen): a
+        `view_submission` envelope. Returns the envelope id."""
         n = next(self._ids)
         state = {
-            block: {action: {"type": "plain_text_input", "value": text}}
-            for block, typed in values.items()
-            for action, text in typed.items()
+            block: {action: self._input_state(view, block, action, typed)}
+            for block, typed_in in values.items()
+            for action, typed in typed_in.items()
         }
+        envelope_id = f"env-view-{n}"
+        self._submitted[envelope_id] = view
         return await self._send(
             {
-                "envelope_id": f"env-view-{n}",
+                "envelope_id": envelope_id,
                 "type": "interactive",
                 "accepts_response_payload": True,
                 "payload": {
@@ -518,6 +590,35 @@ class FakeSlack:
                 },
             }
         )
+
+    @staticmethod
+    def _input_state(view: dict[str, Any], block_id: str, action_id: str, typed: str) -> Any:
+        """What Slack reports for one input: the element's type and its value."""
+        elements = [
+            b["element"]
+            for b in view.get("blocks") or []
+            if b.get("type") == "input" and b.get("block_id") == block_id
+        ]
+        if not elements or elements[0].get("type") != "static_select":
+            return {"type": "plain_text_input", "value": typed}
+        element = elements[0]
+        assert element.get("action_id") == action_id, f"no select {action_id!r} in {block_id!r}"
+        chosen = [o for o in element.get("options") or [] if o.get("value") == typed]
+        assert chosen, f"no option {typed!r} in the select {block_id!r}"
+        return {"type": "static_select", "selected_option": chosen[0]}
+
+    async def view_errors(self, envelope_id: str) -> dict[str, str] | None:
+        """The `response_action: errors` a view submission was acked with (None: acked without,
+        so the modal closed). Slack accepts errors on the view's input blocks only."""
+        acked = await self.wait_acked(envelope_id)
+        if not acked or acked.get("response_action") != "errors":
+            return None
+        errors = dict(acked["errors"])
+        view = self._submitted[envelope_id]
+        inputs = {b.get("block_id") for b in view.get("blocks") or [] if b.get("type") == "input"}
+        assert set(errors) <= inputs, f"errors on blocks that are not inputs: {errors}"
+        assert all(isinstance(e, str) and e for e in errors.values()), errors
+        return errors
 
     def responses_to(self, envelope_id: str) -> list[Call]:
         """What the bot sent to the response_url of the command in `envelope_id`."""

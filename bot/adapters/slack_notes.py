@@ -1,0 +1,548 @@
+"""`/note` on Slack: moderators write, fix, remove and read fact-check notes from the workspace.
+
+    /note add | edit <id> [revision] | remove <id> | show <id> | history <id>
+
+One slash command with a subcommand word (Slack has no subcommands); anything else gets the usage
+line. Every subcommand, and every submit or button press after it, is for moderators only (the
+`/reindex` rule: SLACK_MODERATOR_IDS, or a workspace admin/owner per users.info), checked again at
+each step, since rights can change while a form is open.
+
+- add/edit open a modal (`views.open` on the command's trigger_id) with the desk's form: the claim,
+  the verdict (a static_select), what is true in French and in English, the sources. The note id,
+  the channel and the language travel in `private_metadata`.
+- On `view_submission` the form goes to `service.notes.save`. Slack gives 3 s to answer a
+  submission, and a valid save also rebuilds the index (seconds), so the save runs in a task that
+  the handler waits for up to `SAVE_ACK_WITHIN`: a rejection within that window is answered *in
+  the form* (`response_action: "errors"`, each problem under its field's block, problems about
+  the note as a whole under the claim), and the moderator fixes it there. Past the window the
+  handler acks (the modal closes), says "saving…" privately, and posts the outcome, saved or
+  rejected, privately when the save completes. The desk validates before it rebuilds, so a
+  rejection is normally in time; a valid note is reported privately either way (after the modal
+  closed in time, or after "saving…" when the rebuild ran past the window). Only a stalled
+  machine or database sends a rejection the private way. (Why not ack first and
+  always report privately: problems shown beside their fields, in the form still filled in, are
+  what lets a moderator fix a claim that is one character off.)
+- Private replies after a modal go to the channel the command was typed in (chat.postEphemeral),
+  or, where the bot cannot post there, to the moderator's DM with the app.
+- remove shows an ephemeral prompt with a Remove button (a Block Kit `confirm` dialog before it
+  fires) and a Cancel button; the press replaces the prompt, then the report follows.
+- show/history: ephemeral replies.
+
+Every line shown is from `bot/note_text.py` (the one catalogue); this module only lays it out.
+Logs name the moderator by display name, never by raw user id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+
+from bot import note_text
+from bot.adapters.slack_render import (
+    FALLBACK_LIMIT,
+    Block,
+    SlackMessage,
+    cap_blocks,
+    clip,
+    clip_mrkdwn,
+    context,
+    escape,
+    render_notice,
+    sections,
+    slack_to_plain,
+)
+from bot.answer import Language
+from bot.messages import text as message
+from bot.note_records import (
+    FORM_FIELDS,
+    FORM_LIMITS,
+    FormField,
+    Moderator,
+    NoteForm,
+    NoteRejected,
+    NoteSaved,
+    NotesUnavailable,
+    NoteUnknown,
+)
+
+if TYPE_CHECKING:
+    from bot.adapters.slack_app import SlackBot
+    from bot.notebook import NoteDesk
+
+log = logging.getLogger("factbot.slack")
+
+COMMAND = "/note"
+FORM_CALLBACK = "factbot_note_form"  # the note modal's callback_id
+REMOVE_ACTION = "factbot_note_remove"
+CANCEL_ACTION = "factbot_note_cancel"
+# One input block per form field; the block_id is what `response_action: errors` is keyed on.
+BLOCK_IDS: dict[FormField, str] = {f: f"note_{f}" for f in FORM_FIELDS}
+# Where a line about the whole form goes (a refusal, the database down): under the claim.
+WHOLE_NOTE_BLOCK = BLOCK_IDS["claim"]
+# How long a submission waits for the desk's verdict before the modal is closed anyway: Slack
+# allows 3 s from its sending the view_submission, bolt 3 s from receiving it; the rest is margin
+# for the socket's round trip on a loaded machine.
+SAVE_ACK_WITHIN = 2.0
+# Slack tells an app nobody's interface language: its own lines are in English.
+LANGUAGE: Language = "en"
+UNNAMED = "unknown"
+
+# Block Kit limits (https://docs.slack.dev/reference/block-kit/).
+MODAL_TITLE_LIMIT = 24
+INPUT_LABEL_LIMIT = 2000
+PLACEHOLDER_LIMIT = 150
+OPTION_TEXT_LIMIT = 75
+INPUT_MAX_LENGTH = 3000
+BUTTON_TEXT_LIMIT = 75
+CONFIRM_TITLE_LIMIT = 100
+CONFIRM_TEXT_LIMIT = 300
+CONFIRM_BUTTON_LIMIT = 30
+ERROR_LIMIT = 2000  # per block in `response_action: errors`; ours are a few lines
+
+
+# ---------------------------------------------------------------------------- Block Kit
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
+
+
+def _language(value: object) -> Language:
+    return "fr" if value == "fr" else "en"
+
+
+def render_lines(lines: Sequence[str], emoji: str) -> SlackMessage:
+    """note_text's lines as an ephemeral message: escaped, the first one marked with `emoji`."""
+    safe = [escape(line) for line in lines if line.strip()] or [""]
+    safe[0] = f"{emoji} {safe[0]}".strip()
+    return SlackMessage(clip_mrkdwn(safe[0], FALLBACK_LIMIT), cap_blocks(sections(safe), LANGUAGE))
+
+
+def note_form_view(
+    form: NoteForm, note_id: str | None, channel: str | None, language: Language
+) -> dict[str, Any]:
+    """The modal `/note add` (blank form, `note_id` None) and `/note edit` (filled) open."""
+    title = note_text.form_title(note_id, language)
+    blocks: list[Block] = []
+    if len(title) > MODAL_TITLE_LIMIT:  # an id rarely fits the 24-character title: shown here
+        blocks.append(context(escape(title)))
+    for field in FORM_FIELDS:
+        blocks.append(_input_block(field, form, language))
+    metadata = {"note": note_id, "channel": channel, "lang": language}
+    return {
+        "type": "modal",
+        "callback_id": FORM_CALLBACK,
+        "private_metadata": json.dumps(metadata),
+        "title": _plain(title, MODAL_TITLE_LIMIT),
+        "submit": _plain(message("note.form.submit", language), MODAL_TITLE_LIMIT),
+        "close": _plain(message("note.form.cancel", language), MODAL_TITLE_LIMIT),
+        "blocks": blocks,
+    }
+
+
+def _input_block(field: FormField, form: NoteForm, language: Language) -> Block:
+    current: str = getattr(form, field)
+    placeholder = note_text.field_placeholder(field, language)
+    element: dict[str, Any]
+    if field == "verdict":
+        options = [
+            {"text": _plain(label, OPTION_TEXT_LIMIT), "value": name}
+            for name, label in note_text.verdict_options(language)
+        ]
+        element = {"type": "static_select", "action_id": field, "options": options}
+        chosen = [o for o in options if o["value"] == current]
+        if chosen:
+            element["initial_option"] = chosen[0]
+    else:
+        element = {
+            "type": "plain_text_input",
+            "action_id": field,
+            "multiline": True,
+            # The desk's limit, never below what is already there (an older note may be longer).
+            "max_length": min(INPUT_MAX_LENGTH, max(FORM_LIMITS[field], len(current))),
+        }
+        if current:
+            element["initial_value"] = current[:INPUT_MAX_LENGTH]
+    if placeholder:
+        element["placeholder"] = _plain(placeholder, PLACEHOLDER_LIMIT)
+    return {
+        "type": "input",
+        "block_id": BLOCK_IDS[field],
+        "label": _plain(note_text.field_label(field, language), INPUT_LABEL_LIMIT),
+        "element": element,
+    }
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A submitted note modal: what was typed and what the modal carried."""
+
+    form: NoteForm
+    note_id: str | None
+    channel: str | None
+    language: Language
+
+
+def submitted_form(view: dict[str, Any]) -> Submitted:
+    """The form typed into a `view_submission`'s view, with its metadata."""
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        metadata = {}
+    values = (view.get("state") or {}).get("values") or {}
+    typed: dict[str, str] = {}
+    for field in FORM_FIELDS:
+        state = (values.get(BLOCK_IDS[field]) or {}).get(field) or {}
+        if field == "verdict":
+            typed[field] = str((state.get("selected_option") or {}).get("value") or "")
+        else:
+            typed[field] = str(state.get("value") or "")
+    return Submitted(
+        NoteForm(**typed),
+        str(metadata["note"]) if metadata.get("note") else None,
+        str(metadata["channel"]) if metadata.get("channel") else None,
+        _language(metadata.get("lang")),
+    )
+
+
+def form_errors(rejected: NoteRejected, language: Language) -> dict[str, str]:
+    """`response_action: errors`'s map: each field's problems under its block, line by line
+    (problems about the note as a whole under the claim's)."""
+    per_field = note_text.field_errors(rejected, language)
+    return {BLOCK_IDS[field]: clip(lines, ERROR_LIMIT) for field, lines in per_field.items()}
+
+
+def remove_prompt(note_id: str, claim: str, language: Language) -> SlackMessage:
+    """`/note remove`'s question: Remove (behind a confirm dialog) or Cancel."""
+    question = note_text.confirm_remove_line(note_id, claim, language)
+    remove_label = message("note.button.remove", language)
+    cancel_label = message("note.button.cancel", language)
+    value = json.dumps({"note": note_id, "lang": language})
+    remove = {
+        "type": "button",
+        "action_id": REMOVE_ACTION,
+        "style": "danger",
+        "text": _plain(remove_label, BUTTON_TEXT_LIMIT),
+        "value": value,
+        "confirm": {
+            "title": _plain(remove_label, CONFIRM_TITLE_LIMIT),
+            "text": _plain(question, CONFIRM_TEXT_LIMIT),
+            "confirm": _plain(remove_label, CONFIRM_BUTTON_LIMIT),
+            "deny": _plain(cancel_label, CONFIRM_BUTTON_LIMIT),
+            "style": "danger",
+        },
+    }
+    cancel = {
+        "type": "button",
+        "action_id": CANCEL_ACTION,
+        "text": _plain(cancel_label, BUTTON_TEXT_LIMIT),
+        "value": value,
+    }
+    shown = render_lines([question], ":wastebasket:")
+    actions = {"type": "actions", "block_id": "factbot_note_remove", "elements": [remove, cancel]}
+    return SlackMessage(shown.text, [*shown.blocks, actions])
+
+
+def pressed_note(action: dict[str, Any]) -> tuple[str, Language]:
+    """The note id and language a Remove/Cancel button carries."""
+    try:
+        value = json.loads(action.get("value") or "{}")
+    except ValueError:
+        value = {}
+    if not isinstance(value, dict):
+        value = {}
+    return str(value.get("note") or ""), _language(value.get("lang"))
+
+
+def _saved_message(outcome: NoteSaved, language: Language) -> SlackMessage:
+    emoji = ":warning:" if outcome.rebuild_problems else ":white_check_mark:"
+    return render_lines(note_text.saved_lines(outcome, language), emoji)
+
+
+# ---------------------------------------------------------------------------- handlers
+
+
+def _moderator(user: dict[str, Any] | None) -> Moderator:
+    """Who acts, from a payload's `user` object."""
+    user = user or {}
+    uid = str(user.get("id") or "")
+    # Never the raw id as a name: names go into logs (and "unknown" is what /reindex logs too).
+    name = str(user.get("username") or user.get("name") or UNNAMED)
+    return Moderator("slack", uid, name)
+
+
+class SlackNotes:
+    """The `/note` command, its modal and its buttons, on one `SlackBot`."""
+
+    def __init__(self, bot: SlackBot) -> None:
+        self.bot = bot
+
+    def register(self, app: AsyncApp) -> None:
+        app.view(FORM_CALLBACK)(self._on_submit)
+        app.action(REMOVE_ACTION)(self._on_remove)
+        app.action(CANCEL_ACTION)(self._on_cancel)
+
+    def _desk(self) -> NoteDesk:
+        desk: NoteDesk | None = getattr(self.bot.service, "notes", None)
+        if desk is None:  # a service built over an engine without a notes database
+            raise NotesUnavailable("this service has no notes database")
+        return desk
+
+    async def _refuse(self, respond: AsyncRespond, who: str, what: str) -> None:
+        """Tell a non-moderator no, privately."""
+        log.warning("slack: /note %s refused for %s: not a moderator", what, who)
+        await self.bot._respond_ephemeral(respond, render_notice(_not_moderator(), ":no_entry:"))
+
+    # ------------------------------------------------------------------ /note
+
+    async def command(self, command: dict[str, Any], respond: AsyncRespond) -> None:
+        """`/note <subcommand> …` (registered in slack_app.py through `@_command`)."""
+        user = command["user_id"]
+        name = str(command.get("user_name") or UNNAMED)
+        words = slack_to_plain(command.get("text", "")).split()
+        sub = words[0].lower() if words else ""
+        args = words[1:]
+        if not await self.bot._is_moderator(user):
+            await self._refuse(respond, name, clip(sub, 20) or "(none)")
+            return
+        by = Moderator("slack", user, name)
+        language = LANGUAGE
+        try:
+            if sub == "add" and not args:
+                await self._open_form(command, respond, None, None, language)
+            elif sub == "edit" and len(args) in (1, 2) and (len(args) == 1 or args[1].isdigit()):
+                revision = int(args[1]) if len(args) == 2 else None
+                await self._open_form(command, respond, args[0], revision, language)
+            elif sub == "remove" and len(args) == 1:
+                await self._ask_removal(respond, args[0], language)
+            elif sub == "show" and len(args) == 1:
+                await self._show(respond, args[0], language)
+            elif sub == "history" and len(args) == 1:
+                await self._history(respond, args[0], language)
+            else:
+                usage = render_notice(message("note.usage", language), ":pencil2:")
+                await self.bot._respond_ephemeral(respond, usage)
+                return
+            log.info("slack: /note %s run by %s", sub, by.name)
+        except NotesUnavailable as exc:
+            log.warning("slack: /note %s by %s: %s", sub, by.name, exc)
+            down = render_notice(note_text.unavailable_line(language), ":warning:")
+            await self.bot._respond_ephemeral(respond, down)
+
+    async def _open_form(
+        self,
+        command: dict[str, Any],
+        respond: AsyncRespond,
+        note_id: str | None,
+        revision: int | None,
+        language: Language,
+    ) -> None:
+        form = await self._desk().form(note_id, revision)
+        if isinstance(form, NoteUnknown):
+            await self._unknown(respond, form, language)
+            return
+        view = note_form_view(form, note_id, command.get("channel_id"), language)
+        await self.bot.client.views_open(trigger_id=command["trigger_id"], view=view)
+
+    async def _unknown(self, respond: AsyncRespond, unknown: NoteUnknown, lang: Language) -> None:
+        notice = render_notice(note_text.unknown_line(unknown, lang), ":grey_question:")
+        await self.bot._respond_ephemeral(respond, notice)
+
+    async def _ask_removal(self, respond: AsyncRespond, note_id: str, language: Language) -> None:
+        shown = await self._desk().show(note_id)
+        if isinstance(shown, NoteUnknown):
+            await self._unknown(respond, shown, language)
+            return
+        prompt = remove_prompt(shown.note_id, shown.claim, language)
+        await self.bot._respond_ephemeral(respond, prompt)
+
+    async def _show(self, respond: AsyncRespond, note_id: str, language: Language) -> None:
+        shown = await self._desk().show(note_id)
+        if isinstance(shown, NoteUnknown):
+            await self._unknown(respond, shown, language)
+            return
+        lines = note_text.shown_lines(shown, language)
+        await self.bot._respond_ephemeral(respond, render_lines(lines, ":memo:"))
+
+    async def _history(self, respond: AsyncRespond, note_id: str, language: Language) -> None:
+        history = await self._desk().history(note_id)
+        if isinstance(history, NoteUnknown):
+            await self._unknown(respond, history, language)
+            return
+        lines = note_text.history_lines(history, language)
+        await self.bot._respond_ephemeral(respond, render_lines(lines, ":scroll:"))
+
+    # ------------------------------------------------------------------ the form submitted
+
+    async def _on_submit(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Save the note: problems back in the form if known in time, else a private report."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SAVE_ACK_WITHIN
+        self.bot.intake.track_current_task()
+        acked = False
+        by = _moderator(body.get("user"))
+        submitted = submitted_form(view)
+        language = submitted.language
+        try:
+            if not await self.bot._is_moderator(by.user_id):
+                log.warning("slack: /note form refused for %s: not a moderator", by.name)
+                acked = True
+                await ack(response_action="errors", errors={WHOLE_NOTE_BLOCK: _not_moderator()})
+                return
+            work = asyncio.ensure_future(
+                self._desk().save(submitted.form, by, submitted.note_id, language)
+            )
+            try:
+                outcome = await asyncio.wait_for(
+                    asyncio.shield(work), max(0.0, deadline - loop.time())
+                )
+            except TimeoutError:
+                # Past Slack's window: close the modal now, report privately when done.
+                acked = True
+                await ack()
+                log.info("slack: /note form by %s: saving after the modal closed", by.name)
+                saving = render_notice(message("note.saving", language), ":hourglass:")
+                await self._tell(by.user_id, submitted.channel, saving)
+                outcome = await work
+                await self._report_outcome(by, submitted, outcome)
+                return
+            if isinstance(outcome, NoteRejected | NoteUnknown):
+                log.info("slack: /note form by %s rejected in the form", by.name)
+                errors = (
+                    form_errors(outcome, language)
+                    if isinstance(outcome, NoteRejected)
+                    else {WHOLE_NOTE_BLOCK: note_text.unknown_line(outcome, language)}
+                )
+                acked = True
+                await ack(response_action="errors", errors=errors)
+                return
+            acked = True
+            await ack()
+            await self._report_outcome(by, submitted, outcome)
+        except NotesUnavailable as exc:
+            log.warning("slack: /note form by %s: %s", by.name, exc)
+            down = note_text.unavailable_line(language)
+            if not acked:
+                await ack(response_action="errors", errors={WHOLE_NOTE_BLOCK: down})
+            else:
+                await self._tell(by.user_id, submitted.channel, render_notice(down, ":warning:"))
+        except Exception as exc:
+            log.error("slack: /note form by %s failed", by.name, exc_info=exc)
+            sorry = message("error.sorry", language)
+            try:
+                if not acked:
+                    await ack(response_action="errors", errors={WHOLE_NOTE_BLOCK: sorry})
+                else:
+                    await self._tell(
+                        by.user_id, submitted.channel, render_notice(sorry, ":warning:")
+                    )
+            except Exception:
+                log.warning("slack: could not tell the moderator about the failure", exc_info=True)
+
+    async def _report_outcome(
+        self,
+        by: Moderator,
+        submitted: Submitted,
+        outcome: NoteSaved | NoteRejected | NoteUnknown,
+    ) -> None:
+        """The private report of a save that finished after the modal closed (or in time)."""
+        language = submitted.language
+        if isinstance(outcome, NoteSaved):
+            log.info(
+                "slack: /note %s %s by %s: index %s",
+                outcome.action,
+                outcome.note_id,
+                by.name,
+                outcome.index_version or "(rebuild failed)",
+            )
+            reply = _saved_message(outcome, language)
+        elif isinstance(outcome, NoteRejected):
+            reply = render_lines(note_text.rejected_lines(outcome, language), ":x:")
+        else:
+            reply = render_notice(note_text.unknown_line(outcome, language), ":grey_question:")
+        await self._tell(by.user_id, submitted.channel, reply)
+
+    async def _tell(self, user: str, channel: str | None, reply: SlackMessage) -> None:
+        """Privately: ephemeral in `channel`, else (no channel, or the bot cannot post there)
+        in the moderator's DM with the app."""
+        if channel:
+            try:
+                await self.bot._post_ephemeral(channel, user, None, reply)
+                return
+            except SlackApiError as exc:
+                code = str(exc.response.get("error") or "")
+                if code not in _NOT_POSTABLE:
+                    raise
+                log.info("slack: cannot post privately in %s (%s): writing a DM", channel, code)
+        await self.bot.client.chat_postMessage(
+            channel=user, unfurl_links=False, unfurl_media=False, **reply.payload()
+        )
+
+    # ------------------------------------------------------------------ remove / cancel
+
+    async def _on_remove(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        """Remove confirmed: re-check the rights, remove, report privately."""
+        await ack()
+        self.bot.intake.track_current_task()
+        by = _moderator(body.get("user"))
+        note_id, language = pressed_note(action)
+        try:
+            if not await self.bot._is_moderator(by.user_id):
+                await self._refuse(respond, by.name, "remove")
+                return
+            # The prompt gives way to "saving…": its buttons cannot be pressed twice.
+            saving = render_notice(message("note.saving", language), ":hourglass:")
+            await respond(replace_original=True, **saving.payload())
+            try:
+                outcome = await self._desk().remove(note_id, by)
+            except NotesUnavailable as exc:
+                log.warning("slack: /note remove by %s: %s", by.name, exc)
+                down = render_notice(note_text.unavailable_line(language), ":warning:")
+                await self.bot._respond_ephemeral(respond, down)
+                return
+            if isinstance(outcome, NoteUnknown):
+                await self._unknown(respond, outcome, language)
+                return
+            log.info(
+                "slack: /note removed %s by %s: index %s",
+                outcome.note_id,
+                by.name,
+                outcome.index_version or "(rebuild failed)",
+            )
+            await self.bot._respond_ephemeral(respond, _saved_message(outcome, language))
+        except Exception as exc:
+            await self.bot._on_error(exc, body, respond)
+
+    async def _on_cancel(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        _, language = pressed_note(action)
+        try:
+            cancelled = render_notice(note_text.removal_cancelled_line(language), ":ok_hand:")
+            await respond(replace_original=True, **cancelled.payload())
+        except Exception as exc:
+            await self.bot._on_error(exc, body, respond)
+
+
+# chat.postEphemeral errors after which the moderator's DM can still take the report.
+_NOT_POSTABLE = frozenset(
+    {"not_in_channel", "channel_not_found", "is_archived", "user_not_in_channel"}
+)
+
+
+def _not_moderator() -> str:
+    return message(
+        "note.not_moderator", LANGUAGE, who=message("reindex.moderators.slack", LANGUAGE)
+    )
