@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
+from tests.pg_cluster import apt_install
+
 # Where the run's /24 is picked: 8192 /24s away from the usual LAN and container ranges.
 POOL = ipaddress.IPv4Network("10.224.0.0/11")
 _SBIN = "/usr/sbin:/sbin:/usr/bin:/bin"
@@ -43,9 +45,14 @@ def ip_binary() -> str:
     """iproute2's `ip` (root's PATH has /usr/sbin; a test runner's may not)."""
     path = shutil.which("ip") or shutil.which("ip", path=_SBIN)
     if path is None:
-        raise HostsUnavailable(
-            "the multi-host test needs iproute2's `ip` (Debian package 'iproute2'): not found"
-        )
+        # As tests/pg_cluster.py does for PostgreSQL: a fresh Debian host gets the package.
+        failed = apt_install("iproute2")
+        path = shutil.which("ip") or shutil.which("ip", path=_SBIN)
+        if path is None:
+            raise HostsUnavailable(
+                "the multi-host test needs iproute2's `ip` (Debian package 'iproute2'): "
+                f"not found, and {failed or 'installing it did not provide it'}"
+            )
     return path
 
 

@@ -76,21 +76,29 @@ def ensure_installed() -> Path:
             "'postgresql' package (or set PG_BINDIR) to run the storage tests"
         )
     _say("PostgreSQL not found: installing Debian's postgresql package (apt-get) ...")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (
-        ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql"],
-    ):
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            raise ClusterError(
-                f"'{' '.join(cmd)}' failed (exit {done.returncode}): {' | '.join(tail)}"
-            )
+    failed = apt_install("postgresql")
+    if failed:
+        raise ClusterError(failed)
     found = find_bindir()
     if found is None:
         raise ClusterError("postgresql was installed but initdb/pg_ctl are still not found")
     return found
+
+
+def apt_install(package: str) -> str | None:
+    """Install Debian's `package` (root, apt-get); None when done, else one line saying why not."""
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return f"cannot install Debian's {package!r}: needs root and apt-get"
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for cmd in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
+    ):
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            return f"'{' '.join(cmd)}' failed (exit {done.returncode}): {' | '.join(tail)}"
+    return None
 
 
 def free_port() -> int:

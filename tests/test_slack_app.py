@@ -234,7 +234,8 @@ async def reindex_replies(fake: FakeSlack, env: str, count: int) -> list[Call]:
         found = fake.responses_to(env)
         return found[:count] if len(found) >= count else []
 
-    return await fake.wait_for(replies)
+    # A guard against a hang, not a timing: a rebuild on a loaded 2-core machine can be slow.
+    return await fake.wait_for(replies, timeout=120)
 
 
 @pytest.mark.parametrize(
