@@ -300,14 +300,7 @@ async def remove(interaction: Interaction, note_id: str) -> None:
 @app_commands.describe(note_id="The note's id")
 @app_commands.check(moderators_only)
 async def show(interaction: Interaction, note_id: str) -> None:
-    language = _language(interaction)
-    shown = await _desk_call(interaction, lambda desk: desk.show(note_id))
-    if shown is None:
-        return
-    if isinstance(shown, NoteUnknown):
-        await _say(interaction, [note_text.unknown_line(shown, language)])
-    else:
-        await _say(interaction, note_text.shown_lines(shown, language))
+    await _show_found(interaction, lambda desk: desk.show(note_id), note_text.shown_lines)
 
 
 @note.command(name="history", description="Every change made to a note, by whom and when")
@@ -315,14 +308,7 @@ async def show(interaction: Interaction, note_id: str) -> None:
 @app_commands.describe(note_id="The note's id")
 @app_commands.check(moderators_only)
 async def history(interaction: Interaction, note_id: str) -> None:
-    language = _language(interaction)
-    found = await _desk_call(interaction, lambda desk: desk.history(note_id))
-    if found is None:
-        return
-    if isinstance(found, NoteUnknown):
-        await _say(interaction, [note_text.unknown_line(found, language)])
-    else:
-        await _say(interaction, note_text.history_lines(found, language))
+    await _show_found(interaction, lambda desk: desk.history(note_id), note_text.history_lines)
 
 
 @edit.autocomplete("note_id")
@@ -500,6 +486,22 @@ async def _desk_call(
         log.warning("/note: %s", exc)
         await _say(interaction, [note_text.unavailable_line(language)])
         return None
+
+
+async def _show_found(
+    interaction: Interaction,
+    call: Callable[[NoteDesk], Awaitable[T | NoteUnknown]],
+    lines: Callable[[T, Language], list[str]],
+) -> None:
+    """`/note show` and `/note history`: the note's lines, or that no note has this id."""
+    found = await _desk_call(interaction, call)
+    if found is None:
+        return
+    language = _language(interaction)
+    if isinstance(found, NoteUnknown):
+        await _say(interaction, [note_text.unknown_line(found, language)])
+    else:
+        await _say(interaction, lines(found, language))
 
 
 async def _say(
