@@ -8,6 +8,8 @@ import hmac
 import logging
 import sqlite3
 import stat
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +26,8 @@ from bot.settings import Settings
 from bot.storage import Database, SchemaTooNew, Store, StoreUnavailable, VoteOutcome
 from bot.storage.database import head_revision
 from bot.storage.hashing import UserHasher, load_key
-from bot.storage.schema import VERSION_TABLE, answer_votes, metadata, question_log
+from bot.storage.schema import SCHEMA_HEAD, VERSION_TABLE, answer_votes, metadata, question_log
+from tests.conftest import ROOT
 
 KEY = b"a-test-key-that-is-long-enough-0123456789"
 USER = "123456789012345678"  # a Discord snowflake
@@ -102,6 +105,22 @@ def test_migrates_an_empty_database_and_again(database_url: str) -> None:
         versions = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
     assert [v[0] for v in versions] == [head_revision()]
     again.dispose()
+
+
+def test_a_database_at_head_is_used_without_the_migration_tooling(tmp_path: Path) -> None:
+    """The usual start (`factbot ask`, the console) reads the notes without importing alembic;
+    the shortcut's revision is the migrations' head."""
+    assert head_revision() == SCHEMA_HEAD
+    url = f"sqlite:///{tmp_path / 'factbot.db'}"
+    Database(url).ensure_ready()
+    script = (
+        "import sys; from bot.storage import Database; "
+        f"db = Database({url!r}); db.ensure_ready(); print('alembic' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == "False"
 
 
 def test_migrations_build_what_the_code_queries(database_url: str) -> None:

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,16 +21,14 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlch
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from bot.storage.errors import SchemaTooNew, StorageError, StoreUnavailable
-from bot.storage.schema import VERSION_TABLE
+from bot.storage.schema import SCHEMA_HEAD, VERSION_TABLE
 
 # Alembic logs every plugin it sets up, "Context impl ..." and every step at INFO; the store
 # logs one line instead. Set before alembic's first import so that none of it shows.
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
-from alembic import command  # noqa: E402
-from alembic.config import Config  # noqa: E402
-from alembic.runtime.migration import MigrationContext  # noqa: E402
-from alembic.script import ScriptDirectory  # noqa: E402
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger("factbot.storage")
 
@@ -67,6 +65,8 @@ def describe(exc: BaseException) -> str:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration without an alembic.ini: the packaged migration scripts."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
     if connection is not None:
@@ -76,6 +76,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def head_revision() -> str:
     """The newest schema revision this code knows."""
+    from alembic.script import ScriptDirectory
+
     _quiet_alembic()
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
@@ -168,6 +170,11 @@ class Database:
         with self._lock:
             if self._ready:
                 return
+            # A database already at this code's schema (the usual start) needs no migration
+            # tooling: alembic is imported only to migrate.
+            if self._at_head():
+                self._ready = True
+                return
             # Two processes creating the same SQLite schema at once: the loser fails on
             # "table exists" and sees the winner's revision when it tries again.
             for attempt in range(3):
@@ -181,6 +188,15 @@ class Database:
                         raise self.unavailable(exc) from exc
                     time.sleep(0.2 * (attempt + 1))
             self._ready = True
+
+    def _at_head(self) -> bool:
+        """Is the schema exactly this code's newest revision? False when it cannot be told."""
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
+        except (SQLAlchemyError, OSError):
+            return False
+        return [r[0] for r in rows] == [SCHEMA_HEAD]
 
     def _reachable(self) -> bool:
         try:
@@ -204,6 +220,10 @@ class Database:
         return StoreUnavailable(f"database {self.display_url} is unreachable ({reason})")
 
     def _migrate(self) -> None:
+        from alembic import command
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
         head = head_revision()
         with self.writing() as conn, conn.begin():
             if self.dialect == "postgresql":
@@ -233,6 +253,8 @@ class Database:
 
     def schema_revision(self) -> str | None:
         """The revision the database is at (None: never migrated)."""
+        from alembic.runtime.migration import MigrationContext
+
         with self.reading() as conn:
             heads = MigrationContext.configure(
                 conn, opts={"version_table": VERSION_TABLE}

@@ -25,6 +25,9 @@ from sqlalchemy import (
 # Alembic's own bookkeeping table; named for the project so a shared PostgreSQL database can
 # hold other applications' Alembic tables too.
 VERSION_TABLE = "factbot_schema_version"
+# The newest migration's revision (a test checks it is alembic's head): a database at it is used
+# without importing alembic.
+SCHEMA_HEAD = "0002"
 
 OUTCOMES = ("answered", "refused", "rejected")
 
