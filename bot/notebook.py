@@ -158,7 +158,6 @@ class NoteDesk:
         return await self._call(self._form, note_id.strip(), revision)
 
     def _form(self, note_id: str, revision: int | None) -> NoteForm | NoteUnknown:
-        state = self._state()
         if revision is not None:
             row = next(
                 (r for r in self.repository.history(note_id) if r.revision == revision), None
@@ -167,6 +166,7 @@ class NoteDesk:
                 return NoteUnknown(note_id)
             note = parse_note(row.body, f"chat:{note_id}@{revision}", None, [])
             return note_form(note) if note is not None else NoteUnknown(note_id)
+        state = self._state()
         note = state.served.get(note_id)
         if note is None:
             # A note removed in chat opens with its last version: submitting restores it.
