@@ -37,9 +37,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
@@ -77,6 +77,8 @@ if TYPE_CHECKING:
     from bot.notebook import NoteDesk
 
 log = logging.getLogger("factbot.slack")
+
+T = TypeVar("T")
 
 COMMAND = "/note"
 FORM_CALLBACK = "factbot_note_form"  # the note modal's callback_id
@@ -325,9 +327,13 @@ class SlackNotes:
             elif sub == "remove" and len(args) == 1:
                 await self._ask_removal(respond, args[0], language)
             elif sub == "show" and len(args) == 1:
-                await self._show(respond, args[0], language)
+                shown = await self._desk().show(args[0])
+                await self._show_found(respond, shown, note_text.shown_lines, ":memo:", language)
             elif sub == "history" and len(args) == 1:
-                await self._history(respond, args[0], language)
+                history = await self._desk().history(args[0])
+                await self._show_found(
+                    respond, history, note_text.history_lines, ":scroll:", language
+                )
             else:
                 usage = render_notice(message("note.usage", language), ":pencil2:")
                 await self.bot._respond_ephemeral(respond, usage)
@@ -365,21 +371,19 @@ class SlackNotes:
         prompt = remove_prompt(shown.note_id, shown.claim, language)
         await self.bot._respond_ephemeral(respond, prompt)
 
-    async def _show(self, respond: AsyncRespond, note_id: str, language: Language) -> None:
-        shown = await self._desk().show(note_id)
-        if isinstance(shown, NoteUnknown):
-            await self._unknown(respond, shown, language)
+    async def _show_found(
+        self,
+        respond: AsyncRespond,
+        found: T | NoteUnknown,
+        lines: Callable[[T, Language], list[str]],
+        emoji: str,
+        language: Language,
+    ) -> None:
+        """`/note show` and `/note history`: the note's lines, or that no note has this id."""
+        if isinstance(found, NoteUnknown):
+            await self._unknown(respond, found, language)
             return
-        lines = note_text.shown_lines(shown, language)
-        await self.bot._respond_ephemeral(respond, render_lines(lines, ":memo:"))
-
-    async def _history(self, respond: AsyncRespond, note_id: str, language: Language) -> None:
-        history = await self._desk().history(note_id)
-        if isinstance(history, NoteUnknown):
-            await self._unknown(respond, history, language)
-            return
-        lines = note_text.history_lines(history, language)
-        await self.bot._respond_ephemeral(respond, render_lines(lines, ":scroll:"))
+        await self.bot._respond_ephemeral(respond, render_lines(lines(found, language), emoji))
 
     # ------------------------------------------------------------------ the form submitted
 
