@@ -4,8 +4,9 @@
 
 One slash command with a subcommand word (Slack has no subcommands); anything else gets the usage
 line. Every subcommand, and every submit or button press after it, is for moderators only (the
-`/reindex` rule: SLACK_MODERATOR_IDS, or a workspace admin/owner per users.info), checked again at
-each step, since rights can change while a form is open.
+`/reindex` rule of `bot/moderation.py`: SLACK_MODERATOR_IDS, or an admin/owner of the bot's own
+workspace per users.info), checked again at each step, since rights can change while a form is
+open.
 
 - add/edit open a modal (`views.open` on the command's trigger_id) with the desk's form: the claim,
   the verdict (a static_select), what is true in French and in English, the sources. The note id,
