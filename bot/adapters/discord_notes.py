@@ -462,8 +462,7 @@ def _language(interaction: Interaction) -> Language:
 def _is_moderator(interaction: Interaction) -> bool:
     from bot.adapters.discord_bot import is_moderator  # see `moderators_only`
 
-    settings = interaction.client.settings
-    return moderation.discord_moderation_enabled(settings) and is_moderator(interaction, settings)
+    return is_moderator(interaction, interaction.client.settings)
 
 
 async def _refused(interaction: Interaction) -> bool:
