@@ -165,13 +165,29 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "le chat ({who}).",
     },
     "reindex.moderators.discord": {
-        "en": "Manage Server permission or a moderator role",
-        "fr": "permission Gérer le serveur ou rôle de modérateur",
+        "en": "a moderator role, Manage Server in one of the bot operator's servers, or a user "
+        "the operator named",
+        "fr": "rôle de modérateur, permission Gérer le serveur sur l'un des serveurs de "
+        "l'opérateur du bot, ou utilisateur désigné par l'opérateur",
+    },
+    # Moderation with no moderator configured (Discord), and the moderators' cooldown.
+    "moderation.disabled": {
+        "en": "Moderation is not set up for this bot: its operator enables it by naming the "
+        "moderators (MODERATOR_ROLE_IDS, MODERATOR_GUILD_IDS or DISCORD_MODERATOR_USER_IDS).",
+        "fr": "La modération n'est pas configurée pour ce bot : son opérateur l'active en "
+        "désignant les modérateurs (MODERATOR_ROLE_IDS, MODERATOR_GUILD_IDS ou "
+        "DISCORD_MODERATOR_USER_IDS).",
+    },
+    "moderation.too_soon": {
+        "en": "Too many changes or rebuilds in a row — nothing was done; try again in {seconds} s.",
+        "fr": "Trop de modifications ou de reconstructions d'affilée — rien n'a été fait ; "
+        "réessayez dans {seconds} s.",
     },
     "reindex.moderators.slack": {
-        "en": "workspace admins and owners, or the users listed in SLACK_MODERATOR_IDS",
-        "fr": "administrateurs et propriétaires de l'espace de travail, ou utilisateurs listés "
-        "dans SLACK_MODERATOR_IDS",
+        "en": "admins and owners of the bot's own workspace, or the users listed in "
+        "SLACK_MODERATOR_IDS",
+        "fr": "administrateurs et propriétaires de l'espace de travail du bot, ou utilisateurs "
+        "listés dans SLACK_MODERATOR_IDS",
     },
     "reindex.rebuilding": {
         "en": "Rebuilding the index. Questions keep being answered from the current one "
@@ -374,6 +390,10 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "injoignable) — rien n'a été modifié ; réessayez plus tard.",
         "en": "Can't read or save notes right now (the database is unreachable) — nothing was "
         "changed; try again later.",
+    },
+    "note.bad_revision": {
+        "fr": "La révision doit être un nombre (chiffres 0-9), par exemple : /note edit {note_id} 2",
+        "en": "The revision must be a number (digits 0-9), for example: /note edit {note_id} 2",
     },
     "note.usage": {
         "fr": "Usage : /note add | edit <id> [révision] | remove <id> | show <id> | history <id>",

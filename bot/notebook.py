@@ -254,14 +254,16 @@ class NoteDesk:
         language: Language = "en",
     ) -> NoteSaved | NoteRejected | NoteUnknown:
         """Validate the form as a corpus note; if it passes, store it as a new revision of
-        `note_id` (a new note when None) and rebuild the index. Nothing is saved otherwise."""
+        `note_id` (a new note when None) and rebuild the index. Nothing is saved otherwise;
+        a valid form past the moderator's cooldown raises `bot.moderation.TooSoon`."""
         checked = await self._call(self._check_and_store, form, by, note_id)
         if not isinstance(checked, _Stored):
             return checked
         return await self._publish(checked, language)
 
     async def remove(self, note_id: str, by: Moderator) -> NoteSaved | NoteUnknown:
-        """Stop serving `note_id` (its history is kept; `/note edit` restores it)."""
+        """Stop serving `note_id` (its history is kept; `/note edit` restores it). Raises
+        `bot.moderation.TooSoon` past the moderator's cooldown (nothing removed)."""
         stored = await self._call(self._store_removal, note_id.strip(), by)
         if not isinstance(stored, _Stored):
             return stored
@@ -322,6 +324,8 @@ class NoteDesk:
         rejected = self._validate(overlay, change)
         if rejected is not None:
             return rejected
+        # Only a change that would be kept is charged: fixing a rejected form costs nothing.
+        self._service.moderators.charge(by)
         revision = self.repository.append(
             note_id, action, text, base, by.platform, by.user_id, by.name
         )
@@ -358,6 +362,7 @@ class NoteDesk:
         note = state.served.get(note_id)
         if note is None:
             return NoteUnknown(note_id)
+        self._service.moderators.charge(by)
         file_note = state.files.get(note_id)
         base = note_digest(file_note[1]) if file_note else None
         revision = self.repository.append(

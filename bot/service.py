@@ -26,6 +26,8 @@ from bot.batcher import MAX_BATCH, MicroBatcher, worker_plan
 from bot.conversation import Turn
 from bot.engine import Engine
 from bot.index_lifecycle import ReindexFailed
+from bot.moderation import ModeratorCooldown
+from bot.note_records import Moderator
 from bot.notebook import NoteDesk
 from bot.settings import Settings
 from bot.status import DocumentInfo, IndexInfo, ReindexReport
@@ -82,6 +84,8 @@ class FactBotService:
         self._watch_task: asyncio.Task[None] | None = None
         self._observers: list[ServiceObserver] = []
         self._notes_down = False
+        # One bucket per moderator for note saves and /reindex (bot/moderation.py).
+        self.moderators = ModeratorCooldown.for_settings(settings)
         # Moderators' note commands, when the engine reads notes from a database.
         self.notes: NoteDesk | None = (
             NoteDesk(self, engine.notes) if isinstance(engine.notes, NoteRepository) else None
@@ -144,8 +148,13 @@ class FactBotService:
 
     # ------------------------------------------------------------------ reindex
 
-    async def reindex(self, actor: str) -> ReindexReport:
-        """Rebuild from the corpus; concurrent calls share one build. Raises `ReindexFailed`."""
+    async def reindex(self, actor: str, by: Moderator | None = None) -> ReindexReport:
+        """Rebuild from the corpus; concurrent calls share one build. Raises `ReindexFailed`.
+
+        A moderator's `/reindex` passes `by`: it is charged to their cooldown first, and raises
+        `bot.moderation.TooSoon` (nothing rebuilt) when that has run out."""
+        if by is not None:
+            self.moderators.charge(by)
         if self._reindex_task is not None and not self._reindex_task.done():
             log.info("reindex requested by %s joins the build already running", actor)
             try:

@@ -8,10 +8,12 @@ Secrets are excluded from `repr` so a settings object can be logged safely.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -115,6 +117,31 @@ def _url_template(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+def _api_base(env: Mapping[str, str], name: str, default: str, allow_http: bool) -> str:
+    """An https URL, or http to a loopback host (a local proxy, the tests' fakes): anything else
+    would send the bot token in clear (unless API_BASE_ALLOW_HTTP=on, for a closed test network)."""
+    value = _str(env, name, default)
+    try:
+        parts = urlsplit(value)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        parts, host = None, ""
+    if parts is None or parts.scheme not in ("https", "http") or not host:
+        raise SettingsError(f"{name} must be an https:// URL, got {value!r}")
+    if parts.scheme == "https" or allow_http:
+        return value
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise SettingsError(
+            f"{name} must be https:// (plain http:// only to a loopback host such as "
+            f"127.0.0.1: the bot token would travel in clear), got {value!r}"
+        )
+    return value
+
+
 def _choice(
     env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str | None = None
 ) -> str:
@@ -154,11 +181,19 @@ class Settings:
     shutdown_grace_seconds: float = 10.0
     user_cooldown_seconds: float = 5.0
     user_cooldown_burst: int = 3
+    # Moderators' note saves and /reindex (bot/moderation.py): a burst, then one per N seconds.
+    moderator_cooldown_seconds: float = 10.0
+    moderator_cooldown_burst: int = 3
+    api_base_allow_http: bool = False  # http:// API bases to non-loopback hosts (test networks)
 
     # Discord
     discord_token: str = field(default="", repr=False)
     discord_guild_ids: tuple[int, ...] = ()
     moderator_role_ids: tuple[int, ...] = ()
+    # Servers where Manage Server makes a moderator; empty: DISCORD_GUILD_IDS (bot/moderation.py).
+    moderator_guild_ids: tuple[int, ...] = ()
+    discord_moderator_user_ids: tuple[int, ...] = ()
+    discord_leave_unlisted_guilds: bool = False
     ask_channel_ids: tuple[int, ...] = ()
     discord_api_base: str = "https://discord.com/api/v10"
     discord_application_id: int = 0
@@ -172,7 +207,7 @@ class Settings:
     slack_api_base: str = "https://slack.com/api/"
     slack_moderator_ids: tuple[str, ...] = ()
     slack_port: int = 3000
-    slack_host: str = "0.0.0.0"
+    slack_host: str = "127.0.0.1"
 
     # Storage: the question log, feedback votes and thread memory (bot/storage/)
     database_url: str = field(default="sqlite:///var/factbot.db", repr=False)  # may hold a password
@@ -206,7 +241,8 @@ class Settings:
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> Settings:
         """Build settings from a plain mapping of variable names to strings."""
-        return cls(
+        allow_http = _choice(env, "API_BASE_ALLOW_HTTP", ("off", "on")) == "on"
+        settings = cls(
             corpus_dir=Path(_str(env, "CORPUS_DIR", "corpus")),
             index_dir=Path(_str(env, "INDEX_DIR", "var/index")),
             embedding_model=_str(env, "EMBEDDING_MODEL", DEFAULT_MODEL),
@@ -231,23 +267,32 @@ class Settings:
             shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 10.0),
             user_cooldown_seconds=_float(env, "USER_COOLDOWN_SECONDS", 5.0),
             user_cooldown_burst=_int(env, "USER_COOLDOWN_BURST", 3, minimum=1),
+            moderator_cooldown_seconds=_float(env, "MODERATOR_COOLDOWN_SECONDS", 10.0),
+            moderator_cooldown_burst=_int(env, "MODERATOR_COOLDOWN_BURST", 3, minimum=1),
+            api_base_allow_http=allow_http,
             discord_token=_str(env, "DISCORD_TOKEN"),
             discord_guild_ids=_ids(env, "DISCORD_GUILD_IDS"),
             moderator_role_ids=_ids(env, "MODERATOR_ROLE_IDS"),
+            moderator_guild_ids=_ids(env, "MODERATOR_GUILD_IDS"),
+            discord_moderator_user_ids=_ids(env, "DISCORD_MODERATOR_USER_IDS"),
+            discord_leave_unlisted_guilds=_choice(
+                env, "DISCORD_LEAVE_UNLISTED_GUILDS", ("off", "on")
+            )
+            == "on",
             ask_channel_ids=_ids(env, "ASK_CHANNEL_IDS"),
-            discord_api_base=_str(env, "DISCORD_API_BASE", "https://discord.com/api/v10").rstrip(
-                "/"
-            ),
+            discord_api_base=_api_base(
+                env, "DISCORD_API_BASE", "https://discord.com/api/v10", allow_http
+            ).rstrip("/"),
             discord_application_id=_int(env, "DISCORD_APPLICATION_ID", 0),
             discord_shard_count=_int(env, "DISCORD_SHARD_COUNT", 0),
             discord_shard_ids=_ids(env, "DISCORD_SHARD_IDS"),
             slack_bot_token=_str(env, "SLACK_BOT_TOKEN"),
             slack_app_token=_str(env, "SLACK_APP_TOKEN"),
             slack_signing_secret=_str(env, "SLACK_SIGNING_SECRET"),
-            slack_api_base=_str(env, "SLACK_API_BASE", "https://slack.com/api/"),
+            slack_api_base=_api_base(env, "SLACK_API_BASE", "https://slack.com/api/", allow_http),
             slack_moderator_ids=_strs(env, "SLACK_MODERATOR_IDS"),
             slack_port=_int(env, "SLACK_PORT", 3000, minimum=1),
-            slack_host=_str(env, "SLACK_HOST", "0.0.0.0"),
+            slack_host=_str(env, "SLACK_HOST", "127.0.0.1"),
             database_url=_str(env, "DATABASE_URL", "sqlite:///var/factbot.db"),
             log_questions=_choice(env, "LOG_QUESTIONS", ("on", "off")) == "on",
             log_retention_days=_int(env, "LOG_RETENTION_DAYS", 90, minimum=1),
@@ -259,6 +304,14 @@ class Settings:
             factcheck_publisher=_str(env, "FACTCHECK_PUBLISHER", "factbot"),
             claimreview_url=_url_template(env, "CLAIMREVIEW_URL"),
         )
+        if settings.discord_leave_unlisted_guilds and not (
+            settings.discord_guild_ids or settings.moderator_guild_ids
+        ):
+            raise SettingsError(
+                "DISCORD_LEAVE_UNLISTED_GUILDS=on needs DISCORD_GUILD_IDS or MODERATOR_GUILD_IDS "
+                "(the servers to stay in)"
+            )
+        return settings
 
     @property
     def discord_enabled(self) -> bool:

@@ -36,6 +36,7 @@ def base_env(corpus: Path, index: Path) -> dict[str, str]:
         "MODEL_CACHE_DIR": str(MODEL_CACHE),
         "INDEX_WATCH_SECONDS": "0",
         "USER_COOLDOWN_SECONDS": "0",
+        "MODERATOR_COOLDOWN_SECONDS": "0",
         "LOG_LEVEL": "INFO",
         # Its own database (notes made in chat, question log) and hash key, beside its index.
         "DATABASE_URL": f"sqlite:///{index.parent / 'factbot.db'}",

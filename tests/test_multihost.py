@@ -145,6 +145,8 @@ class Host:
             # Polled for another host's builds and (issue 15) the database's note revision.
             "INDEX_WATCH_SECONDS": "1",
             "USER_COOLDOWN_SECONDS": "0",
+            # The fakes listen on the veths in plain http (no TLS on this closed test network).
+            "API_BASE_ALLOW_HTTP": "on",
             "SHUTDOWN_GRACE_SECONDS": "120",
             "LOG_LEVEL": "INFO",
             "DATABASE_URL": database_url,

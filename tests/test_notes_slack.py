@@ -26,6 +26,7 @@ import pytest
 
 from bot.adapters.slack_app import serve
 from bot.adapters.slack_notes import BLOCK_IDS, SAVE_ACK_WITHIN
+from bot.messages import text as message
 from bot.note_records import (
     FORM_FIELDS,
     FormProblem,
@@ -458,7 +459,12 @@ async def test_problems_and_outages_come_back_in_the_form(fake: FakeSlack) -> No
         assert "No note `fc-nope`" in await ephemeral(fake, env)
         env = await fake.command("/note", "edit fc-down", user=MOD)
         assert "Can't read or save notes right now" in await ephemeral(fake, env)
-        for words in ("", "frobnicate", "edit", "edit fc-1 two", "remove a b"):
+        for words in ("", "frobnicate", "edit", "remove a b"):
             env = await fake.command("/note", words, user=MOD)
             assert (await ephemeral(fake, env)).startswith(":pencil2: Usage: /note add | edit")
+        # A revision that is not a number says what one looks like (issue 20: "²" is one).
+        for revision in ("two", "²"):
+            env = await fake.command("/note", f"edit fc-1 {revision}", user=MOD)
+            line = message("note.bad_revision", "en", note_id="fc-1")
+            assert await ephemeral(fake, env) == f":pencil2: {line}"
     assert all(c.ok for c in fake.calls), [c for c in fake.calls if not c.ok]

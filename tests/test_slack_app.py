@@ -74,7 +74,7 @@ class StubService:
             (DocumentInfo("article-fr", "Article", "fr", None),), 1, "v1", "m", "now", 1
         )
 
-    async def reindex(self, actor: str) -> ReindexReport:
+    async def reindex(self, actor: str, by: object = None) -> ReindexReport:
         return ReindexReport("v2", "v1", 1, 0.1, ("no content change",))
 
 

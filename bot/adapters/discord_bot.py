@@ -35,6 +35,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from bot import moderation
 from bot.adapters import AdapterStartError, discord_feedback, discord_notes
 from bot.adapters import discord_render as render
 from bot.answer import Language
@@ -42,6 +43,7 @@ from bot.intake import Admission, Admitted, Intake, Kind, Refusal, Request
 from bot.learning import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
 from bot.logs import user_tag
 from bot.messages import text
+from bot.note_records import Moderator
 from bot.settings import Settings
 from bot.storage.errors import StorageError
 from index.lru import LruCache
@@ -144,34 +146,48 @@ def invite_url(settings: Settings) -> str:
     return discord.utils.oauth_url(app_id, permissions=INVITE_PERMISSIONS, scopes=INVITE_SCOPES)
 
 
-def is_moderator(
-    interaction: discord.Interaction[FactBotClient], moderator_role_ids: tuple[int, ...]
-) -> bool:
-    """Manage Server (or Administrator, which implies it), or one of MODERATOR_ROLE_IDS."""
-    if interaction.guild_id is None:
-        return False
-    # Discord computes these from the member's roles for this interaction: no cache involved.
-    if interaction.permissions.manage_guild:
-        return True
+def is_moderator(interaction: discord.Interaction[FactBotClient], settings: Settings) -> bool:
+    """The core's rule (`bot/moderation.py`) on what Discord says about this member."""
     user = interaction.user
     roles = user.roles if isinstance(user, discord.Member) else []
-    return any(role.id in moderator_role_ids for role in roles)
+    member = moderation.DiscordMember(
+        user_id=user.id,
+        guild_id=interaction.guild_id,
+        role_ids=frozenset(role.id for role in roles),
+        # Discord computes this from the member's roles in this server: no cache involved.
+        manage_guild=interaction.guild_id is not None and interaction.permissions.manage_guild,
+    )
+    return moderation.is_discord_moderator(settings, member)
+
+
+def moderator_refusal(interaction: discord.Interaction[FactBotClient], command: str) -> str | None:
+    """None for a moderator; else the line to show: moderation is off (nobody is configured), or
+    this member is not one. `command` is the top-level name (the refusal's wording)."""
+    settings = interaction.client.settings
+    language = _ui_language(interaction)
+    if not moderation.discord_moderation_enabled(settings):
+        return moderation.disabled_line(language)
+    if is_moderator(interaction, settings):
+        return None
+    return not_moderator(language, command)
 
 
 class NotModerator(app_commands.CheckFailure):
-    """Raised by the moderators' check; the tree error handler turns it into a polite refusal."""
+    """Raised by the moderators' check with the refusal's line; the tree error handler shows it."""
 
 
 def _moderators_only(interaction: discord.Interaction[FactBotClient]) -> bool:
-    if is_moderator(interaction, interaction.client.settings.moderator_role_ids):
+    name = interaction.command.qualified_name if interaction.command else "?"
+    refusal = moderator_refusal(interaction, name.split()[0])
+    if refusal is None:
         return True
     log.info(
         "/%s denied to %s in guild %s: not a moderator",
-        interaction.command.qualified_name if interaction.command else "?",
+        name,
         interaction.user.display_name,  # never the raw user id in the log
         interaction.guild_id,
     )
-    raise NotModerator(NOT_MODERATOR)
+    raise NotModerator(refusal)
 
 
 # `interaction.extras` key: True while a public "thinking…" placeholder awaits its first followup.
@@ -254,7 +270,7 @@ class FactBotTree(app_commands.CommandTree["FactBotClient"]):
         name = command.qualified_name if command else "?"  # "note add" for a subcommand
         language = _ui_language(interaction)
         if isinstance(error, NotModerator):
-            line = not_moderator(language, name.split()[0])
+            line = str(error)  # worded by the check, in the member's language
         elif isinstance(error, app_commands.NoPrivateMessage):
             line = text("command.guild_only", language)
         elif isinstance(error, app_commands.CheckFailure):
@@ -353,8 +369,11 @@ async def reindex(interaction: discord.Interaction[FactBotClient]) -> None:
     user = interaction.user
     actor = f"{user.display_name} ({user_tag('discord', user.id)}) in guild {interaction.guild_id}"
     log.info("/reindex run by %s", actor)
+    by = Moderator("discord", str(user.id), user.display_name)
     try:
-        report = await service.reindex(actor=actor)
+        report = await service.reindex(actor=actor, by=by)
+    except moderation.TooSoon as exc:
+        reply = exc.line(_ui_language(interaction))
     except ReindexFailed as exc:
         reply = render.reindex_failed_text(exc.problems, service.info().version)
     else:
@@ -445,7 +464,50 @@ class FactBotClient(discord.Client):
         # 👍/👎 presses are understood from their custom_id, also on answers sent before a restart.
         self.add_dynamic_items(discord_feedback.VoteButton)
         await self._use_advertised_gateway()
+        await self._warn_about_moderation()
         await self._sync_commands()
+
+    async def _warn_about_moderation(self) -> None:
+        """Say once at start when no moderator is configured, and when anyone can add the bot to
+        their server (a public application) while no server list says which are the operator's."""
+        settings = self.settings
+        if not moderation.discord_moderation_enabled(settings):
+            log.warning(moderation.DISABLED_LOG)
+        if settings.discord_guild_ids or settings.moderator_guild_ids:
+            return
+        try:
+            app = await self.application_info()
+        except discord.HTTPException as exc:
+            log.warning("could not read the application info (%s %s)", exc.status, exc.text)
+            return
+        if app.bot_public:
+            log.warning(
+                "the Discord application is public (anyone can add the bot to their server) and "
+                "no server list is set: turn 'Public Bot' off in the Developer Portal (your "
+                "application > Bot), and list your servers in DISCORD_GUILD_IDS or "
+                "MODERATOR_GUILD_IDS (docs/discord.md, 'Who moderates')"
+            )
+
+    def _listed(self, guild_id: int) -> bool:
+        settings = self.settings
+        return guild_id in settings.discord_guild_ids or guild_id in settings.moderator_guild_ids
+
+    async def _leave_if_unlisted(self, guild: discord.Guild) -> None:
+        """DISCORD_LEAVE_UNLISTED_GUILDS: leave a server the operator did not list."""
+        if not self.settings.discord_leave_unlisted_guilds or self._listed(guild.id):
+            return
+        log.warning("leaving guild %s: not in DISCORD_GUILD_IDS or MODERATOR_GUILD_IDS", guild.id)
+        try:
+            await guild.leave()
+        except discord.HTTPException as exc:
+            log.error("could not leave guild %s (%s %s)", guild.id, exc.status, exc.text)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self._leave_if_unlisted(guild)
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        # Each server the bot is in at connection time (GUILD_CREATE after READY).
+        await self._leave_if_unlisted(guild)
 
     async def _use_advertised_gateway(self) -> None:
         # discord.py connects to a hard-coded wss://gateway.discord.gg unless asked otherwise;

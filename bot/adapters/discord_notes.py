@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import discord
 from discord import app_commands
 
-from bot import note_text
+from bot import moderation, note_text
 from bot.adapters.discord_render import MESSAGE_MAX, dlen, truncate
 from bot.answer import Language
 from bot.messages import text
@@ -389,6 +389,10 @@ async def _submitted(interaction: Interaction, note_id: str | None, data: dict[s
     by = Moderator("discord", str(user.id), user.display_name)
     try:
         outcome = await desk.save(form, by, note_id=note_id, language=language)
+    except moderation.TooSoon as exc:
+        log.info("/note form from %s refused: moderator cooldown", user.display_name)
+        await _say(interaction, [exc.line(language)], FixView(note_id, form, language))
+        return
     except NotesUnavailable as exc:
         log.warning("/note form from %s not saved: %s", user.display_name, exc)
         await _say(
@@ -433,6 +437,10 @@ async def _confirmed(interaction: Interaction, choice: str, note_id: str) -> Non
     user = interaction.user
     try:
         outcome = await desk.remove(note_id, Moderator("discord", str(user.id), user.display_name))
+    except moderation.TooSoon as exc:
+        log.info("/note remove by %s refused: moderator cooldown", user.display_name)
+        await _say(interaction, [exc.line(language)])
+        return
     except NotesUnavailable as exc:
         log.warning("/note remove by %s failed: %s", user.display_name, exc)
         await _say(interaction, [note_text.unavailable_line(language)])
@@ -454,17 +462,19 @@ def _language(interaction: Interaction) -> Language:
 def _is_moderator(interaction: Interaction) -> bool:
     from bot.adapters.discord_bot import is_moderator  # see `moderators_only`
 
-    return is_moderator(interaction, interaction.client.settings.moderator_role_ids)
+    return is_moderator(interaction, interaction.client.settings)
 
 
 async def _refused(interaction: Interaction) -> bool:
-    """True after refusing privately (the same line as the commands) a non-moderator."""
-    if _is_moderator(interaction):
-        return False
-    from bot.adapters.discord_bot import not_moderator  # see `moderators_only`
+    """True after refusing privately (the same line as the commands) a non-moderator, or anyone
+    while no moderator is configured."""
+    from bot.adapters.discord_bot import moderator_refusal  # see `moderators_only`
 
+    refusal = moderator_refusal(interaction, "note")
+    if refusal is None:
+        return False
     log.info("note form or button refused to %s: not a moderator", interaction.user.display_name)
-    await _say(interaction, [not_moderator(_language(interaction), "note")])
+    await _say(interaction, [refusal])
     return True
 
 

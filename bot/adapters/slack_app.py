@@ -50,6 +50,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot import moderation
 from bot.adapters import AdapterStartError
 from bot.adapters.slack_notes import SlackNotes
 from bot.adapters.slack_render import (
@@ -73,6 +74,7 @@ from bot.intake import Admission, Admitted, Intake, Kind, Refusal, Request
 from bot.learning import MAX_REPORT_DAYS, LearningLoop, parse_days, vote_line
 from bot.logs import user_tag
 from bot.messages import text as message
+from bot.note_records import Moderator
 from bot.service import FactBotService, ReindexFailed
 from bot.settings import Settings
 from bot.storage import StorageError, VoteOutcome
@@ -212,6 +214,7 @@ class SlackBot:
         self.link: TransportLink | None = None  # the connection's state, for /healthz and metrics
         self.bot_user_id = ""
         self.bot_id = ""
+        self.bot_team = ""  # auth.test's team_id; unknown: only SLACK_MODERATOR_IDS moderate
         self.notes = SlackNotes(self)  # /note: its modal and buttons (bot/adapters/slack_notes.py)
         self._register()
 
@@ -251,6 +254,7 @@ class SlackBot:
         identity = await self._start_call(self.client.auth_test(), "SLACK_BOT_TOKEN", "auth.test")
         self.bot_user_id = str(identity.get("user_id") or "")
         self.bot_id = str(identity.get("bot_id") or "")
+        self.bot_team = str(identity.get("team_id") or "")  # whose admins moderate
         log.info(
             "slack: signed in as %s (%s) in team %s",
             identity.get("user"),
@@ -410,8 +414,13 @@ class SlackBot:
         await self._respond_ephemeral(
             respond, render_notice(REBUILDING, ":hourglass_flowing_sand:")
         )
+        by = Moderator("slack", user, str(command.get("user_name") or "unknown"))
         try:
-            report = await self.service.reindex(actor=f"slack:{who}")
+            report = await self.service.reindex(actor=f"slack:{who}", by=by)
+        except moderation.TooSoon as exc:
+            log.info("slack: /reindex by %s refused: moderator cooldown", who)
+            await self._respond_ephemeral(respond, render_notice(exc.line("en"), ":hourglass:"))
+            return
         except ReindexFailed as exc:
             log.warning("slack: /reindex by %s failed: %s", who, "; ".join(exc.problems))
             failure = render_reindex_failure(exc.problems, self.service.info().version)
@@ -431,9 +440,11 @@ class SlackBot:
         await self.notes.command(command, respond)
 
     async def _is_moderator(self, user: str) -> bool:
-        """Listed in SLACK_MODERATOR_IDS, or a workspace admin/owner per users.info (not cached,
-        so a demotion applies at once; /reindex is rare)."""
-        if user in self.settings.slack_moderator_ids:
+        """The core's rule (`bot/moderation.py`): listed in SLACK_MODERATOR_IDS, or an admin or
+        owner of the bot's own workspace per users.info (not cached, so a demotion applies at
+        once; moderators' commands are rare)."""
+        settings = self.settings
+        if moderation.is_slack_moderator(settings, user, "", "", admin=False):
             return True
         try:
             found = await self.client.users_info(user=user)
@@ -442,7 +453,10 @@ class SlackBot:
             log.warning("slack: users.info failed (%s): not a moderator", _error_code(exc))
             return False
         profile = found.get("user") or {}
-        return any(bool(profile.get(k)) for k in ("is_admin", "is_owner", "is_primary_owner"))
+        admin = any(bool(profile.get(k)) for k in ("is_admin", "is_owner", "is_primary_owner"))
+        # A Slack Connect member's team_id is their own workspace's, not the bot's.
+        team = str(profile.get("team_id") or "")
+        return moderation.is_slack_moderator(settings, user, team, self.bot_team, admin)
 
     # ------------------------------------------------------------------ events
 

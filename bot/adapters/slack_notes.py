@@ -4,8 +4,9 @@
 
 One slash command with a subcommand word (Slack has no subcommands); anything else gets the usage
 line. Every subcommand, and every submit or button press after it, is for moderators only (the
-`/reindex` rule: SLACK_MODERATOR_IDS, or a workspace admin/owner per users.info), checked again at
-each step, since rights can change while a form is open.
+`/reindex` rule of `bot/moderation.py`: SLACK_MODERATOR_IDS, or an admin/owner of the bot's own
+workspace per users.info), checked again at each step, since rights can change while a form is
+open.
 
 - add/edit open a modal (`views.open` on the command's trigger_id) with the desk's form: the claim,
   the verdict (a static_select), what is true in French and in English, the sources. The note id,
@@ -44,7 +45,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
-from bot import note_text
+from bot import moderation, note_text
 from bot.adapters.slack_render import (
     FALLBACK_LIMIT,
     Block,
@@ -321,7 +322,12 @@ class SlackNotes:
         try:
             if sub == "add" and not args:
                 await self._open_form(command, respond, None, None, language)
-            elif sub == "edit" and len(args) in (1, 2) and (len(args) == 1 or args[1].isdigit()):
+            elif sub == "edit" and len(args) == 2 and not _revision_number(args[1]):
+                # "²" passes str.isdigit() but not int(): say what a revision looks like.
+                line = message("note.bad_revision", language, note_id=args[0])
+                await self.bot._respond_ephemeral(respond, render_notice(line, ":pencil2:"))
+                return
+            elif sub == "edit" and len(args) in (1, 2):
                 revision = int(args[1]) if len(args) == 2 else None
                 await self._open_form(command, respond, args[0], revision, language)
             elif sub == "remove" and len(args) == 1:
@@ -419,6 +425,12 @@ class SlackNotes:
                 outcome = await work
                 await self._report_outcome(by, submitted, outcome)
                 return
+            except moderation.TooSoon as exc:
+                # In the form, still filled in: the moderator submits again once the time is up.
+                log.info("slack: /note form by %s refused: moderator cooldown", by.name)
+                acked = True
+                await ack(response_action="errors", errors={WHOLE_NOTE_BLOCK: exc.line(language)})
+                return
             if isinstance(outcome, NoteRejected | NoteUnknown):
                 log.info("slack: /note form by %s rejected in the form", by.name)
                 errors = (
@@ -432,6 +444,10 @@ class SlackNotes:
             acked = True
             await ack()
             await self._report_outcome(by, submitted, outcome)
+        except moderation.TooSoon as exc:  # only after the modal closed (the save ran late)
+            await self._tell(
+                by.user_id, submitted.channel, render_notice(exc.line(language), ":hourglass:")
+            )
         except NotesUnavailable as exc:
             log.warning("slack: /note form by %s: %s", by.name, exc)
             down = note_text.unavailable_line(language)
@@ -510,6 +526,12 @@ class SlackNotes:
             await respond(replace_original=True, **saving.payload())
             try:
                 outcome = await self._desk().remove(note_id, by)
+            except moderation.TooSoon as exc:
+                log.info("slack: /note remove by %s refused: moderator cooldown", by.name)
+                await self.bot._respond_ephemeral(
+                    respond, render_notice(exc.line(language), ":hourglass:")
+                )
+                return
             except NotesUnavailable as exc:
                 log.warning("slack: /note remove by %s: %s", by.name, exc)
                 down = render_notice(note_text.unavailable_line(language), ":warning:")
@@ -538,6 +560,11 @@ class SlackNotes:
             await respond(replace_original=True, **cancelled.payload())
         except Exception as exc:
             await self.bot._on_error(exc, body, respond)
+
+
+def _revision_number(word: str) -> bool:
+    """A revision as typed: ASCII digits only (`int()` refuses "²", which `isdigit()` accepts)."""
+    return word.isascii() and word.isdigit()
 
 
 # chat.postEphemeral errors after which the moderator's DM can still take the report.

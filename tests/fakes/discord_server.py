@@ -6,7 +6,9 @@ INTERACTION_CREATE (`subcommand=` for `/group subcommand`), `autocomplete(...)` 
 into an option (type 4), `post_message(...)` a MESSAGE_CREATE, `press(message, custom_id)` a
 button press (a component interaction, type 3) and `submit_modal(custom_id, values)` a modal
 submit (type 5, text inputs and selects); `wait_reply` / `wait_callback` / `wait_for` wait on
-what the bot sent back (event-based, never sleeps).
+what the bot sent back (event-based, never sleeps). The application info
+(`GET /oauth2/applications/@me`) says `bot_public` as constructed; leaving a guild
+(`DELETE /users/@me/guilds/{id}`) is recorded in `left_guilds` and answered with GUILD_DELETE.
 
 Payload shapes follow discord.py 2.7's parsers (state.py, gateway.py, interactions.py) and the
 Discord API v10 documentation. Frames are plain-text JSON even though discord.py asks for
@@ -182,6 +184,7 @@ class FakeDiscord:
         fail_thread_creation: bool = False,
         close_on_identify: int | None = None,
         host: str = "127.0.0.1",
+        bot_public: bool = True,
     ) -> None:
         self.token = token
         self.host = host  # the address it listens on (the multi-host test: a veth's)
@@ -194,6 +197,8 @@ class FakeDiscord:
         self.other_role_id = guild_id + 21
         self.fail_thread_creation = fail_thread_creation
         self.close_on_identify = close_on_identify
+        self.bot_public = bot_public  # the application info's "Public Bot" (Discord's default)
+        self.left_guilds: list[int] = []  # guilds the bot left (DELETE /users/@me/guilds/{id})
 
         self.requests: list[Recorded] = []
         self.gateway_queries: list[dict[str, str]] = []
@@ -910,12 +915,16 @@ class FakeDiscord:
                 "name": "factbot",
                 "description": "",
                 "icon": None,
-                "bot_public": True,
+                "bot_public": self.bot_public,
                 "bot_require_code_grant": False,
                 "owner": user_payload(1, "owner"),
                 "verify_key": "0" * 64,
                 "flags": 0,
             }
+        if (m := re.fullmatch(r"/users/@me/guilds/(\d+)", path)) and method == "DELETE":
+            self.left_guilds.append(int(m.group(1)))
+            await self.dispatch("GUILD_DELETE", {"id": m.group(1)})
+            return 204, None
         if method == "GET" and path == "/gateway/bot":
             return 200, {
                 "url": self.gateway_url,
