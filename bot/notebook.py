@@ -380,7 +380,7 @@ class NoteDesk:
             stored.verdict,
             None,
             previous,
-            (),
+            None,
             None,
         )
         try:
