@@ -245,28 +245,3 @@ class Engine:
         if index is None:
             return None
         return Engine(self.settings, self.store, self.embedder, index, self.notes)
-
-    def changes_since(self, old: Engine) -> list[str]:
-        """Human lines describing what a rebuild changed compared with `old`."""
-        changes: list[str] = []
-        before = {d.id: d.digest for d in old.index.documents}
-        for doc in self.index.documents:
-            if doc.id not in before:
-                changes.append(f"document added: {doc.id}")
-            elif before[doc.id] != doc.digest:
-                changes.append(f"document changed: {doc.id}")
-        old_notes = {n.id: n.digest for n in old.index.notes.values()}
-        new_notes = {n.id: n.digest for n in self.index.notes.values()}
-        added = sorted(set(new_notes) - set(old_notes))
-        removed = sorted(set(old_notes) - set(new_notes))
-        changed = sorted(n for n in set(new_notes) & set(old_notes) if new_notes[n] != old_notes[n])
-        for label, items in (
-            ("notes added", added),
-            ("notes removed", removed),
-            ("notes changed", changed),
-        ):
-            if items:
-                changes.append(f"{label}: {', '.join(items)}")
-        if old.chunk_count != self.chunk_count:
-            changes.append(f"chunks: {old.chunk_count} -> {self.chunk_count}")
-        return changes or ["no content change"]

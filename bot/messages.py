@@ -93,6 +93,17 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "Rebuild failed: the previous index (`{version}`) keeps serving.\n"
         "Fix the corpus and run /reindex again:",
     },
+    # What a rebuild changed (bot/changes.py renders its events with these)
+    "changes.document_added": {"fr": "document ajouté : {id}", "en": "document added: {id}"},
+    "changes.document_changed": {"fr": "document modifié : {id}", "en": "document changed: {id}"},
+    "changes.note_added": {"fr": "notes ajoutées : {ids}", "en": "notes added: {ids}"},
+    "changes.note_removed": {"fr": "notes retirées : {ids}", "en": "notes removed: {ids}"},
+    "changes.note_changed": {"fr": "notes modifiées : {ids}", "en": "notes changed: {ids}"},
+    "changes.verdict": {
+        "fr": "verdict de {id} : {old} → {new}",
+        "en": "verdict of {id}: {old} → {new}",
+    },
+    "changes.chunks": {"fr": "passages : {old} → {new}", "en": "chunks: {old} → {new}"},
     "reindex.no_detail": {"fr": "(aucun détail fourni)", "en": "(no details were reported)"},
     # ---------------------------------------------------------------- near misses (bot/focus.py)
     "near_miss.subject": {

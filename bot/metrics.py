@@ -24,6 +24,7 @@ a metrics reason, so it can sit on the answering path):
     metrics.observe_batch(len(batch))                        # once per micro-batch
     metrics.set_index(info.version, info.built_at, info.chunk_count, info.model)
     metrics.observe_reindex(report.seconds, "ok")            # "ok", "failed" or "coalesced"
+    metrics.observe_changes(["note_changed"])                # one kind per change event
     metrics.record_feedback("slack", "up")                   # "up" or "down"
     metrics.record_error("discord")                          # answering raised
     server = await start_metrics_server(settings, metrics, health)   # None when off
@@ -75,6 +76,14 @@ LANGUAGES: Final = ("fr", "en")
 UNKNOWN_LANGUAGE: Final = "unknown"  # rejected before detection (empty, too long)
 REINDEX_RESULTS: Final = ("ok", "failed", "coalesced")
 VOTES: Final = ("up", "down")
+# Kept equal to bot.changes.ChangeKind (a test checks): this module imports nothing of the core.
+CHANGE_KINDS: Final = (
+    "note_added",
+    "note_changed",
+    "note_removed",
+    "document_added",
+    "document_changed",
+)
 
 # Seconds from a question's arrival to its answer being handed back: a warm answer is tens of ms,
 # a loaded 2-core host answers 64 askers within a second or two.
@@ -141,6 +150,13 @@ class Metrics:
             buckets=REINDEX_BUCKETS,
             registry=r,
         )
+        self.changes = Counter(
+            "factbot_index_changes",
+            "What the indexes swapped in changed, by kind (note_added, note_changed, "
+            "note_removed, document_added, document_changed).",
+            ("kind",),
+            registry=r,
+        )
         self.feedback = Counter(
             "factbot_feedback_votes",
             "Feedback votes on answers by platform and value (up, down).",
@@ -164,6 +180,8 @@ class Metrics:
         self._children: dict[tuple[str, str, str], tuple[Counter, Histogram | None]] = {}
         for result in REINDEX_RESULTS:
             self.reindexes.labels(result)
+        for kind in CHANGE_KINDS:
+            self.changes.labels(kind)
         for platform in platforms:
             self.reconnects.labels(platform)
             self.errors.labels(platform)
@@ -234,6 +252,13 @@ class Metrics:
         self.reindexes.labels(result).inc()
         if seconds is not None and result != "coalesced":
             self.reindex_seconds.observe(seconds)
+
+    def observe_changes(self, kinds: Iterable[str]) -> None:
+        """The change events of an index swapped in (`bot.changes`), one kind per event."""
+        for kind in kinds:
+            if kind not in CHANGE_KINDS:
+                raise ValueError(f"unknown change {kind!r}; expected one of {CHANGE_KINDS}")
+            self.changes.labels(kind).inc()
 
     def count_vote(self, platform: str, vote: int) -> None:
         """A 👍 (+1) or 👎 (-1) recorded on `platform`."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from bot.answer import Answer
+from bot.changes import IndexChanges
 from bot.intake import Failed, Outcome, Refusal, RefusalReason, Request
 from bot.metrics import (
     Health,
@@ -80,6 +81,11 @@ class ServiceMetrics:
 
     def on_reindex(self, seconds: float | None, result: ReindexResult) -> None:
         self.metrics.observe_reindex(seconds, result)
+
+    def on_changes(self, changes: IndexChanges) -> None:
+        self.metrics.observe_changes(
+            [d.kind for d in changes.documents] + [n.kind for n in changes.notes]
+        )
 
     def on_batch(self, size: int) -> None:
         self.metrics.observe_batch(size)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from bot.changes import IndexChanges
+
 FormField = Literal["claim", "verdict", "fr", "en", "sources"]
 FORM_FIELDS: tuple[FormField, ...] = ("claim", "verdict", "fr", "en", "sources")
 
@@ -84,7 +86,7 @@ class NoteSaved:
     verdict: str | None  # None for a removal
     index_version: str | None  # the index now served; None when the rebuild failed
     previous_version: str
-    changes: tuple[str, ...]  # what the rebuild changed ("notes added: fc-…")
+    changes: IndexChanges | None  # what the rebuild changed (None: it failed)
     sample_question: str | None  # a question the new index now answers with this note
     rebuild_problems: tuple[str, ...] = ()  # saved, but the rebuild failed: the old index serves
 

@@ -86,8 +86,9 @@ def saved_lines(saved: NoteSaved, language: Language) -> list[str]:
         lines.extend(f"• {problem}" for problem in saved.rebuild_problems)
         return lines
     lines.append(text("note.index", language, old=saved.previous_version, new=saved.index_version))
-    if saved.changes:
-        lines.append(text("note.changes", language, changes="; ".join(saved.changes)))
+    changed = saved.changes.lines(language) if saved.changes is not None else ()
+    if changed:
+        lines.append(text("note.changes", language, changes="; ".join(changed)))
     if saved.action != "removed":
         if saved.sample_question:
             lines.append(text("note.sample", language, question=saved.sample_question))

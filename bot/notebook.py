@@ -385,7 +385,7 @@ class NoteDesk:
             stored.verdict,
             None,
             previous,
-            (),
+            None,
             None,
         )
         try:

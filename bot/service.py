@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from typing import Literal, Protocol
 
 from bot.answer import Answer, FactCheckRef, Language
 from bot.batcher import MAX_BATCH, MicroBatcher, worker_plan
+from bot.changes import IndexChanges, diff_indexes
 from bot.conversation import Turn
 from bot.engine import Engine
 from bot.index_lifecycle import ReindexFailed
@@ -58,6 +60,10 @@ class ServiceObserver(Protocol):
 
     def on_reindex(self, seconds: float | None, result: ReindexResult) -> None:
         """A `/reindex` finished: built ("ok"), failed, or joined a running build."""
+
+    def on_changes(self, changes: IndexChanges) -> None:
+        """A new index is served (a rebuild here, or another process's build swapped in):
+        what it changed. Notes and documents that changed are events to act on."""
 
     def on_batch(self, size: int) -> None:
         """A micro-batch of `size` questions is being answered (on a worker thread)."""
@@ -161,14 +167,7 @@ class FactBotService:
                 report = await asyncio.shield(self._reindex_task)
             finally:
                 self._notify(lambda o: o.on_reindex(None, "coalesced"))
-            return ReindexReport(
-                report.version,
-                report.previous_version,
-                report.chunk_count,
-                report.seconds,
-                report.changes,
-                coalesced=True,
-            )
+            return dataclasses.replace(report, coalesced=True)
         self._reindex_task = asyncio.get_running_loop().create_task(self._reindex(actor))
         return await asyncio.shield(self._reindex_task)
 
@@ -187,7 +186,8 @@ class FactBotService:
         self._engine = new  # one reference swap: in-flight questions finish on the old engine
         self._notify(lambda o: o.on_reindex(seconds, "ok"))
         self._notify(lambda o: o.on_index(new.info()))
-        changes = tuple(new.changes_since(old))
+        changes = diff_indexes(old.index, new.index)
+        self._notify(lambda o: o.on_changes(changes))
         log.info(
             "reindex by %s done in %.1fs: %s -> %s, %d chunks; %s",
             actor,
@@ -195,9 +195,9 @@ class FactBotService:
             old.version,
             new.version,
             new.chunk_count,
-            "; ".join(changes),
+            "; ".join(changes.lines("en")) or "no content change",
         )
-        return ReindexReport(new.version, old.version, new.chunk_count, seconds, changes)
+        return ReindexReport(changes, seconds)
 
     # ------------------------------------------------------------------ other processes
 
@@ -262,6 +262,8 @@ class FactBotService:
             "hot-swapped index %s -> %s (published by another process)", engine.version, new.version
         )
         self._notify(lambda o: o.on_index(new.info()))
+        changes = diff_indexes(engine.index, new.index)
+        self._notify(lambda o: o.on_changes(changes))
         return True
 
     async def aclose(self) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.changes import IndexChanges
+
 
 @dataclass(frozen=True)
 class DocumentInfo:
@@ -27,11 +29,20 @@ class IndexInfo:
 
 @dataclass(frozen=True)
 class ReindexReport:
-    """What a moderator's `/reindex` reply says."""
+    """What a moderator's `/reindex` reply says: what the build changed, and how long it took."""
 
-    version: str
-    previous_version: str
-    chunk_count: int
+    changes: IndexChanges
     seconds: float
-    changes: tuple[str, ...]
     coalesced: bool = False
+
+    @property
+    def version(self) -> str:
+        return self.changes.version
+
+    @property
+    def previous_version(self) -> str:
+        return self.changes.previous_version
+
+    @property
+    def chunk_count(self) -> int:
+        return self.changes.chunks

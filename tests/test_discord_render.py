@@ -13,6 +13,7 @@ from bot.adapters.discord_render import dlen, truncate
 from bot.answer import Answer, FactCheckRef, Lead, Link, SourceRef
 from bot.status import DocumentInfo, IndexInfo, ReindexReport
 from index.verdicts import VERDICTS
+from tests.change_support import note_edits
 
 LINK = re.compile(r"\[([^\[\]]*)\]\(([^()]*)\)")
 
@@ -328,12 +329,12 @@ def test_sources_embed_lists_documents_and_index() -> None:
 
 
 def test_reindex_text_reports_chunks_duration_and_changes() -> None:
-    report = ReindexReport("v2", "v1", 74, 3.25, ("notes changed: fc-13_launch",), coalesced=True)
+    report = ReindexReport(note_edits("fc-13_launch"), 3.25, coalesced=True)
     text = render.reindex_text(report)
     assert text.startswith("✅ Index rebuilt in 3.2 s: 74 chunks (version `v1` → `v2`).")
     assert "\nYour request joined a rebuild that was already running.\n**Changes:**\n" in text
     assert "• notes changed: fc-13\\_launch" in text
-    unchanged = render.reindex_text(ReindexReport("v3", "v2", 74, 1.0, ()))
+    unchanged = render.reindex_text(ReindexReport(note_edits(version="v3", previous="v2"), 1.0))
     assert unchanged.endswith("**Changes:**\n• no content change")
     assert "already running" not in unchanged
 

@@ -142,7 +142,8 @@ def test_add_edit_remove_restore_with_history(service: FactBotService) -> None:
     assert isinstance(added, NoteSaved), added
     assert added.action == "added" and added.revision == 1
     assert added.index_version == service.engine.version != first
-    assert any(added.note_id in change for change in added.changes)
+    assert added.changes is not None
+    assert [n.note_id for n in added.changes.notes_of("note_added")] == [added.note_id]
     assert added.sample_question is not None
     sample = run(service.ask(added.sample_question))
     assert added.note_id in [f.id for f in sample.factchecks]

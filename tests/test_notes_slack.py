@@ -40,6 +40,7 @@ from bot.note_records import (
 from bot.service import FactBotService
 from bot.settings import Settings
 from index.verdicts import VERDICTS
+from tests.change_support import note_edits
 from tests.fakes.slack_server import Call, FakeSlack
 from tests.test_slack_app import StubService, block_texts, slack_env
 
@@ -372,7 +373,7 @@ SAVED = NoteSaved(
     verdict="accurate",
     index_version="v-new",
     previous_version="v-old",
-    changes=("notes added: fc-stub",),
+    changes=note_edits("fc-stub"),
     sample_question=QUESTION,
 )
 

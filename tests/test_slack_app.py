@@ -34,6 +34,7 @@ from bot.questions import clean_question
 from bot.service import FactBotService
 from bot.settings import Settings
 from bot.status import DocumentInfo, IndexInfo, ReindexReport
+from tests.change_support import note_edits
 from tests.fakes.slack_server import BOT_USER_ID, Call, FakeSlack
 
 pytestmark = pytest.mark.timeout(60)
@@ -75,7 +76,7 @@ class StubService:
         )
 
     async def reindex(self, actor: str, by: object = None) -> ReindexReport:
-        return ReindexReport("v2", "v1", 1, 0.1, ("no content change",))
+        return ReindexReport(note_edits(), 0.1)
 
 
 def slack_env(fake: FakeSlack, **extra: str) -> dict[str, str]:

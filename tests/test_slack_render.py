@@ -27,6 +27,7 @@ from bot.adapters.slack_render import (
 )
 from bot.answer import Answer, FactCheckRef, Lead, Link, SourceRef
 from bot.status import DocumentInfo, IndexInfo, ReindexReport
+from tests.change_support import note_edits
 from tests.fakes.slack_server import block_kit_problems
 
 FR_QUOTE = (
@@ -325,9 +326,7 @@ def test_huge_lists_and_reports_stay_within_limits() -> None:
     assert len(failure.blocks) <= MAX_BLOCKS
     assert "factchecks/0.md" in sections(failure)[1]
 
-    report = ReindexReport(
-        "v2", "v1", 74, 2.25, tuple(f"notes changed: fc-{i}" for i in range(2000))
-    )
+    report = ReindexReport(note_edits(*(f"fc-{i}" for i in range(2000))), 2.25)
     assert_valid(render_reindex_report(report))
 
 
@@ -398,7 +397,7 @@ def test_sources_lists_documents_and_index() -> None:
 
 
 def test_reindex_report_and_failure() -> None:
-    report = ReindexReport("v2", "v1", 74, 2.24, ("notes changed: fc-13-launch-date",), True)
+    report = ReindexReport(note_edits("fc-13-launch-date"), 2.24, True)
     text = sections(render_reindex_report(report))[0]
     assert text == (
         ":white_check_mark: Index rebuilt in 2.2 s: 74 chunks (version `v1` → `v2`).\n"
@@ -406,7 +405,9 @@ def test_reindex_report_and_failure() -> None:
         "*Changes:*\n"
         "• notes changed: fc-13-launch-date"
     )
-    unchanged = sections(render_reindex_report(ReindexReport("v3", "v2", 74, 1.0, ())))[0]
+    unchanged = sections(
+        render_reindex_report(ReindexReport(note_edits(version="v3", previous="v2"), 1.0))
+    )[0]
     assert unchanged.endswith("*Changes:*\n• no content change")
 
     failure = render_reindex_failure(["factchecks/13.md: unknown verdict 'bogus'"], "v1")

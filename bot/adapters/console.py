@@ -110,5 +110,5 @@ async def _reindex(service: FactBotService) -> str:
         UI,
         version=report.version,
         chunks=report.chunk_count,
-        changes="; ".join(report.changes),
+        changes="; ".join(report.changes.lines(UI)) or text("reindex.no_change", UI),
     )

@@ -407,7 +407,7 @@ def reindex_text(report: ReindexReport, language: Language = "en") -> str:
     head = "✅ " + message("reindex.done", language, report=report)
     if report.coalesced:
         head += "\n" + message("reindex.joined", language)
-    changes = [escape_markdown(c) for c in report.changes] or [
+    changes = [escape_markdown(c) for c in report.changes.lines(language)] or [
         message("reindex.no_change", language)
     ]
     listing = _bullets(changes, MAX_CHANGES, language)

@@ -332,7 +332,9 @@ def render_reindex_report(report: ReindexReport, language: Language = "en") -> S
     head = ":white_check_mark: " + escape(message("reindex.done", language, report=report))
     if report.coalesced:
         head += "\n" + message("reindex.joined", language)
-    changes = [escape(c) for c in report.changes] or [message("reindex.no_change", language)]
+    changes = [escape(c) for c in report.changes.lines(language)] or [
+        message("reindex.no_change", language)
+    ]
     listing = "\n".join(f"• {c}" for c in changes)
     text = f"{head}\n*{message('reindex.changes', language)}*\n{listing}"
     return SlackMessage(clip_mrkdwn(text, FALLBACK_LIMIT), [section(text)])
