@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from index.verdicts import is_warning
 
@@ -19,6 +20,24 @@ SourceKind = Literal["article", "factcheck"]
 class Link:
     title: str
     url: str
+
+    @property
+    def host(self) -> str:
+        return link_host(self.url)
+
+
+def link_host(url: str) -> str:
+    """The host `url` goes to, shown beside a link's title so that a title cannot pass for
+    another site: lower case, an internationalised name in its ASCII (punycode) form; "" when
+    there is none."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:  # not a valid internationalised name: show it, escaped
+        return host.encode("ascii", "backslashreplace").decode("ascii")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ included) that a web page can embed as is. What goes where (README, "ClaimReview
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -31,6 +32,11 @@ JsonObject = dict[str, Any]
 CONTEXT = "https://schema.org"
 LANGUAGES = ("fr", "en")  # one review per note in each, in this order
 
+# Inside `<script type="application/ld+json">` the HTML parser ends the script at `</script`
+# whatever JSON thinks, and `<!--` changes how it reads on: note text holds user input, so these
+# characters are written as JSON escapes, which parse back to the same text.
+_HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
 
 class ClaimReviewError(ValueError):
     """A note cannot be exported; the message names it."""
@@ -39,6 +45,12 @@ class ClaimReviewError(ValueError):
 def claimreview_document(corpus: Corpus, settings: Settings) -> list[JsonObject]:
     """Every note's reviews, with the publisher and URL template `settings` name."""
     return claim_reviews(corpus, settings.factcheck_publisher, settings.claimreview_url)
+
+
+def json_ld(reviews: list[JsonObject]) -> str:
+    """`reviews` as JSON text that a page can embed in a `<script>` element as is: no `<`, `>`
+    or `&` outside an escape (they can only occur inside strings, where `\\u003c` means `<`)."""
+    return json.dumps(reviews, ensure_ascii=False, indent=2).translate(_HTML_SAFE) + "\n"
 
 
 def claim_reviews(corpus: Corpus, publisher: str, url_template: str = "") -> list[JsonObject]:

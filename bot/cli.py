@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
@@ -117,8 +118,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # the last net: never a traceback in a terminal
-        print(f"factbot: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        where = _log_crash(exc)
+        print(f"factbot: unexpected error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
         return EXIT_FAIL
+
+
+def _log_crash(exc: Exception) -> str:
+    """Keep the traceback of an unexpected crash for whoever has to fix it: in the log, or, when
+    the log is an interactive terminal (stderr), in a private file the one line names."""
+    if not sys.stderr.isatty():
+        log.error("unexpected error", exc_info=exc)
+        return ""
+    import tempfile
+    import traceback
+
+    try:
+        fd, name = tempfile.mkstemp(prefix="factbot-crash-", suffix=".log")  # mode 0600
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("".join(traceback.format_exception(exc)))
+    except OSError:
+        return ""
+    return f" (traceback in {name})"
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -428,7 +448,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     or not at all (a temporary file beside it, then renamed over it)."""
     from pathlib import Path
 
-    from bot.claimreview import ClaimReviewError, claimreview_document
+    from bot.claimreview import ClaimReviewError, claimreview_document, json_ld
     from bot.files import write_atomically
 
     if args.export_format != "claimreview":
@@ -440,7 +460,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
         reviews = claimreview_document(_export_corpus(settings), settings)
     except ClaimReviewError as exc:
         raise CliError(f"nothing exported: {exc}") from exc
-    text = json.dumps(reviews, ensure_ascii=False, indent=2) + "\n"
+    text = json_ld(reviews)
     if target is None:
         sys.stdout.write(text)
     else:

@@ -91,16 +91,29 @@ def rebuild(
 
     A notes database that cannot be read fails the build: an index without the chat notes
     would silently undo the moderators' changes."""
+    # The problems are shown in chat: what failed in a moderator's terms (a corpus file named
+    # inside the corpus); the database's address and the server's paths go to the log only.
     try:
         overlay = read_overlay(notes)
     except StorageError as exc:
-        raise ReindexFailed([f"the notes made in chat cannot be read: {exc}"]) from exc
+        log.warning("rebuild: the notes made in chat cannot be read: %s", exc)
+        raise ReindexFailed(
+            ["the notes made in chat cannot be read: the database is unavailable (see the log)"]
+        ) from exc
     try:
         return build_from_corpus(settings, store, embedder, overlay, previous)
     except CorpusInvalid as exc:
-        raise ReindexFailed([str(p) for p in exc.problems]) from exc
+        log.warning(
+            "rebuild: the corpus has %d problem(s): %s",
+            len(exc.problems),
+            "; ".join(str(p) for p in exc.problems),
+        )
+        raise ReindexFailed([p.relative_to(settings.corpus_dir) for p in exc.problems]) from exc
     except (IndexProblem, OSError) as exc:
-        raise ReindexFailed([f"building the index failed: {exc}"]) from exc
+        log.warning("rebuild: building the index failed: %s", exc)
+        raise ReindexFailed(
+            [f"building the index failed on the server ({type(exc).__name__}; see the log)"]
+        ) from exc
 
 
 def load_or_build(

@@ -62,6 +62,7 @@ from index.corpus import (
     served_from,
 )
 from index.note_file import render_note
+from index.text import clean_field
 
 if TYPE_CHECKING:
     from bot.service import FactBotService
@@ -117,8 +118,16 @@ def new_note_id(claim: str, taken: set[str]) -> str:
     return candidate
 
 
-def _clean(value: str) -> str:
-    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+# The form's fields that hold several lines (the others are one line each).
+MULTILINE_FIELDS: frozenset[FormField] = frozenset({"fr", "en", "sources"})
+
+
+def clean_form(form: NoteForm) -> NoteForm:
+    """The form as it is validated and stored: no control, bidi or zero-width characters (a
+    note made in chat never holds what the corpus validator refuses in a file), trimmed."""
+    return NoteForm(
+        *(clean_field(getattr(form, f), f in MULTILINE_FIELDS).strip() for f in FORM_FIELDS)
+    )
 
 
 def note_form(note: FactCheck) -> NoteForm:
@@ -286,7 +295,7 @@ class NoteDesk:
     def _check_and_store(
         self, form: NoteForm, by: Moderator, note_id: str | None
     ) -> _Stored | NoteRejected | NoteUnknown:
-        form = NoteForm(*(_clean(getattr(form, f)) for f in FORM_FIELDS))
+        form = clean_form(form)
         too_long = [
             FormProblem(f, f"{len(getattr(form, f))} characters: at most {FORM_LIMITS[f]}")
             for f in FORM_FIELDS
@@ -351,7 +360,7 @@ class NoteDesk:
                     FormProblem(
                         None,
                         f"the corpus has {theirs} other problem(s), to fix first (see "
-                        f"`factbot corpus check`): {first}",
+                        f"`factbot corpus check`): {first.relative_to(self._corpus_dir)}",
                     )
                 )
             return NoteRejected(tuple(problems))

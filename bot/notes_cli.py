@@ -7,13 +7,14 @@ maintainer can commit them upstream.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from bot.files import write_atomically
 from bot.settings import Settings
 from bot.storage.errors import StorageError
 from bot.storage.notes import NoteRepository
-from index.corpus import NoteOverlay, Problem, check_corpus, file_notes, served_from
+from index.corpus import NoteOverlay, Problem, check_corpus, file_notes, is_note_id, served_from
 
 
 class NotesCliError(Exception):
@@ -42,8 +43,13 @@ def export(settings: Settings, folder: Path) -> int:
     except OSError as exc:
         raise NotesCliError(f"cannot create {folder}: {exc.strerror or exc}") from exc
     files = file_notes(Path(settings.corpus_dir))
+    inside = folder.resolve()
     written = 0
     for change in overlay.notes:
+        if not is_note_id(change.id):
+            # Ids name the files: one from a tampered database could write anywhere.
+            print(f"skipped a note whose id is malformed: {change.id[:80]!r}", file=sys.stderr)
+            continue
         existing = files.get(change.id)
         where = served_from(existing[1] if existing else None, change)
         if where == "file":
@@ -53,6 +59,9 @@ def export(settings: Settings, folder: Path) -> int:
             print(f"{change.id}: removed in chat (revision {change.revision}): delete {name}")
         elif change.text is not None:
             target = folder / (Path(existing[0].path).name if existing else f"{change.id}.md")
+            if target.resolve().parent != inside:  # a symlink out of DIR, say
+                print(f"{change.id}: {target} is outside {folder}; not exported", file=sys.stderr)
+                continue
             _write_atomically(target, change.text)
             print(f"{change.id}: revision {change.revision} -> {target}")
             written += 1

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +19,21 @@ from typing import Any, Literal
 
 import yaml
 
-from index.text import find_normalized, split_sentences
+from index.text import find_normalized, split_sentences, unsafe_character
 from index.verdicts import VERDICTS as VERDICTS  # the verdicts a note may carry (re-exported)
 
 SECTION_HEADINGS = {"fr": "## Français", "en": "## English"}
 ARTICLE_FIELDS = ("id", "title", "language", "published")
 NOTE_FIELDS = ("id", "claim", "verdict", "reviewed", "sources")
+# A note id: letters and digits in groups joined by one `-` or `_` ("fc-13-launch-date"). Ids
+# name files (`factbot notes export`) and travel in commands, so nothing else is allowed in one.
+NOTE_ID = re.compile(r"[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*")
+NOTE_ID_MAX_CHARS = 100
+
+
+def is_note_id(value: str) -> bool:
+    """Whether `value` is a well-formed note id (`NOTE_ID`, at most `NOTE_ID_MAX_CHARS`)."""
+    return len(value) <= NOTE_ID_MAX_CHARS and NOTE_ID.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,14 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
         return f"{where}: {self.message}"
+
+    def relative_to(self, root: str | Path) -> str:
+        """The problem as chat shows it: files named relative to the corpus folder `root`,
+        never where the corpus is on the server."""
+        folder = str(root).rstrip("/")
+        path = "the corpus folder" if self.path == folder else self.path.removeprefix(f"{folder}/")
+        where = f"{path}:{self.line}" if self.line else path
+        return f"{where}: {self.message.replace(f'{folder}/', '')}"
 
 
 class CorpusInvalid(Exception):
@@ -211,8 +230,24 @@ def _paragraphs(body: str) -> tuple[Paragraph, ...]:
     )
 
 
+def _check_characters(rel: str, text: str, problems: list[Problem]) -> None:
+    """One problem for a file holding control, bidi or zero-width characters (the first)."""
+    found = unsafe_character(text)
+    if found is not None:
+        line, char = found
+        problems.append(
+            Problem(
+                rel,
+                f"invisible or control character U+{ord(char):04X} "
+                f"({unicodedata.name(char, 'control')}): remove it",
+                line,
+            )
+        )
+
+
 def _load_document(path: Path, rel: str, problems: list[Problem]) -> Document | None:
     text = path.read_text(encoding="utf-8")
+    _check_characters(rel, text, problems)
     parsed = _split_front_matter(rel, text, problems)
     if parsed is None:
         return None
@@ -274,6 +309,16 @@ def parse_note(
         field = missing[0] if len(missing) == 1 else None
         problems.append(Problem(rel, f"front matter lacks: {', '.join(missing)}", 1, field))
         return None
+    note_id = _as_str(meta["id"])
+    if not is_note_id(note_id):
+        problems.append(
+            Problem(
+                rel,
+                f"id {note_id[:NOTE_ID_MAX_CHARS]!r} is not a note id: letters and digits joined "
+                f"by '-' or '_', at most {NOTE_ID_MAX_CHARS} characters",
+                _field_line(text, "id"),
+            )
+        )
     verdict = _as_str(meta["verdict"])
     if verdict not in VERDICTS:
         problems.append(
@@ -343,7 +388,7 @@ def parse_note(
     if len(problems) > before:
         return None
     return FactCheck(
-        id=_as_str(meta["id"]),
+        id=note_id,
         path=rel,
         claim=claim,
         verdict=verdict,
@@ -471,6 +516,7 @@ def load_corpus(root: str | Path, overlay: NoteOverlay | None = None) -> Corpus:
         except UnicodeDecodeError:
             problems.append(Problem(str(path), "not UTF-8 text"))
             continue
+        _check_characters(str(path), text, problems)
         note = parse_note(text, str(path), article, problems)
         if note is not None:
             file_notes.append((note, text))

@@ -195,3 +195,39 @@ def content_words(text: str) -> tuple[str, ...]:
                 continue
             out.extend(_stem_pair(word))
     return tuple(out)
+
+
+# Characters no form field or corpus file may hold: C0 and C1 controls, the bidi embeddings,
+# overrides and isolates (U+202A–202E, U+2066–2069), the zero-width and direction marks
+# (U+200B–200F), the line and paragraph separators and the byte-order mark. Bidi and zero-width
+# characters make text read as something else (U+202E turns a link title around); newline (and
+# tab, in a file) is the only control character a text may keep.
+_UNSAFE_CHARACTERS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+# Those that separate words: they become a space (a line break in a multi-line field), not nothing.
+_SEPARATORS = frozenset("\t\n\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029")
+
+
+def clean_field(text: str, multiline: bool) -> str:
+    """`text` as a form field keeps it: line breaks made `\\n` (kept only when `multiline`),
+    control, bidi and zero-width characters removed, separators turned into spaces."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+
+    def replace(match: re.Match[str]) -> str:
+        char = match.group()
+        if char in "\n\u2028\u2029":
+            return "\n" if multiline else " "
+        return " " if char in _SEPARATORS else ""
+
+    return _UNSAFE_CHARACTERS.sub(replace, text)
+
+
+def unsafe_character(text: str, allowed: str = "\n\t") -> tuple[int, str] | None:
+    """(line number, character) of the first character of `text` that `clean_field` would
+    remove or change (`allowed` excepted), or None."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        for match in _UNSAFE_CHARACTERS.finditer(line):
+            if match.group() not in allowed:
+                return number, match.group()
+    return None

@@ -330,6 +330,7 @@ async def test_failed_reindex_lists_problems_and_old_index_keeps_serving(
         text = reply.message["content"]
         assert text.startswith(f"❌ Rebuild failed: the previous index (`{before}`) keeps serving.")
         assert "13-launch-date.md" in text and "unknown verdict 'bogus'" in text
+        assert str(corpus_copy) not in text  # named inside the corpus, not where it is on disk
 
         after = await fake.wait_reply(await fake.interact("ask", {"question": LAUNCH_EN}))
         embed = embed_of(after.message)

@@ -314,7 +314,10 @@ def test_sources_embed_lists_documents_and_index() -> None:
         chunk_count=74,
     )
     e = render.sources_embed(info).to_dict()
-    assert "• [Conquête spatiale](https://dexplo.fr/) — `article-fr` (fr)" in e["description"]
+    assert (
+        "• [Conquête spatiale](https://dexplo.fr/) (dexplo.fr) — `article-fr` (fr)"
+        in e["description"]
+    )
     assert "• Space conquest — `article-en` (en)" in e["description"]
     assert e["title"] == "📚 Sources"
     fields = {f["name"]: f["value"] for f in e["fields"]}

@@ -278,7 +278,7 @@ def test_escape_and_slack_to_plain() -> None:
 
 def test_link_rejects_other_schemes() -> None:
     assert link("javascript:alert(1)", "a <b>") == "a &lt;b&gt;"
-    assert link("https://a.b/?x=1&y=2", "t") == "<https://a.b/?x=1&amp;y=2|t>"
+    assert link("https://a.b/?x=1&y=2", "t") == "<https://a.b/?x=1&amp;y=2|t> (a.b)"
 
 
 # ---------------------------------------------------------------------------- limits
@@ -383,7 +383,7 @@ def test_sources_lists_documents_and_index() -> None:
     message = render_sources(info)
     assert_valid(message)
     docs = sections(message)[0]
-    assert "<https://dexplo.fr/|Conquête spatiale> (fr)" in docs
+    assert "<https://dexplo.fr/|Conquête spatiale> (dexplo.fr) (fr)" in docs
     assert "Space &lt;conquest&gt; (en)" in docs
     assert "*Fact-check notes:* 17" in sections(message)[1]
     context = [e["text"] for e in message.blocks[-1]["elements"]]

@@ -32,7 +32,11 @@ GREENS = frozenset(
 )
 
 
-def note_ref(verdict: str, language: Language) -> FactCheckRef:
+def note_ref(
+    verdict: str,
+    language: Language,
+    sources: tuple[tuple[str, str], ...] = (("CNES — DORN", "https://cnes.fr/projets/dorn"),),
+) -> FactCheckRef:
     """A note with `verdict` and no `rating`, so its label is the verdict table's."""
     record = NoteRecord(
         id=f"fc-{verdict}",
@@ -40,7 +44,7 @@ def note_ref(verdict: str, language: Language) -> FactCheckRef:
         verdict=verdict,
         rating=None,
         summaries={"fr": "Seul DORN a volé.", "en": "Only DORN flew."},
-        sources=(("CNES — DORN", "https://cnes.fr/projets/dorn"),),
+        sources=sources,
         digest="",
     )
     return factcheck_ref(record, language)
@@ -108,6 +112,32 @@ def test_sound_verdicts_render_as_sound(name: str) -> None:
     assert plain.startswith("✓ ")
     assert embed.colour is not None and embed.colour.value in GREENS
     assert section.split(" ")[0] in SOUND_SHORTCODES
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_platform_shows_where_a_link_goes(language: Language) -> None:
+    """A source title cannot pass for another site: its host is shown beside it (the plain text
+    shows the whole URL after the title)."""
+    posing = ("svom.cnes.fr — CNES", "https://cnes-svom.example/fr/page?x=1")
+    note = note_ref("outdated", language, (posing,))
+    embed = discord_render.answer_embed(answer_with(note, language))
+    (field,) = embed.fields
+    assert f"[svom.cnes.fr — CNES]({posing[1]}) (cnes-svom.example)" in (field.value or "")
+    page = discord_render.factcheck_embeds([note], None, language)[0]
+    assert "(cnes-svom.example)" in (page.fields[0].value or "")
+    slack = slack_render.render_answer(answer_with(note, language))
+    assert any(
+        "|svom.cnes.fr — CNES> (cnes-svom.example)" in b["text"]["text"]
+        for b in slack.blocks
+        if b["type"] == "section"
+    )
+    listing = slack_render.render_factchecks([note], None, language)
+    assert any(
+        "> (cnes-svom.example)" in b["text"]["text"]
+        for b in listing.blocks
+        if b["type"] == "section"
+    )
+    assert f"svom.cnes.fr — CNES: {posing[1]}" in render_text(language, [], [note])
 
 
 def test_the_validator_lists_the_table_in_order() -> None:

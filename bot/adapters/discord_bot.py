@@ -318,8 +318,9 @@ async def ask(interaction: discord.Interaction[FactBotClient], question: str) ->
     )
     interaction.extras[PUBLIC_PLACEHOLDER] = False
     log.info(
-        "/ask by user %s in guild %s: %s, %d quotes, %d notes (%.0f ms)",
-        interaction.user.id,
+        "/ask by %s (%s) in guild %s: %s, %d quotes, %d notes (%.0f ms)",
+        interaction.user.display_name,
+        user_tag("discord", interaction.user.id),
         interaction.guild_id,
         "refused" if answer.refused else "answered",
         len(answer.sources),
@@ -399,9 +400,10 @@ async def unanswered(
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
     log.info(
-        "/unanswered (%d days) run by %s in guild %s",
+        "/unanswered (%d days) run by %s (%s) in guild %s",
         days,
-        interaction.user.id,
+        interaction.user.display_name,
+        user_tag("discord", interaction.user.id),
         interaction.guild_id,
     )
     try:
@@ -663,8 +665,9 @@ class FactBotClient(discord.Client):
                 embed=embed, mention_author=False, allowed_mentions=NO_MENTIONS, view=buttons
             )
         log.info(
-            "message question by user %s in channel %s: %s",
-            message.author.id,
+            "message question by %s (%s) in channel %s: %s",
+            message.author.display_name,
+            user_tag("discord", message.author.id),
             where.id if isinstance(where, discord.abc.Snowflake) else "?",
             "refused" if answer.refused else "answered",
         )

@@ -144,6 +144,9 @@ def _link(link: Link, limit: int = 200) -> str:
     if not url.startswith(("http://", "https://")):
         return escape_markdown(title)
     text = f"[{escape_markdown(title)}]({url})"
+    host = link.host
+    if host and title != link.url:  # the host beside the title: a title cannot fake a site
+        text += f" ({escape_markdown(host)})"
     return text if dlen(text) <= limit else f"<{url}>" if dlen(url) + 2 <= limit else ""
 
 

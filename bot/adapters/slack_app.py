@@ -72,7 +72,7 @@ from bot.adapters.slack_render import (
 from bot.answer import Language
 from bot.intake import Admission, Admitted, Intake, Kind, Refusal, Request
 from bot.learning import MAX_REPORT_DAYS, LearningLoop, parse_days, vote_line
-from bot.logs import user_tag
+from bot.logs import channel_tag, user_tag
 from bot.messages import text as message
 from bot.note_records import Moderator
 from bot.service import FactBotService, ReindexFailed
@@ -589,7 +589,11 @@ class SlackBot:
             code = _error_code(exc)
             if respond is None or code not in NOT_POSTABLE:
                 raise
-            log.info("slack: cannot post in %s (%s): answering via response_url", channel, code)
+            log.info(
+                "slack: cannot post in %s (%s): answering via response_url",
+                channel_tag("slack", channel, channel.startswith("D")),
+                code,
+            )
             await respond(response_type="in_channel", replace_original=False, **message.payload())
             return None
         return str(posted.get("ts") or "") or None

@@ -60,6 +60,7 @@ from bot.adapters.slack_render import (
     slack_to_plain,
 )
 from bot.answer import Language
+from bot.logs import channel_tag
 from bot.messages import text as message
 from bot.note_records import (
     FORM_FIELDS,
@@ -502,7 +503,11 @@ class SlackNotes:
                 code = str(exc.response.get("error") or "")
                 if code not in _NOT_POSTABLE:
                     raise
-                log.info("slack: cannot post privately in %s (%s): writing a DM", channel, code)
+                log.info(
+                    "slack: cannot post privately in %s (%s): writing a DM",
+                    channel_tag("slack", channel, channel.startswith("D")),
+                    code,
+                )
         await self.bot.client.chat_postMessage(
             channel=user, unfurl_links=False, unfurl_media=False, **reply.payload()
         )

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.answer import Answer, FactCheckRef, Language, Lead, SourceRef
+from bot.answer import Answer, FactCheckRef, Language, Lead, SourceRef, link_host
 from bot.messages import lead_origin
 from bot.messages import text as message
 from bot.status import IndexInfo, ReindexReport
@@ -111,7 +111,7 @@ def clip_mrkdwn(text: str, limit: int) -> str:
 
 
 def link(url: str, title: str) -> str:
-    """A `<url|title>` link, or the escaped title alone when the URL is not http(s)."""
+    """A `<url|title>` link and its host, or the escaped title alone when the URL is not http(s)."""
     if not re.match(r"^https?://", url):
         return escape(title)
     safe_url = (
@@ -121,7 +121,11 @@ def link(url: str, title: str) -> str:
         .replace("|", "%7C")
         .replace(" ", "%20")
     )
-    return f"<{safe_url}|{escape(title) or safe_url}>"
+    shown = f"<{safe_url}|{escape(title) or safe_url}>"
+    host = link_host(url)
+    if host and title and title != url:  # the host beside the title: a title cannot fake a site
+        shown += f" ({escape(host)})"
+    return shown
 
 
 def user_mention(user_id: str | None) -> str | None:

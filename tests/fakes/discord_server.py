@@ -208,6 +208,7 @@ class FakeDiscord:
         self.reject_resumes = 0  # answer the next N RESUMEs with INVALID SESSION (d=false)
         self.commands: dict[int | None, list[dict[str, Any]]] = {}  # guild id (None = global)
         self.threads: dict[int, dict[str, Any]] = {}
+        self.dm_channels: set[int] = set()  # DM channels interactions came from (no guild)
         self.interactions: dict[str, Interaction] = {}
 
         self._ids = itertools.count(1300000000000000001)
@@ -369,7 +370,6 @@ class FakeDiscord:
         msg: dict[str, Any] = {
             "id": str(message_id or self.snowflake()),
             "channel_id": str(channel_id),
-            "guild_id": str(self.guild_id),
             "author": author,
             "content": body.get("content") or "",
             "timestamp": TIMESTAMP,
@@ -385,6 +385,8 @@ class FakeDiscord:
             "type": 19 if body.get("message_reference") else 0,
             "flags": body.get("flags", 0) or 0,
         }
+        if channel_id not in self.dm_channels:
+            msg["guild_id"] = str(self.guild_id)
         if webhook_id is not None:
             msg["webhook_id"] = str(webhook_id)
             msg["application_id"] = str(self.app_id)
@@ -499,20 +501,36 @@ class FakeDiscord:
         channel_id: int | None = None,
         locale: str = "en-US",
         subcommand: str | None = None,
+        dm_channel_id: int | None = None,
     ) -> Interaction:
         """Inject an INTERACTION_CREATE for slash command `command` (as `user_id`); with
-        `subcommand`, for `/command subcommand` (its options nested in a type 1 option)."""
+        `subcommand`, for `/command subcommand` (its options nested in a type 1 option); with
+        `dm_channel_id`, in the user's DM with the bot (no guild, no member)."""
         data = self._command_data(command, subcommand, options)
         payload = self._interaction(
             2,
             data,
-            channel_id=channel_id or self.channel_id,
+            channel_id=dm_channel_id or channel_id or self.channel_id,
             user_id=user_id,
             user_name=user_name,
             permissions=permissions,
             roles=roles,
             locale=locale,
         )
+        if dm_channel_id is not None:
+            self.dm_channels.add(dm_channel_id)
+            for key in ("guild_id", "member", "guild_locale"):
+                payload.pop(key, None)
+            payload["user"] = user_payload(user_id, user_name)
+            payload["channel"] = {
+                "id": str(dm_channel_id),
+                "type": 1,  # DM
+                "recipients": [user_payload(user_id, user_name)],
+                "last_message_id": None,
+            }
+            payload["context"] = 1  # BOT_DM
+            payload["authorizing_integration_owners"] = {"0": str(self.guild_id)}
+            payload["data"].pop("guild_id", None)
         return await self._inject(payload)
 
     async def autocomplete(
