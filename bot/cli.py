@@ -261,9 +261,12 @@ async def _serving(
     service = FactBotService(settings, engine)
     if watch:
         service.start_watching()
+    intake = Intake(service, admission)
+    intake.start_pruning()
     try:
-        yield service, Intake(service, admission)
+        yield service, intake
     finally:
+        await intake.aclose()
         await service.aclose()
 
 

@@ -235,6 +235,17 @@ class ConversationMemory:
         with self._lock:
             self._threads.pop(key, None)
 
+    def prune(self) -> int:
+        """Forget the conversations quiet for longer than `ttl_seconds` (the intake calls this on
+        a timer: a conversation nobody comes back to is not kept until it is evicted); returns
+        how many were forgotten."""
+        now = self._clock()
+        with self._lock:
+            expired = [k for k, t in self._threads.items() if now - t.touched > self.ttl_seconds]
+            for key in expired:
+                del self._threads[key]
+        return len(expired)
+
     def __len__(self) -> int:
         """Conversations held (expired ones included until touched or evicted)."""
         with self._lock:

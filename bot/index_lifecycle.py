@@ -8,7 +8,8 @@ The index package below knows nothing of `Settings`; this module turns them into
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Hashable, Sequence
 from typing import Protocol
 
 from bot.settings import Settings, apply_library_environment
@@ -39,6 +40,46 @@ class ReindexFailed(Exception):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("; ".join(problems))
+
+
+class RetryBackoff:
+    """When something that failed (a notes revision that does not build) may be tried again:
+    `first` seconds after its first failure, then twice as long after each further one, never
+    more than `cap` apart. Anything else (another revision) may be tried at once."""
+
+    def __init__(
+        self, first: float, cap: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.first = max(0.0, first)
+        self.cap = max(self.first, cap)
+        self.clock = clock
+        self.failing: Hashable | None = None
+        self.attempts = 0
+        self.next_at = 0.0
+
+    def ready(self, key: Hashable) -> bool:
+        """True when `key` may be tried now."""
+        return key != self.failing or self.clock() >= self.next_at
+
+    def failed(self, key: Hashable) -> bool:
+        """Record that `key` failed; True when it just started failing (the one time to say
+        so), False for a retry of the same key."""
+        started = key != self.failing
+        if started:
+            self.failing, self.attempts = key, 0
+        self.attempts += 1
+        self.next_at = self.clock() + self.delay
+        return started
+
+    @property
+    def delay(self) -> float:
+        """Seconds between the last failure and the next try."""
+        return min(self.cap, self.first * 2.0 ** (self.attempts - 1))
+
+    def succeeded(self) -> Hashable | None:
+        """Forget the failure; the key that was failing, if any."""
+        key, self.failing, self.attempts = self.failing, None, 0
+        return key
 
 
 def chunking_config(settings: Settings) -> ChunkingConfig:

@@ -6,6 +6,12 @@ An adapter turns what it received into a `Request` and hands it to the `Intake`:
    (`bot/ratelimit.py`) and decides the language once (`bot/language.py`). It is cheap and does no
    I/O, so an adapter can refuse privately before it shows anything public (Discord's "thinking…").
    It returns `Admitted`, or a `Refusal` with its reason and the line to show.
+
+   Volume cannot hurt it: nothing reads more than MAX_QUESTION_CHARS of a request's text (a longer
+   one is refused unread, and observers see it clipped); every refusal (empty, too long,
+   rate-limited) is charged to the user's bucket like a question; and a user is told about a
+   refusal at most once per USER_COOLDOWN_SECONDS (`Refusal.notify`: adapters send nothing when
+   it is False, so a flood gets one reply, not one per message).
 2. `ask`, `factchecks` or `sources(admitted)` does the work through the service.
 
 A question in a conversation (`Request.conversation`: a thread, a DM, the console session) is
@@ -15,7 +21,8 @@ may also give the history itself (`Request.history`, `factbot ask --history`).
 
 Adapters only render what comes back. They call `track_current_task()` first thing for every
 event they handle, so that on shutdown `close()` refuses new requests and `drain()` lets the ones
-in flight finish (bot/cli.py). Every outcome, with its latency, goes to the intake's observers (`IntakeObserver`): the place for a question log, metrics or conversation context to
+in flight finish (bot/cli.py); `start_pruning()` forgets idle rate-limit buckets and quiet
+conversations on a timer until `aclose()`. Every outcome, with its latency, goes to the intake's observers (`IntakeObserver`): the place for a question log, metrics or conversation context to
 attach without touching any adapter. `Request.conversation` (a thread, a DM) is what a
 conversation's history would be keyed on.
 """
@@ -23,6 +30,8 @@ conversation's history would be keyed on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import math
 import secrets
@@ -54,6 +63,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("factbot.intake")
+
+# How often idle rate-limit buckets and quiet conversations are forgotten.
+PRUNE_SECONDS = 60.0
 
 Kind = Literal["ask", "factcheck", "sources"]
 RefusalReason = Literal["empty", "too_long", "rate_limited", "closing"]
@@ -91,12 +103,15 @@ class Admitted:
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a request is not served, and the one line to show its user (in its language)."""
+    """Why a request is not served, and the one line to show its user (in its language).
+    `notify` False: the user was told about a refusal moments ago; show nothing (no reply, no
+    API call), so a flood costs the bot nothing per message."""
 
     reason: RefusalReason
     language: Language
     message: str
     wait_seconds: float = 0.0  # for "rate_limited"
+    notify: bool = True
 
 
 @dataclass(frozen=True)
@@ -153,20 +168,39 @@ class Admission:
         return cls(settings.max_question_chars)
 
     def admit(self, request: Request) -> Admitted | Refusal:
-        # Cleaning comes before the rate limit, so that a typo does not cost the user a turn.
+        # Every request is charged, refused ones included: a flood of empty or huge messages
+        # costs its sender turns, as questions would.
+        key = f"{request.platform}:{request.user}"
+        wait = self.cooldown.hit(key) if self.cooldown is not None else 0.0
         raw = "" if request.kind == "sources" else request.text
         try:
             text = clean_question(raw, self.max_chars, allow_empty=request.kind != "ask")
         except QuestionRejected as exc:
-            language = self.language_of(raw, request)
-            return Refusal(exc.reason, language, exc.message(language))
+            # The language of what fits in the limit: a longer text is never read whole.
+            language = self.language_of(raw[: self.max_chars], request)
+            return Refusal(exc.reason, language, exc.message(language), notify=self._tell(key))
         language = self.language_of(text, request)
-        wait = self.cooldown.hit(f"{request.platform}:{request.user}") if self.cooldown else 0.0
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             line = message("refusal.rate_limited", language, seconds=seconds)
-            return Refusal("rate_limited", language, line, wait)
+            return Refusal("rate_limited", language, line, wait, self._tell(key))
         return Admitted(request, text, language)
+
+    def _tell(self, key: str) -> bool:
+        """Whether this refusal is shown: once per cooldown period and user."""
+        return self.cooldown.tell(key) if self.cooldown is not None else True
+
+    def clipped(self, request: Request) -> Request:
+        """`request` with at most `max_chars` of its text: what observers (the question log)
+        may keep of a request that was refused for its length."""
+        if len(request.text) <= self.max_chars:
+            return request
+        return dataclasses.replace(request, text=request.text[: self.max_chars])
+
+    def prune(self) -> None:
+        """Forget idle rate-limit buckets (called on the intake's timer)."""
+        if self.cooldown is not None:
+            self.cooldown.prune()
 
     @staticmethod
     def language_of(text: str, request: Request) -> Language:
@@ -190,20 +224,21 @@ class Intake:
         self.service = service
         self.admission = admission
         self.observers: list[IntakeObserver] = list(observers)
-        self.memory = memory or ConversationMemory()
+        self.memory = memory if memory is not None else ConversationMemory()
         self.closing = False
         self._in_flight: set[asyncio.Task[object]] = set()
+        self._pruning: asyncio.Task[None] | None = None
 
     def admit(self, request: Request) -> Admitted | Refusal:
         started = time.monotonic()
         decided: Admitted | Refusal
         if self.closing:
-            language = Admission.language_of(request.text, request)
+            language = Admission.language_of(self.admission.clipped(request).text, request)
             decided = Refusal("closing", language, message("refusal.closing", language))
         else:
             decided = self.admission.admit(request)
         if isinstance(decided, Refusal):
-            self._notify(request, decided, time.monotonic() - started)
+            self._notify(self.admission.clipped(request), decided, time.monotonic() - started)
         return decided
 
     async def ask(self, admitted: Admitted) -> Answer:
@@ -239,6 +274,35 @@ class Intake:
         """Admit a question and answer it (for callers with nothing to show in between)."""
         decided = self.admit(request)
         return decided if isinstance(decided, Refusal) else await self.ask(decided)
+
+    # ------------------------------------------------------------------ pruning
+
+    def prune(self) -> None:
+        """Forget idle rate-limit buckets and conversations quiet past their time to live."""
+        self.admission.prune()
+        self.memory.prune()
+
+    def start_pruning(self, every: float = PRUNE_SECONDS) -> None:
+        """Call `prune` every `every` seconds on the running loop, until `aclose`: the maps stay
+        small even when nothing is refused and nobody comes back."""
+        if self._pruning is None or self._pruning.done():
+            self._pruning = asyncio.get_running_loop().create_task(self._prune_every(every))
+
+    async def _prune_every(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                self.prune()
+            except Exception:  # a bug here must not stop the next prune, nor the bot
+                log.exception("pruning the rate limit and conversations failed")
+
+    async def aclose(self) -> None:
+        """Stop the pruning timer (after `drain`, when the process stops)."""
+        task, self._pruning = self._pruning, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     # ------------------------------------------------------------------ shutdown
 

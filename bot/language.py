@@ -7,9 +7,9 @@ words in a French question (or the reverse) do not decide on their own.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from bot.answer import Language
+from index.lru import MiB, memo
 from index.text import fold, plain_quotes
 
 # Words that only one of the two languages uses in questions (accent-folded, no-accent spelling
@@ -40,7 +40,8 @@ _ACCENTS = re.compile(r"[éèêëàâîïôûùüçœæ]")
 _ELISION = re.compile(r"^(?:l|d|qu|j|n|s|c|t|m)'")
 
 
-@lru_cache(maxsize=4096)
+# Keyed on questions (at most MAX_QUESTION_CHARS each, bot/intake.py), bounded in bytes too.
+@memo(capacity=4096, max_bytes=2 * MiB)
 def detect_language(text: str) -> Language:
     """'fr' or 'en' for a chat question: marker words (no-accent French and chat English
     included), French accents and elisions. Ties go to French only when French evidence exists."""

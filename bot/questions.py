@@ -30,8 +30,14 @@ class QuestionRejected(ValueError):
 
 def clean_question(text: str, max_chars: int, allow_empty: bool = False) -> str:
     """Strip control and invisible characters and collapse spaces; reject huge input, and empty
-    input unless `allow_empty` (an optional topic)."""
-    text = unicodedata.normalize("NFC", text or "")
+    input unless `allow_empty` (an optional topic).
+
+    Input longer than `max_chars` as received is rejected before anything reads it: the limit
+    bounds every computation on what a user sends, cleaning included."""
+    text = text or ""
+    if len(text) > max_chars:
+        raise QuestionRejected("too_long", len(text), max_chars)
+    text = unicodedata.normalize("NFC", text)
     text = _CONTROL.sub(" ", text)
     text = " ".join(text.split())
     if not text and not allow_empty:

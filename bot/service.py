@@ -6,7 +6,10 @@
 - reindexing: the index is rebuilt in a worker thread while questions keep being answered from
   the old one, the new one is swapped in with one assignment, and concurrent `/reindex` calls
   share one build;
-- index watching: a rebuild made by another process sharing `INDEX_DIR` is hot-swapped in.
+- index watching: a rebuild made by another process sharing `INDEX_DIR` is hot-swapped in, and a
+  newer notes revision in the database is rebuilt here: a burst of changes once it is quiet for
+  INDEX_REBUILD_DEBOUNCE_SECONDS (one rebuild), and a revision that fails to build is retried
+  less and less often (up to INDEX_RETRY_MAX_SECONDS apart) with one log line, not two a poll.
 
 Users' text reaches it through the intake (`bot/intake.py`), which cleans and rate-limits it.
 It imports neither discord nor slack: adapters call it and render what it returns.
@@ -27,7 +30,7 @@ from bot.batcher import MAX_BATCH, MicroBatcher, worker_plan
 from bot.changes import IndexChanges, diff_indexes
 from bot.conversation import Turn
 from bot.engine import Engine
-from bot.index_lifecycle import ReindexFailed
+from bot.index_lifecycle import ReindexFailed, RetryBackoff
 from bot.moderation import ModeratorCooldown
 from bot.note_records import Moderator
 from bot.notebook import NoteDesk
@@ -48,6 +51,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("factbot.service")
+
+# A watch that keeps seeing newer revisions rebuilds after this many debounce windows anyway.
+MAX_DEBOUNCE_WINDOWS = 10
 
 ReindexResult = Literal["ok", "failed", "coalesced"]
 
@@ -78,6 +84,7 @@ class FactBotService:
         engine: Engine,
         max_batch: int = MAX_BATCH,
         workers: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self._engine = engine
@@ -92,6 +99,12 @@ class FactBotService:
         self._notes_down = False
         # One bucket per moderator for note saves and /reindex (bot/moderation.py).
         self.moderators = ModeratorCooldown.for_settings(settings)
+        self._watch_failing = False
+        # A notes revision that failed to build: retried after one watch interval, then twice
+        # as long each time, up to INDEX_RETRY_MAX_SECONDS.
+        self.retry = RetryBackoff(
+            max(settings.index_watch_seconds, 1.0), settings.index_retry_max_seconds, clock
+        )
         # Moderators' note commands, when the engine reads notes from a database.
         self.notes: NoteDesk | None = (
             NoteDesk(self, engine.notes) if isinstance(engine.notes, NoteRepository) else None
@@ -154,11 +167,14 @@ class FactBotService:
 
     # ------------------------------------------------------------------ reindex
 
-    async def reindex(self, actor: str, by: Moderator | None = None) -> ReindexReport:
+    async def reindex(
+        self, actor: str, by: Moderator | None = None, *, quiet: bool = False
+    ) -> ReindexReport:
         """Rebuild from the corpus; concurrent calls share one build. Raises `ReindexFailed`.
 
         A moderator's `/reindex` passes `by`: it is charged to their cooldown first, and raises
-        `bot.moderation.TooSoon` (nothing rebuilt) when that has run out."""
+        `bot.moderation.TooSoon` (nothing rebuilt) when that has run out. `quiet`: the caller
+        logs a failure itself (the watch, once per failing revision)."""
         if by is not None:
             self.moderators.charge(by)
         if self._reindex_task is not None and not self._reindex_task.done():
@@ -168,17 +184,23 @@ class FactBotService:
             finally:
                 self._notify(lambda o: o.on_reindex(None, "coalesced"))
             return dataclasses.replace(report, coalesced=True)
-        self._reindex_task = asyncio.get_running_loop().create_task(self._reindex(actor))
+        self._reindex_task = asyncio.get_running_loop().create_task(self._reindex(actor, quiet))
         return await asyncio.shield(self._reindex_task)
 
-    async def _reindex(self, actor: str) -> ReindexReport:
+    async def _reindex(self, actor: str, quiet: bool = False) -> ReindexReport:
         old = self._engine
         started = time.perf_counter()
-        log.info("reindex started by %s (serving %s meanwhile)", actor, old.version)
+        log.log(
+            logging.DEBUG if quiet else logging.INFO,
+            "reindex started by %s (serving %s meanwhile)",
+            actor,
+            old.version,
+        )
         try:
             new = await asyncio.to_thread(old.rebuilt)
         except ReindexFailed as exc:
-            log.warning("reindex by %s failed, still serving %s: %s", actor, old.version, exc)
+            if not quiet:
+                log.warning("reindex by %s failed, still serving %s: %s", actor, old.version, exc)
             failed = time.perf_counter() - started
             self._notify(lambda o: o.on_reindex(failed, "failed"))
             raise
@@ -214,17 +236,57 @@ class FactBotService:
                 await self.check_for_new_index()
                 await self.check_for_new_notes()
             except Exception:
-                log.exception(
-                    "checking for a new index or notes failed; still serving %s",
-                    self._engine.version,
-                )
+                # Once with the traceback, then quiet until a check goes through again.
+                if not self._watch_failing:
+                    log.exception(
+                        "checking for a new index or notes failed; still serving %s (said "
+                        "once until it works again)",
+                        self._engine.version,
+                    )
+                self._watch_failing = True
+            else:
+                if self._watch_failing:
+                    log.info("checking for a new index or notes works again")
+                self._watch_failing = False
 
     async def check_for_new_notes(self) -> bool:
         """Rebuild when the notes database has a revision the served index was not built with
-        (a note changed from chat, here or on another host). True when rebuilt."""
+        (a note changed from chat, here or on another host). True when rebuilt.
+
+        Debounced: the revision must stay the same for INDEX_REBUILD_DEBOUNCE_SECONDS first, so
+        a burst of saves is one rebuild. A revision that fails to build is logged once, then
+        retried quietly, less and less often (`retry`), until it builds or a newer one comes."""
         engine = self._engine
         if engine.notes is None:
             return False
+        revision = await self._notes_revision(engine)
+        if revision is None or revision == engine.notes_revision or self._building():
+            return False  # a running build: the next check sees whether it was enough
+        if not self.retry.ready(revision):
+            return False  # failed moments ago: backing off
+        revision = await self._settled(engine, revision)
+        if revision is None or revision == engine.notes_revision or self._building():
+            return False
+        try:
+            await self.reindex(actor=f"notes revision {revision}", quiet=True)
+        except ReindexFailed as exc:
+            if self.retry.failed(revision):
+                log.warning(
+                    "notes revision %d does not build, still serving %s: %s; retrying in %.0f s, "
+                    "then less and less often (at most every %.0f s), without logging each try",
+                    revision,
+                    engine.version,
+                    exc,
+                    self.retry.delay,
+                    self.retry.cap,
+                )
+            return False
+        self.retry.succeeded()
+        return True
+
+    async def _notes_revision(self, engine: Engine) -> int | None:
+        """The database's newest notes revision; None (logged once) while it is unreachable."""
+        assert engine.notes is not None
         try:
             revision = await asyncio.to_thread(engine.notes.revision)
         except StorageError as exc:
@@ -233,19 +295,28 @@ class FactBotService:
                     "notes database unreachable (%s); still serving %s", exc, engine.version
                 )
             self._notes_down = True
-            return False
+            return None
         if self._notes_down:
             log.info("notes database reachable again")
             self._notes_down = False
-        if revision == engine.notes_revision:
-            return False
-        if self._reindex_task is not None and not self._reindex_task.done():
-            return False  # a build is running; the next check sees whether it was enough
-        try:
-            await self.reindex(actor=f"notes revision {revision}")
-        except ReindexFailed:
-            return False  # logged by reindex; retried at the next check
-        return True
+        return revision
+
+    async def _settled(self, engine: Engine, revision: int) -> int | None:
+        """`revision`, or the newer one the database reaches once it has not changed for one
+        debounce window (at most MAX_DEBOUNCE_WINDOWS: a steady stream still gets built)."""
+        window = self.settings.index_rebuild_debounce_seconds
+        if window <= 0:
+            return revision
+        for _ in range(MAX_DEBOUNCE_WINDOWS):
+            await asyncio.sleep(window)
+            latest = await self._notes_revision(engine)
+            if latest is None or latest == revision:
+                return latest
+            revision = latest
+        return revision
+
+    def _building(self) -> bool:
+        return self._reindex_task is not None and not self._reindex_task.done()
 
     async def check_for_new_index(self) -> bool:
         """Swap in the index another process published, if any. True when swapped."""

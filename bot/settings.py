@@ -175,6 +175,10 @@ class Settings:
     tokenizers_parallelism: bool = False
     answer_workers: int = 2
     index_watch_seconds: float = 2.0
+    # A burst of note changes seen by the watch is one rebuild, once quiet for this long.
+    index_rebuild_debounce_seconds: float = 1.0
+    # A notes revision that fails to build is retried less and less often, at most this far apart.
+    index_retry_max_seconds: float = 600.0
     log_level: str = "INFO"
 
     # Chat behaviour shared by the adapters
@@ -263,6 +267,8 @@ class Settings:
             not in _TOKENIZERS_OFF,
             answer_workers=_int(env, "ANSWER_WORKERS", 2, minimum=1),
             index_watch_seconds=_float(env, "INDEX_WATCH_SECONDS", 2.0),
+            index_rebuild_debounce_seconds=_float(env, "INDEX_REBUILD_DEBOUNCE_SECONDS", 1.0),
+            index_retry_max_seconds=_float(env, "INDEX_RETRY_MAX_SECONDS", 600.0),
             log_level=_str(env, "LOG_LEVEL", "INFO").upper(),
             shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 10.0),
             user_cooldown_seconds=_float(env, "USER_COOLDOWN_SECONDS", 5.0),

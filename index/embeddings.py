@@ -19,13 +19,15 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from index.lru import LruCache
+from index.lru import LruCache, MiB
 
 BUNDLED_PREFIX = "bundled:"
 # How vectors are computed: sentence-transformers on torch, or the same model exported to OpenVINO
 # with int8 weights (index/openvino_backend.py). An index records the backend in its model name.
 BACKENDS = ("torch", "openvino-int8")
 DEFAULT_MODEL_CACHE_DIR = Path("var/models")
+# The question-vector cache holds at most this much (EMBED_CACHE_SIZE bounds its entries).
+QUERY_CACHE_BYTES = 8 * MiB
 Vectors = npt.NDArray[np.float32]
 
 
@@ -96,7 +98,8 @@ class Embedder:
         self.max_threads = max(1, max_threads)
         self._set_threads = set_threads
         self._local = threading.local()
-        self._cache: LruCache[str, Vectors] = LruCache(cache_size)
+        # Keyed on question texts: bounded in bytes as well as in entries.
+        self._cache: LruCache[str, Vectors] = LruCache(cache_size, QUERY_CACHE_BYTES)
         self._lock = threading.Lock()
 
     @contextmanager
@@ -139,8 +142,9 @@ class Embedder:
             fresh = self.encode([texts[i] for i in missing], batch_size=max(1, len(missing)))
             with self._lock:
                 for row, i in enumerate(missing):
-                    out[i] = fresh[row]
-                    self._cache.put(texts[i], fresh[row])
+                    # A copy: a row of `fresh` would keep the whole batch's matrix alive.
+                    out[i] = vector = fresh[row].copy()
+                    self._cache.put(texts[i], vector)
         return np.stack([v for v in out if v is not None]).astype(np.float32, copy=False)
 
 

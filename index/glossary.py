@@ -14,6 +14,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from index.lru import MiB, memo
 from index.text import fold, plain_quotes, stemmer
 
 GLOSSARY_PATH = Path(__file__).with_name("data") / "fr_en_glossary.tsv"
@@ -105,7 +106,8 @@ def _words(text: str) -> list[str]:
     return [w for w in out if w not in {"?", "!", ".", ",", ";", ":", "«", "»", '"'}]
 
 
-@lru_cache(maxsize=65536)
+# Keyed on the words of questions: bounded in bytes, not only in entries.
+@memo(capacity=65536, max_bytes=8 * MiB)
 def _stem(word: str) -> str:
     return stemmer("french").stemWord(word)
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import cache, lru_cache
+from functools import cache
 from typing import Protocol
+
+from index.lru import MiB, memo
 
 # A sentence ends at . ! ? or … (optionally followed by closing quotes or brackets), then
 # whitespace, then something that can start a sentence.
@@ -177,7 +179,8 @@ def _stem_pair(word: str) -> tuple[str, ...]:
     return (fr,) if fr == en else (fr, en)
 
 
-@lru_cache(maxsize=8192)
+# Keyed on questions as well as corpus texts: bounded in bytes, not only in entries.
+@memo(capacity=8192, max_bytes=16 * MiB)
 def content_words(text: str) -> tuple[str, ...]:
     """Accent-folded, stemmed content words of `text` (stop words of both languages removed).
 

@@ -111,22 +111,64 @@ def test_topics_may_be_empty_and_sources_ignore_text() -> None:
     assert isinstance(huge, Refusal) and huge.reason == "too_long"
 
 
-def test_rate_limit_is_per_platform_user_and_a_typo_costs_no_turn() -> None:
+def test_rate_limit_is_per_platform_user_and_a_refused_message_costs_a_turn() -> None:
     now = [0.0]
-    admission = chat_admission(now)
-    assert isinstance(admission.admit(ask("   ")), Refusal)  # empty: refused, no turn spent
+    admission = chat_admission(now)  # one question per 10 s
     assert isinstance(admission.admit(ask(ENGLISH)), Admitted)
     limited = admission.admit(ask(FRENCH))
-    assert isinstance(limited, Refusal) and limited.reason == "rate_limited"
-    assert limited.wait_seconds == pytest.approx(10.0)
-    assert limited.language == "fr" and "merci d'attendre 10 s" in limited.message
+    assert isinstance(limited, Refusal) and limited.reason == "rate_limited" and limited.notify
+    # Charged too: the wait counts this message (one period for the turn spent, one for it).
+    assert limited.wait_seconds == pytest.approx(20.0)
+    assert limited.language == "fr" and "merci d'attendre 20 s" in limited.message
     assert isinstance(admission.admit(ask(ENGLISH, user="U2")), Admitted)
     assert isinstance(admission.admit(ask(ENGLISH, platform="discord")), Admitted)
     now[0] = 9.2
-    english = admission.admit(ask(ENGLISH))
-    assert isinstance(english, Refusal) and "please wait 1 s" in english.message  # rounded up
-    now[0] = 20.0
+    again = admission.admit(ask(ENGLISH))
+    assert isinstance(again, Refusal) and again.reason == "rate_limited"
+    assert not again.notify  # told 9.2 s ago: nothing is sent
+    now[0] = 10.5
+    told = admission.admit(ask(ENGLISH))
+    # The debt stops at one burst: a flood cannot lock its sender out for longer.
+    assert isinstance(told, Refusal) and told.notify and "please wait 20 s" in told.message
+    now[0] = 30.5
     assert isinstance(admission.admit(ask(ENGLISH)), Admitted)
+
+
+def test_an_empty_question_charges_the_bucket() -> None:
+    now = [0.0]
+    admission = chat_admission(now)  # one question per 10 s
+    empty = admission.admit(ask("   "))
+    assert isinstance(empty, Refusal) and empty.reason == "empty" and empty.notify
+    limited = admission.admit(ask(ENGLISH))
+    assert isinstance(limited, Refusal) and limited.reason == "rate_limited"
+    assert not limited.notify  # the empty one was told a moment ago
+    now[0] = 100.0
+    assert isinstance(admission.admit(ask(ENGLISH)), Admitted)
+
+
+def test_a_flood_of_refused_messages_is_told_once_per_period() -> None:
+    now = [0.0]
+    admission = chat_admission(now, per_seconds=5.0, burst=3)
+    flood = [ask("x" * 40_000), ask(""), ask("y" * 600), ask(ENGLISH)] * 75
+    told = [r for r in map(admission.admit, flood) if isinstance(r, Refusal) and r.notify]
+    assert len(told) == 1 and told[0].reason == "too_long"
+    assert "40000 characters long; the limit is 500" in told[0].message
+    now[0] = 5.0  # one period later: the next refusal is told again
+    later = admission.admit(ask(""))
+    assert isinstance(later, Refusal) and later.notify
+    assert isinstance(admission.admit(ask(ENGLISH, user="U2")), Admitted)  # others unaffected
+
+
+def test_a_refused_text_is_read_no_further_than_the_limit() -> None:
+    recorder = Recorder()
+    intake = Intake(StubService(), Admission(500), [recorder])
+    # French within the limit, English beyond it: only the first 500 characters are read.
+    refusal = intake.admit(ask("é" * 499 + " " + "what is the " * 1000))
+    assert isinstance(refusal, Refusal) and refusal.reason == "too_long"
+    assert refusal.language == "fr"
+    assert "Cette question fait 12500 caractères" in refusal.message
+    ((seen, _, _),) = recorder.seen
+    assert seen.text == "é" * 499 + " "  # what the question log may keep: the limit, no more
 
 
 def test_local_admission_has_no_rate_limit() -> None:

@@ -68,9 +68,9 @@ def test_cooldown_bucket() -> None:
     cd = Cooldown(per_seconds=10, burst=2, clock=lambda: now[0])
     assert cd.hit("u") == 0.0 and cd.hit("u") == 0.0
     wait = cd.hit("u")
-    assert wait == pytest.approx(10.0)
+    assert wait == pytest.approx(20.0)  # the refused call is charged too
     assert cd.hit("other") == 0.0
-    now[0] = 10.0
+    now[0] = 20.0
     assert cd.hit("u") == 0.0
     assert Cooldown(per_seconds=0).hit("u") == 0.0
 

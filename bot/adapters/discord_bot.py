@@ -226,7 +226,8 @@ async def _admit(
     interaction: discord.Interaction[FactBotClient], kind: Kind, typed: str = ""
 ) -> Admitted | None:
     """The intake's admission of this command, or None after telling the user privately why
-    not (empty or too long, or their rate limit is running)."""
+    not (empty or too long, or their rate limit is running); told moments ago, nothing is sent
+    (Discord then shows the user alone that the command did not respond)."""
     request = Request(
         "discord",
         str(interaction.user.id),
@@ -242,7 +243,8 @@ async def _admit(
     )
     decided = interaction.client.intake.admit(request)
     if isinstance(decided, Refusal):
-        await send_ephemeral(interaction, decided.message)
+        if decided.notify:
+            await send_ephemeral(interaction, decided.message)
         return None
     return decided
 
@@ -647,9 +649,12 @@ class FactBotClient(discord.Client):
         )
         admitted = self.intake.admit(request)
         if isinstance(admitted, Refusal):
-            await message.reply(
-                admitted.message, mention_author=False, allowed_mentions=NO_MENTIONS
-            )
+            # Told moments ago: nothing at all, not even a reaction (an API call per message of
+            # a flood, and rate-limited per channel by Discord itself).
+            if admitted.notify:
+                await message.reply(
+                    admitted.message, mention_author=False, allowed_mentions=NO_MENTIONS
+                )
             return
         thread = None if in_own_thread else await self._open_thread(message, admitted.text)
         where: discord.abc.Messageable = thread or message.channel

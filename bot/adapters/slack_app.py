@@ -549,10 +549,13 @@ class SlackBot:
         thread_ts: str | None = None,
     ) -> Admitted | None:
         """The intake's admission, or None after telling the user (ephemeral) why not: through
-        the command's `respond`, else in the request's channel (and thread)."""
+        the command's `respond`, else in the request's channel (and thread); nothing when they
+        were told moments ago (`Refusal.notify`)."""
         decided = self.intake.admit(request)
         if not isinstance(decided, Refusal):
             return decided
+        if not decided.notify:
+            return None  # told moments ago: a flood gets one notice, not one per message
         emoji = ":pencil2:"
         if decided.reason == "rate_limited":
             log.info(
