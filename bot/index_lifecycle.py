@@ -35,10 +35,12 @@ class NoteSource(Protocol):
 
 
 class ReindexFailed(Exception):
-    """The rebuild failed; the old index keeps serving. `problems` are one line each."""
+    """The rebuild failed; the old index keeps serving. `problems` are one line each, fit for
+    chat; `detail` is for the log only (server paths, the database's address)."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], detail: str | None = None) -> None:
         self.problems = problems
+        self.detail = detail or "; ".join(problems)
         super().__init__("; ".join(problems))
 
 
@@ -134,26 +136,27 @@ def rebuild(
     would silently undo the moderators' changes."""
     # The problems are shown in chat: what failed in a moderator's terms (a corpus file named
     # inside the corpus); the database's address and the server's paths go to the log only.
+    # Whoever reports the failure logs `detail` (once: the watch retries a failing revision
+    # quietly), so nothing is logged here.
     try:
         overlay = read_overlay(notes)
     except StorageError as exc:
-        log.warning("rebuild: the notes made in chat cannot be read: %s", exc)
         raise ReindexFailed(
-            ["the notes made in chat cannot be read: the database is unavailable (see the log)"]
+            ["the notes made in chat cannot be read: the database is unavailable (see the log)"],
+            f"the notes made in chat cannot be read: {exc}",
         ) from exc
     try:
         return build_from_corpus(settings, store, embedder, overlay, previous)
     except CorpusInvalid as exc:
-        log.warning(
-            "rebuild: the corpus has %d problem(s): %s",
-            len(exc.problems),
-            "; ".join(str(p) for p in exc.problems),
-        )
-        raise ReindexFailed([p.relative_to(settings.corpus_dir) for p in exc.problems]) from exc
-    except (IndexProblem, OSError) as exc:
-        log.warning("rebuild: building the index failed: %s", exc)
         raise ReindexFailed(
-            [f"building the index failed on the server ({type(exc).__name__}; see the log)"]
+            [p.relative_to(settings.corpus_dir) for p in exc.problems],
+            f"the corpus has {len(exc.problems)} problem(s): "
+            + "; ".join(str(p) for p in exc.problems),
+        ) from exc
+    except (IndexProblem, OSError) as exc:
+        raise ReindexFailed(
+            [f"building the index failed on the server ({type(exc).__name__}; see the log)"],
+            f"building the index failed: {exc}",
         ) from exc
 
 

@@ -124,7 +124,8 @@ class ModeratorCooldown:
     def __init__(
         self, per_seconds: float, burst: int, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._cooldown = Cooldown(per_seconds, burst, clock)
+        # A refused save keeps nothing and costs nothing: moderators are few and named.
+        self._cooldown = Cooldown(per_seconds, burst, clock, charge_refused=False)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> ModeratorCooldown:

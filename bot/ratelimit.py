@@ -30,7 +30,8 @@ class Cooldown:
 
     `hit(key)` charges one token and returns 0.0 when the call may proceed, else the seconds to
     wait. A refused call is charged too, down to `-burst` tokens: flooding lengthens the wait, by
-    at most `burst` more periods.
+    at most `burst` more periods (unless `charge_refused` is False: then a refused call costs
+    nothing, for callers whose refusals cannot flood, such as moderators' saves).
     """
 
     def __init__(
@@ -39,8 +40,10 @@ class Cooldown:
         burst: int = 1,
         clock: Callable[[], float] = time.monotonic,
         max_keys: int = DEFAULT_MAX_KEYS,
+        charge_refused: bool = True,
     ) -> None:
         self.per_seconds = max(0.0, per_seconds)
+        self.charge_refused = charge_refused
         self.burst = max(1, burst)
         self.max_keys = max(1, max_keys)
         self._clock = clock
@@ -57,7 +60,8 @@ class Cooldown:
             if bucket.tokens >= 1.0:
                 bucket.tokens -= 1.0
                 return 0.0
-            bucket.tokens = max(-float(self.burst), bucket.tokens - 1.0)
+            if self.charge_refused:
+                bucket.tokens = max(-float(self.burst), bucket.tokens - 1.0)
             return (1.0 - bucket.tokens) * self.per_seconds
 
     def tell(self, key: str) -> bool:

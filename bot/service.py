@@ -200,7 +200,9 @@ class FactBotService:
             new = await asyncio.to_thread(old.rebuilt)
         except ReindexFailed as exc:
             if not quiet:
-                log.warning("reindex by %s failed, still serving %s: %s", actor, old.version, exc)
+                log.warning(
+                    "reindex by %s failed, still serving %s: %s", actor, old.version, exc.detail
+                )
             failed = time.perf_counter() - started
             self._notify(lambda o: o.on_reindex(failed, "failed"))
             raise
@@ -276,7 +278,7 @@ class FactBotService:
                     "then less and less often (at most every %.0f s), without logging each try",
                     revision,
                     engine.version,
-                    exc,
+                    exc.detail,
                     self.retry.delay,
                     self.retry.cap,
                 )
