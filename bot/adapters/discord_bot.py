@@ -38,6 +38,7 @@ from discord.http import Route
 from bot.adapters import AdapterStartError, discord_feedback, discord_notes
 from bot.adapters import discord_render as render
 from bot.answer import Language
+from bot.community import Community
 from bot.intake import Admission, Admitted, Intake, Kind, Refusal, Request
 from bot.learning import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
 from bot.logs import user_tag
@@ -386,7 +387,8 @@ async def unanswered(
         interaction.guild_id,
     )
     try:
-        report = await learning.report(days)
+        # This server's questions only (guild_only: there is one).
+        report = await learning.report(days, Community("discord", str(interaction.guild_id)))
     except StorageError as exc:
         log.warning("/unanswered: %s", exc)
         await send_ephemeral(interaction, text("report.unavailable", language))

@@ -69,6 +69,7 @@ from bot.adapters.slack_render import (
     submitted_reason,
 )
 from bot.answer import Language
+from bot.community import Community
 from bot.intake import Admission, Admitted, Intake, Kind, Refusal, Request
 from bot.learning import MAX_REPORT_DAYS, LearningLoop, parse_days, vote_line
 from bot.logs import user_tag
@@ -133,6 +134,20 @@ NOT_POSTABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 HUMAN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 OWNED_THREADS = 10_000
 SEEN_EVENTS = 2_000
+
+
+# Conversations that are nobody's community: a DM, a group DM.
+PRIVATE_TYPES = frozenset({"im", "mpim"})
+
+
+def _is_dm(command: dict[str, Any]) -> bool:
+    """A slash command typed in a DM or group DM (DM channel ids start with D)."""
+    name = str(command.get("channel_name") or "")
+    return (
+        str(command.get("channel_id") or "").startswith("D")
+        or name == "directmessage"
+        or name.startswith("mpdm-")
+    )
 
 
 def _api_base(url: str) -> str:
@@ -478,7 +493,8 @@ class SlackBot:
             "slack",
             user,
             slack_to_plain(text),
-            guild=event.get("team"),
+            # A DM is no workspace's to read (bot/community.py).
+            guild=None if event.get("channel_type") in PRIVATE_TYPES else event.get("team"),
             channel=channel,
             conversation=thread_ts or (channel if event.get("channel_type") == "im" else None),
         )
@@ -523,7 +539,7 @@ class SlackBot:
             command["user_id"],
             slack_to_plain(command.get("text", "")),
             kind,
-            guild=command.get("team_id"),
+            guild=None if _is_dm(command) else command.get("team_id"),
             channel=command["channel_id"],
         )
 
@@ -706,7 +722,9 @@ class SlackBot:
             return
         log.info("slack: /unanswered (%d days) run by %s", days, who)
         try:
-            report = await self.learning.report(days)
+            # This workspace's questions only (never another's, nor anyone's DMs).
+            team = Community("slack", str(command.get("team_id") or ""))
+            report = await self.learning.report(days, team)
         except StorageError as exc:
             log.warning("slack: /unanswered: %s", exc)
             down = render_notice(message("report.unavailable", "en"), ":warning:")

@@ -25,9 +25,10 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
+from bot.community import Community
 from bot.storage.database import Database
 from bot.storage.errors import StorageError
 from bot.storage.hashing import UserHasher, load_key
@@ -78,6 +79,14 @@ def utcnow() -> datetime:
 def as_utc(value: datetime) -> datetime:
     """SQLite gives naive datetimes back; every stored time is UTC."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def in_community(community: Community) -> Any:
+    """The question rows of one server or workspace (a DM's row has no community: never)."""
+    return and_(
+        question_log.c.platform == community.platform,
+        question_log.c.guild_id == community.id,
+    )
 
 
 def _clip(value: str | int | None, limit: int) -> str | None:
@@ -182,7 +191,9 @@ class Store:
                     "asked_at": asked_at or self._clock(),
                     "platform": platform,
                     "guild_id": _clip(guild_id, MAX_ID),
-                    "channel_id": _clip(channel_id, MAX_ID),
+                    # A DM (no server or workspace) keeps no channel: a DM channel id
+                    # identifies its user, and the user hash already says whose row it is.
+                    "channel_id": _clip(channel_id, MAX_ID) if guild_id is not None else None,
                     "user_hash": self._hash(platform, user_id),
                     "question": _clip(question, MAX_QUESTION),
                     "language": language,
