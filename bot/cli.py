@@ -500,6 +500,7 @@ async def _serve_async(settings: Settings, targets: list[str]) -> None:
         monitoring = await start_monitoring(settings, service, intake, targets)
         if monitoring.metrics is not None:
             learning.vote_listeners.append(monitoring.metrics.count_vote)
+            monitoring.metrics.watch_store(learning.store.stats)
         stopping = asyncio.Event()
         _stop_on_signals(intake, stopping, monitoring.begin_shutdown)
         # One intake for both transports: one rate limit per user of each platform.

@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from bot.storage.errors import SchemaTooNew, StorageError, StoreUnavailable
@@ -61,6 +70,16 @@ def describe(exc: BaseException) -> str:
     inner = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     lines = [line.strip() for line in str(inner).splitlines() if line.strip()]
     return lines[0] if lines else type(inner).__name__
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Does `exc` say the database cannot be reached or written now (down, locked, disk full,
+    read-only, connection lost), as opposed to a statement or a row it will never take?"""
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OSError)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

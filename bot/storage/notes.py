@@ -27,7 +27,7 @@ from bot.note_records import Action
 from bot.storage.database import Database
 from bot.storage.hashing import UserHasher, load_key
 from bot.storage.schema import note_revisions, question_log
-from bot.storage.store import as_utc, in_community, utcnow
+from bot.storage.store import as_utc, in_community, storable_text, utcnow
 from index.corpus import ChatNote, NoteOverlay
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ class NoteRepository:
             "action": action,
             "body": body,
             "base_digest": base_digest,
-            "author_name": author_name.strip()[:MAX_AUTHOR] or "?",
+            "author_name": storable_text(author_name).strip()[:MAX_AUTHOR] or "?",
             "author_hash": self._hasher()(platform, user_id),
             "platform": platform,
             "created_at": self._clock(),

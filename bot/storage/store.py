@@ -17,6 +17,7 @@ returns `VoteOutcome.UNAVAILABLE` and a thread look-up answers from memory.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import threading
 from collections.abc import Callable, Iterable
@@ -26,10 +27,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, delete, func, select
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.community import Community
-from bot.storage.database import Database
+from bot.storage.database import Database, is_outage
 from bot.storage.errors import StorageError
 from bot.storage.hashing import UserHasher, load_key
 from bot.storage.schema import OUTCOMES, answer_votes, bot_threads, question_log
@@ -89,10 +90,22 @@ def in_community(community: Community) -> Any:
     )
 
 
+# What a database cannot or should not hold: lone surrogates (not encodable as UTF-8: the row
+# would fail on every try), NUL (PostgreSQL refuses it in text) and the other control characters
+# (tab and newline are kept: they are text).
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """`text` as it is stored: without lone surrogates, NUL or other control characters. Every
+    text the store writes goes through here."""
+    return _UNSTORABLE.sub("", text)
+
+
 def _clip(value: str | int | None, limit: int) -> str | None:
     if value is None:
         return None
-    text = str(value)
+    text = storable_text(str(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -127,8 +140,13 @@ class Store:
             batch_size=batch_size,
             interval=interval,
             retry_max=retry_max,
-            periodic=self._scheduled_purge,
-            period=purge_every,
+        )
+        # The retention purge runs on its own timer thread: a writer stuck on a batch (or
+        # waiting for the database) never holds it back.
+        self._purge_every = purge_every
+        self._stop_purging = threading.Event()
+        self._purger = threading.Thread(
+            target=self._purge_loop, name="factbot-store-purge", daemon=True
         )
         self._started = False
 
@@ -155,6 +173,7 @@ class Store:
         if not self._started:
             self._started = True
             self._writer.start()
+            self._purger.start()
         return self._writer.wait_ready(wait) if wait > 0 else self._writer.stats().state == "up"
 
     # ------------------------------------------------------------------ hot path
@@ -351,6 +370,25 @@ class Store:
             self._threads.clear()  # forgotten in memory too; re-read from the database
         return PurgeResult(questions, votes, threads)
 
+    def _purge_loop(self) -> None:
+        """Purge now, then every `purge_every` seconds, until the store closes; a failed purge
+        is tried again within the hour."""
+        while True:
+            wait = self._purge_every
+            try:
+                self._scheduled_purge()
+            except (StorageError, SQLAlchemyError, OSError) as exc:
+                wait = min(self._purge_every, 3600.0)
+                # The writer already said once that the database is down: no second line.
+                up = self._writer.stats().state == "up"
+                log.log(
+                    logging.WARNING if up else logging.INFO,
+                    "storage: the retention purge failed (%s); trying again later",
+                    self._describe(exc),
+                )
+            if self._stop_purging.wait(wait):
+                return
+
     def _scheduled_purge(self) -> None:
         result = self.purge()
         if result.questions or result.threads:
@@ -365,18 +403,15 @@ class Store:
     # ------------------------------------------------------------------ writer side
 
     def _write(self, ops: list[Op]) -> None:
+        """Insert `ops`. An outage is raised as `StoreUnavailable` (the writer keeps the rows
+        and retries); anything else as it is (the writer writes the rows one by one and drops
+        those the database will not take)."""
         try:
             self._insert(ops)
-        except (IntegrityError, DataError) as exc:
-            # One bad row must not block the others forever: write them one by one.
-            log.warning("storage: a batch was refused (%s); writing its rows one by one", exc.orig)
-            for op in ops:
-                try:
-                    self._insert([op])
-                except (IntegrityError, DataError) as row_exc:
-                    log.warning("storage: dropped one %s row: %s", op[0], row_exc.orig)
-        except SQLAlchemyError as exc:
-            raise self.database.unavailable(exc) from exc
+        except (SQLAlchemyError, OSError) as exc:
+            if is_outage(exc):
+                raise self.database.unavailable(exc) from exc
+            raise
 
     def _insert(self, ops: list[Op]) -> None:
         questions = [row for kind, row in ops if kind == "question"]
@@ -413,5 +448,8 @@ class Store:
     def close(self, timeout: float = 5.0) -> int:
         """Flush (at most `timeout` s), stop the writer, release connections; rows left unwritten."""
         left = self._writer.close(timeout) if self._started else len(self._writer.pending())
+        self._stop_purging.set()
+        if self._purger.is_alive():
+            self._purger.join(timeout=max(1.0, timeout))
         self.database.dispose()
         return left
