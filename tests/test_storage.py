@@ -591,6 +591,33 @@ def questions_of(store: Store) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+def test_the_sqlite_file_and_its_folder_are_owner_only(
+    tmp_path: Path, open_store: Callable[..., Store]
+) -> None:
+    folder = tmp_path / "var"
+    store = open_store(f"sqlite:///{folder / 'factbot.db'}")
+    log_some(store, 1)
+    assert store.flush(timeout=30)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    files = sorted(p.name for p in folder.iterdir())
+    assert "factbot.db" in files and "factbot.db-wal" in files
+    for name in files:
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
+
+
+def test_a_dm_keeps_no_channel_id(database_url: str, open_store: Callable[..., Store]) -> None:
+    """A DM channel id identifies one user: a question in a DM is stored without it."""
+    store = open_store(database_url)
+    store.log_question(
+        platform="discord", user_id=USER, question="in a DM", outcome="refused", channel_id=777
+    )
+    log_some(store, 1)  # in a server: its channel is kept
+    assert store.flush(timeout=30)
+    dm, server = questions_of(store)
+    assert (dm["guild_id"], dm["channel_id"]) == (None, None)
+    assert (server["guild_id"], server["channel_id"]) == ("42", "43")
+
+
 def test_a_full_buffer_drops_the_oldest_rows_and_counts_them(
     tmp_path: Path, open_store: Callable[..., Store], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import stat
 import threading
 import time
 from pathlib import Path
@@ -72,6 +74,34 @@ def describe(exc: BaseException) -> str:
     return lines[0] if lines else type(inner).__name__
 
 
+_warned_folders: set[Path] = set()  # said once per process
+
+
+def private_file(path: Path) -> None:
+    """Make the SQLite file owner-only before SQLite opens it: its folder is created 0700 (var/
+    on a fresh clone), the file 0600 (SQLite gives its -wal and -shm files the file's mode). A
+    file of ours found readable by others is made 0600; a folder that already existed is left
+    as it is (it may be shared, as /tmp is), with a warning when others can read it."""
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+    elif (
+        folder.is_dir()
+        and stat.S_IMODE(folder.stat().st_mode) & 0o077
+        and folder not in _warned_folders
+    ):
+        _warned_folders.add(folder)
+        log.warning(
+            "storage: %s, the database's folder, is open to other users (mode %o): chmod 700 it",
+            folder,
+            stat.S_IMODE(folder.stat().st_mode),
+        )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.close(fd)
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        os.chmod(path, 0o600)
+
+
 def is_outage(exc: BaseException) -> bool:
     """Does `exc` say the database cannot be reached or written now (down, locked, disk full,
     read-only, connection lost), as opposed to a statement or a row it will never take?"""
@@ -131,10 +161,9 @@ class Database:
     def _sqlite_engine(self) -> Engine:
         database = self.url.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            # The folder is created (var/ on a fresh clone); an unwritable one fails later, in
-            # ensure_ready, with one line.
+            # An unwritable folder fails later, in ensure_ready, with one line.
             with contextlib.suppress(OSError):
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                private_file(Path(database))
         engine = create_engine(self.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
         def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

@@ -379,10 +379,10 @@ class Store:
                 self._scheduled_purge()
             except (StorageError, SQLAlchemyError, OSError) as exc:
                 wait = min(self._purge_every, 3600.0)
-                # The writer already said once that the database is down: no second line.
-                up = self._writer.stats().state == "up"
+                # An outage (down, locked) is the writer's to report, once: no second line.
+                outage = isinstance(exc, StorageError) or is_outage(exc)
                 log.log(
-                    logging.WARNING if up else logging.INFO,
+                    logging.INFO if outage else logging.WARNING,
                     "storage: the retention purge failed (%s); trying again later",
                     self._describe(exc),
                 )
