@@ -26,6 +26,7 @@ from bot.answer import Language
 from bot.community import Community
 from bot.intake import Admitted, Intake
 from bot.messages import text as message
+from bot.privacy import MemberPrivacy
 from bot.question_log import QuestionLog
 from bot.storage import Store, VoteOutcome
 from bot.storage.grouping import Encode
@@ -50,6 +51,7 @@ class LearningLoop:
     def __init__(self, store: Store, encode: Encode) -> None:
         self.store = store
         self.question_log = QuestionLog(store)
+        self.privacy = MemberPrivacy(store)  # /privacy: what is kept about a member, erasing it
         self._encode = encode
         # Told of every vote recorded (platform, +1 or -1): the metrics count them.
         self.vote_listeners: list[Callable[[str, int], None]] = []

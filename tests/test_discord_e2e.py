@@ -474,6 +474,7 @@ async def test_global_sync_without_guild_ids(
             "ask",
             "factcheck",
             "note",
+            "privacy",
             "reindex",
             "sources",
             "unanswered",

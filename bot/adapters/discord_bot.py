@@ -35,7 +35,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.adapters import AdapterStartError, discord_feedback, discord_notes
+from bot.adapters import AdapterStartError, discord_feedback, discord_notes, discord_privacy
 from bot.adapters import discord_render as render
 from bot.answer import Language
 from bot.community import Community
@@ -406,6 +406,7 @@ COMMANDS: tuple[app_commands.Command[Any, ..., None] | app_commands.Group, ...] 
     reindex,
     unanswered,
     discord_notes.note,  # /note add|edit|remove|show|history (moderators)
+    discord_privacy.privacy,  # /privacy: what is kept about the member, and erase it
 )
 
 
@@ -541,6 +542,7 @@ class FactBotClient(discord.Client):
     async def on_interaction(self, interaction: discord.Interaction[FactBotClient]) -> None:
         await discord_feedback.on_interaction(interaction)
         await discord_notes.on_interaction(interaction)
+        await discord_privacy.on_interaction(interaction)
 
     async def on_message(self, message: discord.Message) -> None:
         me = self.user

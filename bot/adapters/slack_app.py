@@ -52,6 +52,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.adapters import AdapterStartError
 from bot.adapters.slack_notes import SlackNotes
+from bot.adapters.slack_privacy import SlackPrivacy
 from bot.adapters.slack_render import (
     REASON_CALLBACK,
     VOTE_ACTION,
@@ -228,6 +229,7 @@ class SlackBot:
         self.bot_user_id = ""
         self.bot_id = ""
         self.notes = SlackNotes(self)  # /note: its modal and buttons (bot/adapters/slack_notes.py)
+        self.privacy = SlackPrivacy(self)  # /privacy and its erase button (slack_privacy.py)
         self._register()
 
     # ------------------------------------------------------------------ lifecycle
@@ -357,6 +359,7 @@ class SlackBot:
         app.error(self._on_error)
         self._register_feedback()
         self.notes.register(app)
+        self.privacy.register(app)
 
     # ------------------------------------------------------------------ slash commands
 
@@ -444,6 +447,10 @@ class SlackBot:
     @_command("/note")
     async def _on_note(self, command: dict[str, Any], respond: AsyncRespond) -> None:
         await self.notes.command(command, respond)
+
+    @_command("/privacy")
+    async def _on_privacy(self, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await self.privacy.command(command, respond)
 
     async def _is_moderator(self, user: str) -> bool:
         """Listed in SLACK_MODERATOR_IDS, or a workspace admin/owner per users.info (not cached,

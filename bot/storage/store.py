@@ -33,7 +33,7 @@ from bot.community import Community
 from bot.storage.database import Database, is_outage
 from bot.storage.errors import StorageError
 from bot.storage.hashing import UserHasher, load_key
-from bot.storage.schema import OUTCOMES, answer_votes, bot_threads, question_log
+from bot.storage.schema import OUTCOMES, answer_votes, bot_threads, note_revisions, question_log
 from bot.storage.writer import BatchWriter, WriterStats
 
 if TYPE_CHECKING:
@@ -59,6 +59,16 @@ class VoteOutcome(StrEnum):
     CHANGED = "changed"  # 👍 became 👎 or the reverse
     EXPIRED = "expired"  # unknown answer, or older than LOG_RETENTION_DAYS
     UNAVAILABLE = "unavailable"  # the database cannot be reached now
+
+
+@dataclass(frozen=True)
+class MemberRows:
+    """What the store holds about one member, found by their keyed hash: their questions and
+    their votes, and the note revisions credited to them (moderators' published work)."""
+
+    questions: int
+    votes: int
+    note_revisions: int = 0
 
 
 @dataclass(frozen=True)
@@ -353,6 +363,39 @@ class Store:
         self.database.ensure_ready()
         with self.database.reading() as conn:
             return int(conn.execute(select(func.count()).select_from(question_log)).scalar_one())
+
+    # ------------------------------------------------------------------ one member's data
+
+    def member_rows(self, platform: str, user_id: str | int) -> MemberRows:
+        """Count what is kept about one member (their buffered rows written first)."""
+        user_hash = self._hash(platform, user_id)
+        self._writer.flush(timeout=5.0)
+        q, v, n = question_log, answer_votes, note_revisions
+        self.database.ensure_ready()
+        with self.database.reading() as conn:
+
+            def count(table: Any, column: Any) -> int:
+                query = select(func.count()).select_from(table).where(column == user_hash)
+                return int(conn.execute(query).scalar_one())
+
+            return MemberRows(
+                count(q, q.c.user_hash), count(v, v.c.user_hash), count(n, n.c.author_hash)
+            )
+
+    def erase_member(self, platform: str, user_id: str | int) -> MemberRows:
+        """Delete one member's questions (with every vote on their answers) and their votes;
+        returns what was deleted. Note revisions are not touched (bot/privacy.py says why)."""
+        user_hash = self._hash(platform, user_id)
+        # Their rows still in the buffer are written first, so that none arrives afterwards.
+        self._writer.flush(timeout=5.0)
+        q, v = question_log, answer_votes
+        self.database.ensure_ready()
+        with self.database.writing() as conn, conn.begin():
+            theirs = select(q.c.answer_id).where(q.c.user_hash == user_hash)
+            conn.execute(delete(v).where(v.c.answer_id.in_(theirs)))
+            votes = conn.execute(delete(v).where(v.c.user_hash == user_hash)).rowcount
+            questions = conn.execute(delete(q).where(q.c.user_hash == user_hash)).rowcount
+        return MemberRows(questions, votes)
 
     # ------------------------------------------------------------------ retention
 
