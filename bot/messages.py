@@ -497,10 +497,8 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "privacy.confirm_yes": {"fr": "Effacer", "en": "Erase"},
     "privacy.confirm_no": {"fr": "Annuler", "en": "Cancel"},
     "privacy.erased": {
-        "fr": "Effacé : {questions} question(s), {votes} vote(s), {subscriptions} "
-        "abonnement(s).",
-        "en": "Erased: {questions} question(s), {votes} vote(s), {subscriptions} "
-        "subscription(s).",
+        "fr": "Effacé : {questions} question(s), {votes} vote(s), {subscriptions} abonnement(s).",
+        "en": "Erased: {questions} question(s), {votes} vote(s), {subscriptions} subscription(s).",
     },
     "privacy.unavailable": {
         "fr": "Impossible de lire vos données pour le moment (base de données injoignable) — "
