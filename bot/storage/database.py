@@ -74,28 +74,20 @@ def describe(exc: BaseException) -> str:
     return lines[0] if lines else type(inner).__name__
 
 
-_warned_folders: set[Path] = set()  # said once per process
-
-
 def private_file(path: Path) -> None:
-    """Make the SQLite file owner-only before SQLite opens it: its folder is created 0700 (var/
-    on a fresh clone), the file 0600 (SQLite gives its -wal and -shm files the file's mode). A
-    file of ours found readable by others is made 0600; a folder that already existed is left
-    as it is (it may be shared, as /tmp is), with a warning when others can read it."""
+    """Make the SQLite file owner-only before SQLite opens it: the file is created 0600 (SQLite
+    gives its -wal and -shm files the file's mode), and a file of ours found open to others is
+    made 0600. Its folder, when created here, is 0700; the project's own `var/` (often created
+    first by the index build) is made 0700 too when it is ours. Any other existing folder is
+    left as it is: it may be shared (/tmp)."""
     folder = path.parent
     if not folder.exists():
         folder.mkdir(parents=True, mode=0o700)
-    elif (
-        folder.is_dir()
-        and stat.S_IMODE(folder.stat().st_mode) & 0o077
-        and folder not in _warned_folders
-    ):
-        _warned_folders.add(folder)
-        log.warning(
-            "storage: %s, the database's folder, is open to other users (mode %o): chmod 700 it",
-            folder,
-            stat.S_IMODE(folder.stat().st_mode),
-        )
+    elif folder.name == "var" and folder.is_dir():
+        info = folder.stat()
+        mode = stat.S_IMODE(info.st_mode)
+        if info.st_uid == os.getuid() and mode & 0o077 and not mode & stat.S_ISVTX:
+            os.chmod(folder, 0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
     os.close(fd)
     if stat.S_IMODE(path.stat().st_mode) & 0o077:

@@ -50,6 +50,7 @@ MAX_VOTE_REASON = 300
 MAX_LEAD = 2000
 MAX_ID = 64
 ANSWER_ID_LENGTH = 16  # secrets.token_urlsafe(12)
+FIRST_PURGE_WITHIN = 60.0  # seconds after the start: not racing the start-up's first writes
 
 
 class VoteOutcome(StrEnum):
@@ -414,8 +415,10 @@ class Store:
         return PurgeResult(questions, votes, threads)
 
     def _purge_loop(self) -> None:
-        """Purge now, then every `purge_every` seconds, until the store closes; a failed purge
-        is tried again within the hour."""
+        """Purge soon after the start (within a minute), then every `purge_every` seconds, until
+        the store closes; a failed purge is tried again within the hour."""
+        if self._stop_purging.wait(min(self._purge_every, FIRST_PURGE_WITHIN)):
+            return
         while True:
             wait = self._purge_every
             try:
