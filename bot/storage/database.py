@@ -82,7 +82,7 @@ def private_file(path: Path) -> None:
     left as it is: it may be shared (/tmp)."""
     folder = path.parent
     if not folder.exists():
-        folder.mkdir(parents=True, mode=0o700)
+        folder.mkdir(parents=True, mode=0o700, exist_ok=True)  # exist_ok: a racing process
     elif folder.name == "var" and folder.is_dir():
         info = folder.stat()
         mode = stat.S_IMODE(info.st_mode)

@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.community import Community
 from bot.storage.database import Database, is_outage
-from bot.storage.errors import StorageError
+from bot.storage.errors import StorageError, StoreUnavailable
 from bot.storage.hashing import UserHasher, load_key
 from bot.storage.schema import OUTCOMES, answer_votes, bot_threads, note_revisions, question_log
 from bot.storage.writer import BatchWriter, WriterStats
@@ -370,7 +370,7 @@ class Store:
     def member_rows(self, platform: str, user_id: str | int) -> MemberRows:
         """Count what is kept about one member (their buffered rows written first)."""
         user_hash = self._hash(platform, user_id)
-        self._writer.flush(timeout=5.0)
+        self._flush_for_member()
         q, v, n = question_log, answer_votes, note_revisions
         self.database.ensure_ready()
         with self.database.reading() as conn:
@@ -383,12 +383,18 @@ class Store:
                 count(q, q.c.user_hash), count(v, v.c.user_hash), count(n, n.c.author_hash)
             )
 
+    def _flush_for_member(self) -> None:
+        """Write what is buffered first (a member's latest rows with the rest), briefly: a chat
+        button has seconds to answer. A database the writer found down is one line at once."""
+        if self._writer_blocked():
+            raise StoreUnavailable(f"the database {self.database.display_url} is unreachable now")
+        self._writer.flush(timeout=2.0)
+
     def erase_member(self, platform: str, user_id: str | int) -> MemberRows:
         """Delete one member's questions (with every vote on their answers) and their votes;
         returns what was deleted. Note revisions are not touched (bot/privacy.py says why)."""
         user_hash = self._hash(platform, user_id)
-        # Their rows still in the buffer are written first, so that none arrives afterwards.
-        self._writer.flush(timeout=5.0)
+        self._flush_for_member()
         q, v = question_log, answer_votes
         self.database.ensure_ready()
         with self.database.writing() as conn, conn.begin():
