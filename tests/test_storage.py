@@ -604,6 +604,17 @@ def test_the_sqlite_file_and_its_folder_are_owner_only(
     for name in files:
         assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
 
+    # The project's var/ made first by someone else (the index build) is made owner-only too;
+    # any other folder is left as it is (it may be shared).
+    for name, expected in (("var", 0o700), ("shared", 0o755)):
+        other = tmp_path / "again" / name
+        other.mkdir(parents=True, mode=0o755)
+        other.chmod(0o755)
+        again = open_store(f"sqlite:///{other / 'factbot.db'}")
+        assert again.flush(timeout=30)
+        assert stat.S_IMODE(other.stat().st_mode) == expected, name
+        assert stat.S_IMODE((other / "factbot.db").stat().st_mode) == 0o600
+
 
 def test_a_dm_keeps_no_channel_id(database_url: str, open_store: Callable[..., Store]) -> None:
     """A DM channel id identifies one user: a question in a DM is stored without it."""
