@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
@@ -91,6 +92,12 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="questions refused and answers voted down, grouped")
     rep.add_argument("--days", type=int, default=7, help="the last N days (default: 7)")
     rep.add_argument("--json", action="store_true", help="print JSON")
+
+    forget = sub.add_parser(
+        "forget", help="erase one chat member's questions and votes (a data-erasure request)"
+    )
+    forget.add_argument("user_id", metavar="USER_ID", help="their Discord or Slack user id")
+    forget.add_argument("--platform", choices=("discord", "slack"), required=True)
 
     exp = sub.add_parser("export", help="export the fact-check notes")
     exp_sub = exp.add_subparsers(dest="export_format", metavar="FORMAT")
@@ -184,6 +191,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _report(settings, args.days, args.json)
     if command == "notes":
         return _notes(settings, args)
+    if command == "forget":
+        return _forget(settings, args.user_id, args.platform)
     if command == "export":
         return _export(settings, args)
     raise CliError(f"unknown command {command!r}", EXIT_USAGE)
@@ -419,7 +428,8 @@ def _report(settings: Settings, days: int, as_json: bool) -> int:
     try:
         database = Database(settings.database_url)
         try:
-            report = build_report(database, days, question_encoder(settings))
+            # The operator on the host reads every community's questions (the report says so).
+            report = build_report(database, days, question_encoder(settings), community=None)
         finally:
             database.dispose()
     except StorageError as exc:
@@ -427,6 +437,40 @@ def _report(settings: Settings, days: int, as_json: bool) -> int:
     except ModelUnavailable as exc:
         raise CliError(str(exc)) from exc
     print(json.dumps(report.to_json(), ensure_ascii=False) if as_json else report.render_text())
+    return EXIT_OK
+
+
+def _forget(settings: Settings, user_id: str, platform: str) -> int:
+    """Erase one member's questions and votes, found by the keyed hash of their id made with
+    this host's key; one line with what was erased (the id itself is never printed or logged)."""
+    from bot.logs import user_tag
+    from bot.privacy import MemberPrivacy, PrivacyUnavailable
+    from bot.storage import StorageError, Store
+
+    user_id = user_id.strip()
+    if not re.fullmatch(r"[A-Za-z0-9]{1,64}", user_id):
+        raise CliError(
+            f"USER_ID must be a {platform} user id (letters and digits, as the platform shows "
+            "it: Discord > Copy User ID, Slack > profile > Copy member ID)",
+            EXIT_USAGE,
+        )
+    try:
+        store = Store.from_settings(settings)
+    except StorageError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    try:
+        privacy = MemberPrivacy(store)
+        kept = privacy.kept_now(platform, user_id)
+        erased = privacy.erase_now(platform, user_id)
+    except PrivacyUnavailable as exc:
+        raise CliError(f"nothing erased: {exc}") from exc
+    finally:
+        store.close()
+    print(
+        f"{platform} {user_tag(platform, user_id)}: erased {erased.questions} question(s) and "
+        f"{erased.votes} vote(s), {erased.subscriptions} subscription(s); "
+        f"{kept.note_revisions} note revision(s) they made as a moderator kept (published work)"
+    )
     return EXIT_OK
 
 
@@ -522,6 +566,7 @@ async def _serve_async(settings: Settings, targets: list[str]) -> None:
         monitoring = await start_monitoring(settings, service, intake, targets)
         if monitoring.metrics is not None:
             learning.vote_listeners.append(monitoring.metrics.count_vote)
+            monitoring.metrics.watch_store(learning.store.stats)
         stopping = asyncio.Event()
         _stop_on_signals(intake, stopping, monitoring.begin_shutdown)
         # One intake for both transports: one rate limit per user of each platform.

@@ -15,6 +15,7 @@ worker thread; the question log itself (`QuestionLog`, an intake observer) only 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import OrderedDict
@@ -22,8 +23,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.answer import Language
+from bot.community import Community
 from bot.intake import Admitted, Intake
 from bot.messages import text as message
+from bot.privacy import MemberPrivacy
 from bot.question_log import QuestionLog
 from bot.storage import Store, VoteOutcome
 from bot.storage.grouping import Encode
@@ -48,6 +51,7 @@ class LearningLoop:
     def __init__(self, store: Store, encode: Encode) -> None:
         self.store = store
         self.question_log = QuestionLog(store)
+        self.privacy = MemberPrivacy(store)  # /privacy: what is kept about a member, erasing it
         self._encode = encode
         # Told of every vote recorded (platform, +1 or -1): the metrics count them.
         self.vote_listeners: list[Callable[[str, int], None]] = []
@@ -108,10 +112,15 @@ class LearningLoop:
                 listener(platform, vote)
         return outcome
 
-    async def report(self, days: int) -> Report:
-        """The moderators' report for the last `days` days (raises `StorageError` when the
-        database cannot be read). Reading and grouping (the embedding model) run in a thread."""
-        return await asyncio.to_thread(build_report, self.store.database, days, self._encode)
+    async def report(self, days: int, community: Community) -> Report:
+        """The moderators' report for the last `days` days, over `community`'s questions only
+        (the caller's server or workspace; never DMs). Raises `StorageError` when the database
+        cannot be read. Reading and grouping (the embedding model) run in a thread."""
+        return await asyncio.to_thread(
+            functools.partial(
+                build_report, self.store.database, days, self._encode, community=community
+            )
+        )
 
     # ------------------------------------------------------------------ threads
 

@@ -486,6 +486,60 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "fr": "Usage : /unanswered [jours], avec un nombre de jours de 1 à {most}.",
         "en": "Usage: /unanswered [days], with a number of days from 1 to {most}.",
     },
+    # ---------------------------------------------------------------- members' data (/privacy)
+    "privacy.kept": {
+        "fr": "Ce que factbot garde sur vous : {questions} question(s), {votes} vote(s) 👍/👎, "
+        "{subscriptions} abonnement(s).",
+        "en": "What factbot keeps about you: {questions} question(s), {votes} 👍/👎 vote(s), "
+        "{subscriptions} subscription(s).",
+    },
+    "privacy.retention": {
+        "fr": "Questions et votes sont effacés automatiquement après {days} jours.",
+        "en": "Questions and votes are deleted automatically after {days} days.",
+    },
+    "privacy.logging_off": {
+        "fr": "Ce bot n'enregistre plus les questions ; ce qui reste est effaçable ici.",
+        "en": "This bot no longer logs questions; what is left can be erased here.",
+    },
+    "privacy.hashed": {
+        "fr": "Votre identifiant n'est jamais enregistré, seulement une empreinte chiffrée "
+        "(HMAC) ; les modérateurs de votre serveur voient les questions sans réponse, pas "
+        "qui les a posées.",
+        "en": "Your user id is never stored, only a keyed hash (HMAC); your server's "
+        "moderators see unanswered questions, not who asked them.",
+    },
+    "privacy.notes_kept": {
+        "fr": "Les {revisions} modification(s) de notes que vous avez faites comme modérateur "
+        "restent signées de votre nom : c'est un travail publié.",
+        "en": "The {revisions} note change(s) you made as a moderator keep your name: they are "
+        "published work.",
+    },
+    "privacy.erase_hint": {
+        "fr": "« Effacer mes données » supprime vos questions et vos votes, tout de suite et "
+        "définitivement.",
+        "en": "“Erase my data” deletes your questions and votes, now and for good.",
+    },
+    "privacy.erase_button": {"fr": "Effacer mes données", "en": "Erase my data"},
+    "privacy.confirm_title": {"fr": "Tout effacer ?", "en": "Erase everything?"},
+    "privacy.confirm_text": {
+        "fr": "Vos questions et vos votes seront supprimés définitivement.",
+        "en": "Your questions and votes will be deleted for good.",
+    },
+    "privacy.confirm_yes": {"fr": "Effacer", "en": "Erase"},
+    "privacy.confirm_no": {"fr": "Annuler", "en": "Cancel"},
+    "privacy.erased": {
+        "fr": "Effacé : {questions} question(s), {votes} vote(s), {subscriptions} abonnement(s).",
+        "en": "Erased: {questions} question(s), {votes} vote(s), {subscriptions} subscription(s).",
+    },
+    "privacy.unavailable": {
+        "fr": "Impossible de lire vos données pour le moment (base de données injoignable) — "
+        "réessayez plus tard.",
+        "en": "Can't reach your data right now (the database is unreachable) — try again later.",
+    },
+    "privacy.disabled": {
+        "fr": "Ce bot ne garde rien sur vous : il n'a pas de journal des questions.",
+        "en": "This bot keeps nothing about you: it has no question log.",
+    },
 }
 
 

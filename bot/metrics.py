@@ -52,7 +52,7 @@ from prometheus_client import (
     ProcessCollector,
 )
 from prometheus_client.aiohttp import make_aiohttp_handler
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from bot.settings import Settings
@@ -278,6 +278,11 @@ class Metrics:
         """A transport connected again after losing its connection (`TransportLink` calls it)."""
         self.reconnects.labels(platform).inc()
 
+    def watch_store(self, stats: Callable[[], StoreCounts]) -> None:
+        """Export the question log's lost rows, read from `stats()` (the store's writer
+        stats) at scrape time."""
+        self.registry.register(_StoreCollector(stats))
+
 
 def _unix_time(value: str | float | datetime | None) -> float | None:
     if value is None:
@@ -406,6 +411,35 @@ def _safe(check: ConnectionCheck) -> bool:
     except Exception:  # a broken check reads as "down", never as a 500 from the probe
         log.warning("health check %r failed", check, exc_info=True)
         return False
+
+
+class StoreCounts(Protocol):
+    """What the metrics read of the store's writer (`bot.storage.writer.WriterStats`)."""
+
+    @property
+    def dropped(self) -> int: ...
+    @property
+    def rejected(self) -> int: ...
+
+
+class _StoreCollector(Collector):
+    """Rows of the question log lost, by why: the buffer was full during an outage, or the
+    database would not take the row (written alone, it still failed: dropped, never retried)."""
+
+    def __init__(self, stats: Callable[[], StoreCounts]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterable[CounterMetricFamily]:
+        stats = self._stats()
+        lost = CounterMetricFamily(
+            "factbot_store_rows_dropped",
+            "Question-log rows dropped: buffer_full (an outage outlasted the buffer) or "
+            "unwritable (the database refused the row for a reason that is not an outage).",
+            labels=["reason"],
+        )
+        lost.add_metric(["buffer_full"], float(stats.dropped))
+        lost.add_metric(["unwritable"], float(stats.rejected))
+        yield lost
 
 
 class _HealthCollector(Collector):

@@ -46,11 +46,14 @@ class NoteForm:
 @dataclass(frozen=True)
 class Moderator:
     """Who makes a change: the raw user id is only hashed (keyed) before it is stored; the
-    display name is kept with the change, for attribution."""
+    display name is kept with the change, for attribution. `community` is the server (Discord
+    guild id) or workspace (Slack team id) they act from: the save report's sample question is
+    drawn from that community's questions only (None: from none)."""
 
     platform: str  # "discord" | "slack" | "cli"
     user_id: str
     name: str
+    community: str | None = None
 
 
 @dataclass(frozen=True)

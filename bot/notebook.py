@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from bot.answer import Language
+from bot.community import community_of
 from bot.index_lifecycle import ReindexFailed
 from bot.note_records import (
     FORM_FIELDS,
@@ -341,7 +342,7 @@ class NoteDesk:
         log.info(
             "note %s %s by %s (%s): revision %d", note_id, action, by.name, by.platform, revision
         )
-        return _Stored(note_id, action, revision, form.claim, form.verdict, form)
+        return _Stored(note_id, action, revision, form.claim, form.verdict, form, by)
 
     def _validate(self, overlay: NoteOverlay, change: ChatNote) -> NoteRejected | None:
         """The corpus validator's verdict on the corpus as it would be with `change`."""
@@ -378,7 +379,7 @@ class NoteDesk:
             note_id, "removed", None, base, by.platform, by.user_id, by.name
         )
         log.info("note %s removed by %s (%s): revision %d", note_id, by.name, by.platform, revision)
-        return _Stored(note_id, "removed", revision, note.claim, None, note_form(note))
+        return _Stored(note_id, "removed", revision, note.claim, None, note_form(note), by)
 
     async def _publish(self, stored: _Stored, language: Language) -> NoteSaved:
         """Rebuild until the served index holds `stored` (a build that was already running when
@@ -413,16 +414,20 @@ class NoteDesk:
 
     async def _sample_question(self, stored: _Stored, language: Language) -> str | None:
         """A question the new index answers with this note (for an added or edited note): one
-        the community asked and the bot refused, best of all; else the claim or the note's
-        first sentence asked as a question."""
+        the saver's community asked and the bot refused, best of all (never another server's or
+        workspace's, nor a DM); else the claim or the note's first sentence asked as a
+        question."""
         if stored.action == "removed":
             return None
-        try:
-            asked = await asyncio.to_thread(
-                self.repository.unanswered, SAMPLE_DAYS, SAMPLE_CANDIDATES
-            )
-        except StorageError:
-            asked = []
+        community = community_of(stored.by.platform, stored.by.community)
+        asked: list[str] = []
+        if community is not None:
+            try:
+                asked = await asyncio.to_thread(
+                    self.repository.unanswered, SAMPLE_DAYS, SAMPLE_CANDIDATES, community
+                )
+            except StorageError:
+                asked = []
         body = stored.form.fr if language == "fr" else stored.form.en
         first = re.split(r"(?<=[.!?])\s", body.strip(), maxsplit=1)[0]
         own = [c.strip().rstrip(".") + " ?" for c in (stored.claim, first)]
@@ -455,6 +460,7 @@ class _Stored:
     claim: str
     verdict: str | None
     form: NoteForm
+    by: Moderator
 
 
 @dataclasses.dataclass(frozen=True)

@@ -475,6 +475,7 @@ async def test_global_sync_without_guild_ids(
             "ask",
             "factcheck",
             "note",
+            "privacy",
             "reindex",
             "sources",
             "unanswered",

@@ -124,7 +124,16 @@ def test_invite_url_needs_an_id() -> None:
 def test_reindex_is_hidden_and_guild_only_in_the_synced_payload() -> None:
     client = discord_bot.make_client(settings(), NO_SERVICE)
     commands = {c.name: c.to_dict(client.tree) for c in client.tree.get_commands()}
-    assert sorted(commands) == ["ask", "factcheck", "note", "reindex", "sources", "unanswered"]
+    assert sorted(commands) == [
+        "ask",
+        "factcheck",
+        "note",
+        "privacy",
+        "reindex",
+        "sources",
+        "unanswered",
+    ]
+    assert commands["privacy"].get("default_member_permissions") is None  # every member
     for moderators_only in ("reindex", "unanswered", "note"):
         assert commands[moderators_only]["default_member_permissions"] == 1 << 5
         assert commands[moderators_only]["contexts"] == [0]  # guild only

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import cli
+from bot.community import Community
 from bot.note_records import (
     Moderator,
     NoteForm,
@@ -42,6 +43,7 @@ SOURCES = "Élysée — state visit | https://www.elysee.fr/\nhttps://www.afp.co
 T = TypeVar("T")
 ALICE = Moderator("discord", "1400000000000000001", "alice")
 BOB = Moderator("slack", "U0BOB", "bob")
+ALICE_IN_A = Moderator("discord", "1400000000000000001", "alice", "guild-A")
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -201,34 +203,41 @@ def test_add_edit_remove_restore_with_history(service: FactBotService) -> None:
 def test_the_sample_question_is_one_the_community_asked_and_the_bot_refused(
     service: FactBotService,
 ) -> None:
-    """The learning loop closed: the report names a refused question the new note answers."""
+    """The learning loop closed: the report names a refused question the new note answers,
+    asked in the saver's own server: never another server's, a Slack workspace's or a DM."""
     asked = "xi etait a paris et nice ?"
+    elsewhere = "xi etait en visite a paris et a nice ?"  # nearer still, but not theirs to read
     assert run(service.ask(asked)).refused
     store = Store.from_settings(service.settings)
     store.start(wait=10)
     try:
         now = datetime.now(UTC)
-        for minutes_ago, question, outcome in (
-            (3, asked, "refused"),
-            (2, "et la meteo a pekin demain ?", "refused"),
-            (1, "quand part chang'e 6 ?", "answered"),
-            (40 * 24 * 60, "xi etait a lyon ?", "refused"),  # older than the sample looks
+        for minutes_ago, question, outcome, platform, guild in (
+            (6, elsewhere, "refused", "discord", "guild-B"),
+            (5, elsewhere, "refused", "discord", None),  # a DM
+            (4, elsewhere, "refused", "slack", "guild-A"),  # a workspace with the same id
+            (3, asked, "refused", "discord", "guild-A"),
+            (2, "et la meteo a pekin demain ?", "refused", "discord", "guild-A"),
+            (1, "quand part chang'e 6 ?", "answered", "discord", "guild-A"),
+            (40 * 24 * 60, "xi etait a lyon ?", "refused", "discord", "guild-A"),  # too old
         ):
             store.log_question(
-                platform="discord",
+                platform=platform,
                 user_id="u1",
                 question=question,
                 outcome=outcome,
+                guild_id=guild,
                 asked_at=now - timedelta(minutes=minutes_ago),
             )
         assert store.flush(timeout=30)
     finally:
         store.close()
-    assert desk_of(service).repository.unanswered(30, 10) == [
+    in_a = Community("discord", "guild-A")
+    assert desk_of(service).repository.unanswered(30, 10, in_a) == [
         "et la meteo a pekin demain ?",
         asked,
     ]
-    added = run(desk_of(service).save(good_form(), ALICE))
+    added = run(desk_of(service).save(good_form(), ALICE_IN_A))
     assert isinstance(added, NoteSaved)
     assert added.sample_question == asked
     assert not run(service.ask(asked)).refused

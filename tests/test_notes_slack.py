@@ -41,7 +41,7 @@ from bot.service import FactBotService
 from bot.settings import Settings
 from index.verdicts import VERDICTS
 from tests.change_support import note_edits
-from tests.fakes.slack_server import Call, FakeSlack
+from tests.fakes.slack_server import TEAM_ID, Call, FakeSlack
 from tests.test_slack_app import StubService, block_texts, slack_env
 
 pytestmark = pytest.mark.timeout(900)
@@ -417,7 +417,8 @@ async def test_a_slow_save_closes_the_modal_and_reports_in_a_dm_where_the_bot_ca
         assert "Index rebuilt: v-old → v-new" in "\n".join(block_texts(report))
     ((form, by, note_id),) = desk.saved
     assert form == FILLED and note_id is None
-    assert by == Moderator("slack", MOD, MOD_NAME)
+    # The workspace comes along: the save's sample question is drawn from its questions only.
+    assert by == Moderator("slack", MOD, MOD_NAME, TEAM_ID)
     assert SAVE_ACK_WITHIN < 3
 
 

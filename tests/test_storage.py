@@ -22,6 +22,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
+from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.storage import Database, SchemaTooNew, Store, StoreUnavailable, VoteOutcome
 from bot.storage.database import head_revision
@@ -484,6 +485,148 @@ def test_a_locked_sqlite_database_delays_rows_without_losing_them(
     assert wait_until(lambda: len(storage_lines(caplog)) >= 2, timeout=30)
     lines = storage_lines(caplog)
     assert len(lines) == 2 and "locked" in lines[0] and "reachable again" in lines[1]
+
+
+def test_a_lone_surrogate_and_control_characters_are_removed_before_storing(
+    database_url: str, open_store: Callable[..., Store]
+) -> None:
+    store = open_store(database_url)
+    store.log_question(
+        platform="slack",
+        user_id="U1",
+        question="bad \ud800text\x00 with\x07 bell\nand a line",
+        outcome="rejected",
+        reason="too\udfff long",
+    )
+    log_some(store, 2)
+    assert store.flush(timeout=30)
+    rows = questions_of(store)
+    assert [r["question"] for r in rows] == [
+        "bad text with bell\nand a line",
+        "question 0",
+        "question 1",
+    ]
+    assert rows[0]["reason"] == "too long"
+
+
+def test_a_row_the_database_will_not_take_is_dropped_counted_and_the_rest_written(
+    database_url: str,
+    open_store: Callable[..., Store],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Whatever slips past the cleaning (here: a lone surrogate, the cleaning switched off),
+    one row the database refuses for a reason that is not an outage never stops the writer."""
+    monkeypatch.setattr("bot.storage.store.storable_text", lambda text: text, raising=False)
+    store = open_store(database_url, batch_size=500)
+    before = log_some(store, 3)
+    bad = store.log_question(
+        platform="discord", user_id=USER, question="lone \ud800 surrogate", outcome="refused"
+    )
+    after = log_some(store, 3)
+    assert store.flush(timeout=30), "the writer is stuck on the bad row"
+    assert [r["answer_id"] for r in questions_of(store)] == before + after
+    assert bad not in {r["answer_id"] for r in questions_of(store)}
+    stats = store.stats()
+    assert stats.rejected == 1 and stats.state == "up" and stats.buffered == 0
+    (dropped,) = [line for line in storage_lines(caplog) if "cannot be written" in line]
+    assert "1 row(s) dropped so far" in dropped
+    metrics = Metrics(process=False)
+    metrics.watch_store(store.stats)
+    lost = metrics.registry.get_sample_value
+    assert lost("factbot_store_rows_dropped_total", {"reason": "unwritable"}) == 1
+    assert lost("factbot_store_rows_dropped_total", {"reason": "buffer_full"}) == 0
+    # And the writer goes on: later rows, and votes, still arrive.
+    (later,) = log_some(store, 1)
+    assert store.flush(timeout=30)
+    assert store.record_vote(later, "voter", 1) is VoteOutcome.RECORDED
+
+
+def test_the_purge_runs_while_the_writer_is_stuck(
+    database_url: str, open_store: Callable[..., Store]
+) -> None:
+    """The retention purge has its own timer: a write that never returns cannot hold it."""
+    store = open_store(database_url, purge_every=0.05, retention_days=90)
+    release = threading.Event()
+    stuck = threading.Event()
+
+    def never_returns(ops: list[Any]) -> None:
+        stuck.set()
+        release.wait(60)
+
+    monkeypatch_write(store, never_returns)
+    try:
+        log_some(store, 1)
+        assert stuck.wait(30)
+        old = datetime.now(UTC) - timedelta(days=91)
+        with store.database.writing() as conn, conn.begin():
+            conn.execute(
+                question_log.insert(),
+                [
+                    {
+                        "answer_id": f"old-{i}",
+                        "asked_at": old,
+                        "platform": "discord",
+                        "user_hash": "h" * 64,
+                        "question": "old",
+                        "outcome": "answered",
+                        "note_ids": [],
+                    }
+                    for i in range(3)
+                ],
+            )
+        assert wait_until(lambda: store.count_questions() == 0)
+    finally:
+        release.set()
+
+
+def monkeypatch_write(store: Store, write: Callable[[list[Any]], None]) -> None:
+    """Replace the function the store's writer thread writes batches with."""
+    store._writer._write = write
+
+
+def questions_of(store: Store) -> list[dict[str, Any]]:
+    with store.database.reading() as conn:
+        rows = conn.execute(select(question_log).order_by(question_log.c.id)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def test_the_sqlite_file_and_its_folder_are_owner_only(
+    tmp_path: Path, open_store: Callable[..., Store]
+) -> None:
+    folder = tmp_path / "var"
+    store = open_store(f"sqlite:///{folder / 'factbot.db'}")
+    log_some(store, 1)
+    assert store.flush(timeout=30)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    files = sorted(p.name for p in folder.iterdir())
+    assert "factbot.db" in files and "factbot.db-wal" in files
+    for name in files:
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
+
+    # The project's var/ made first by someone else (the index build) is made owner-only too;
+    # any other folder is left as it is (it may be shared).
+    for name, expected in (("var", 0o700), ("shared", 0o755)):
+        other = tmp_path / "again" / name
+        other.mkdir(parents=True, mode=0o755)
+        other.chmod(0o755)
+        again = open_store(f"sqlite:///{other / 'factbot.db'}")
+        assert again.flush(timeout=30)
+        assert stat.S_IMODE(other.stat().st_mode) == expected, name
+        assert stat.S_IMODE((other / "factbot.db").stat().st_mode) == 0o600
+
+
+def test_a_dm_keeps_no_channel_id(database_url: str, open_store: Callable[..., Store]) -> None:
+    """A DM channel id identifies one user: a question in a DM is stored without it."""
+    store = open_store(database_url)
+    store.log_question(
+        platform="discord", user_id=USER, question="in a DM", outcome="refused", channel_id=777
+    )
+    log_some(store, 1)  # in a server: its channel is kept
+    assert store.flush(timeout=30)
+    dm, server = questions_of(store)
+    assert (dm["guild_id"], dm["channel_id"]) == (None, None)
+    assert (server["guild_id"], server["channel_id"]) == ("42", "43")
 
 
 def test_a_full_buffer_drops_the_oldest_rows_and_counts_them(

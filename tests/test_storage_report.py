@@ -14,6 +14,7 @@ import numpy.typing as npt
 import pytest
 
 from bot.cli import main
+from bot.community import Community
 from bot.settings import Settings
 from bot.storage import Database, Store
 from bot.storage.grouping import group_similar, phrasing_key
@@ -96,7 +97,7 @@ def filled(database_url: str) -> Iterator[Database]:
 def test_report_totals_and_groups(
     filled: Database, encode: Callable[[Sequence[str]], npt.NDArray[np.float32]]
 ) -> None:
-    report = build_report(filled, 7, encode, now=NOW)
+    report = build_report(filled, 7, encode, community=None, now=NOW)
     t = report.totals
     assert (t.questions, t.answered, t.refused, t.rejected) == (18, 5, 12, 1)
     assert (t.upvotes, t.downvotes) == (2, 5)
@@ -129,12 +130,62 @@ def test_report_totals_and_groups(
     assert text.index("Chang'e 7") < text.index("weather")  # most frequent first
 
 
+def test_a_community_sees_only_its_own_questions_and_votes(
+    database_url: str, encode: Callable[[Sequence[str]], npt.NDArray[np.float32]]
+) -> None:
+    """Server A's report holds none of server B's refusals or downvotes, nor any DM."""
+    store = Store(Database(database_url), UserHasher(b"k" * 32), interval=0.02)
+    assert store.start(wait=30)
+    try:
+        rows = [
+            ("A", "When will Chang'e 7 launch?", "refused"),
+            ("B", "What is the weather in Paris today?", "refused"),
+            (None, "Who won the football world cup in 2018?", "refused"),  # a DM
+            ("A", "How many kilos of French experiments flew on Chang'e 6?", "answered"),
+            ("B", "Quand SVOM a-t-il été lancé ?", "answered"),
+        ]
+        ids = {
+            q: store.log_question(
+                platform="discord",
+                user_id="u1",
+                question=q,
+                outcome=outcome,
+                language="en",
+                guild_id=guild,
+                channel_id=f"chan-{guild}" if guild else "dm-channel",
+            )
+            for guild, q, outcome in rows
+        }
+        assert store.flush(timeout=30)
+        for q in (rows[3][1], rows[4][1]):
+            assert store.record_vote(ids[q], "u2", -1, f"wrong: {q[:10]}") is not None
+        # Slack team ids never match a Discord server's, even with the same text.
+        assert store.log_question(
+            platform="slack", user_id="U1", question="Slack A?", outcome="refused", guild_id="A"
+        )
+        assert store.flush(timeout=30)
+    finally:
+        store.close()
+    database = Database(database_url)
+    try:
+        mine = build_report(database, 7, encode, community=Community("discord", "A"))
+        everything = build_report(database, 7, encode, community=None)
+    finally:
+        database.dispose()
+    assert [g.example for g in mine.refused] == ["When will Chang'e 7 launch?"]
+    assert [g.example for g in mine.downvoted] == [rows[3][1]]
+    assert (mine.totals.questions, mine.totals.refused, mine.totals.downvotes) == (2, 1, 1)
+    assert mine.to_json()["scope"] == {"platform": "discord", "community": "A"}
+    assert "Scope: discord server A" in mine.render_text()
+    assert everything.totals.questions == 6 and everything.totals.downvotes == 2
+
+
 def test_an_empty_period_never_loads_the_model(database_url: str) -> None:
     def refuse(texts: Sequence[str]) -> npt.NDArray[np.float32]:
         raise AssertionError("nothing to group: the encoder must not be called")
 
     database = Database(database_url)
-    report = build_report(database, 30, refuse)
+    report = build_report(database, 30, refuse, community=None)
     database.dispose()
     assert report.totals.questions == 0 and report.refused == () and report.downvoted == ()
     assert "Refused questions: none" in report.render_text()
@@ -155,9 +206,17 @@ def test_factbot_report_command(
     url = f"sqlite:///{tmp_path / 'factbot.db'}"
     store = Store(Database(url), UserHasher(b"k" * 32))
     assert store.start(wait=30)
-    for question, language in WEATHER + WORLD_CUP:
+    # Two workspaces and a DM: the operator on the host sees them all, and is told so.
+    for team, (question, language) in zip(
+        ("T1", "T1", "T2", None), WEATHER + WORLD_CUP, strict=True
+    ):
         store.log_question(
-            platform="slack", user_id="U1", question=question, outcome="refused", language=language
+            platform="slack",
+            user_id="U1",
+            question=question,
+            outcome="refused",
+            language=language,
+            guild_id=team,
         )
     store.close()
     monkeypatch.setenv("DATABASE_URL", url)
@@ -167,10 +226,12 @@ def test_factbot_report_command(
     out = json.loads(capsys.readouterr().out)
     assert out["days"] == 3 and out["totals"]["refused"] == 4
     assert [g["count"] for g in out["refused"]] == [3, 1]
+    assert out["scope"] == "all"
 
     assert main(["--env-file", env_file, "report"]) == 0
     text = capsys.readouterr().out
     assert "last 7 day(s)" in text and "Refused questions: 4 in 2 group(s)" in text
+    assert "Scope: every server, workspace and direct message (the host's view)" in text
 
     assert main(["--env-file", env_file, "report", "--days", "0"]) == 2
     assert "--days must be at least 1" in capsys.readouterr().err
@@ -208,7 +269,7 @@ def test_report_renders_every_group_in_json_and_caps_text(
     for topic in topics:
         store.log_question(platform="discord", user_id=1, question=topic, outcome="refused")
     store.flush()
-    report: Report = build_report(database, 7, encode)
+    report: Report = build_report(database, 7, encode, community=None)
     store.close()
     assert sum(g.count for g in report.refused) == len(topics)
     assert "more group(s)" in report.render_text(limit=2)

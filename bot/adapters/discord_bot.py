@@ -36,9 +36,10 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from bot import moderation
-from bot.adapters import AdapterStartError, discord_feedback, discord_notes
+from bot.adapters import AdapterStartError, discord_feedback, discord_notes, discord_privacy
 from bot.adapters import discord_render as render
 from bot.answer import Language
+from bot.community import Community
 from bot.intake import Admission, Admitted, Intake, Kind, Refusal, Request
 from bot.learning import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
 from bot.logs import user_tag
@@ -409,7 +410,8 @@ async def unanswered(
         interaction.guild_id,
     )
     try:
-        report = await learning.report(days)
+        # This server's questions only (guild_only: there is one).
+        report = await learning.report(days, Community("discord", str(interaction.guild_id)))
     except StorageError as exc:
         log.warning("/unanswered: %s", exc)
         await send_ephemeral(interaction, text("report.unavailable", language))
@@ -427,6 +429,7 @@ COMMANDS: tuple[app_commands.Command[Any, ..., None] | app_commands.Group, ...] 
     reindex,
     unanswered,
     discord_notes.note,  # /note add|edit|remove|show|history (moderators)
+    discord_privacy.privacy,  # /privacy: what is kept about the member, and erase it
 )
 
 
@@ -605,6 +608,7 @@ class FactBotClient(discord.Client):
     async def on_interaction(self, interaction: discord.Interaction[FactBotClient]) -> None:
         await discord_feedback.on_interaction(interaction)
         await discord_notes.on_interaction(interaction)
+        await discord_privacy.on_interaction(interaction)
 
     async def on_message(self, message: discord.Message) -> None:
         me = self.user

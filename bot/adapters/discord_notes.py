@@ -386,7 +386,8 @@ async def _submitted(interaction: Interaction, note_id: str | None, data: dict[s
         )
         return
     user = interaction.user
-    by = Moderator("discord", str(user.id), user.display_name)
+    guild = interaction.guild_id
+    by = Moderator("discord", str(user.id), user.display_name, str(guild) if guild else None)
     try:
         outcome = await desk.save(form, by, note_id=note_id, language=language)
     except moderation.TooSoon as exc:

@@ -53,6 +53,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from bot import moderation
 from bot.adapters import AdapterStartError
 from bot.adapters.slack_notes import SlackNotes
+from bot.adapters.slack_privacy import SlackPrivacy
 from bot.adapters.slack_render import (
     REASON_CALLBACK,
     VOTE_ACTION,
@@ -70,6 +71,7 @@ from bot.adapters.slack_render import (
     submitted_reason,
 )
 from bot.answer import Language
+from bot.community import Community
 from bot.intake import Admission, Admitted, Intake, Kind, Refusal, Request
 from bot.learning import MAX_REPORT_DAYS, LearningLoop, parse_days, vote_line
 from bot.logs import channel_tag, user_tag
@@ -135,6 +137,20 @@ NOT_POSTABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 HUMAN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 OWNED_THREADS = 10_000
 SEEN_EVENTS = 2_000
+
+
+# Conversations that are nobody's community: a DM, a group DM.
+PRIVATE_TYPES = frozenset({"im", "mpim"})
+
+
+def _is_dm(command: dict[str, Any]) -> bool:
+    """A slash command typed in a DM or group DM (DM channel ids start with D)."""
+    name = str(command.get("channel_name") or "")
+    return (
+        str(command.get("channel_id") or "").startswith("D")
+        or name == "directmessage"
+        or name.startswith("mpdm-")
+    )
 
 
 def _api_base(url: str) -> str:
@@ -216,6 +232,7 @@ class SlackBot:
         self.bot_id = ""
         self.bot_team = ""  # auth.test's team_id; unknown: only SLACK_MODERATOR_IDS moderate
         self.notes = SlackNotes(self)  # /note: its modal and buttons (bot/adapters/slack_notes.py)
+        self.privacy = SlackPrivacy(self)  # /privacy and its erase button (slack_privacy.py)
         self._register()
 
     # ------------------------------------------------------------------ lifecycle
@@ -346,6 +363,7 @@ class SlackBot:
         app.error(self._on_error)
         self._register_feedback()
         self.notes.register(app)
+        self.privacy.register(app)
 
     # ------------------------------------------------------------------ slash commands
 
@@ -439,6 +457,10 @@ class SlackBot:
     async def _on_note(self, command: dict[str, Any], respond: AsyncRespond) -> None:
         await self.notes.command(command, respond)
 
+    @_command("/privacy")
+    async def _on_privacy(self, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await self.privacy.command(command, respond)
+
     async def _is_moderator(self, user: str) -> bool:
         """The core's rule (`bot/moderation.py`): listed in SLACK_MODERATOR_IDS, or an admin or
         owner of the bot's own workspace per users.info (not cached, so a demotion applies at
@@ -492,7 +514,8 @@ class SlackBot:
             "slack",
             user,
             slack_to_plain(text),
-            guild=event.get("team"),
+            # A DM is no workspace's to read (bot/community.py).
+            guild=None if event.get("channel_type") in PRIVATE_TYPES else event.get("team"),
             channel=channel,
             conversation=thread_ts or (channel if event.get("channel_type") == "im" else None),
         )
@@ -537,7 +560,7 @@ class SlackBot:
             command["user_id"],
             slack_to_plain(command.get("text", "")),
             kind,
-            guild=command.get("team_id"),
+            guild=None if _is_dm(command) else command.get("team_id"),
             channel=command["channel_id"],
         )
 
@@ -727,7 +750,9 @@ class SlackBot:
             return
         log.info("slack: /unanswered (%d days) run by %s", days, who)
         try:
-            report = await self.learning.report(days)
+            # This workspace's questions only (never another's, nor anyone's DMs).
+            team = Community("slack", str(command.get("team_id") or ""))
+            report = await self.learning.report(days, team)
         except StorageError as exc:
             log.warning("slack: /unanswered: %s", exc)
             down = render_notice(message("report.unavailable", "en"), ":warning:")

@@ -281,7 +281,8 @@ def _moderator(user: dict[str, Any] | None) -> Moderator:
     uid = str(user.get("id") or "")
     # Never the raw id as a name: names go into logs (and "unknown" is what /reindex logs too).
     name = str(user.get("username") or user.get("name") or UNNAMED)
-    return Moderator("slack", uid, name)
+    # The workspace the form was submitted from: the sample question comes from its questions.
+    return Moderator("slack", uid, name, str(user.get("team_id") or "") or None)
 
 
 class SlackNotes:

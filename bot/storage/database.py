@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import stat
 import threading
 import time
 from pathlib import Path
@@ -17,7 +19,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from bot.storage.errors import SchemaTooNew, StorageError, StoreUnavailable
@@ -61,6 +72,36 @@ def describe(exc: BaseException) -> str:
     inner = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     lines = [line.strip() for line in str(inner).splitlines() if line.strip()]
     return lines[0] if lines else type(inner).__name__
+
+
+def private_file(path: Path) -> None:
+    """Make the SQLite file owner-only before SQLite opens it: the file is created 0600 (SQLite
+    gives its -wal and -shm files the file's mode), and a file of ours found open to others is
+    made 0600. Its folder, when created here, is 0700; the project's own `var/` (often created
+    first by the index build) is made 0700 too when it is ours. Any other existing folder is
+    left as it is: it may be shared (/tmp)."""
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700, exist_ok=True)  # exist_ok: a racing process
+    elif folder.name == "var" and folder.is_dir():
+        info = folder.stat()
+        mode = stat.S_IMODE(info.st_mode)
+        if info.st_uid == os.getuid() and mode & 0o077 and not mode & stat.S_ISVTX:
+            os.chmod(folder, 0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.close(fd)
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        os.chmod(path, 0o600)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Does `exc` say the database cannot be reached or written now (down, locked, disk full,
+    read-only, connection lost), as opposed to a statement or a row it will never take?"""
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OSError)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -112,10 +153,9 @@ class Database:
     def _sqlite_engine(self) -> Engine:
         database = self.url.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            # The folder is created (var/ on a fresh clone); an unwritable one fails later, in
-            # ensure_ready, with one line.
+            # An unwritable folder fails later, in ensure_ready, with one line.
             with contextlib.suppress(OSError):
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                private_file(Path(database))
         engine = create_engine(self.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
         def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

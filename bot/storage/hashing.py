@@ -51,7 +51,8 @@ def load_key(configured: str, key_file: Path) -> bytes:
 
 def _read_or_create(path: Path) -> bytes:
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # var/ on a fresh clone: owner-only, like the key (an existing folder is left as is).
+        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
         # Written to a private temporary file, then hard-linked into place: the link fails if
         # another process won the race, and nobody ever reads a half-written key.
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")

@@ -22,11 +22,12 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.community import Community
 from bot.note_records import Action
 from bot.storage.database import Database
 from bot.storage.hashing import UserHasher, load_key
 from bot.storage.schema import note_revisions, question_log
-from bot.storage.store import as_utc, utcnow
+from bot.storage.store import as_utc, in_community, storable_text, utcnow
 from index.corpus import ChatNote, NoteOverlay
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ class NoteRepository:
             "action": action,
             "body": body,
             "base_digest": base_digest,
-            "author_name": author_name.strip()[:MAX_AUTHOR] or "?",
+            "author_name": storable_text(author_name).strip()[:MAX_AUTHOR] or "?",
             "author_hash": self._hasher()(platform, user_id),
             "platform": platform,
             "created_at": self._clock(),
@@ -138,14 +139,18 @@ class NoteRepository:
         assert key is not None
         return int(key[0])
 
-    def unanswered(self, days: int, limit: int) -> list[str]:
-        """The distinct questions the bot refused in the last `days` days, newest first (what a
-        new note may now answer)."""
+    def unanswered(self, days: int, limit: int, community: Community) -> list[str]:
+        """The distinct questions `community` asked and the bot refused in the last `days` days,
+        newest first (what a new note may now answer; never another community's, nor a DM)."""
         since = self._clock() - timedelta(days=days)
         newest = func.max(question_log.c.asked_at)
         query = (
             select(question_log.c.question)
-            .where(question_log.c.outcome == "refused", question_log.c.asked_at >= since)
+            .where(
+                question_log.c.outcome == "refused",
+                question_log.c.asked_at >= since,
+                in_community(community),
+            )
             .group_by(question_log.c.question)
             .order_by(newest.desc())
             .limit(limit)

@@ -1,9 +1,11 @@
 """The moderators' report: what the community asked, what the bot could not answer, and which
 answers were voted down, over the last N days — near-duplicates grouped, most frequent first.
 
-`build_report(database, days, encode)` reads the store; `Report.to_json()` and
+`build_report(database, days, encode, community=...)` reads the store; `Report.to_json()` and
 `Report.render_text()` are what `factbot report [--json]` prints (and `/unanswered` will show).
-`encode` is only called when there are questions to group.
+`encode` is only called when there are questions to group. Every caller says whose rows it
+reads: a `Community` (a moderator in chat: that server's or workspace's questions only, never a
+DM) or None (the operator on the host: everything, which the report says).
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.community import Community
 from bot.storage.database import Database
 from bot.storage.grouping import DEFAULT_THRESHOLD, Encode, group_similar
 from bot.storage.schema import answer_votes, question_log
-from bot.storage.store import utcnow
+from bot.storage.store import in_community, utcnow
 
 if TYPE_CHECKING:
     import numpy as np
@@ -75,10 +78,19 @@ class Report:
     totals: Totals
     refused: tuple[Group, ...]
     downvoted: tuple[Group, ...]
+    community: Community | None = None  # None: every community and the DMs (the host's view)
+
+    @property
+    def scope(self) -> str:
+        """Whose questions the report covers, in words."""
+        if self.community is None:
+            return "every server, workspace and direct message (the host's view)"
+        return self.community.describe()
 
     def to_json(self) -> dict[str, Any]:
         t = self.totals
         return {
+            "scope": "all" if self.community is None else self.community.to_json(),
             "days": self.days,
             "since": self.since.isoformat(timespec="seconds"),
             "until": self.until.isoformat(timespec="seconds"),
@@ -101,6 +113,7 @@ class Report:
         lines = [
             f"factbot report: last {self.days} day(s), "
             f"{self.since:%Y-%m-%d %H:%M} to {self.until:%Y-%m-%d %H:%M} UTC",
+            f"Scope: {self.scope}",
             f"Questions: {t.questions} (answered {t.answered}, refused {t.refused}, "
             f"rejected {t.rejected})",
             f"Feedback: 👍 {t.upvotes}  👎 {t.downvotes}",
@@ -143,44 +156,48 @@ def build_report(
     days: int,
     encode: Encode,
     *,
+    community: Community | None,
     now: datetime | None = None,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> Report:
-    """The report for the `days` days before `now`; `encode(texts)` returns unit vectors and is
-    called only when there are questions to group (so a caller may load its model lazily)."""
+    """The report for the `days` days before `now` over `community`'s questions (None: every
+    question, DMs included: the host's view); `encode(texts)` returns unit vectors and is called
+    only when there are questions to group (so a caller may load its model lazily)."""
     until = now or utcnow()
     since = until - timedelta(days=days)
+    where = _window(since, until, community)
     database.ensure_ready()
     try:
         with database.reading() as conn:
-            totals = _totals(conn, since, until)
+            totals = _totals(conn, where)
             refused_rows = conn.execute(
                 select(question_log.c.question, question_log.c.language)
-                .where(_window(since, until), question_log.c.outcome == "refused")
+                .where(where, question_log.c.outcome == "refused")
                 .order_by(question_log.c.asked_at.desc())
                 .limit(MAX_ROWS)
             ).all()
-            down_rows = _downvoted(conn, since, until)
+            down_rows = _downvoted(conn, where)
     except SQLAlchemyError as exc:
         raise database.unavailable(exc) from exc
     refused = _groups(
         [(r.question, r.language or "?", 0, 0, ()) for r in refused_rows], encode, threshold
     )
     downvoted = _groups(down_rows, encode, threshold)
-    return Report(days, since, until, totals, tuple(refused), tuple(downvoted))
+    return Report(days, since, until, totals, tuple(refused), tuple(downvoted), community)
 
 
-def _window(since: datetime, until: datetime) -> Any:
-    return and_(question_log.c.asked_at >= since, question_log.c.asked_at <= until)
+def _window(since: datetime, until: datetime, community: Community | None) -> Any:
+    window = and_(question_log.c.asked_at >= since, question_log.c.asked_at <= until)
+    return window if community is None else and_(window, in_community(community))
 
 
-def _totals(conn: Any, since: datetime, until: datetime) -> Totals:
+def _totals(conn: Any, where: Any) -> Totals:
     q, v = question_log, answer_votes
     counts: dict[str, int] = Counter()
     by_language: dict[str, dict[str, int]] = {}
     rows = conn.execute(
         select(q.c.language, q.c.outcome, func.count())
-        .where(_window(since, until))
+        .where(where)
         .group_by(q.c.language, q.c.outcome)
     ).all()
     for language, outcome, n in rows:
@@ -194,7 +211,7 @@ def _totals(conn: Any, since: datetime, until: datetime) -> Totals:
         conn.execute(
             select(v.c.vote, func.count())
             .select_from(v.join(q, q.c.answer_id == v.c.answer_id))
-            .where(_window(since, until))
+            .where(where)
             .group_by(v.c.vote)
         ).all()
     )
@@ -213,13 +230,13 @@ def _totals(conn: Any, since: datetime, until: datetime) -> Totals:
 Row = tuple[str, str, int, int, tuple[str, ...]]  # question, language, downs, ups, reasons
 
 
-def _downvoted(conn: Any, since: datetime, until: datetime) -> list[Row]:
+def _downvoted(conn: Any, where: Any) -> list[Row]:
     """Answers with at least one 👎, newest first: question, language, 👎, 👍, reasons."""
     q, v = question_log, answer_votes
     rows = conn.execute(
         select(q.c.answer_id, q.c.question, q.c.language, v.c.vote, v.c.reason)
         .select_from(q.join(v, v.c.answer_id == q.c.answer_id))
-        .where(_window(since, until))
+        .where(where)
         .order_by(q.c.asked_at.desc())
     ).all()
     answers: dict[str, list[Any]] = {}

@@ -42,8 +42,8 @@ question_log = Table(
     Column("answer_id", String(32), nullable=False, unique=True),
     Column("asked_at", DateTime(timezone=True), nullable=False, index=True),
     Column("platform", String(16), nullable=False),
-    Column("guild_id", String(64)),  # Discord guild or Slack workspace
-    Column("channel_id", String(64)),
+    Column("guild_id", String(64)),  # Discord guild or Slack workspace; NULL: a DM
+    Column("channel_id", String(64)),  # NULL for a DM (a DM channel id identifies its user)
     Column("user_hash", String(64), nullable=False),  # HMAC-SHA256 hex, never the raw id
     Column("question", Text, nullable=False),
     Column("language", String(8)),

@@ -17,6 +17,7 @@ returns `VoteOutcome.UNAVAILABLE` and a thread look-up answers from memory.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import threading
 from collections.abc import Callable, Iterable
@@ -25,13 +26,14 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, delete, func, select
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy import and_, case, delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot.storage.database import Database
-from bot.storage.errors import StorageError
+from bot.community import Community
+from bot.storage.database import Database, is_outage
+from bot.storage.errors import StorageError, StoreUnavailable
 from bot.storage.hashing import UserHasher, load_key
-from bot.storage.schema import OUTCOMES, answer_votes, bot_threads, question_log
+from bot.storage.schema import OUTCOMES, answer_votes, bot_threads, note_revisions, question_log
 from bot.storage.writer import BatchWriter, WriterStats
 
 if TYPE_CHECKING:
@@ -48,6 +50,7 @@ MAX_VOTE_REASON = 300
 MAX_LEAD = 2000
 MAX_ID = 64
 ANSWER_ID_LENGTH = 16  # secrets.token_urlsafe(12)
+FIRST_PURGE_WITHIN = 60.0  # seconds after the start: not racing the start-up's first writes
 
 
 class VoteOutcome(StrEnum):
@@ -57,6 +60,16 @@ class VoteOutcome(StrEnum):
     CHANGED = "changed"  # 👍 became 👎 or the reverse
     EXPIRED = "expired"  # unknown answer, or older than LOG_RETENTION_DAYS
     UNAVAILABLE = "unavailable"  # the database cannot be reached now
+
+
+@dataclass(frozen=True)
+class MemberRows:
+    """What the store holds about one member, found by their keyed hash: their questions and
+    their votes, and the note revisions credited to them (moderators' published work)."""
+
+    questions: int
+    votes: int
+    note_revisions: int = 0
 
 
 @dataclass(frozen=True)
@@ -80,10 +93,30 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def in_community(community: Community) -> Any:
+    """The question rows of one server or workspace (a DM's row has no community: never)."""
+    return and_(
+        question_log.c.platform == community.platform,
+        question_log.c.guild_id == community.id,
+    )
+
+
+# What a database cannot or should not hold: lone surrogates (not encodable as UTF-8: the row
+# would fail on every try), NUL (PostgreSQL refuses it in text) and the other control characters
+# (tab and newline are kept: they are text).
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """`text` as it is stored: without lone surrogates, NUL or other control characters. Every
+    text the store writes goes through here."""
+    return _UNSTORABLE.sub("", text)
+
+
 def _clip(value: str | int | None, limit: int) -> str | None:
     if value is None:
         return None
-    text = str(value)
+    text = storable_text(str(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -118,8 +151,13 @@ class Store:
             batch_size=batch_size,
             interval=interval,
             retry_max=retry_max,
-            periodic=self._scheduled_purge,
-            period=purge_every,
+        )
+        # The retention purge runs on its own timer thread: a writer stuck on a batch (or
+        # waiting for the database) never holds it back.
+        self._purge_every = purge_every
+        self._stop_purging = threading.Event()
+        self._purger = threading.Thread(
+            target=self._purge_loop, name="factbot-store-purge", daemon=True
         )
         self._started = False
 
@@ -146,6 +184,7 @@ class Store:
         if not self._started:
             self._started = True
             self._writer.start()
+            self._purger.start()
         return self._writer.wait_ready(wait) if wait > 0 else self._writer.stats().state == "up"
 
     # ------------------------------------------------------------------ hot path
@@ -182,7 +221,9 @@ class Store:
                     "asked_at": asked_at or self._clock(),
                     "platform": platform,
                     "guild_id": _clip(guild_id, MAX_ID),
-                    "channel_id": _clip(channel_id, MAX_ID),
+                    # A DM (no server or workspace) keeps no channel: a DM channel id
+                    # identifies its user, and the user hash already says whose row it is.
+                    "channel_id": _clip(channel_id, MAX_ID) if guild_id is not None else None,
                     "user_hash": self._hash(platform, user_id),
                     "question": _clip(question, MAX_QUESTION),
                     "language": language,
@@ -324,6 +365,45 @@ class Store:
         with self.database.reading() as conn:
             return int(conn.execute(select(func.count()).select_from(question_log)).scalar_one())
 
+    # ------------------------------------------------------------------ one member's data
+
+    def member_rows(self, platform: str, user_id: str | int) -> MemberRows:
+        """Count what is kept about one member (their buffered rows written first)."""
+        user_hash = self._hash(platform, user_id)
+        self._flush_for_member()
+        q, v, n = question_log, answer_votes, note_revisions
+        self.database.ensure_ready()
+        with self.database.reading() as conn:
+
+            def count(table: Any, column: Any) -> int:
+                query = select(func.count()).select_from(table).where(column == user_hash)
+                return int(conn.execute(query).scalar_one())
+
+            return MemberRows(
+                count(q, q.c.user_hash), count(v, v.c.user_hash), count(n, n.c.author_hash)
+            )
+
+    def _flush_for_member(self) -> None:
+        """Write what is buffered first (a member's latest rows with the rest), briefly: a chat
+        button has seconds to answer. A database the writer found down is one line at once."""
+        if self._writer_blocked():
+            raise StoreUnavailable(f"the database {self.database.display_url} is unreachable now")
+        self._writer.flush(timeout=2.0)
+
+    def erase_member(self, platform: str, user_id: str | int) -> MemberRows:
+        """Delete one member's questions (with every vote on their answers) and their votes;
+        returns what was deleted. Note revisions are not touched (bot/privacy.py says why)."""
+        user_hash = self._hash(platform, user_id)
+        self._flush_for_member()
+        q, v = question_log, answer_votes
+        self.database.ensure_ready()
+        with self.database.writing() as conn, conn.begin():
+            theirs = select(q.c.answer_id).where(q.c.user_hash == user_hash)
+            conn.execute(delete(v).where(v.c.answer_id.in_(theirs)))
+            votes = conn.execute(delete(v).where(v.c.user_hash == user_hash)).rowcount
+            questions = conn.execute(delete(q).where(q.c.user_hash == user_hash)).rowcount
+        return MemberRows(questions, votes)
+
     # ------------------------------------------------------------------ retention
 
     def purge(self, now: datetime | None = None) -> PurgeResult:
@@ -340,6 +420,27 @@ class Store:
             self._threads.clear()  # forgotten in memory too; re-read from the database
         return PurgeResult(questions, votes, threads)
 
+    def _purge_loop(self) -> None:
+        """Purge soon after the start (within a minute), then every `purge_every` seconds, until
+        the store closes; a failed purge is tried again within the hour."""
+        if self._stop_purging.wait(min(self._purge_every, FIRST_PURGE_WITHIN)):
+            return
+        while True:
+            wait = self._purge_every
+            try:
+                self._scheduled_purge()
+            except (StorageError, SQLAlchemyError, OSError) as exc:
+                wait = min(self._purge_every, 3600.0)
+                # An outage (down, locked) is the writer's to report, once: no second line.
+                outage = isinstance(exc, StorageError) or is_outage(exc)
+                log.log(
+                    logging.INFO if outage else logging.WARNING,
+                    "storage: the retention purge failed (%s); trying again later",
+                    self._describe(exc),
+                )
+            if self._stop_purging.wait(wait):
+                return
+
     def _scheduled_purge(self) -> None:
         result = self.purge()
         if result.questions or result.threads:
@@ -354,18 +455,15 @@ class Store:
     # ------------------------------------------------------------------ writer side
 
     def _write(self, ops: list[Op]) -> None:
+        """Insert `ops`. An outage is raised as `StoreUnavailable` (the writer keeps the rows
+        and retries); anything else as it is (the writer writes the rows one by one and drops
+        those the database will not take)."""
         try:
             self._insert(ops)
-        except (IntegrityError, DataError) as exc:
-            # One bad row must not block the others forever: write them one by one.
-            log.warning("storage: a batch was refused (%s); writing its rows one by one", exc.orig)
-            for op in ops:
-                try:
-                    self._insert([op])
-                except (IntegrityError, DataError) as row_exc:
-                    log.warning("storage: dropped one %s row: %s", op[0], row_exc.orig)
-        except SQLAlchemyError as exc:
-            raise self.database.unavailable(exc) from exc
+        except (SQLAlchemyError, OSError) as exc:
+            if is_outage(exc):
+                raise self.database.unavailable(exc) from exc
+            raise
 
     def _insert(self, ops: list[Op]) -> None:
         questions = [row for kind, row in ops if kind == "question"]
@@ -402,5 +500,8 @@ class Store:
     def close(self, timeout: float = 5.0) -> int:
         """Flush (at most `timeout` s), stop the writer, release connections; rows left unwritten."""
         left = self._writer.close(timeout) if self._started else len(self._writer.pending())
+        self._stop_purging.set()
+        if self._purger.is_alive():
+            self._purger.join(timeout=max(1.0, timeout))
         self.database.dispose()
         return left

@@ -2,10 +2,13 @@
 
 `put()` appends to a bounded in-memory buffer and returns at once. The thread takes up to
 `batch_size` rows at a time (waiting `interval` seconds for more to gather) and hands them to
-`write`. While the database is down the rows stay buffered: one log line when it goes down,
-retries with exponential backoff, one line when it is back. A full buffer drops its oldest rows
-and says how many. `flush()` waits until everything buffered is written; `close()` flushes and
-stops the thread.
+`write`. While the database is down (`write` or `prepare` raises a `StorageError`) the rows stay
+buffered: one log line when it goes down, retries with exponential backoff, one line when it is
+back. Any other exception is a row the database will never take (a lone surrogate, a value out
+of range, a bug): the batch is written again row by row, and each row that still fails is
+dropped and counted (`WriterStats.rejected`, with a warning), so one bad row never blocks the
+others. A full buffer drops its oldest rows and says how many. `flush()` waits until everything
+buffered is written; `close()` flushes and stops the thread.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class WriterStats:
     dropped: int
     failures: int
     state: str  # "starting", "up", "down", "disabled" (schema too new), "closed"
+    rejected: int = 0  # rows dropped because they could not be written (not an outage)
 
 
 class BatchWriter(Generic[T]):
@@ -49,8 +53,6 @@ class BatchWriter(Generic[T]):
         interval: float = 0.25,
         retry_min: float = 0.5,
         retry_max: float = 30.0,
-        periodic: Callable[[], None] | None = None,
-        period: float = 86_400.0,
         name: str = "factbot-store-writer",
     ) -> None:
         self._write = write
@@ -59,13 +61,13 @@ class BatchWriter(Generic[T]):
         self._batch_size = max(1, batch_size)
         self._interval = interval
         self._retry_min, self._retry_max = retry_min, retry_max
-        self._periodic, self._period = periodic, period
         self._buf: deque[T] = deque()
         self._cond = threading.Condition()
         self._inflight = 0
-        self._written = self._dropped = self._failures = 0
+        self._written = self._dropped = self._failures = self._rejected = 0
         self._dropped_reported = 0
         self._last_drop_warning = 0.0
+        self._last_reject_warning = 0.0
         self._state = "starting"
         self._closing = False
         self._flushing = 0
@@ -111,6 +113,7 @@ class BatchWriter(Generic[T]):
                 self._dropped,
                 self._failures,
                 self._state,
+                self._rejected,
             )
 
     def flush(self, timeout: float = 5.0) -> bool:
@@ -162,42 +165,86 @@ class BatchWriter(Generic[T]):
 
     def _run(self) -> None:
         delay = self._retry_min
-        next_periodic = time.monotonic()
         while True:
-            batch = self._next_batch(next_periodic)
+            batch = self._next_batch()
             if batch is None:
                 return
             try:
                 if self._state != "up":
                     self._prepare()
-                if batch:
-                    self._write(batch)
+                written, outage = self._write_isolating(batch)
             except SchemaTooNew as exc:
                 self._disable(str(exc))
                 return
-            except Exception as exc:
-                self._requeue(batch, exc)
+            except Exception as exc:  # the first connection or migration failed: an outage
+                written, outage = 0, (batch, exc)
+            if outage is not None:
+                self._requeue(*outage, written=written)
                 if not self._backoff(delay):
                     return
                 delay = min(delay * 2, self._retry_max)
                 continue
             delay = self._retry_min
             with self._cond:
-                self._written += len(batch)
+                self._written += written
                 self._inflight = 0
                 self._cond.notify_all()
             if self._state != "up":  # up only once a write (or the first connection) succeeded
                 self._set_up(len(batch))
-            if self._periodic is not None and time.monotonic() >= next_periodic:
-                next_periodic = time.monotonic() + self._period
-                try:
-                    self._periodic()
-                except Exception as exc:  # tried again within the hour, never fatal
-                    next_periodic = time.monotonic() + min(self._period, 3600.0)
-                    log.warning("storage: periodic task failed: %s", _one_line(exc))
 
-    def _next_batch(self, next_periodic: float) -> list[T] | None:
-        """Wait for a batch to gather (or a flush, or the periodic task); None: stop."""
+    def _write_isolating(self, batch: list[T]) -> tuple[int, tuple[list[T], Exception] | None]:
+        """Write `batch`; on a failure that is not an outage, write it row by row and drop the
+        rows that fail. Returns the rows written, and the rows left with the outage (a
+        `StorageError`) that stopped the writing, if one did."""
+        if not batch:
+            return 0, None
+        try:
+            self._write(batch)
+            return len(batch), None
+        except StorageError as exc:
+            return 0, (batch, exc)
+        except Exception as exc:
+            if len(batch) > 1:
+                log.warning(
+                    "storage: a batch of %d rows failed (%s); writing its rows one by one",
+                    len(batch),
+                    _one_line(exc),
+                )
+            failed: Exception | None = exc if len(batch) == 1 else None
+        written = 0
+        for i, item in enumerate(batch):
+            if failed is None:
+                try:
+                    self._write([item])
+                    written += 1
+                    continue
+                except StorageError as exc:
+                    return written, (batch[i:], exc)
+                except Exception as exc:
+                    failed = exc
+            self._reject(failed)
+            failed = None
+        return written, None
+
+    def _reject(self, exc: BaseException) -> None:
+        """Drop one row the database will not take, count it, and say so (at most one line a
+        minute once rows keep failing, each with the count so far)."""
+        now = time.monotonic()
+        with self._cond:
+            self._rejected += 1
+            rejected = self._rejected
+            warn = rejected == 1 or now - self._last_reject_warning >= DROP_WARNING_EVERY
+            if warn:
+                self._last_reject_warning = now
+        if warn:
+            log.warning(
+                "storage: dropped a row that cannot be written (%s); %d row(s) dropped so far",
+                _one_line(exc),
+                rejected,
+            )
+
+    def _next_batch(self) -> list[T] | None:
+        """Wait for a batch to gather (or a flush); None: stop."""
         with self._cond:
             gathering_since: float | None = None
             while True:
@@ -219,10 +266,7 @@ class BatchWriter(Generic[T]):
                         break
                     self._cond.wait(self._interval - (now - gathering_since))
                     continue
-                if self._periodic is not None and now >= next_periodic:
-                    break
-                wait = None if self._periodic is None else next_periodic - now
-                self._cond.wait(wait)
+                self._cond.wait()
             n = min(len(self._buf), self._batch_size)
             batch = [self._buf.popleft() for _ in range(n)]
             self._inflight = n
@@ -237,10 +281,12 @@ class BatchWriter(Generic[T]):
             log.warning("storage: database reachable again, writing %d buffered row(s)", backlog)
         self._ready_event.set()
 
-    def _requeue(self, batch: list[T], exc: Exception) -> None:
-        """Put a failed batch back at the front (oldest first), within capacity."""
+    def _requeue(self, batch: list[T], exc: Exception, written: int = 0) -> None:
+        """Put a failed batch (or what is left of it) back at the front (oldest first), within
+        capacity; `written`: rows of it written before the outage."""
         reason = _one_line(exc)
         with self._cond:
+            self._written += written
             self._failures += 1
             first = self._state != "down"
             self._state = "down"
