@@ -197,9 +197,9 @@ def _asks(text: str) -> bool:
 
 
 def split_questions(text: str) -> tuple[str, ...]:
-    """The questions `text` holds when it holds several (else `()`): split after each "?" that is
-    followed by more question, and on " et " / " and " when what follows starts a new question
-    ("qui a signé et combien de kg ?"). Every part has at least two words."""
+    """The questions `text` holds (chat-cleaned, as the engine reads them) when it holds several,
+    else `()`: split after each "?" followed by more question, and on " et " / " and " when what
+    follows starts a new question ("qui a signé et combien de kg ?"). Each part has two words."""
     cleaned = clean_chat(text) or text
     pieces: list[str] = []
     for chunk in _split_marks(cleaned):
