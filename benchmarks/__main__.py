@@ -2,7 +2,7 @@
 
 Prints the JSON summary and a Markdown table on stdout (progress goes to stderr) and writes
 summary.json, summary.md and scaling.png to benchmarks/results/ (`--quick`: to .../quick/).
-Sections: help, cold, warm, throughput, threads, build, ann, memory, discord, metrics. Cold start,
+Sections: help, cold, warm, throughput, threads, build, ann, memory, discord, metrics, kinds. Cold start,
 warm latency, throughput and memory are measured for both embedding backends (openvino-int8, the
 default, and torch), each against its own raw model; threads is torch's; the other sections use
 the default backend. A full run takes about 10 minutes on 2 idle cores (15 when other processes
@@ -44,6 +44,7 @@ SECTIONS = (
     "memory",
     "discord",
     "metrics",
+    "kinds",
 )
 KEYS = {"cold": "cold_start", "build": "builds", "discord": "discord_load"}  # summary keys
 # Measured for each backend; the default's figures are also the summary's top-level ones.
@@ -175,7 +176,7 @@ def run(plan: Plan, only: Sequence[str] = SECTIONS) -> dict[str, Any]:
         }
 
     try:
-        from benchmarks import latency, memory, metrics_cost, scaling, startup
+        from benchmarks import latency, memory, message_kinds, metrics_cost, scaling, startup
 
         def engine(backend: str = DEFAULT_BACKEND) -> Any:
             if backend not in state:
@@ -235,6 +236,7 @@ def run(plan: Plan, only: Sequence[str] = SECTIONS) -> dict[str, Any]:
             return rows
 
         section("build", builds)
+        section("kinds", lambda: message_kinds.measure(engine()))
 
         def ann() -> dict[str, Any]:
             base = state.get("real_vectors")

@@ -65,7 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--questions", action="append", help="a question set (repeatable; default: the dev set)"
     )
-    ev.add_argument("--all", action="store_true", help="the dev, held-out and chat sets")
+    ev.add_argument(
+        "--all", action="store_true", help="the dev, held-out, chat and first-contact sets"
+    )
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--calibrate", action="store_true", help="search refusal thresholds")
     ev.add_argument("--verbose", action="store_true", help="list every miss")

@@ -25,6 +25,16 @@ from typing import Literal, NotRequired, TypedDict
 
 from bot.answer import Answer, Language
 from bot.engine import Engine, Prepared
+from bot.kind_evaluation import (
+    FIRST_CONTACT,
+    evaluate_kinds,
+    is_first_contact,
+    kinds_table,
+    load_first_contact,
+    message_kinds_for,
+    not_fact,
+    not_fact_line,
+)
 from bot.relevance import GATES, Gate
 
 RANK_DEPTH = 10
@@ -406,7 +416,12 @@ def evaluate_with_languages(
     return result
 
 
-EVAL_SETS = ("tests/data/questions.jsonl", "tests/data/heldout.jsonl", "tests/data/chat.jsonl")
+EVAL_SETS = (
+    "tests/data/questions.jsonl",
+    "tests/data/heldout.jsonl",
+    "tests/data/chat.jsonl",
+    FIRST_CONTACT,
+)
 
 
 def run_eval(
@@ -414,9 +429,33 @@ def run_eval(
 ) -> int:
     """CLI body of `factbot eval`: every set in turn (calibration on the first one only)."""
     results: list[dict[str, object]] = []
+    kinds = message_kinds_for(engine)
     for i, path in enumerate(paths):
+        if is_first_contact(path):  # message kinds only (issue 22): no gold answers yet
+            report = evaluate_kinds(engine, kinds, load_first_contact(path))
+            results.append({"set": path, "kinds": report["splits"], "misses": report["misses"]})
+            if not as_json:
+                print(kinds_table(report, path))
+            if verbose:
+                for miss in report["misses"]:
+                    print(json.dumps(miss, ensure_ascii=False))
+            if not as_json and i < len(paths) - 1:
+                print()
+            continue
         result = _run_one(engine, path, do_calibrate and i == 0, as_json, verbose)
-        results.append({"set": path, **{k: v for k, v in result.items() if k != "rows"}})
+        nonfact = not_fact(engine, kinds, path)
+        if not as_json:
+            print(not_fact_line(nonfact))
+        if verbose:
+            for row in nonfact["rows"]:
+                print(json.dumps(row, ensure_ascii=False))
+        results.append(
+            {
+                "set": path,
+                **{k: v for k, v in result.items() if k != "rows"},
+                "not_fact": {k: v for k, v in nonfact.items() if k != "rows"},
+            }
+        )
         if not as_json and i < len(paths) - 1:
             print()
     if as_json:

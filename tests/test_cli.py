@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.message_kinds import KINDS
 from bot.settings import Settings
 from tests.conftest import ROOT
 
@@ -212,12 +213,19 @@ def test_eval_reports_all_three_rankings(
 ) -> None:
     out = run("eval", "--json", "--all")
     assert out.returncode == 0, out.stderr
-    dev, heldout, chat = json.loads(out.stdout)["sets"]
-    assert [dev["set"], heldout["set"], chat["set"]] == [
+    dev, heldout, chat, first = json.loads(out.stdout)["sets"]
+    assert [dev["set"], heldout["set"], chat["set"], first["set"]] == [
         "tests/data/questions.jsonl",
         "tests/data/heldout.jsonl",
         "tests/data/chat.jsonl",
+        "tests/data/first_contact.jsonl",
     ]
+    # Issue 22: per kind on the first-contact set, dev and held-out apart; false "not a fact
+    # question" on each question set.
+    assert set(first["kinds"]) == {"dev", "held-out"}
+    assert set(first["kinds"]["dev"]) == set(KINDS)
+    for data in (dev, heldout, chat):
+        assert 0 <= data["not_fact"]["not_fact"] <= data["not_fact"]["in_scope"] == data["in_scope"]
     assert set(dev["ranking"]) == {"hybrid", "dense", "bm25"}
     assert dev["questions"] >= 60 and dev["out_of_scope"] >= 10
     # Regression guards at the measured level (README, "Answer quality"); not the targets.
