@@ -180,7 +180,7 @@ def run(plan: Plan, only: Sequence[str] = SECTIONS) -> dict[str, Any]:
 
         def engine(backend: str = DEFAULT_BACKEND) -> Any:
             if backend not in state:
-                from bot.engine import Engine
+                from bot.answering.engine import Engine
 
                 state[backend] = Engine.open(ws.settings(**env(backend)))
             return state[backend]

@@ -101,7 +101,7 @@ print(json.dumps({"seconds": seconds, "peak_rss_mib": round(int(hwm) / 1024, 1),
 
 def _texts() -> tuple[list[str], list[str], list[str]]:
     """(corpus chunk texts, background questions, dev + held-out questions)."""
-    from bot.index_lifecycle import chunking_config
+    from bot.answering.index_lifecycle import chunking_config
     from bot.settings import Settings
     from index.chunking import chunk_corpus
     from index.corpus import load_corpus
@@ -113,9 +113,9 @@ def _texts() -> tuple[list[str], list[str], list[str]]:
 
 def _quality(embedder: Any, index_dir: Path) -> dict[str, Any]:
     """`factbot eval` figures over an index built with `embedder` in `index_dir` (gates as shipped)."""
-    from bot.engine import Engine
-    from bot.evaluation import evaluate, load_questions
-    from bot.index_lifecycle import build_from_corpus
+    from bot.answering.engine import Engine
+    from bot.answering.evaluation import evaluate, load_questions
+    from bot.answering.index_lifecycle import build_from_corpus
     from bot.settings import Settings
     from index.store import IndexStore
 

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Literal
 
 from bot.answer import Answer, Language
-from bot.engine import Engine, Prepared, text_to_embed
-from bot.evaluation import _answer_items
-from bot.language import detect_language
+from bot.answering.engine import Engine, Prepared, text_to_embed
+from bot.answering.evaluation import _answer_items
+from bot.answering.language import detect_language
 from bot.settings import Settings
 from index.text import fold
 
@@ -96,7 +96,7 @@ class Pipeline:
         self.engine = engine
         self.mode = mode
         if mode == "modules":
-            from bot.focus import CorpusFocus
+            from bot.answering.focus import CorpusFocus
 
             self.focus = CorpusFocus.from_index(engine.index)
 
@@ -107,9 +107,9 @@ class Pipeline:
         if self.mode == "naive":
             text = " ".join([*q.history[-1:], q.question])
             return text, detect_language(q.question), None
-        from bot.chattext import clean_chat
-        from bot.conversation import Turn, contextualize
-        from bot.language import detect_language as detect_chat_language
+        from bot.answering.chattext import clean_chat
+        from bot.answering.conversation import Turn, contextualize
+        from bot.answering.language import detect_language as detect_chat_language
 
         clean = self.focus.correct(clean_chat(q.question))
         language = detect_chat_language(clean)

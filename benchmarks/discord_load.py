@@ -32,8 +32,8 @@ if str(ROOT) not in sys.path:  # run as a script: make `bot` and `tests` importa
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import pct  # noqa: E402
-from bot.adapters import discord_bot  # noqa: E402
-from bot.service import FactBotService  # noqa: E402
+from bot.chat.discord import client as discord_bot  # noqa: E402
+from bot.serving.service import FactBotService  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from tests.fakes.discord_server import FakeDiscord  # noqa: E402
 

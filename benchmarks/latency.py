@@ -88,7 +88,7 @@ def warm_latency(engine: Any, pool: QuestionPool, n: int = 200) -> dict[str, Any
 def embedded_texts(engine: Any, questions: Sequence[str]) -> list[str]:
     """What the service encodes for these questions (a French question's English gloss), so the
     ceiling is measured on the same work as the service."""
-    from bot.engine import prepare
+    from bot.answering.engine import prepare
 
     return [prepare(q, engine.settings).embedded for q in questions]
 
@@ -96,7 +96,7 @@ def embedded_texts(engine: Any, questions: Sequence[str]) -> list[str]:
 def side_by_side(engine: Any, texts: Sequence[str], workers: int) -> None:
     """`texts` split across `workers` threads, each encoding its part with the threads the
     service's workers get under load."""
-    from bot.service import worker_plan
+    from bot.serving.service import worker_plan
 
     _, threads = worker_plan(workers, engine.embedder.max_threads)
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
@@ -105,7 +105,7 @@ def side_by_side(engine: Any, texts: Sequence[str], workers: int) -> None:
 
 def _workers(engine: Any, settings: Any) -> int:
     """How many answering workers FactBotService runs with these settings."""
-    from bot.service import worker_plan
+    from bot.serving.service import worker_plan
 
     return worker_plan(settings.answer_workers, engine.embedder.max_threads)[0]
 
@@ -190,8 +190,8 @@ def _load(
     workers: int | None = None,
 ) -> dict[str, Any]:
     """`askers` concurrent closed-loop askers through FactBotService.ask on a fresh service."""
-    from bot.engine import Engine
-    from bot.service import MAX_BATCH, FactBotService
+    from bot.answering.engine import Engine
+    from bot.serving.service import MAX_BATCH, FactBotService
 
     own = Engine(settings, engine.store, engine.embedder, engine.index)
     recorder = _BatchRecorder(own)

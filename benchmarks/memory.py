@@ -13,7 +13,7 @@ proc = psutil.Process()
 def rss():
     return round(proc.memory_info().rss / 2**20, 1)
 marks = {"start_mb": rss()}
-from bot.service import FactBotService
+from bot.serving.service import FactBotService
 from bot.settings import Settings
 service = FactBotService.from_settings(Settings.load(None))
 marks["loaded_mb"] = rss()

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import RESULTS, ROOT, log, pct
-from bot.engine import Engine
-from bot.kind_evaluation import message_kinds_for
+from bot.answering.engine import Engine
+from bot.answering.kind_evaluation import message_kinds_for
 
 SETS = ("first_contact.jsonl", "questions.jsonl", "heldout.jsonl", "chat.jsonl")
 

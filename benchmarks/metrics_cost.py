@@ -1,6 +1,6 @@
 """`python -m benchmarks.metrics_cost [--rounds R] [--calls N]`: what the metrics cost a question.
 
-A question's metric updates are what `factbot run` does for it (bot/monitoring.py): the intake
+A question's metric updates are what `factbot run` does for it (bot/ops/monitoring.py): the intake
 observer's `on_outcome` (one `Metrics.observe_outcome`: counter + latency histogram) and, at worst
 (a batch of one), the service observer's `on_batch` (one `Metrics.observe_batch`). Each figure is the median over R rounds
 of the mean per call over N calls (a single call is too short for the clock), in microseconds,
@@ -23,9 +23,9 @@ from typing import Any
 from prometheus_client import generate_latest
 
 from bot.answer import Answer
-from bot.intake import Request
-from bot.metrics import Health, Metrics
-from bot.monitoring import QuestionMetrics, ServiceMetrics
+from bot.ops.metrics import Health, Metrics
+from bot.ops.monitoring import QuestionMetrics, ServiceMetrics
+from bot.serving.intake import Request
 
 TARGET_US = 200.0
 

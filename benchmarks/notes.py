@@ -39,7 +39,7 @@ WATCH_SECONDS = 2.0
 # The second host: serves with its own index, prints each notes revision it starts serving.
 OTHER_HOST = """
 import asyncio, json, sys, time
-from bot.service import FactBotService
+from bot.serving.service import FactBotService
 from bot.settings import Settings
 
 async def main() -> None:
@@ -70,7 +70,7 @@ def _env(root: Path, name: str, database_url: str) -> dict[str, str]:
 
 
 def _form(round_: int) -> Any:
-    from bot.note_records import NoteForm
+    from bot.notes.records import NoteForm
 
     return NoteForm(
         claim=CLAIM,
@@ -84,8 +84,8 @@ def _form(round_: int) -> Any:
 async def _saves(
     env: dict[str, str], rounds: int, other: subprocess.Popen[str] | None
 ) -> dict[str, Any]:
-    from bot.note_records import Moderator, NoteSaved
-    from bot.service import FactBotService
+    from bot.notes.records import Moderator, NoteSaved
+    from bot.serving.service import FactBotService
     from bot.settings import Settings
 
     service = await asyncio.to_thread(FactBotService.from_settings, Settings.from_mapping(env))

@@ -81,7 +81,7 @@ def body_sentences(corpus: Path = REAL_CORPUS) -> int:
 
 def replicas_for(target_chunks: int, corpus: Path = REAL_CORPUS) -> int:
     """Replicas of the article body that give about `target_chunks` chunks."""
-    from bot.index_lifecycle import chunking_config
+    from bot.answering.index_lifecycle import chunking_config
     from bot.settings import Settings
     from index.chunking import chunk_corpus
     from index.corpus import load_corpus
@@ -172,7 +172,7 @@ class SyntheticEmbedder:
 
 def _retrieval_latency(index: Any, queries: Sequence[str], vectors: Vectors) -> dict[str, Any]:
     """Retriever.search (dense + BM25 + fusion, no encode) over `index`, one query at a time."""
-    from bot.retrieval import Retriever
+    from bot.answering.retrieval import Retriever
     from index.text import content_words
 
     retriever = Retriever(index)
@@ -208,7 +208,7 @@ def build_at(
     With `estimate_from` (real embeddings), the build uses `SyntheticEmbedder` and the encode
     time is extrapolated from the real `embedder` on a random sample of `sample` chunk texts.
     """
-    from bot.index_lifecycle import build_from_corpus
+    from bot.answering.index_lifecycle import build_from_corpus
     from bot.settings import Settings
     from index.store import IndexStore
 

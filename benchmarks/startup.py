@@ -64,8 +64,8 @@ marks = {}
 def mark(name):
     now = time.perf_counter(); marks[name] = round(now - t[0], 3); t[0] = now
 from bot.settings import Settings
-from bot.engine import Engine
-from bot.index_lifecycle import embedder_for, load_or_build
+from bot.answering.engine import Engine
+from bot.answering.index_lifecycle import embedder_for, load_or_build
 mark("import_bot_core")
 settings = Settings.load(None)
 if settings.embedding_backend == "torch":  # the OpenVINO backend runs without it

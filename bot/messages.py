@@ -75,7 +75,7 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "Sources: {documents} documents, {notes} fact-check notes",
     },
     # /reindex (moderators)
-    "reindex.done": {  # `report` is a bot.status.ReindexReport
+    "reindex.done": {  # `report` is a bot.answering.status.ReindexReport
         "fr": "Index reconstruit en {report.seconds:.1f} s : {report.chunk_count} passages "
         "(version `{report.previous_version}` → `{report.version}`).",
         "en": "Index rebuilt in {report.seconds:.1f} s: {report.chunk_count} chunks "
@@ -93,7 +93,7 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "Rebuild failed: the previous index (`{version}`) keeps serving.\n"
         "Fix the corpus and run /reindex again:",
     },
-    # What a rebuild changed (bot/changes.py renders its events with these)
+    # What a rebuild changed (bot/answering/changes.py renders its events with these)
     "changes.document_added": {"fr": "document ajouté : {id}", "en": "document added: {id}"},
     "changes.document_changed": {"fr": "document modifié : {id}", "en": "document changed: {id}"},
     "changes.note_added": {"fr": "notes ajoutées : {ids}", "en": "notes added: {ids}"},
@@ -105,7 +105,7 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     },
     "changes.chunks": {"fr": "passages : {old} → {new}", "en": "chunks: {old} → {new}"},
     "reindex.no_detail": {"fr": "(aucun détail fourni)", "en": "(no details were reported)"},
-    # ---------------------------------------------------------------- near misses (bot/focus.py)
+    # ---------------------------------------------------------------- near misses (bot/answering/focus.py)
     "near_miss.subject": {
         "fr": "L'article ne parle pas de {subject}.",
         "en": "The article does not cover {subject}.",

@@ -91,7 +91,7 @@ def _str(env: Mapping[str, str], name: str, default: str = "") -> str:
     return value.strip() if value and value.strip() else default
 
 
-# The placeholders CLAIMREVIEW_URL may hold (bot/claimreview.py fills them).
+# The placeholders CLAIMREVIEW_URL may hold (bot/notes/claimreview.py fills them).
 CLAIMREVIEW_URL_FIELDS = ("id", "lang")
 
 
@@ -185,7 +185,7 @@ class Settings:
     shutdown_grace_seconds: float = 10.0
     user_cooldown_seconds: float = 5.0
     user_cooldown_burst: int = 3
-    # Moderators' note saves and /reindex (bot/moderation.py): a burst, then one per N seconds.
+    # Moderators' note saves and /reindex (bot/serving/moderation.py): a burst, then one per N seconds.
     moderator_cooldown_seconds: float = 10.0
     moderator_cooldown_burst: int = 3
     api_base_allow_http: bool = False  # http:// API bases to non-loopback hosts (test networks)
@@ -194,7 +194,7 @@ class Settings:
     discord_token: str = field(default="", repr=False)
     discord_guild_ids: tuple[int, ...] = ()
     moderator_role_ids: tuple[int, ...] = ()
-    # Servers where Manage Server makes a moderator; empty: DISCORD_GUILD_IDS (bot/moderation.py).
+    # Servers where Manage Server makes a moderator; empty: DISCORD_GUILD_IDS (bot/serving/moderation.py).
     moderator_guild_ids: tuple[int, ...] = ()
     discord_moderator_user_ids: tuple[int, ...] = ()
     discord_leave_unlisted_guilds: bool = False
@@ -221,11 +221,11 @@ class Settings:
     user_hash_key_file: Path = Path("var/user-hash.key")
     store_buffer_rows: int = 10_000
 
-    # Prometheus metrics and health probes (bot/metrics.py); port 0 = off
+    # Prometheus metrics and health probes (bot/ops/metrics.py); port 0 = off
     metrics_port: int = 0
     metrics_host: str = "127.0.0.1"
 
-    # ClaimReview export (`factbot export claimreview`, bot/claimreview.py)
+    # ClaimReview export (`factbot export claimreview`, bot/notes/claimreview.py)
     factcheck_publisher: str = "factbot"
     claimreview_url: str = ""  # template with {id} and optionally {lang}; "" = no url
 

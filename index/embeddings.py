@@ -105,7 +105,7 @@ class Embedder:
     @contextmanager
     def thread_limit(self, threads: int) -> Iterator[None]:
         """Encodes made by the calling thread inside the block use at most `threads` threads
-        (the answering workers run narrow encodes side by side; bot/service.py)."""
+        (the answering workers run narrow encodes side by side; bot/serving/service.py)."""
         previous = getattr(self._local, "threads", None)
         self._local.threads = max(1, min(threads, self.max_threads))
         try:

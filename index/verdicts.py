@@ -10,7 +10,7 @@ A verdict the table does not know (an index built by other code) renders as a wa
 must never pass for an accurate one by default.
 
 `rating_value` places a verdict on the numeric scale of the ClaimReview export
-(`bot/claimreview.py`): WORST_RATING (false) to BEST_RATING (true), as Google's fact-check guide
+(`bot/notes/claimreview.py`): WORST_RATING (false) to BEST_RATING (true), as Google's fact-check guide
 asks every numeric rating to come with its number-to-text table. "opinion" and "unverifiable"
 have none: neither is a degree of truth, and the guide requires only the textual rating.
 """

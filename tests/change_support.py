@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.changes import IndexChanges, NoteChange, NoteState
+from bot.answering.changes import IndexChanges, NoteChange, NoteState
 
 
 def note_edits(*ids: str, version: str = "v2", previous: str = "v1") -> IndexChanges:

@@ -14,7 +14,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from bot.service import FactBotService
+from bot.serving.service import FactBotService
 from bot.settings import Settings
 from tests.pg_cluster import PgCluster, cluster_for_tests
 

@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.intake import Admission, Intake
-from bot.learning import LearningLoop
-from bot.service import FactBotService
+from bot.learning.loop import LearningLoop
+from bot.learning.report import question_encoder
+from bot.serving.intake import Admission, Intake
+from bot.serving.service import FactBotService
 from bot.settings import Settings
 from bot.storage import Database, Store
 from bot.storage.hashing import UserHasher
-from bot.storage.report import question_encoder
 from bot.storage.schema import answer_votes, question_log
 
 KEY = b"a-test-key-that-is-long-enough-0123456789"

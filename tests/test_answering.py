@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from bot.answer import Answer
-from bot.engine import Engine, text_to_embed
-from bot.evaluation import _unit_text
-from bot.language import detect_language
-from bot.questions import QuestionRejected, clean_question
-from bot.relevance import Gate
-from bot.retrieval import ANSWER_TYPE_BONUS, expected_answer
-from bot.service import FactBotService
+from bot.answering.engine import Engine, text_to_embed
+from bot.answering.evaluation import _unit_text
+from bot.answering.language import detect_language
+from bot.answering.relevance import Gate
+from bot.answering.retrieval import ANSWER_TYPE_BONUS, expected_answer
+from bot.serving.questions import QuestionRejected, clean_question
+from bot.serving.service import FactBotService
 from bot.settings import Settings, SettingsError
 from index.corpus import load_corpus
 from index.embeddings import Vectors
@@ -135,7 +135,7 @@ def test_json_contract(service: FactBotService) -> None:
 def test_every_answer_quotes_exactly_and_flags_every_quoted_mistake(
     service: FactBotService,
 ) -> None:
-    from bot.evaluation import load_questions
+    from bot.answering.evaluation import load_questions
     from index.verdicts import is_warning
 
     data = Path(__file__).parent / "data"
@@ -292,7 +292,7 @@ def test_a_passage_with_the_asked_figure_gets_the_bonus(
     question = "In which year was the sample return planned?"
     vector = engine.embedder.encode_queries([question])[0]
     with_bonus = {h.unit: h.fused for h in engine.retriever.search(question, vector).hits}
-    monkeypatch.setattr("bot.retrieval.ANSWER_TYPE_BONUS", 0.0)
+    monkeypatch.setattr("bot.answering.retrieval.ANSWER_TYPE_BONUS", 0.0)
     without = {h.unit: h.fused for h in engine.retriever.search(question, vector).hits}
     common = set(with_bonus) & set(without)
     texts = {u: _unit_text(engine, u) for u in common}

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 import pytest
 
 from bot.answer import Answer
-from bot.batcher import BatchEngine, BatcherClosed, MicroBatcher
-from bot.engine import Prepared
+from bot.answering.engine import Prepared
+from bot.serving.batcher import BatchEngine, BatcherClosed, MicroBatcher
 
 
 class _Embedder:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.service import FactBotService
+from bot.serving.service import FactBotService
 
 MODULES = ("common", "startup", "latency", "scaling", "memory", "report", "backends", "__main__")
 
@@ -38,7 +38,7 @@ def test_question_pool_never_repeats() -> None:
 def test_synthetic_corpus_is_valid_and_sized(tmp_path: Path) -> None:
     from benchmarks import scaling
     from benchmarks.common import REAL_CORPUS
-    from bot.index_lifecycle import chunking_config
+    from bot.answering.index_lifecycle import chunking_config
     from bot.settings import Settings
     from index.chunking import chunk_corpus
     from index.corpus import load_corpus

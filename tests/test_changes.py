@@ -6,10 +6,10 @@ import asyncio
 import typing
 from pathlib import Path
 
-from bot.changes import ChangeKind, IndexChanges, NoteChange
-from bot.metrics import CHANGE_KINDS
-from bot.service import FactBotService
-from bot.status import IndexInfo
+from bot.answering.changes import ChangeKind, IndexChanges, NoteChange
+from bot.answering.status import IndexInfo
+from bot.ops.metrics import CHANGE_KINDS
+from bot.serving.service import FactBotService
 
 
 class Recorder:

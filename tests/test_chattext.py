@@ -1,4 +1,4 @@
-"""Chat text made readable (bot/chattext.py): markup, mentions, emoji, abbreviations, language."""
+"""Chat text made readable (bot/answering/chattext.py): markup, mentions, emoji, abbreviations, language."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.chattext import clean_chat, edits1, typo_candidates
-from bot.language import detect_language
-from bot.language import detect_language as detect_chat_language
+from bot.answering.chattext import clean_chat, edits1, typo_candidates
+from bot.answering.language import detect_language
+from bot.answering.language import detect_language as detect_chat_language
 
 DATA = Path(__file__).parent / "data"
 

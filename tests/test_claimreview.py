@@ -1,4 +1,4 @@
-"""The ClaimReview export (`bot/claimreview.py`, `factbot export claimreview`) on the real corpus.
+"""The ClaimReview export (`bot/notes/claimreview.py`, `factbot export claimreview`) on the real corpus.
 
 Google's properties: the list used is the type table of Google Search Central's "Fact check
 (ClaimReview) structured data" guide (developers.google.com/search/docs/appearance/structured-data/
@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from bot.claimreview import ClaimReviewError, claim_reviews, claim_text, claimreview_document
+from bot.notes.claimreview import ClaimReviewError, claim_reviews, claim_text, claimreview_document
 from bot.settings import Settings, SettingsError
 from index.corpus import Corpus, load_corpus
 from index.verdicts import BEST_RATING, VERDICTS, WORST_RATING, verdict

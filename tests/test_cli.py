@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.message_kinds import KINDS
+from bot.answering.message_kinds import KINDS
 from bot.settings import Settings
 from tests.conftest import ROOT
 

@@ -6,9 +6,9 @@ import contextlib
 import io
 from collections.abc import AsyncIterator
 
-from bot.adapters.console import run_console
-from bot.intake import Admission, Intake
-from bot.service import FactBotService
+from bot.chat.console import run_console
+from bot.serving.intake import Admission, Intake
+from bot.serving.service import FactBotService
 
 
 async def test_console_commands_and_questions_go_through_the_service(

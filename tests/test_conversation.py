@@ -1,4 +1,4 @@
-"""Thread context (bot/conversation.py): follow-ups read through the thread, memory bounds."""
+"""Thread context (bot/answering/conversation.py): follow-ups read through the thread, memory bounds."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.chattext import clean_chat
-from bot.conversation import ConversationMemory, Turn, contextualize, is_elliptical
-from bot.engine import Engine
-from bot.focus import CorpusFocus
+from bot.answering.chattext import clean_chat
+from bot.answering.conversation import ConversationMemory, Turn, contextualize, is_elliptical
+from bot.answering.engine import Engine
+from bot.answering.focus import CorpusFocus
 from bot.settings import Settings
 from index.store import IndexStore
 

@@ -16,9 +16,9 @@ from typing import Any, cast
 
 import pytest
 
-from bot.adapters import discord_bot
+from bot.chat.discord import client as discord_bot
 from bot.logs import user_tag
-from bot.service import FactBotService
+from bot.serving.service import FactBotService
 from bot.settings import Settings
 from tests.fakes.discord_server import MANAGE_GUILD, FakeDiscord, Recorded, message_text
 

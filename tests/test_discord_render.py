@@ -8,10 +8,10 @@ from typing import Any
 import discord
 import pytest
 
-from bot.adapters import discord_render as render
-from bot.adapters.discord_render import dlen, truncate
 from bot.answer import Answer, FactCheckRef, Lead, Link, SourceRef
-from bot.status import DocumentInfo, IndexInfo, ReindexReport
+from bot.answering.status import DocumentInfo, IndexInfo, ReindexReport
+from bot.chat.discord import render
+from bot.chat.discord.render import dlen, truncate
 from index.verdicts import VERDICTS
 from tests.change_support import note_edits
 

@@ -12,8 +12,9 @@ import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.adapters import AdapterStartError, discord_bot
-from bot.service import FactBotService
+from bot.chat import AdapterStartError
+from bot.chat.discord import client as discord_bot
+from bot.serving.service import FactBotService
 from bot.settings import Settings
 from tests.fakes.discord_server import FakeDiscord
 

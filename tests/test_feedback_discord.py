@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from bot.adapters import discord_bot
-from bot.adapters.discord_render import REASON_INPUT_ID, vote_custom_id
-from bot.learning import LearningLoop
-from bot.service import FactBotService
+from bot.chat.discord import client as discord_bot
+from bot.chat.discord.render import REASON_INPUT_ID, vote_custom_id
+from bot.learning.loop import LearningLoop
+from bot.serving.service import FactBotService
 from bot.settings import Settings
 from tests.fakes.discord_server import EPHEMERAL, MANAGE_GUILD, FakeDiscord, Recorded
 from tests.learning_support import (

@@ -15,10 +15,10 @@ from typing import Any, cast
 
 import pytest
 
-from bot.adapters.slack_app import serve
-from bot.adapters.slack_render import feedback_block
-from bot.learning import LearningLoop
-from bot.service import FactBotService
+from bot.chat.slack.app import serve
+from bot.chat.slack.render import feedback_block
+from bot.learning.loop import LearningLoop
+from bot.serving.service import FactBotService
 from bot.settings import Settings
 from tests.fakes.slack_server import BOT_USER_ID, Call, FakeSlack
 from tests.learning_support import (

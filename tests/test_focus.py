@@ -1,4 +1,4 @@
-"""The near-miss check (bot/focus.py) on the real index, with chat-style questions.
+"""The near-miss check (bot/answering/focus.py) on the real index, with chat-style questions.
 
 Refusals are checked as carefully as answers: every in-scope question of the dev and held-out
 sets, and chat-typed in-scope questions with typos, markup and abbreviations, must pass.
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.chattext import clean_chat
-from bot.focus import CorpusFocus
+from bot.answering.chattext import clean_chat
+from bot.answering.focus import CorpusFocus
 from index.store import IndexStore
 
 DATA = Path(__file__).parent / "data"

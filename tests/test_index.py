@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.index_lifecycle import (
+from bot.answering.index_lifecycle import (
     IndexUnavailable,
     build_from_corpus,
     chunking_config,

@@ -11,19 +11,10 @@ from collections.abc import Sequence
 import pytest
 
 from bot.answer import Answer, FactCheckRef, Language
-from bot.conversation import Turn
-from bot.intake import (
-    Admission,
-    Admitted,
-    Failed,
-    Intake,
-    Notes,
-    Outcome,
-    Refusal,
-    Request,
-)
-from bot.ratelimit import Cooldown
-from bot.status import IndexInfo
+from bot.answering.conversation import Turn
+from bot.answering.status import IndexInfo
+from bot.serving.intake import Admission, Admitted, Failed, Intake, Notes, Outcome, Refusal, Request
+from bot.serving.ratelimit import Cooldown
 
 FRENCH = "Quand la mission Chang'e 6 partira-t-elle ?"
 ENGLISH = "When will Chang'e 6 launch?"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.answer import Answer
-from bot.evaluation import load_questions, prepared_in_thread
-from bot.lead import Candidate, asks_article, asks_truth, choose_lead
-from bot.service import FactBotService
+from bot.answering.evaluation import load_questions, prepared_in_thread
+from bot.answering.lead import Candidate, asks_article, asks_truth, choose_lead
+from bot.serving.service import FactBotService
 from index.chunking import ChunkingConfig, chunk_corpus, note_sentences
 from index.corpus import load_corpus
 from tests.conftest import REAL_CORPUS

@@ -12,14 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.adapters import discord_render, slack_render
 from bot.answer import Answer, FactCheckRef, SourceRef
-from bot.intake import Admitted, Failed, Refusal, Request
-from bot.learning import LearningLoop, parse_days, vote_line
-from bot.question_log import QuestionLog
+from bot.chat.discord import render as discord_render
+from bot.chat.slack import render as slack_render
+from bot.learning.loop import LearningLoop, parse_days, vote_line
+from bot.learning.question_log import QuestionLog
+from bot.learning.report import Group, Report, Totals
+from bot.serving.intake import Admitted, Failed, Refusal, Request
 from bot.storage import Database, Store, VoteOutcome
 from bot.storage.hashing import UserHasher
-from bot.storage.report import Group, Report, Totals
 from tests.fakes.slack_server import block_kit_problems, view_problems
 from tests.learning_support import KEY, questions
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from bot.adapters.discord_privacy import ERASE_ID
-from bot.service import FactBotService
+from bot.chat.discord.privacy import ERASE_ID
+from bot.serving.service import FactBotService
 from bot.settings import Settings
 from bot.storage import VoteOutcome
 from tests.fakes.discord_server import EPHEMERAL, MANAGE_GUILD, FakeDiscord, Interaction

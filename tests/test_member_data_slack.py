@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.slack_privacy import ERASE_ACTION
-from bot.service import FactBotService
+from bot.chat.slack.privacy import ERASE_ACTION
+from bot.serving.service import FactBotService
 from bot.settings import Settings
 from bot.storage import VoteOutcome
 from tests.fakes.slack_server import BOT_USER_ID, TEAM_ID, FakeSlack

@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 
 from benchmarks import message_kinds as message_kinds_bench
-from bot.engine import Engine
-from bot.kind_evaluation import (
+from bot.answering.engine import Engine
+from bot.answering.kind_evaluation import (
     classify_messages,
     load_first_contact,
     message_kinds_for,
     not_fact,
     right_kind,
 )
-from bot.message_kinds import (
+from bot.answering.message_kinds import (
     KINDS,
     Exemplar,
     KindExemplars,

@@ -10,13 +10,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.metrics import (
-    Health,
-    Metrics,
-    MetricsServer,
-    MetricsServerError,
-    start_metrics_server,
-)
+from bot.ops.metrics import Health, Metrics, MetricsServer, MetricsServerError, start_metrics_server
 from bot.settings import Settings, SettingsError
 
 pytestmark = pytest.mark.timeout(60)

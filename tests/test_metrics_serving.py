@@ -17,13 +17,13 @@ import aiohttp
 import pytest
 
 from bot.answer import Answer
-from bot.cli import _serve_async
-from bot.conversation import Turn
-from bot.index_lifecycle import build_from_corpus
-from bot.intake import Failed, Notes, Refusal, Request
-from bot.metrics import Metrics
-from bot.monitoring import QuestionMetrics, ServiceMetrics
-from bot.service import FactBotService
+from bot.answering.conversation import Turn
+from bot.answering.index_lifecycle import build_from_corpus
+from bot.cli.commands import _serve_async
+from bot.ops.metrics import Metrics
+from bot.ops.monitoring import QuestionMetrics, ServiceMetrics
+from bot.serving.intake import Failed, Notes, Refusal, Request
+from bot.serving.service import FactBotService
 from bot.settings import Settings
 from index.store import IndexStore
 from tests.fakes.discord_server import MANAGE_GUILD, FakeDiscord

@@ -1,5 +1,5 @@
 """Issue 20, who moderates: only the people the operator named, on Discord and Slack, with a
-cooldown on their changes (bot/moderation.py).
+cooldown on their changes (bot/serving/moderation.py).
 
 Units for the rule, the cooldown (a fake clock) and the settings; end to end, the real discord.py
 client against the fake Discord with the commands synced globally (the default), and the real
@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from bot import moderation
-from bot.adapters import discord_bot
-from bot.adapters.discord_notes import form_custom_id
+from bot.chat.discord import client as discord_bot
+from bot.chat.discord.notes import form_custom_id
 from bot.messages import text
-from bot.moderation import DiscordMember, ModeratorCooldown, TooSoon
-from bot.note_records import Moderator, NoteForm, NoteSaved
-from bot.service import FactBotService
+from bot.notes.records import Moderator, NoteForm, NoteSaved
+from bot.serving import moderation
+from bot.serving.moderation import DiscordMember, ModeratorCooldown, TooSoon
+from bot.serving.service import FactBotService
 from bot.settings import Settings, SettingsError
 from tests.fakes.discord_server import MANAGE_GUILD, FakeDiscord
 from tests.fakes.slack_server import TEAM_ID, FakeSlack

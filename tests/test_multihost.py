@@ -37,9 +37,9 @@ from typing import IO, Any
 import psycopg
 import pytest
 
-from bot.adapters.discord_notes import FIELD_IDS
-from bot.index_lifecycle import embedder_for
-from bot.note_records import FORM_FIELDS, FormField
+from bot.answering.index_lifecycle import embedder_for
+from bot.chat.discord.notes import FIELD_IDS
+from bot.notes.records import FORM_FIELDS, FormField
 from bot.settings import Settings
 from tests.conftest import MODEL_CACHE, REAL_CORPUS, base_env
 from tests.fakes.discord_server import MANAGE_GUILD, FakeDiscord, Interaction

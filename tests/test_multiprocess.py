@@ -65,7 +65,7 @@ def _complete(path: Path) -> bool:
 
 
 async def _worker(pause_build: bool) -> None:
-    from bot.service import FactBotService
+    from bot.serving.service import FactBotService
     from bot.settings import Settings
 
     lock = threading.Lock()

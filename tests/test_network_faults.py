@@ -23,8 +23,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.adapters.slack_app import serve as serve_slack
-from bot.service import FactBotService
+from bot.chat.slack.app import serve as serve_slack
+from bot.serving.service import FactBotService
 from bot.settings import Settings
 from tests.fakes.discord_server import (
     CALLBACK,

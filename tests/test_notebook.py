@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import select
 
-from bot import cli
+from bot.cli import commands as cli
 from bot.community import Community
-from bot.note_records import (
+from bot.notes.desk import NoteDesk, new_note_id, parse_sources
+from bot.notes.records import (
     Moderator,
     NoteForm,
     NoteHistory,
@@ -25,8 +26,7 @@ from bot.note_records import (
     NotesUnavailable,
     NoteUnknown,
 )
-from bot.notebook import NoteDesk, new_note_id, parse_sources
-from bot.service import FactBotService
+from bot.serving.service import FactBotService
 from bot.settings import Settings
 from bot.storage import Store
 from bot.storage.schema import note_revisions

@@ -18,9 +18,8 @@ from typing import Any
 
 import pytest
 
-from bot import note_text
-from bot.adapters import discord_bot
-from bot.adapters.discord_notes import (
+from bot.chat.discord import client as discord_bot
+from bot.chat.discord.notes import (
     FIELD_IDS,
     MAX_MESSAGES,
     confirm_custom_id,
@@ -30,9 +29,10 @@ from bot.adapters.discord_notes import (
     submitted_form,
 )
 from bot.messages import text
-from bot.note_records import FORM_LIMITS, Moderator, NoteForm, NoteHistory, NoteRejected
-from bot.notebook import NoteDesk
-from bot.service import FactBotService
+from bot.notes import wording as note_text
+from bot.notes.desk import NoteDesk
+from bot.notes.records import FORM_LIMITS, Moderator, NoteForm, NoteHistory, NoteRejected
+from bot.serving.service import FactBotService
 from bot.settings import Settings
 from index.verdicts import VERDICTS
 from tests.fakes.discord_server import (

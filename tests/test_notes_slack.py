@@ -24,10 +24,10 @@ from typing import Any, cast
 
 import pytest
 
-from bot.adapters.slack_app import serve
-from bot.adapters.slack_notes import BLOCK_IDS, SAVE_ACK_WITHIN
+from bot.chat.slack.app import serve
+from bot.chat.slack.notes import BLOCK_IDS, SAVE_ACK_WITHIN
 from bot.messages import text as message
-from bot.note_records import (
+from bot.notes.records import (
     FORM_FIELDS,
     FormProblem,
     Moderator,
@@ -37,7 +37,7 @@ from bot.note_records import (
     NotesUnavailable,
     NoteUnknown,
 )
-from bot.service import FactBotService
+from bot.serving.service import FactBotService
 from bot.settings import Settings
 from index.verdicts import VERDICTS
 from tests.change_support import note_edits

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from bot.answer import Answer
-from bot.engine import Engine, prepare
-from bot.evaluation import load_questions
-from bot.index_lifecycle import embedder_for, load_or_build
+from bot.answering.engine import Engine, prepare
+from bot.answering.evaluation import load_questions
+from bot.answering.index_lifecycle import embedder_for, load_or_build
 from bot.settings import (
     DEFAULT_MODEL,
     EMBEDDING_BACKENDS,

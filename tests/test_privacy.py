@@ -1,4 +1,4 @@
-"""Members' data rights in the core (bot/privacy.py) and `factbot forget`, on real databases."""
+"""Members' data rights in the core (bot/learning/privacy.py) and `factbot forget`, on real databases."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.cli import main
-from bot.privacy import Erased, MemberPrivacy, erased_line, kept_lines
+from bot.cli.commands import main
+from bot.learning.privacy import Erased, MemberPrivacy, erased_line, kept_lines
 from bot.settings import Settings
 from bot.storage import Database, Store, VoteOutcome
 from bot.storage.hashing import UserHasher, load_key

@@ -30,11 +30,12 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import MetaData, create_engine, select
 
-from bot import cli
-from bot.adapters import discord_bot, slack_app
-from bot.adapters.discord_render import REASON_INPUT_ID, vote_custom_id
+from bot.chat.discord import client as discord_bot
+from bot.chat.discord.render import REASON_INPUT_ID, vote_custom_id
+from bot.chat.slack import app as slack_app
+from bot.cli import commands as cli
 from bot.logs import log_handler
-from bot.service import FactBotService
+from bot.serving.service import FactBotService
 from bot.settings import Settings
 from tests.fakes.discord_server import FakeDiscord, Recorded
 from tests.fakes.slack_server import BOT_USER_ID, Call, FakeSlack

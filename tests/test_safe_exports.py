@@ -15,12 +15,13 @@ from typing import Any, TypeVar
 
 import pytest
 
-from bot import cli
-from bot.adapters import discord_render, slack_render
-from bot.index_lifecycle import ReindexFailed
-from bot.note_records import Moderator, NoteForm, NoteSaved
-from bot.notebook import NoteDesk
-from bot.service import FactBotService
+from bot.answering.index_lifecycle import ReindexFailed
+from bot.chat.discord import render as discord_render
+from bot.chat.slack import render as slack_render
+from bot.cli import commands as cli
+from bot.notes.desk import NoteDesk
+from bot.notes.records import Moderator, NoteForm, NoteSaved
+from bot.serving.service import FactBotService
 from bot.settings import Settings
 from index.corpus import check_corpus, load_corpus
 from index.note_file import render_note

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from bot.answer import Answer
-from bot.engine import Engine, Prepared
-from bot.service import FactBotService
+from bot.answering.engine import Engine, Prepared
+from bot.serving.service import FactBotService
 from bot.settings import Settings
 from index.embeddings import Embedder
 
@@ -252,6 +252,6 @@ def test_thread_limit_narrows_torch_in_the_calling_thread_only() -> None:
     [(2, 2, (2, 1)), (2, 1, (1, 1)), (1, 2, (1, 2)), (2, 8, (2, 4)), (4, 2, (2, 1))],
 )
 def test_worker_plan(workers: int, max_threads: int, plan: tuple[int, int]) -> None:
-    from bot.service import worker_plan
+    from bot.serving.service import worker_plan
 
     assert worker_plan(workers, max_threads) == plan

@@ -24,16 +24,16 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from bot.adapters import AdapterStartError
-from bot.adapters.slack_app import MISSING_TOKENS, serve
 from bot.answer import Answer, FactCheckRef, Link, SourceRef
-from bot.conversation import Turn
-from bot.engine import Engine
+from bot.answering.conversation import Turn
+from bot.answering.engine import Engine
+from bot.answering.status import DocumentInfo, IndexInfo, ReindexReport
+from bot.chat import AdapterStartError
+from bot.chat.slack.app import MISSING_TOKENS, serve
 from bot.logs import user_tag
-from bot.questions import clean_question
-from bot.service import FactBotService
+from bot.serving.questions import clean_question
+from bot.serving.service import FactBotService
 from bot.settings import Settings
-from bot.status import DocumentInfo, IndexInfo, ReindexReport
 from tests.change_support import note_edits
 from tests.fakes.slack_server import BOT_USER_ID, Call, FakeSlack
 

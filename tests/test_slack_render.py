@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot.adapters.slack_render import (
+from bot.answer import Answer, FactCheckRef, Lead, Link, SourceRef
+from bot.answering.status import DocumentInfo, IndexInfo, ReindexReport
+from bot.chat.slack.render import (
     FALLBACK_LIMIT,
     MAX_BLOCKS,
     SECTION_LIMIT,
@@ -25,8 +27,6 @@ from bot.adapters.slack_render import (
     render_sources,
     slack_to_plain,
 )
-from bot.answer import Answer, FactCheckRef, Lead, Link, SourceRef
-from bot.status import DocumentInfo, IndexInfo, ReindexReport
 from tests.change_support import note_edits
 from tests.fakes.slack_server import block_kit_problems
 

@@ -22,7 +22,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
 from bot.settings import Settings
 from bot.storage import Database, SchemaTooNew, Store, StoreUnavailable, VoteOutcome
 from bot.storage.database import head_revision

@@ -13,13 +13,13 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from bot.cli import main
+from bot.cli.commands import main
 from bot.community import Community
+from bot.learning.grouping import group_similar, phrasing_key
+from bot.learning.report import Report, build_report, question_encoder
 from bot.settings import Settings
 from bot.storage import Database, Store
-from bot.storage.grouping import group_similar, phrasing_key
 from bot.storage.hashing import UserHasher
-from bot.storage.report import Report, build_report, question_encoder
 
 NOW = datetime.now(UTC)
 

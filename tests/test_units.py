@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.logs import RedactSecrets
-from bot.ratelimit import Cooldown
+from bot.serving.ratelimit import Cooldown
 from bot.settings import Settings, SettingsError
 from index.text import content_words, find_normalized, split_sentences
 from tests.conftest import ROOT
@@ -118,7 +118,7 @@ def test_core_never_imports_a_chat_library() -> None:
     for path in [
         *ROOT.glob("bot/*.py"),
         *ROOT.glob("index/*.py"),
-        ROOT / "bot/adapters/console.py",
+        ROOT / "bot/chat/console.py",
     ]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
@@ -129,7 +129,7 @@ def test_core_never_imports_a_chat_library() -> None:
                 names = [node.module]
             for name in names:
                 if name.split(".")[0] in ("discord", "slack_bolt", "slack_sdk") or (
-                    name.startswith("bot.adapters.") and path.name != "cli.py"
+                    name.startswith("bot.chat.") and path.name != "cli.py"
                 ):
                     offenders.append(f"{path.relative_to(ROOT)}: {name}")
     assert offenders == []

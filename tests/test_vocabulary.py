@@ -10,9 +10,10 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.adapters import discord_render, slack_render
 from bot.answer import Answer, FactCheckRef, Language, SourceRef
-from bot.compose import factcheck_ref, refusal, render_text
+from bot.answering.compose import factcheck_ref, refusal, render_text
+from bot.chat.discord import render as discord_render
+from bot.chat.slack import render as slack_render
 from bot.messages import CATALOGUE, text
 from index import corpus, verdicts
 from index.store import NoteRecord

@@ -19,13 +19,13 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from bot.adapters import discord_bot
-from bot.conversation import ConversationMemory
-from bot.engine import Engine
-from bot.intake import Admission, Intake, Outcome, Refusal, Request
-from bot.language import detect_language
-from bot.ratelimit import Cooldown
-from bot.service import FactBotService
+from bot.answering.conversation import ConversationMemory
+from bot.answering.engine import Engine
+from bot.answering.language import detect_language
+from bot.chat.discord import client as discord_bot
+from bot.serving.intake import Admission, Intake, Outcome, Refusal, Request
+from bot.serving.ratelimit import Cooldown
+from bot.serving.service import FactBotService
 from bot.settings import Settings
 from index.corpus import ChatNote, NoteOverlay
 from index.embeddings import QUERY_CACHE_BYTES

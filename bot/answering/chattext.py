@@ -3,7 +3,7 @@
 `clean_chat` removes what is not part of the question — Discord/Slack mentions and markup, links,
 emoji — and expands the common chat abbreviations of both languages ("c quoi", "qd", "cb", "pk",
 "tho", "rn", "wiht") into the words the retrieval knows. `Speller` (built from a vocabulary, see
-`bot/focus.py`) fixes one-letter typos against it (the language is told by `bot/language.py`).
+`bot/answering/focus.py`) fixes one-letter typos against it (the language is told by `bot/answering/language.py`).
 Nothing here depends on a chat library or on the index.
 """
 

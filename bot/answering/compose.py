@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from bot.answer import Answer, FactCheckRef, Language, Lead, Link, SourceRef
-from bot.lead import Candidate, LeadIndex, QuestionScorer, choose_lead
+from bot.answering.lead import Candidate, LeadIndex, QuestionScorer, choose_lead
+from bot.answering.retrieval import Hit
 from bot.messages import lead_origin, text
-from bot.retrieval import Hit
 from index.chunking import Chunk
 from index.embeddings import Vectors
 from index.store import LoadedIndex, NoteRecord
@@ -17,7 +17,7 @@ from index.verdicts import is_warning, verdict
 # A unit whose dense score falls this far below the best one is not worth quoting beside it.
 QUOTE_MARGIN = 0.2
 MAX_FACTCHECKS = 3
-# A note this much less relevant than the most relevant one (bot/lead.py: its best sentence and
+# A note this much less relevant than the most relevant one (bot/answering/lead.py: its best sentence and
 # the retrieval's view of it) does not bear on the question, unless it corrects a quoted sentence.
 NOTE_MARGIN = 0.4
 ARTICLE_LOOKAHEAD = 3
@@ -60,7 +60,7 @@ def compose(
     """Build the answer from the best `top_k` units (the caller has checked relevance).
 
     `leads`, `scorer` and `vector` (the question's embedding) choose the lead and rank the notes
-    by how well they answer the question (bot/lead.py)."""
+    by how well they answer the question (bot/answering/lead.py)."""
     best = hits[0].dense if hits else 0.0
     chosen = [h for h in hits[:top_k] if h.dense >= best - QUOTE_MARGIN or h is hits[0]]
     if chosen and chosen[0].kind == "factcheck":
@@ -113,7 +113,7 @@ def compose(
                 )
             )
     # Every note the retrieval found or a quote carries, scored by its sentence that best
-    # answers the question; the lead is that sentence or a quote (bot/lead.py).
+    # answers the question; the lead is that sentence or a quote (bot/answering/lead.py).
     found = {h.unit: h.fused for h in hits if h.kind == "factcheck"}
     pool = {
         n: max(found.get(n, 0.0), inherited.get(n, 0.0))

@@ -32,7 +32,7 @@ DEFAULT_MAX_CONVERSATIONS = 10_000
 
 
 class EntityFinder(Protocol):
-    """What names the specific things a text is about (`bot.focus.CorpusFocus` is one)."""
+    """What names the specific things a text is about (`bot.answering.focus.CorpusFocus` is one)."""
 
     def entities(self, text: str) -> tuple[str, ...]: ...
 

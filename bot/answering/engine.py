@@ -1,7 +1,7 @@
 """The answering core: one immutable index + the embedder -> `Answer`s.
 
 An `Engine` never changes once made; a rebuild makes a new one (`rebuilt`, `reloaded`) and the
-service swaps the reference. Building, loading and checking the index is bot/index_lifecycle.py's
+service swaps the reference. Building, loading and checking the index is bot/answering/index_lifecycle.py's
 job. Nothing here imports a chat library.
 """
 
@@ -13,23 +13,23 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from bot.answer import Answer, FactCheckRef, Language
-from bot.chattext import clean_chat
-from bot.compose import compose, factcheck_ref, refusal
-from bot.conversation import Turn, contextualize
-from bot.focus import CorpusFocus, NearMiss
-from bot.index_lifecycle import (
+from bot.answering.chattext import clean_chat
+from bot.answering.compose import compose, factcheck_ref, refusal
+from bot.answering.conversation import Turn, contextualize
+from bot.answering.focus import CorpusFocus, NearMiss
+from bot.answering.index_lifecycle import (
     NoteSource,
     embedder_for,
     load_or_build,
     load_published,
     rebuild,
 )
-from bot.language import detect_language
-from bot.lead import LeadIndex, QuestionScorer
-from bot.relevance import GATES, Gate, is_relevant
-from bot.retrieval import Retrieval, Retriever
+from bot.answering.language import detect_language
+from bot.answering.lead import LeadIndex, QuestionScorer
+from bot.answering.relevance import GATES, Gate, is_relevant
+from bot.answering.retrieval import Retrieval, Retriever
+from bot.answering.status import DocumentInfo, IndexInfo
 from bot.settings import Settings
-from bot.status import DocumentInfo, IndexInfo
 from index.chunking import Chunk
 from index.embeddings import Embedder, Vectors
 from index.glossary import default_glossary

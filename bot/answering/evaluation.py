@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Literal, NotRequired, TypedDict
 
 from bot.answer import Answer, Language
-from bot.engine import Engine, Prepared
-from bot.kind_evaluation import (
+from bot.answering.engine import Engine, Prepared
+from bot.answering.kind_evaluation import (
     FIRST_CONTACT,
     evaluate_kinds,
     is_first_contact,
@@ -35,7 +35,7 @@ from bot.kind_evaluation import (
     not_fact,
     not_fact_line,
 )
-from bot.relevance import GATES, Gate
+from bot.answering.relevance import GATES, Gate
 
 RANK_DEPTH = 10
 Ranker = Literal["hybrid", "dense", "bm25"]
@@ -471,7 +471,7 @@ def _run_one(
     if do_calibrate:
         gates = calibrate(result["rows"])
         tuned = evaluate_with_languages(engine, questions, gates)
-        print("calibrated gates (paste into bot/relevance.py):")
+        print("calibrated gates (paste into bot/answering/relevance.py):")
         for lang, g in gates.items():
             print(
                 f'    "{lang}": Gate(margin_alone={g.margin_alone}, margin_min={g.margin_min}, coverage_min={g.coverage_min}),'

@@ -1,6 +1,6 @@
 """An honest refusal for near misses: does the corpus hold what the question is *about*?
 
-The refusal gate (bot/relevance.py) lets a question through when its words match the corpus.
+The refusal gate (bot/answering/relevance.py) lets a question through when its words match the corpus.
 "What did Chang'e 8 find?", "when does Artemis return to the Moon?" or "how old is Thomas
 Pesquet?" match plenty of words; what the corpus lacks is the thing they centre on. `CorpusFocus`
 is built once per index from the text of its chunks (articles and notes) and checks, per
@@ -17,8 +17,8 @@ question, three things the corpus can be shown not to hold:
 
 `check` returns a `NearMiss` (what is not covered, for "L'article ne parle pas de Chang'e 8.") or
 None. It is cheap per question (set look-ups over a dozen words); everything else is built once.
-`CorpusFocus` also finds the entities a question names, for thread context (bot/conversation.py),
-and corrects typos against the corpus vocabulary (bot/chattext.py `Speller`).
+`CorpusFocus` also finds the entities a question names, for thread context (bot/answering/conversation.py),
+and corrects typos against the corpus vocabulary (bot/answering/chattext.py `Speller`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.answer import Language
-from bot.chattext import (
+from bot.answering.chattext import (
     ABBREVIATIONS,
     Speller,
     differs_only_at_the_end,
@@ -415,7 +415,7 @@ class CorpusFocus:
         return part in english_dictionary() or part in self.vocabulary or part in self.general
 
     def is_typo(self, token: str) -> bool:
-        """One edit from a corpus or everyday word (see `bot.chattext.typo_candidates`): a word
+        """One edit from a corpus or everyday word (see `bot.answering.chattext.typo_candidates`): a word
         typed in a hurry, not a name. The rare-word dictionary only counts for long words, where
         a name is seldom one edit from a dictionary word by chance."""
         if typo_candidates(token, self.vocabulary) or typo_candidates(token, self.common):

@@ -1,7 +1,7 @@
 """The index's lifecycle, driven by the settings: the embedder, builds, stale and corrupted
 indexes, reindexing and picking up another process's build.
 
-`factbot index`, the index tests and `Engine` (bot/engine.py, which only answers) call these.
+`factbot index`, the index tests and `Engine` (bot/answering/engine.py, which only answers) call these.
 The index package below knows nothing of `Settings`; this module turns them into its arguments.
 """
 

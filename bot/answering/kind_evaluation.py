@@ -14,8 +14,8 @@ from functools import partial
 from pathlib import Path
 from typing import TypedDict
 
-from bot.engine import Engine, text_to_embed
-from bot.message_kinds import KINDS, MessageKind, MessageKinds
+from bot.answering.engine import Engine, text_to_embed
+from bot.answering.message_kinds import KINDS, MessageKind, MessageKinds
 
 FIRST_CONTACT = "tests/data/first_contact.jsonl"
 SPLITS = ("dev", "held-out")

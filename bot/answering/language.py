@@ -40,7 +40,7 @@ _ACCENTS = re.compile(r"[éèêëàâîïôûùüçœæ]")
 _ELISION = re.compile(r"^(?:l|d|qu|j|n|s|c|t|m)'")
 
 
-# Keyed on questions (at most MAX_QUESTION_CHARS each, bot/intake.py), bounded in bytes too.
+# Keyed on questions (at most MAX_QUESTION_CHARS each, bot/serving/intake.py), bounded in bytes too.
 @memo(capacity=4096, max_bytes=2 * MiB)
 def detect_language(text: str) -> Language:
     """'fr' or 'en' for a chat question: marker words (no-accent French and chat English

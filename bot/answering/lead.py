@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.answer import Language
-from bot.retrieval import Hit, expected_answer
+from bot.answering.retrieval import Hit, expected_answer
 from index.embeddings import Vectors
 from index.store import LoadedIndex
 from index.text import content_words, fold, plain_quotes

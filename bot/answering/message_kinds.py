@@ -8,7 +8,7 @@ How: cheap rules where they are clearly better (a message of emoji only, a messa
 greeting or thanks words, a question split on "?" / " et " / " and "), then the nearest exemplar
 messages (index/data/message_kinds.{fr,en}.tsv) by cosine, on the vector the engine already
 computes for retrieval — the exemplars are embedded the way the engine embeds a question
-(`bot.engine.text_to_embed`: chat cleaning, and a French message's English gloss), so `classify`
+(`bot.answering.engine.text_to_embed`: chat cleaning, and a French message's English gloss), so `classify`
 costs no second encode. A kind other than `fact` must win clearly (an absolute floor and a margin
 over the best `fact` exemplar): when unsure, a message is a fact question, since refusing an
 ordinary question is as bad as a wrong answer.
@@ -26,7 +26,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from bot.answer import Language
-from bot.chattext import clean_chat, strip_markup
+from bot.answering.chattext import clean_chat, strip_markup
 from index.embeddings import Vectors
 from index.text import fold, plain_quotes
 

@@ -22,7 +22,7 @@ from index.store import LoadedIndex
 from index.text import content_words, fold
 
 # Reciprocal rank fusion of the dense and the BM25 rankings. French questions reach the dense
-# index through their English gloss (bot/engine.py), so one weight serves both languages
+# index through their English gloss (bot/answering/engine.py), so one weight serves both languages
 # (measured with `factbot eval`, figures in the README).
 RRF_K = 5
 DENSE_WEIGHT = 0.5
@@ -135,7 +135,7 @@ class Retriever:
                 if self._has_answer_type(unit, wanted):
                     fused[unit] += ANSWER_TYPE_BONUS
         # Every fused unit is kept: a note ranked first brings the sentence it corrects, wherever
-        # that sentence ranks (bot/compose.py).
+        # that sentence ranks (bot/answering/compose.py).
         kind, rows = self.unit_kind, self.units
         hits = sorted(
             (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.changes import IndexChanges
+from bot.answering.changes import IndexChanges
 
 
 @dataclass(frozen=True)

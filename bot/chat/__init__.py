@@ -1,6 +1,9 @@
-"""Transport adapters: the console, Discord and Slack. Each renders `Answer`s; none retrieves.
+"""Chat: the console, and one package per platform (`discord`, `slack`).
 
-Only modules in this package may import discord or slack_bolt.
+Adapters translate platform events in and render results out; policy lives in the core. Only
+`bot.chat.discord` and `bot.chat.slack` may import discord or slack_bolt/slack_sdk; the console
+and this module import neither. May import every core package (serving, answering, learning,
+notes, ops, storage) and the shared modules; never `bot.cli`.
 """
 
 

@@ -14,12 +14,12 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, TextIO
 
 from bot.answer import FactCheckRef, Language
-from bot.intake import Intake, Kind, Refusal, Request
+from bot.answering.status import IndexInfo
 from bot.messages import text
-from bot.status import IndexInfo
+from bot.serving.intake import Intake, Kind, Refusal, Request
 
 if TYPE_CHECKING:
-    from bot.service import FactBotService
+    from bot.serving.service import FactBotService
 
 # The console tells nobody's interface language: its own lines are in English.
 UI: Language = "en"
@@ -99,7 +99,7 @@ async def _reply(service: FactBotService, intake: Intake, line: str) -> str:
 
 
 async def _reindex(service: FactBotService) -> str:
-    from bot.index_lifecycle import ReindexFailed
+    from bot.answering.index_lifecycle import ReindexFailed
 
     try:
         report = await service.reindex(actor="console")

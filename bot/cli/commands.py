@@ -18,10 +18,10 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.engine import Engine
-    from bot.intake import Admission, Admitted, Intake, Request
-    from bot.learning import LearningLoop
-    from bot.service import FactBotService
+    from bot.answering.engine import Engine
+    from bot.learning.loop import LearningLoop
+    from bot.serving.intake import Admission, Admitted, Intake, Request
+    from bot.serving.service import FactBotService
     from bot.settings import Settings
     from index.corpus import Corpus
 
@@ -174,13 +174,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "index":
         return _index(settings, args.if_needed)
     if command == "eval":
-        from bot.evaluation import EVAL_SETS, run_eval
+        from bot.answering.evaluation import EVAL_SETS, run_eval
 
         paths = [*(EVAL_SETS if args.all else ()), *(args.questions or ())] or EVAL_SETS[:1]
         return run_eval(_engine(settings), paths, args.json, args.calibrate, args.verbose)
     if command == "discord" and getattr(args, "discord_command", None) == "invite":
-        from bot.adapters import AdapterStartError
-        from bot.adapters.discord_bot import invite_url
+        from bot.chat import AdapterStartError
+        from bot.chat.discord.client import invite_url
 
         try:
             print(invite_url(settings))
@@ -201,7 +201,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _corpus_check(args: argparse.Namespace) -> int:
-    from bot import notes_cli
+    from bot.notes import export as notes_cli
     from bot.settings import Settings, SettingsError
 
     if args.corpus_command != "check":
@@ -225,7 +225,7 @@ def _corpus_check(args: argparse.Namespace) -> int:
 def _notes(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bot import notes_cli
+    from bot.notes import export as notes_cli
 
     if getattr(args, "notes_command", None) != "export":
         raise CliError("usage: factbot notes export DIR", EXIT_USAGE)
@@ -239,8 +239,8 @@ def _notes(settings: Settings, args: argparse.Namespace) -> int:
 
 def _engine(settings: Settings) -> Engine:
     """The model and the index, with the notes made in chat (DATABASE_URL)."""
-    from bot.engine import Engine
-    from bot.index_lifecycle import IndexUnavailable
+    from bot.answering.engine import Engine
+    from bot.answering.index_lifecycle import IndexUnavailable
     from bot.storage import StorageError
     from bot.storage.notes import NoteRepository
     from index.embeddings import ModelUnavailable
@@ -265,8 +265,8 @@ async def _serving(
 ) -> AsyncIterator[tuple[FactBotService, Intake]]:
     """The service over the loaded index and model, and the intake in front of it: what every
     way in (console, `ask`, the chat bots) goes through. Closed on exit."""
-    from bot.intake import Intake
-    from bot.service import FactBotService
+    from bot.serving.intake import Intake
+    from bot.serving.service import FactBotService
 
     engine = await asyncio.to_thread(_engine, settings)
     service = FactBotService(settings, engine)
@@ -287,7 +287,7 @@ def _learning_loop(settings: Settings) -> LearningLoop:
 
     Only for the chat bots: the console and `factbot ask` are the operator's own questions, not
     the community's."""
-    from bot.learning import LearningLoop
+    from bot.learning.loop import LearningLoop
     from bot.storage import StorageError
 
     try:
@@ -310,7 +310,7 @@ async def _learning(learning: LearningLoop, intake: Intake) -> AsyncIterator[Lea
 
 
 def _ask(settings: Settings, question: str, as_json: bool, history: tuple[str, ...] = ()) -> int:
-    from bot.intake import Admission, Refusal, Request
+    from bot.serving.intake import Admission, Refusal, Request
 
     admission = Admission.local(settings)
     if question == "-":
@@ -338,7 +338,7 @@ async def _ask_one(
 async def _ask_lines(settings: Settings, admission: Admission, as_json: bool) -> int:
     """One question a line of stdin (plain text, or a JSON object `{"question": "...",
     "history": ["earlier question", ...]}`): each line gets exactly one result line, in order."""
-    from bot.intake import Refusal
+    from bot.serving.intake import Refusal
 
     status = EXIT_OK
     async with _serving(settings, admission, watch=False) as (_, intake):
@@ -358,7 +358,7 @@ async def _ask_lines(settings: Settings, admission: Admission, as_json: bool) ->
 
 def _line_request(line: str) -> Request | str:
     """The request one line of `factbot ask -` makes, or why the line is unusable."""
-    from bot.intake import Request
+    from bot.serving.intake import Request
 
     if not line.lstrip().startswith("{"):
         return Request("cli", "local", line)
@@ -376,8 +376,8 @@ def _line_request(line: str) -> Request | str:
 
 
 def _chat(settings: Settings) -> int:
-    from bot.adapters.console import run_console
-    from bot.intake import Admission
+    from bot.chat.console import run_console
+    from bot.serving.intake import Admission
 
     admission = Admission.local(settings)
     return asyncio.run(run_console(lambda: _serving(settings, admission, watch=True)))
@@ -386,7 +386,7 @@ def _chat(settings: Settings) -> int:
 def _index(settings: Settings, if_needed: bool) -> int:
     import time
 
-    from bot.index_lifecycle import build_from_corpus, embedder_for, load_or_build
+    from bot.answering.index_lifecycle import build_from_corpus, embedder_for, load_or_build
     from bot.storage import StorageError
     from bot.storage.notes import NoteRepository
     from index.corpus import CorpusInvalid
@@ -421,8 +421,8 @@ def _index(settings: Settings, if_needed: bool) -> int:
 
 
 def _report(settings: Settings, days: int, as_json: bool) -> int:
+    from bot.learning.report import build_report, question_encoder
     from bot.storage import Database, StorageError
-    from bot.storage.report import build_report, question_encoder
     from index.embeddings import ModelUnavailable
 
     if days < 1:
@@ -445,8 +445,8 @@ def _report(settings: Settings, days: int, as_json: bool) -> int:
 def _forget(settings: Settings, user_id: str, platform: str) -> int:
     """Erase one member's questions and votes, found by the keyed hash of their id made with
     this host's key; one line with what was erased (the id itself is never printed or logged)."""
+    from bot.learning.privacy import MemberPrivacy, PrivacyUnavailable
     from bot.logs import user_tag
-    from bot.privacy import MemberPrivacy, PrivacyUnavailable
     from bot.storage import StorageError, Store
 
     user_id = user_id.strip()
@@ -479,7 +479,7 @@ def _forget(settings: Settings, user_id: str, platform: str) -> int:
 def _export_corpus(settings: Settings) -> Corpus:
     """The corpus `factbot export` describes, with the notes made in chat; a broken one is one
     line per problem (stderr: stdout may be carrying the export) and exit 1."""
-    from bot import notes_cli
+    from bot.notes import export as notes_cli
     from index.corpus import CorpusInvalid, load_corpus
 
     try:
@@ -497,8 +497,8 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     or not at all (a temporary file beside it, then renamed over it)."""
     from pathlib import Path
 
-    from bot.claimreview import ClaimReviewError, claimreview_document, json_ld
-    from bot.files import write_atomically
+    from bot.notes.claimreview import ClaimReviewError, claimreview_document, json_ld
+    from bot.notes.files import write_atomically
 
     if args.export_format != "claimreview":
         raise CliError("usage: factbot export claimreview [--out FILE]", EXIT_USAGE)
@@ -529,7 +529,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, which: str) -> int:
-    from bot.adapters import AdapterStartError
+    from bot.chat import AdapterStartError
 
     targets: list[str] = []
     if which in ("discord", "run") and settings.discord_enabled:
@@ -546,7 +546,7 @@ def _serve(settings: Settings, which: str) -> int:
         )
     if not targets:
         return _chat(settings)
-    from bot.metrics import MetricsServerError
+    from bot.ops.metrics import MetricsServerError
 
     try:
         asyncio.run(_serve_async(settings, targets))
@@ -556,8 +556,8 @@ def _serve(settings: Settings, which: str) -> int:
 
 
 async def _serve_async(settings: Settings, targets: list[str]) -> None:
-    from bot.intake import Admission
-    from bot.monitoring import start_monitoring
+    from bot.ops.monitoring import start_monitoring
+    from bot.serving.intake import Admission
 
     learning = _learning_loop(settings)
     async with (
@@ -574,12 +574,12 @@ async def _serve_async(settings: Settings, targets: list[str]) -> None:
         # One intake for both transports: one rate limit per user of each platform.
         jobs: list[Coroutine[Any, Any, None]] = []
         if "discord" in targets:
-            from bot.adapters import discord_bot
+            from bot.chat.discord import client as discord_bot
 
             link = monitoring.link("discord")
             jobs.append(discord_bot.serve(settings, service, intake, stopping, learning, link))
         if "slack" in targets:
-            from bot.adapters import slack_app
+            from bot.chat.slack import app as slack_app
 
             link = monitoring.link("slack")
             jobs.append(slack_app.serve(settings, service, intake, stopping, learning, link))

@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING
 
 from bot.answer import Language
 from bot.community import Community
-from bot.intake import Admitted, Intake
+from bot.learning.grouping import Encode
+from bot.learning.privacy import MemberPrivacy
+from bot.learning.question_log import QuestionLog
+from bot.learning.report import Report, build_report, question_encoder
 from bot.messages import text as message
-from bot.privacy import MemberPrivacy
-from bot.question_log import QuestionLog
+from bot.serving.intake import Admitted, Intake
 from bot.storage import Store, VoteOutcome
-from bot.storage.grouping import Encode
-from bot.storage.report import Report, build_report, question_encoder
 
 if TYPE_CHECKING:
     from bot.settings import Settings

@@ -1,6 +1,6 @@
 """The question log: an intake observer that buffers one store row per question from chat.
 
-It sees every outcome the intake reports (bot/intake.py) and keeps the questions: answered or
+It sees every outcome the intake reports (bot/serving/intake.py) and keeps the questions: answered or
 refused by the engine, rejected at admission (empty, too long, rate-limited, restarting) or by an
 error. The row is keyed on the request's public id, which is also what the feedback buttons under
 the answer carry. The hot path only appends to the store's in-memory buffer: no I/O, no await.
@@ -9,7 +9,7 @@ the answer carry. The hot path only appends to the store's in-memory buffer: no 
 from __future__ import annotations
 
 from bot.answer import Answer
-from bot.intake import Failed, Outcome, Refusal, Request
+from bot.serving.intake import Failed, Outcome, Refusal, Request
 from bot.storage import Store
 
 # Where questions come from the community; the console and `factbot ask` are the operator's own.

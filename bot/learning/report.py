@@ -20,8 +20,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.community import Community
+from bot.learning.grouping import DEFAULT_THRESHOLD, Encode, group_similar
 from bot.storage.database import Database
-from bot.storage.grouping import DEFAULT_THRESHOLD, Encode, group_similar
 from bot.storage.schema import answer_votes, question_log
 from bot.storage.store import in_community, utcnow
 
@@ -278,8 +278,8 @@ def question_encoder(settings: Settings) -> Encode:
     model loads on the first call, so a report with nothing to group never loads it."""
 
     def encode(texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        from bot.engine import prepare
-        from bot.index_lifecycle import embedder_for
+        from bot.answering.engine import prepare
+        from bot.answering.index_lifecycle import embedder_for
 
         embedder = embedder_for(settings)
         return embedder.encode([prepare(text, settings).embedded for text in texts])

@@ -8,7 +8,7 @@
     await desk.show(note_id); await desk.history(note_id); await desk.choices("fc-1")
 
 Transport-independent: Discord and Slack open the same form, hand what the moderator typed here
-and render the outcome with `bot/note_text.py`. A submitted form becomes the text of a corpus
+and render the outcome with `bot/notes/wording.py`. A submitted form becomes the text of a corpus
 note file and goes through the same validator as the files under `corpus/factchecks/`, against
 the corpus as it would be with the change (`index/corpus.py`); nothing is saved unless it passes.
 A saved change is a new revision in the database (`bot/storage/notes.py`); the index is then
@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from bot.answer import Language
+from bot.answering.index_lifecycle import ReindexFailed
 from bot.community import community_of
-from bot.index_lifecycle import ReindexFailed
-from bot.note_records import (
+from bot.notes.records import (
     FORM_FIELDS,
     FORM_LIMITS,
     Action,
@@ -66,7 +66,7 @@ from index.note_file import render_note
 from index.text import clean_field
 
 if TYPE_CHECKING:
-    from bot.service import FactBotService
+    from bot.serving.service import FactBotService
 
 log = logging.getLogger("factbot.notes")
 
@@ -265,7 +265,7 @@ class NoteDesk:
     ) -> NoteSaved | NoteRejected | NoteUnknown:
         """Validate the form as a corpus note; if it passes, store it as a new revision of
         `note_id` (a new note when None) and rebuild the index. Nothing is saved otherwise;
-        a valid form past the moderator's cooldown raises `bot.moderation.TooSoon`."""
+        a valid form past the moderator's cooldown raises `bot.serving.moderation.TooSoon`."""
         checked = await self._call(self._check_and_store, form, by, note_id)
         if not isinstance(checked, _Stored):
             return checked
@@ -273,7 +273,7 @@ class NoteDesk:
 
     async def remove(self, note_id: str, by: Moderator) -> NoteSaved | NoteUnknown:
         """Stop serving `note_id` (its history is kept; `/note edit` restores it). Raises
-        `bot.moderation.TooSoon` past the moderator's cooldown (nothing removed)."""
+        `bot.serving.moderation.TooSoon` past the moderator's cooldown (nothing removed)."""
         stored = await self._call(self._store_removal, note_id.strip(), by)
         if not isinstance(stored, _Stored):
             return stored

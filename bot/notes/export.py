@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bot.files import write_atomically
+from bot.notes.files import write_atomically
 from bot.settings import Settings
 from bot.storage.errors import StorageError
 from bot.storage.notes import NoteRepository

@@ -1,5 +1,5 @@
 """What moderators' note commands take and give back: plain records, shared by the core
-(`bot/notebook.py`) and the adapters, which render them with `bot/note_text.py`.
+(`bot/notes/desk.py`) and the adapters, which render them with `bot/notes/wording.py`.
 
 The form has the same five fields on every platform (`FORM_FIELDS`): the claim (a verbatim quote
 of the article), the verdict (one of `index/verdicts.py`), what is true in French and in English,
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from bot.changes import IndexChanges
+from bot.answering.changes import IndexChanges
 
 FormField = Literal["claim", "verdict", "fr", "en", "sources"]
 FORM_FIELDS: tuple[FormField, ...] = ("claim", "verdict", "fr", "en", "sources")

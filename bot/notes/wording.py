@@ -11,7 +11,7 @@ from datetime import datetime
 
 from bot.answer import Language
 from bot.messages import text
-from bot.note_records import (
+from bot.notes.records import (
     FormField,
     NoteHistory,
     NoteRejected,

@@ -11,7 +11,7 @@ loop, bound to METRICS_HOST (127.0.0.1 by default) and off unless METRICS_PORT i
   until shutdown begins; 503 with the reason otherwise. For rolling deploys.
 
 This module imports neither discord nor slack_bolt nor the answering core: the adapters and the
-service feed it through the calls below (bot/monitoring.py wires them for `factbot run`) (every one is cheap, thread-safe and never raises for
+service feed it through the calls below (bot/ops/monitoring.py wires them for `factbot run`) (every one is cheap, thread-safe and never raises for
 a metrics reason, so it can sit on the answering path):
 
     metrics = Metrics(platforms=("discord", "slack"))
@@ -76,7 +76,7 @@ LANGUAGES: Final = ("fr", "en")
 UNKNOWN_LANGUAGE: Final = "unknown"  # rejected before detection (empty, too long)
 REINDEX_RESULTS: Final = ("ok", "failed", "coalesced")
 VOTES: Final = ("up", "down")
-# Kept equal to bot.changes.ChangeKind (a test checks): this module imports nothing of the core.
+# Kept equal to bot.answering.changes.ChangeKind (a test checks): this module imports nothing of the core.
 CHANGE_KINDS: Final = (
     "note_added",
     "note_changed",
@@ -254,7 +254,7 @@ class Metrics:
             self.reindex_seconds.observe(seconds)
 
     def observe_changes(self, kinds: Iterable[str]) -> None:
-        """The change events of an index swapped in (`bot.changes`), one kind per event."""
+        """The change events of an index swapped in (`bot.answering.changes`), one kind per event."""
         for kind in kinds:
             if kind not in CHANGE_KINDS:
                 raise ValueError(f"unknown change {kind!r}; expected one of {CHANGE_KINDS}")

@@ -1,4 +1,4 @@
-"""What `factbot run` reports while it serves, wired into bot/metrics.py.
+"""What `factbot run` reports while it serves, wired into bot/ops/metrics.py.
 
 `start_monitoring` attaches the two observers below and serves /metrics, /healthz and /readyz on
 METRICS_PORT; with METRICS_PORT off (the default) it attaches nothing, so nothing is counted:
@@ -21,22 +21,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from bot.answer import Answer
-from bot.changes import IndexChanges
-from bot.intake import Failed, Outcome, Refusal, RefusalReason, Request
-from bot.metrics import (
-    Health,
-    Metrics,
-    MetricsServer,
-    TransportLink,
-    start_metrics_server,
-)
-from bot.metrics import Outcome as Counted
+from bot.answering.changes import IndexChanges
+from bot.answering.status import IndexInfo
+from bot.ops.metrics import Health, Metrics, MetricsServer, TransportLink, start_metrics_server
+from bot.ops.metrics import Outcome as Counted
+from bot.serving.intake import Failed, Outcome, Refusal, RefusalReason, Request
 from bot.settings import Settings
-from bot.status import IndexInfo
 
 if TYPE_CHECKING:
-    from bot.intake import Intake
-    from bot.service import FactBotService, ReindexResult
+    from bot.serving.intake import Intake
+    from bot.serving.service import FactBotService, ReindexResult
 
 __all__ = ["Monitoring", "QuestionMetrics", "ServiceMetrics", "start_monitoring"]
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from bot.answer import Answer
-    from bot.engine import Prepared
+    from bot.answering.engine import Prepared
 
 __all__ = ["MAX_BATCH", "BatchEngine", "BatcherClosed", "MicroBatcher", "worker_plan"]
 
@@ -47,7 +47,7 @@ class ThreadLimitedEncoder(Protocol):
 
 
 class BatchEngine(Protocol):
-    """What the batcher needs of the answering engine (`bot.engine.Engine`, or a test's stand-in)."""
+    """What the batcher needs of the answering engine (`bot.answering.engine.Engine`, or a test's stand-in)."""
 
     @property
     def embedder(self) -> ThreadLimitedEncoder: ...

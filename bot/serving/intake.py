@@ -2,8 +2,8 @@
 
 An adapter turns what it received into a `Request` and hands it to the `Intake`:
 
-1. `admit(request)` cleans the text (`bot/questions.py`), applies the per-user rate limit
-   (`bot/ratelimit.py`) and decides the language once (`bot/language.py`). It is cheap and does no
+1. `admit(request)` cleans the text (`bot/serving/questions.py`), applies the per-user rate limit
+   (`bot/serving/ratelimit.py`) and decides the language once (`bot/answering/language.py`). It is cheap and does no
    I/O, so an adapter can refuse privately before it shows anything public (Discord's "thinking…").
    It returns `Admitted`, or a `Refusal` with its reason and the line to show.
 
@@ -21,7 +21,7 @@ may also give the history itself (`Request.history`, `factbot ask --history`).
 
 Adapters only render what comes back. They call `track_current_task()` first thing for every
 event they handle, so that on shutdown `close()` refuses new requests and `drain()` lets the ones
-in flight finish (bot/cli.py); `start_pruning()` forgets idle rate-limit buckets and quiet
+in flight finish (bot/cli/commands.py); `start_pruning()` forgets idle rate-limit buckets and quiet
 conversations on a timer until `aclose()`. Every outcome, with its latency, goes to the intake's observers (`IntakeObserver`): the place for a question log, metrics or conversation context to
 attach without touching any adapter. `Request.conversation` (a thread, a DM) is what a
 conversation's history would be keyed on.
@@ -41,13 +41,13 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar
 
 from bot.answer import Answer, FactCheckRef, Language
-from bot.conversation import ConversationMemory, Turn
-from bot.language import detect_language
+from bot.answering.conversation import ConversationMemory, Turn
+from bot.answering.language import detect_language
+from bot.answering.status import IndexInfo
 from bot.messages import text as message
-from bot.questions import QuestionRejected, clean_question
-from bot.ratelimit import Cooldown
+from bot.serving.questions import QuestionRejected, clean_question
+from bot.serving.ratelimit import Cooldown
 from bot.settings import Settings
-from bot.status import IndexInfo
 
 __all__ = [
     "Admission",
@@ -86,7 +86,7 @@ class Request:
     locale: Language | None = None  # the user's interface language, when the platform says
     history: tuple[str, ...] = ()  # earlier questions, oldest first, when the caller has them
     # A random public id for this request: the question log keys its row on it, and the
-    # feedback buttons under its answer carry it (bot/learning.py). Never a platform id.
+    # feedback buttons under its answer carry it (bot/learning/loop.py). Never a platform id.
     id: str = field(default_factory=lambda: secrets.token_urlsafe(12), compare=False)
 
 

@@ -15,7 +15,7 @@ server the bot was added to:
 
 Adapters hand plain facts (ids, a permission flag, team ids) and never decide themselves. The
 moderators' cooldown (`ModeratorCooldown`) is enforced by the core where saves and rebuilds enter
-it (`bot/notebook.py`, `FactBotService.reindex`), keyed on a keyed hash of the moderator.
+it (`bot/notes/desk.py`, `FactBotService.reindex`), keyed on a keyed hash of the moderator.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from bot.answer import Language
 from bot.logs import user_tag
 from bot.messages import text
-from bot.note_records import Moderator
-from bot.ratelimit import Cooldown
+from bot.notes.records import Moderator
+from bot.serving.ratelimit import Cooldown
 from bot.settings import Settings
 
 __all__ = [

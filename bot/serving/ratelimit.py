@@ -4,7 +4,7 @@ Every request a user sends is charged, served or refused (empty, too long, rate-
 costs its sender, not the bot. A refused user is told at most once per `per_seconds` (`tell`),
 so a flood gets one reply, not one per message. The buckets are bounded (`max_keys`, the least
 recently active go first) and `prune` forgets those with nothing left to remember; the intake
-calls it on a timer (bot/intake.py).
+calls it on a timer (bot/serving/intake.py).
 """
 
 from __future__ import annotations

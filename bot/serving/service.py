@@ -1,7 +1,7 @@
 """The async face of the answering core, shared by every chat adapter and the console.
 
 `FactBotService` owns the current `Engine` (one immutable index + the embedder) and composes:
-- the micro-batcher (`bot/batcher.py`), which answers questions off the event loop on the
+- the micro-batcher (`bot/serving/batcher.py`), which answers questions off the event loop on the
   answering workers (ANSWER_WORKERS);
 - reindexing: the index is rebuilt in a worker thread while questions keep being answered from
   the old one, the new one is swapped in with one assignment, and concurrent `/reindex` calls
@@ -11,7 +11,7 @@
   INDEX_REBUILD_DEBOUNCE_SECONDS (one rebuild), and a revision that fails to build is retried
   less and less often (up to INDEX_RETRY_MAX_SECONDS apart) with one log line, not two a poll.
 
-Users' text reaches it through the intake (`bot/intake.py`), which cleans and rate-limits it.
+Users' text reaches it through the intake (`bot/serving/intake.py`), which cleans and rate-limits it.
 It imports neither discord nor slack: adapters call it and render what it returns.
 """
 
@@ -26,16 +26,16 @@ from collections.abc import Callable, Sequence
 from typing import Literal, Protocol
 
 from bot.answer import Answer, FactCheckRef, Language
-from bot.batcher import MAX_BATCH, MicroBatcher, worker_plan
-from bot.changes import IndexChanges, diff_indexes
-from bot.conversation import Turn
-from bot.engine import Engine
-from bot.index_lifecycle import ReindexFailed, RetryBackoff
-from bot.moderation import ModeratorCooldown
-from bot.note_records import Moderator
-from bot.notebook import NoteDesk
+from bot.answering.changes import IndexChanges, diff_indexes
+from bot.answering.conversation import Turn
+from bot.answering.engine import Engine
+from bot.answering.index_lifecycle import ReindexFailed, RetryBackoff
+from bot.answering.status import DocumentInfo, IndexInfo, ReindexReport
+from bot.notes.desk import NoteDesk
+from bot.notes.records import Moderator
+from bot.serving.batcher import MAX_BATCH, MicroBatcher, worker_plan
+from bot.serving.moderation import ModeratorCooldown
 from bot.settings import Settings
-from bot.status import DocumentInfo, IndexInfo, ReindexReport
 from bot.storage.errors import StorageError
 from bot.storage.notes import NoteRepository
 
@@ -97,7 +97,7 @@ class FactBotService:
         self._watch_task: asyncio.Task[None] | None = None
         self._observers: list[ServiceObserver] = []
         self._notes_down = False
-        # One bucket per moderator for note saves and /reindex (bot/moderation.py).
+        # One bucket per moderator for note saves and /reindex (bot/serving/moderation.py).
         self.moderators = ModeratorCooldown.for_settings(settings)
         self._watch_failing = False
         # A notes revision that failed to build: retried after one watch interval, then twice
@@ -173,7 +173,7 @@ class FactBotService:
         """Rebuild from the corpus; concurrent calls share one build. Raises `ReindexFailed`.
 
         A moderator's `/reindex` passes `by`: it is charged to their cooldown first, and raises
-        `bot.moderation.TooSoon` (nothing rebuilt) when that has run out. `quiet`: the caller
+        `bot.serving.moderation.TooSoon` (nothing rebuilt) when that has run out. `quiet`: the caller
         logs a failure itself (the watch, once per failing revision)."""
         if by is not None:
             self.moderators.charge(by)

@@ -392,7 +392,7 @@ class Store:
 
     def erase_member(self, platform: str, user_id: str | int) -> MemberRows:
         """Delete one member's questions (with every vote on their answers) and their votes;
-        returns what was deleted. Note revisions are not touched (bot/privacy.py says why)."""
+        returns what was deleted. Note revisions are not touched (bot/learning/privacy.py says why)."""
         user_hash = self._hash(platform, user_id)
         self._flush_for_member()
         q, v = question_log, answer_votes

@@ -7,12 +7,12 @@ Built like discord.py's own examples: a `discord.Client` subclass owning an
 - `/ask question` (public), `/factcheck [topic]`, `/sources`, `/reindex` and `/unanswered [days]`
   (moderators, ephemeral); `/note add|edit|remove|show|history` (moderators, `discord_notes`).
 - Every answer carries 👍/👎 buttons that survive a restart (`discord_feedback`) when questions
-  are logged (`bot/learning.py`); the threads the bot opened are remembered in the store too.
+  are logged (`bot/learning/loop.py`); the threads the bot opened are remembered in the store too.
 - `@factbot question` anywhere it can read, or any message in ASK_CHANNEL_IDS: answered in a new
   public thread from that message; later messages in that thread are answered without a mention.
 - Safety: no reply can ping anyone (`AllowedMentions.none()` on the client and on every send),
   echoed user text is escaped, one tree error handler. Cleaning, the per-user rate limit and the
-  language are the intake's (`bot/intake.py`): each command below admits its request, then renders.
+  language are the intake's (`bot/serving/intake.py`): each command below admits its request, then renders.
 
 Each slash command is defined in one place, its `@app_commands.command` metadata on its body.
 """
@@ -35,24 +35,27 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot import moderation
-from bot.adapters import AdapterStartError, discord_feedback, discord_notes, discord_privacy
-from bot.adapters import discord_render as render
 from bot.answer import Language
+from bot.chat import AdapterStartError
+from bot.chat.discord import feedback as discord_feedback
+from bot.chat.discord import notes as discord_notes
+from bot.chat.discord import privacy as discord_privacy
+from bot.chat.discord import render
 from bot.community import Community
-from bot.intake import Admission, Admitted, Intake, Kind, Refusal, Request
-from bot.learning import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
+from bot.learning.loop import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
 from bot.logs import user_tag
 from bot.messages import text
-from bot.note_records import Moderator
+from bot.notes.records import Moderator
+from bot.serving import moderation
+from bot.serving.intake import Admission, Admitted, Intake, Kind, Refusal, Request
 from bot.settings import Settings
 from bot.storage.errors import StorageError
 from index.lru import LruCache
 
 if TYPE_CHECKING:
-    from bot.learning import LearningLoop
-    from bot.metrics import TransportLink
-    from bot.service import FactBotService
+    from bot.learning.loop import LearningLoop
+    from bot.ops.metrics import TransportLink
+    from bot.serving.service import FactBotService
 
 __all__ = [
     "INVITE_PERMISSIONS",
@@ -148,7 +151,7 @@ def invite_url(settings: Settings) -> str:
 
 
 def is_moderator(interaction: discord.Interaction[FactBotClient], settings: Settings) -> bool:
-    """The core's rule (`bot/moderation.py`) on what Discord says about this member."""
+    """The core's rule (`bot/serving/moderation.py`) on what Discord says about this member."""
     user = interaction.user
     roles = user.roles if isinstance(user, discord.Member) else []
     member = moderation.DiscordMember(
@@ -366,7 +369,7 @@ async def sources(interaction: discord.Interaction[FactBotClient]) -> None:
 @app_commands.guild_only()
 @app_commands.check(_moderators_only)
 async def reindex(interaction: discord.Interaction[FactBotClient]) -> None:
-    from bot.service import ReindexFailed  # here: importing the core pulls in numpy & co.
+    from bot.serving.service import ReindexFailed  # here: importing the core pulls in numpy & co.
 
     service = interaction.client.service
     await interaction.response.defer(ephemeral=True, thinking=True)
@@ -747,7 +750,7 @@ async def serve(
     """Run the Discord bot until cancelled, closed, or `stopping` is set (then it lets the answers
     in flight finish and disconnects); `intake` defaults to one of its own. With `learning`,
     answers carry 👍/👎, /unanswered reports, and the bot's threads outlive a restart; `link`
-    follows the gateway connection (bot/metrics.py).
+    follows the gateway connection (bot/ops/metrics.py).
 
     Raises `AdapterStartError` (one operator line) for a missing or rejected token, a refused
     privileged intent, or bad shard settings."""

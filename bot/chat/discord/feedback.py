@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.adapters import discord_render as render
 from bot.answer import Language
-from bot.learning import vote_line
+from bot.chat.discord import render
+from bot.learning.loop import vote_line
 from bot.logs import user_tag
 from bot.messages import text
 from bot.storage import VoteOutcome
 
 if TYPE_CHECKING:
-    from bot.adapters.discord_bot import FactBotClient
+    from bot.chat.discord.client import FactBotClient
 
 log = logging.getLogger("factbot.discord")
 

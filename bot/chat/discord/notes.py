@@ -9,7 +9,7 @@
 - The form and the Remove / Cancel buttons are stateless: their custom_id says what they are for,
   so one sent before a restart is still understood. Only "Fix", under a rejected form, keeps
   what was typed, in memory (`FixView`, for `FIX_SECONDS`), to reopen the form with it.
-- The work is `service.notes` (`bot/notebook.py`); every line shown is `bot/note_text.py`'s.
+- The work is `service.notes` (`bot/notes/desk.py`); every line shown is `bot/notes/wording.py`'s.
   Replies are private; logs name the moderator by display name, never by user id.
 """
 
@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import discord
 from discord import app_commands
 
-from bot import moderation, note_text
-from bot.adapters.discord_render import MESSAGE_MAX, dlen, truncate
 from bot.answer import Language
+from bot.chat.discord.render import MESSAGE_MAX, dlen, truncate
 from bot.messages import text
-from bot.note_records import (
+from bot.notes import wording as note_text
+from bot.notes.records import (
     FORM_FIELDS,
     FORM_LIMITS,
     FormField,
@@ -38,10 +38,11 @@ from bot.note_records import (
     NotesUnavailable,
     NoteUnknown,
 )
+from bot.serving import moderation
 
 if TYPE_CHECKING:
-    from bot.adapters.discord_bot import FactBotClient
-    from bot.notebook import NoteDesk
+    from bot.chat.discord.client import FactBotClient
+    from bot.notes.desk import NoteDesk
 
     Interaction = discord.Interaction[FactBotClient]
 
@@ -254,7 +255,7 @@ note = app_commands.Group(
 def moderators_only(interaction: Interaction) -> bool:
     """`/reindex`'s check: raises `discord_bot.NotModerator` (worded by the tree's handler)."""
     # discord_bot imports this module to register /note: its permission rule is looked up late.
-    from bot.adapters.discord_bot import _moderators_only
+    from bot.chat.discord.client import _moderators_only
 
     return _moderators_only(interaction)
 
@@ -461,7 +462,7 @@ def _language(interaction: Interaction) -> Language:
 
 
 def _is_moderator(interaction: Interaction) -> bool:
-    from bot.adapters.discord_bot import is_moderator  # see `moderators_only`
+    from bot.chat.discord.client import is_moderator  # see `moderators_only`
 
     return is_moderator(interaction, interaction.client.settings)
 
@@ -469,7 +470,7 @@ def _is_moderator(interaction: Interaction) -> bool:
 async def _refused(interaction: Interaction) -> bool:
     """True after refusing privately (the same line as the commands) a non-moderator, or anyone
     while no moderator is configured."""
-    from bot.adapters.discord_bot import moderator_refusal  # see `moderators_only`
+    from bot.chat.discord.client import moderator_refusal  # see `moderators_only`
 
     refusal = moderator_refusal(interaction, "note")
     if refusal is None:

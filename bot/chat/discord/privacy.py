@@ -1,5 +1,5 @@
 """`/privacy` on Discord: what factbot keeps about the member, privately, with an "Erase my data"
-button. The policy and the wording are the core's (bot/privacy.py, bot/messages.py); this module
+button. The policy and the wording are the core's (bot/learning/privacy.py, bot/messages.py); this module
 only translates the command and the button press in and renders the lines out.
 
 The button carries a fixed custom_id and is understood from it alone in `on_interaction` (also
@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.adapters.discord_feedback import ui_language
-from bot.adapters.discord_render import clip_message
 from bot.answer import Language
+from bot.chat.discord.feedback import ui_language
+from bot.chat.discord.render import clip_message
+from bot.learning.privacy import PrivacyUnavailable, erased_line, kept_lines
 from bot.logs import user_tag
 from bot.messages import text
-from bot.privacy import PrivacyUnavailable, erased_line, kept_lines
 
 if TYPE_CHECKING:
-    from bot.adapters.discord_bot import FactBotClient
+    from bot.chat.discord.client import FactBotClient
 
     Interaction = discord.Interaction[FactBotClient]
 

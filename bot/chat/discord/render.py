@@ -15,10 +15,10 @@ import discord
 from discord.utils import escape_markdown, escape_mentions
 
 from bot.answer import Answer, FactCheckRef, Language, Lead, Link, SourceRef
+from bot.answering.status import IndexInfo, ReindexReport
+from bot.learning.report import Group, Report
 from bot.messages import lead_origin
 from bot.messages import text as message
-from bot.status import IndexInfo, ReindexReport
-from bot.storage.report import Group, Report
 from index.verdicts import VERDICTS, verdict
 
 # Discord limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).

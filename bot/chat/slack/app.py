@@ -23,7 +23,7 @@ opens an optional reason modal (`views.open`, then `view_submission`); votes are
 ephemerally. `/unanswered [days]` shows moderators the report; the threads the bot answered in
 are remembered in the store, so follow-ups need no mention after a restart.
 
-Cleaning, the per-user rate limit and the language are the intake's (`bot/intake.py`): each
+Cleaning, the per-user rate limit and the language are the intake's (`bot/serving/intake.py`): each
 handler admits its request, then renders. Each slash command's handler is one method, registered
 by the `@_command` beside it.
 """
@@ -50,11 +50,11 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot import moderation
-from bot.adapters import AdapterStartError
-from bot.adapters.slack_notes import SlackNotes
-from bot.adapters.slack_privacy import SlackPrivacy
-from bot.adapters.slack_render import (
+from bot.answer import Language
+from bot.chat import AdapterStartError
+from bot.chat.slack.notes import SlackNotes
+from bot.chat.slack.privacy import SlackPrivacy
+from bot.chat.slack.render import (
     REASON_CALLBACK,
     VOTE_ACTION,
     SlackMessage,
@@ -70,20 +70,20 @@ from bot.adapters.slack_render import (
     slack_to_plain,
     submitted_reason,
 )
-from bot.answer import Language
 from bot.community import Community
-from bot.intake import Admission, Admitted, Intake, Kind, Refusal, Request
-from bot.learning import MAX_REPORT_DAYS, LearningLoop, parse_days, vote_line
+from bot.learning.loop import MAX_REPORT_DAYS, LearningLoop, parse_days, vote_line
 from bot.logs import channel_tag, user_tag
 from bot.messages import text as message
-from bot.note_records import Moderator
-from bot.service import FactBotService, ReindexFailed
+from bot.notes.records import Moderator
+from bot.serving import moderation
+from bot.serving.intake import Admission, Admitted, Intake, Kind, Refusal, Request
+from bot.serving.service import FactBotService, ReindexFailed
 from bot.settings import Settings
 from bot.storage import StorageError, VoteOutcome
 from index.lru import LruCache
 
 if TYPE_CHECKING:
-    from bot.metrics import TransportLink
+    from bot.ops.metrics import TransportLink
 
 log = logging.getLogger("factbot.slack")
 
@@ -178,7 +178,7 @@ async def serve(
     """Run the Slack bot until cancelled or `stopping` is set (then it lets the answers in flight
     finish and disconnects); `intake` defaults to one of its own. With `learning`, answers carry
     👍/👎, /unanswered reports, and the bot's threads outlive a restart; `link` follows the
-    connection (bot/metrics.py). Raises `AdapterStartError` (missing/rejected token)."""
+    connection (bot/ops/metrics.py). Raises `AdapterStartError` (missing/rejected token)."""
     bot = SlackBot(settings, service, intake, learning)
     bot.link = link
     await bot.run(stopping)
@@ -231,7 +231,7 @@ class SlackBot:
         self.bot_user_id = ""
         self.bot_id = ""
         self.bot_team = ""  # auth.test's team_id; unknown: only SLACK_MODERATOR_IDS moderate
-        self.notes = SlackNotes(self)  # /note: its modal and buttons (bot/adapters/slack_notes.py)
+        self.notes = SlackNotes(self)  # /note: its modal and buttons (bot/chat/slack/notes.py)
         self.privacy = SlackPrivacy(self)  # /privacy and its erase button (slack_privacy.py)
         self._register()
 
@@ -462,7 +462,7 @@ class SlackBot:
         await self.privacy.command(command, respond)
 
     async def _is_moderator(self, user: str) -> bool:
-        """The core's rule (`bot/moderation.py`): listed in SLACK_MODERATOR_IDS, or an admin or
+        """The core's rule (`bot/serving/moderation.py`): listed in SLACK_MODERATOR_IDS, or an admin or
         owner of the bot's own workspace per users.info (not cached, so a demotion applies at
         once; moderators' commands are rare)."""
         settings = self.settings

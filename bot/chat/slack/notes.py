@@ -4,7 +4,7 @@
 
 One slash command with a subcommand word (Slack has no subcommands); anything else gets the usage
 line. Every subcommand, and every submit or button press after it, is for moderators only (the
-`/reindex` rule of `bot/moderation.py`: SLACK_MODERATOR_IDS, or an admin/owner of the bot's own
+`/reindex` rule of `bot/serving/moderation.py`: SLACK_MODERATOR_IDS, or an admin/owner of the bot's own
 workspace per users.info), checked again at each step, since rights can change while a form is
 open.
 
@@ -29,7 +29,7 @@ open.
   fires) and a Cancel button; the press replaces the prompt, then the report follows.
 - show/history: ephemeral replies.
 
-Every line shown is from `bot/note_text.py` (the one catalogue); this module only lays it out.
+Every line shown is from `bot/notes/wording.py` (the one catalogue); this module only lays it out.
 Logs name the moderator by display name, never by raw user id.
 """
 
@@ -45,8 +45,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
-from bot import moderation, note_text
-from bot.adapters.slack_render import (
+from bot.answer import Language
+from bot.chat.slack.render import (
     FALLBACK_LIMIT,
     Block,
     SlackMessage,
@@ -59,10 +59,10 @@ from bot.adapters.slack_render import (
     sections,
     slack_to_plain,
 )
-from bot.answer import Language
 from bot.logs import channel_tag
 from bot.messages import text as message
-from bot.note_records import (
+from bot.notes import wording as note_text
+from bot.notes.records import (
     FORM_FIELDS,
     FORM_LIMITS,
     FormField,
@@ -73,10 +73,11 @@ from bot.note_records import (
     NotesUnavailable,
     NoteUnknown,
 )
+from bot.serving import moderation
 
 if TYPE_CHECKING:
-    from bot.adapters.slack_app import SlackBot
-    from bot.notebook import NoteDesk
+    from bot.chat.slack.app import SlackBot
+    from bot.notes.desk import NoteDesk
 
 log = logging.getLogger("factbot.slack")
 

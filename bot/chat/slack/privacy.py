@@ -1,6 +1,6 @@
 """`/privacy` on Slack: what factbot keeps about the member (ephemeral), with an "Erase my data"
 button behind a Block Kit confirm dialog. The policy and the wording are the core's
-(bot/privacy.py, bot/messages.py); this module translates the command and the press in and
+(bot/learning/privacy.py, bot/messages.py); this module translates the command and the press in and
 renders the lines out.
 
 The button erases the data of whoever presses it (the `user` of the `block_actions` payload), so
@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.adapters.slack_notes import (
+from bot.answer import Language
+from bot.chat.slack.notes import (
     BUTTON_TEXT_LIMIT,
     CONFIRM_BUTTON_LIMIT,
     CONFIRM_TEXT_LIMIT,
@@ -23,14 +24,13 @@ from bot.adapters.slack_notes import (
     LANGUAGE,
     render_lines,
 )
-from bot.adapters.slack_render import SlackMessage, clip, render_notice
-from bot.answer import Language
+from bot.chat.slack.render import SlackMessage, clip, render_notice
+from bot.learning.privacy import PrivacyUnavailable, erased_line, kept_lines
 from bot.logs import user_tag
 from bot.messages import text as message
-from bot.privacy import PrivacyUnavailable, erased_line, kept_lines
 
 if TYPE_CHECKING:
-    from bot.adapters.slack_app import SlackBot
+    from bot.chat.slack.app import SlackBot
 
 log = logging.getLogger("factbot.slack")
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.answer import Answer, FactCheckRef, Language, Lead, SourceRef, link_host
+from bot.answering.status import IndexInfo, ReindexReport
+from bot.learning.report import Group, Report
 from bot.messages import lead_origin
 from bot.messages import text as message
-from bot.status import IndexInfo, ReindexReport
-from bot.storage.report import Group, Report
 from index.verdicts import verdict
 
 SECTION_LIMIT = 3000
