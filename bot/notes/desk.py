@@ -26,9 +26,9 @@ import re
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, Protocol, TypeVar
 
-from bot.answer import Language
+from bot.answer import Answer, Language
 from bot.answering.index_lifecycle import ReindexFailed
 from bot.community import community_of
 from bot.notes.records import (
@@ -66,7 +66,34 @@ from index.note_file import render_note
 from index.text import clean_field
 
 if TYPE_CHECKING:
-    from bot.serving.service import FactBotService
+    from bot.answering.engine import Engine
+    from bot.answering.status import ReindexReport
+    from bot.settings import Settings
+
+
+class ModeratorCharge(Protocol):
+    """The moderators' cooldown (`bot.serving.moderation.ModeratorCooldown` is one)."""
+
+    def charge(self, by: Moderator) -> None: ...
+
+
+class DeskHost(Protocol):
+    """What the desk needs of the service that hosts it (`FactBotService` is one): the served
+    engine, the moderators' cooldown, a rebuild, a question asked. A protocol, so the desk never
+    imports serving."""
+
+    settings: Settings
+
+    @property
+    def moderators(self) -> ModeratorCharge: ...
+
+    @property
+    def engine(self) -> Engine: ...
+
+    async def reindex(self, actor: str) -> ReindexReport: ...
+
+    async def ask(self, question: str) -> Answer: ...
+
 
 log = logging.getLogger("factbot.notes")
 
@@ -152,7 +179,7 @@ def _field(problem: Problem) -> FormField | None:
 class NoteDesk:
     """Moderators' note commands, over the notes database and the service's index."""
 
-    def __init__(self, service: FactBotService, repository: NoteRepository) -> None:
+    def __init__(self, service: DeskHost, repository: NoteRepository) -> None:
         self._service = service
         self.repository = repository
         self._corpus_dir = Path(service.settings.corpus_dir)
