@@ -35,13 +35,22 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.answer import Language
 from bot.chat import AdapterStartError
 from bot.chat.discord import feedback as discord_feedback
 from bot.chat.discord import notes as discord_notes
 from bot.chat.discord import privacy as discord_privacy
 from bot.chat.discord import render
 from bot.community import Community
+from bot.chat.discord.checks import (
+    NOT_MODERATOR,
+    CommandClient,
+    NotModerator,
+    is_moderator,
+    moderator_refusal,
+    not_moderator,
+)
+from bot.chat.discord.checks import moderators_only as _moderators_only
+from bot.chat.discord.checks import ui_language as _ui_language
 from bot.learning.loop import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
 from bot.logs import user_tag
 from bot.messages import text
@@ -59,12 +68,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INVITE_PERMISSIONS",
+    "NOT_MODERATOR",
     "FactBotClient",
     "ShardedFactBotClient",
     "application_id_from_token",
     "bot_intents",
     "invite_url",
+    "is_moderator",
     "make_client",
+    "moderator_refusal",
+    "not_moderator",
     "serve",
 ]
 
@@ -100,18 +113,6 @@ INTENT_REFUSED = (
     "Discord refused the Message Content intent: enable it in the Developer Portal "
     "(your application > Bot > Privileged Gateway Intents > Message Content Intent)"
 )
-
-
-_NOT_MODERATOR_KEYS = {"unanswered": "report.not_moderator", "note": "note.not_moderator"}
-
-
-def not_moderator(language: Language, command: str = "reindex") -> str:
-    """The refusal a member gets for a moderators' command (`command`: its top-level name)."""
-    key = _NOT_MODERATOR_KEYS.get(command, "reindex.not_moderator")
-    return text(key, language, who=text("reindex.moderators.discord", language))
-
-
-NOT_MODERATOR = not_moderator("en")
 
 
 def bot_intents() -> discord.Intents:
@@ -150,50 +151,6 @@ def invite_url(settings: Settings) -> str:
     return discord.utils.oauth_url(app_id, permissions=INVITE_PERMISSIONS, scopes=INVITE_SCOPES)
 
 
-def is_moderator(interaction: discord.Interaction[FactBotClient], settings: Settings) -> bool:
-    """The core's rule (`bot/serving/moderation.py`) on what Discord says about this member."""
-    user = interaction.user
-    roles = user.roles if isinstance(user, discord.Member) else []
-    member = moderation.DiscordMember(
-        user_id=user.id,
-        guild_id=interaction.guild_id,
-        role_ids=frozenset(role.id for role in roles),
-        # Discord computes this from the member's roles in this server: no cache involved.
-        manage_guild=interaction.guild_id is not None and interaction.permissions.manage_guild,
-    )
-    return moderation.is_discord_moderator(settings, member)
-
-
-def moderator_refusal(interaction: discord.Interaction[FactBotClient], command: str) -> str | None:
-    """None for a moderator; else the line to show: moderation is off (nobody is configured), or
-    this member is not one. `command` is the top-level name (the refusal's wording)."""
-    settings = interaction.client.settings
-    language = _ui_language(interaction)
-    if not moderation.discord_moderation_enabled(settings):
-        return moderation.disabled_line(language)
-    if is_moderator(interaction, settings):
-        return None
-    return not_moderator(language, command)
-
-
-class NotModerator(app_commands.CheckFailure):
-    """Raised by the moderators' check with the refusal's line; the tree error handler shows it."""
-
-
-def _moderators_only(interaction: discord.Interaction[FactBotClient]) -> bool:
-    name = interaction.command.qualified_name if interaction.command else "?"
-    refusal = moderator_refusal(interaction, name.split()[0])
-    if refusal is None:
-        return True
-    log.info(
-        "/%s denied to %s in guild %s: not a moderator",
-        name,
-        interaction.user.display_name,  # never the raw user id in the log
-        interaction.guild_id,
-    )
-    raise NotModerator(refusal)
-
-
 # `interaction.extras` key: True while a public "thinking…" placeholder awaits its first followup.
 PUBLIC_PLACEHOLDER = "factbot.public_placeholder"
 
@@ -216,10 +173,6 @@ async def send_ephemeral(interaction: discord.Interaction[FactBotClient], line: 
             await interaction.delete_original_response()
         interaction.extras[PUBLIC_PLACEHOLDER] = False
     await interaction.followup.send(line, ephemeral=True, allowed_mentions=NO_MENTIONS)
-
-
-def _ui_language(interaction: discord.Interaction[FactBotClient]) -> Language:
-    return "fr" if str(interaction.locale).startswith("fr") else "en"
 
 
 def _id(value: int | None) -> str | None:
@@ -436,7 +389,7 @@ COMMANDS: tuple[app_commands.Command[Any, ..., None] | app_commands.Group, ...] 
 )
 
 
-class FactBotClient(discord.Client):
+class FactBotClient(CommandClient):
     """One connection (or, as `ShardedFactBotClient`, several shards) answering questions."""
 
     def __init__(

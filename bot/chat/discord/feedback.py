@@ -14,19 +14,17 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
 from bot.answer import Language
 from bot.chat.discord import render
+from bot.chat.discord.checks import CommandClient
 from bot.learning.loop import vote_line
 from bot.logs import user_tag
 from bot.messages import text
 from bot.storage import VoteOutcome
-
-if TYPE_CHECKING:
-    from bot.chat.discord.client import FactBotClient
 
 log = logging.getLogger("factbot.discord")
 
@@ -69,12 +67,12 @@ def feedback_view(answer_id: str) -> discord.ui.View:
     return view
 
 
-def ui_language(interaction: discord.Interaction[FactBotClient]) -> Language:
+def ui_language(interaction: discord.Interaction[CommandClient]) -> Language:
     return "fr" if str(interaction.locale).startswith("fr") else "en"
 
 
 async def vote_pressed(
-    interaction: discord.Interaction[FactBotClient], answer_id: str, vote: int
+    interaction: discord.Interaction[CommandClient], answer_id: str, vote: int
 ) -> None:
     """Record the vote; thank privately, or (a 👎 recorded) open the optional reason form."""
     language = ui_language(interaction)
@@ -87,7 +85,7 @@ async def vote_pressed(
     await _reply(interaction, vote_line(outcome, language))
 
 
-async def reason_submitted(interaction: discord.Interaction[FactBotClient], answer_id: str) -> None:
+async def reason_submitted(interaction: discord.Interaction[CommandClient], answer_id: str) -> None:
     """The reason form was sent: keep the reason with the 👎 (an empty one changes nothing)."""
     reason = render.submitted_reason(interaction.data)
     outcome = await _vote(interaction, answer_id, -1, reason or None)
@@ -95,7 +93,7 @@ async def reason_submitted(interaction: discord.Interaction[FactBotClient], answ
         await _reply(interaction, vote_line(outcome, ui_language(interaction)))
 
 
-async def on_interaction(interaction: discord.Interaction[FactBotClient]) -> None:
+async def on_interaction(interaction: discord.Interaction[CommandClient]) -> None:
     """The client's `on_interaction`: reason forms, known by their custom_id."""
     if interaction.type is not discord.InteractionType.modal_submit:
         return
@@ -117,7 +115,7 @@ _DEFERRED = _Deferred()
 
 
 async def _vote(
-    interaction: discord.Interaction[FactBotClient], answer_id: str, vote: int, reason: str | None
+    interaction: discord.Interaction[CommandClient], answer_id: str, vote: int, reason: str | None
 ) -> VoteOutcome | _Deferred | None:
     """The vote's outcome (None: feedback is off). When the database is slow to answer, the
     interaction is deferred in time and the outcome sent as a private followup (`_DEFERRED`)."""
@@ -137,13 +135,13 @@ async def _vote(
         return _DEFERRED
 
 
-async def _reply(interaction: discord.Interaction[FactBotClient], line: str) -> None:
+async def _reply(interaction: discord.Interaction[CommandClient], line: str) -> None:
     await interaction.response.send_message(
         render.clip_message(line), ephemeral=True, allowed_mentions=NO_MENTIONS
     )
 
 
-async def _guarded(interaction: discord.Interaction[FactBotClient], work: Awaitable[None]) -> None:
+async def _guarded(interaction: discord.Interaction[CommandClient], work: Awaitable[None]) -> None:
     """Run a component or form handler as one task `close` waits for; a failure is logged and
     told privately (never a traceback in chat)."""
     interaction.client.intake.track_current_task()

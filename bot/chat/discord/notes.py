@@ -4,7 +4,7 @@
   the note, or with an older revision's content to restore it; `/note remove id` asks first
   (Remove / Cancel); `/note show id` and `/note history id` answer privately. Ids autocomplete.
 - Moderators only, as `/reindex`: hidden from members (`default_permissions`) and enforced by
-  the same check (`discord_bot.is_moderator`), whose refusal the tree's one error handler words.
+  the same check (`checks.is_moderator`), whose refusal the tree's one error handler words.
   A form submit or a button press reaches the bot outside the tree: it is checked again here.
 - The form and the Remove / Cancel buttons are stateless: their custom_id says what they are for,
   so one sent before a restart is still understood. Only "Fix", under a rejected form, keeps
@@ -25,6 +25,8 @@ import discord
 from discord import app_commands
 
 from bot.answer import Language
+from bot.chat.discord import checks
+from bot.chat.discord.checks import CommandClient
 from bot.chat.discord.render import MESSAGE_MAX, dlen, truncate
 from bot.messages import text
 from bot.notes import wording as note_text
@@ -41,10 +43,9 @@ from bot.notes.records import (
 from bot.serving import moderation
 
 if TYPE_CHECKING:
-    from bot.chat.discord.client import FactBotClient
     from bot.notes.desk import NoteDesk
 
-    Interaction = discord.Interaction[FactBotClient]
+    Interaction = discord.Interaction[CommandClient]
 
 __all__ = [
     "FIELD_IDS",
@@ -253,11 +254,8 @@ note = app_commands.Group(
 
 
 def moderators_only(interaction: Interaction) -> bool:
-    """`/reindex`'s check: raises `discord_bot.NotModerator` (worded by the tree's handler)."""
-    # discord_bot imports this module to register /note: its permission rule is looked up late.
-    from bot.chat.discord.client import _moderators_only
-
-    return _moderators_only(interaction)
+    """`/reindex`'s check: raises `checks.NotModerator` (worded by the tree's handler)."""
+    return checks.moderators_only(interaction)
 
 
 @note.command(name="add", description="Write a new fact-check note (opens a form)")
@@ -462,17 +460,13 @@ def _language(interaction: Interaction) -> Language:
 
 
 def _is_moderator(interaction: Interaction) -> bool:
-    from bot.chat.discord.client import is_moderator  # see `moderators_only`
-
-    return is_moderator(interaction, interaction.client.settings)
+    return checks.is_moderator(interaction, interaction.client.settings)
 
 
 async def _refused(interaction: Interaction) -> bool:
     """True after refusing privately (the same line as the commands) a non-moderator, or anyone
     while no moderator is configured."""
-    from bot.chat.discord.client import moderator_refusal  # see `moderators_only`
-
-    refusal = moderator_refusal(interaction, "note")
+    refusal = checks.moderator_refusal(interaction, "note")
     if refusal is None:
         return False
     log.info("note form or button refused to %s: not a moderator", interaction.user.display_name)
