@@ -360,7 +360,7 @@ class SlackBot:
         # Every message event gets a listener (so every envelope is acknowledged); the listener
         # keeps only follow-ups in owned threads and direct messages.
         app.event("message")(self._on_message)
-        app.error(self._on_error)
+        app.error(self.on_error)
         self._register_feedback()
         self.notes.register(app)
         self.privacy.register(app)
@@ -370,7 +370,7 @@ class SlackBot:
     def _acked_first(self, work: CommandWork) -> Callable[..., Awaitable[None]]:
         """A command listener that acks at once, then does `work`, reporting its failures.
 
-        Failures go to the one error handler (`_on_error`, also registered as `app.error`) from
+        Failures go to the one error handler (`on_error`, also registered as `app.error`) from
         here rather than by raising into bolt: bolt's asyncio runner resets `ack.response` to
         None when a listener raises after ack(), so a failure within its 10 ms ack poll would
         lose the ack (Slack then shows the user a timeout).
@@ -384,7 +384,7 @@ class SlackBot:
             try:
                 await work(command, respond)
             except Exception as exc:
-                await self._on_error(exc, body, respond)
+                await self.on_error(exc, body, respond)
 
         return listener
 
@@ -424,25 +424,23 @@ class SlackBot:
     async def _on_reindex(self, command: dict[str, Any], respond: AsyncRespond) -> None:
         user = command["user_id"]
         who = f"{command.get('user_name') or 'unknown'} ({user_tag('slack', user)})"
-        if not await self._is_moderator(user):
+        if not await self.is_moderator(user):
             log.warning("slack: /reindex refused for %s: not a moderator", who)
-            await self._respond_ephemeral(respond, render_notice(NOT_A_MODERATOR, ":no_entry:"))
+            await self.respond_ephemeral(respond, render_notice(NOT_A_MODERATOR, ":no_entry:"))
             return
         log.info("slack: /reindex run by %s", who)
-        await self._respond_ephemeral(
-            respond, render_notice(REBUILDING, ":hourglass_flowing_sand:")
-        )
+        await self.respond_ephemeral(respond, render_notice(REBUILDING, ":hourglass_flowing_sand:"))
         by = Moderator("slack", user, str(command.get("user_name") or "unknown"))
         try:
             report = await self.service.reindex(actor=f"slack:{who}", by=by)
         except moderation.TooSoon as exc:
             log.info("slack: /reindex by %s refused: moderator cooldown", who)
-            await self._respond_ephemeral(respond, render_notice(exc.line("en"), ":hourglass:"))
+            await self.respond_ephemeral(respond, render_notice(exc.line("en"), ":hourglass:"))
             return
         except ReindexFailed as exc:
             log.warning("slack: /reindex by %s failed: %s", who, "; ".join(exc.problems))
             failure = render_reindex_failure(exc.problems, self.service.info().version)
-            await self._respond_ephemeral(respond, failure)
+            await self.respond_ephemeral(respond, failure)
             return
         log.info(
             "slack: /reindex by %s done: %s, %d chunks%s",
@@ -451,7 +449,7 @@ class SlackBot:
             report.chunk_count,
             " (joined a running build)" if report.coalesced else "",
         )
-        await self._respond_ephemeral(respond, render_reindex_report(report))
+        await self.respond_ephemeral(respond, render_reindex_report(report))
 
     @_command("/note")
     async def _on_note(self, command: dict[str, Any], respond: AsyncRespond) -> None:
@@ -461,7 +459,7 @@ class SlackBot:
     async def _on_privacy(self, command: dict[str, Any], respond: AsyncRespond) -> None:
         await self.privacy.command(command, respond)
 
-    async def _is_moderator(self, user: str) -> bool:
+    async def is_moderator(self, user: str) -> bool:
         """The core's rule (`bot/serving/moderation.py`): listed in SLACK_MODERATOR_IDS, or an admin or
         owner of the bot's own workspace per users.info (not cached, so a demotion applies at
         once; moderators' commands are rare)."""
@@ -589,9 +587,9 @@ class SlackBot:
             emoji = ":hourglass_flowing_sand:"
         notice = render_notice(decided.message, emoji)
         if respond is not None:
-            await self._respond_ephemeral(respond, notice)
+            await self.respond_ephemeral(respond, notice)
         elif request.channel is not None:
-            await self._post_ephemeral(request.channel, request.user, thread_ts, notice)
+            await self.post_ephemeral(request.channel, request.user, thread_ts, notice)
         return None
 
     async def _post_public(
@@ -624,7 +622,7 @@ class SlackBot:
             return None
         return str(posted.get("ts") or "") or None
 
-    async def _post_ephemeral(
+    async def post_ephemeral(
         self, channel: str, user: str, thread_ts: str | None, message: SlackMessage
     ) -> None:
         await self.client.chat_postEphemeral(
@@ -632,7 +630,7 @@ class SlackBot:
         )
 
     @staticmethod
-    async def _respond_ephemeral(respond: AsyncRespond, message: SlackMessage) -> None:
+    async def respond_ephemeral(respond: AsyncRespond, message: SlackMessage) -> None:
         await respond(response_type="ephemeral", replace_original=False, **message.payload())
 
     # ------------------------------------------------------------------ learning loop
@@ -670,7 +668,7 @@ class SlackBot:
         try:
             await self._vote(body, action, respond)
         except Exception as exc:
-            await self._on_error(exc, body, respond)
+            await self.on_error(exc, body, respond)
 
     async def _vote(
         self, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
@@ -708,7 +706,7 @@ class SlackBot:
         emoji = (
             ":pray:" if outcome in (VoteOutcome.RECORDED, VoteOutcome.CHANGED) else ":hourglass:"
         )
-        await self._respond_ephemeral(respond, render_notice(vote_line(outcome, language), emoji))
+        await self.respond_ephemeral(respond, render_notice(vote_line(outcome, language), emoji))
 
     async def _on_reason(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         """The 👎 reason modal was submitted: keep the reason, thank privately where the
@@ -726,27 +724,27 @@ class SlackBot:
             channel = metadata.get("channel")
             if channel and user:
                 notice = render_notice(vote_line(outcome, language), ":pray:")
-                await self._post_ephemeral(channel, user, metadata.get("thread_ts"), notice)
+                await self.post_ephemeral(channel, user, metadata.get("thread_ts"), notice)
         except Exception as exc:
-            await self._on_error(exc, body, None)
+            await self.on_error(exc, body, None)
 
     @_command("/unanswered")
     async def _on_unanswered(self, command: dict[str, Any], respond: AsyncRespond) -> None:
         user = command["user_id"]
         who = f"{command.get('user_name') or 'unknown'} ({user_tag('slack', user)})"
-        if not await self._is_moderator(user):
+        if not await self.is_moderator(user):
             log.warning("slack: /unanswered refused for %s: not a moderator", who)
             notice = render_notice(NOT_A_MODERATOR_REPORT, ":no_entry:")
-            await self._respond_ephemeral(respond, notice)
+            await self.respond_ephemeral(respond, notice)
             return
         days = parse_days(slack_to_plain(command.get("text", "")))
         if days is None:
             usage = message("report.bad_days", "en", most=MAX_REPORT_DAYS)
-            await self._respond_ephemeral(respond, render_notice(usage, ":pencil2:"))
+            await self.respond_ephemeral(respond, render_notice(usage, ":pencil2:"))
             return
         if self.learning is None:
             disabled = render_notice(message("report.disabled", "en"), ":information_source:")
-            await self._respond_ephemeral(respond, disabled)
+            await self.respond_ephemeral(respond, disabled)
             return
         log.info("slack: /unanswered (%d days) run by %s", days, who)
         try:
@@ -756,13 +754,13 @@ class SlackBot:
         except StorageError as exc:
             log.warning("slack: /unanswered: %s", exc)
             down = render_notice(message("report.unavailable", "en"), ":warning:")
-            await self._respond_ephemeral(respond, down)
+            await self.respond_ephemeral(respond, down)
             return
-        await self._respond_ephemeral(respond, render_report(report))
+        await self.respond_ephemeral(respond, render_report(report))
 
     # ------------------------------------------------------------------ errors
 
-    async def _on_error(
+    async def on_error(
         self, error: Exception, body: dict[str, Any], respond: AsyncRespond | None
     ) -> None:
         """The one error handler: log the exception, tell the user briefly (never a traceback)."""
@@ -771,7 +769,7 @@ class SlackBot:
         notice = render_notice(SORRY, ":warning:")
         try:
             if body.get("response_url") and respond is not None:
-                await self._respond_ephemeral(respond, notice)
+                await self.respond_ephemeral(respond, notice)
                 return
             event = body.get("event") or {}
             channel, user = event.get("channel"), event.get("user")
@@ -779,6 +777,6 @@ class SlackBot:
                 thread_ts = event.get("thread_ts") or (
                     event.get("ts") if event.get("type") == "app_mention" else None
                 )
-                await self._post_ephemeral(channel, user, thread_ts, notice)
+                await self.post_ephemeral(channel, user, thread_ts, notice)
         except Exception:
             log.warning("slack: could not tell the user about the failure", exc_info=True)

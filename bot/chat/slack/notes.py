@@ -40,7 +40,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
@@ -76,8 +76,11 @@ from bot.notes.records import (
 from bot.serving import moderation
 
 if TYPE_CHECKING:
-    from bot.chat.slack.app import SlackBot
+    from slack_sdk.web.async_client import AsyncWebClient
+
     from bot.notes.desk import NoteDesk
+    from bot.serving.intake import Intake
+    from bot.serving.service import FactBotService
 
 log = logging.getLogger("factbot.slack")
 
@@ -286,10 +289,32 @@ def _moderator(user: dict[str, Any] | None) -> Moderator:
     return Moderator("slack", uid, name, str(user.get("team_id") or "") or None)
 
 
-class SlackNotes:
-    """The `/note` command, its modal and its buttons, on one `SlackBot`."""
+class NotesHost(Protocol):
+    """What `/note` needs of the app it is registered on (`SlackBot` is one): its service, intake
+    and Web API client, the moderator rule, private replies and the one error handler. A
+    protocol, so this module never imports the app that registers it."""
 
-    def __init__(self, bot: SlackBot) -> None:
+    service: FactBotService
+    intake: Intake
+    client: AsyncWebClient
+
+    async def is_moderator(self, user: str) -> bool: ...
+
+    async def post_ephemeral(
+        self, channel: str, user: str, thread_ts: str | None, message: SlackMessage
+    ) -> None: ...
+
+    async def respond_ephemeral(self, respond: AsyncRespond, message: SlackMessage) -> None: ...
+
+    async def on_error(
+        self, error: Exception, body: dict[str, Any], respond: AsyncRespond | None
+    ) -> None: ...
+
+
+class SlackNotes:
+    """The `/note` command, its modal and its buttons, on one `SlackBot` (its `NotesHost`)."""
+
+    def __init__(self, bot: NotesHost) -> None:
         self.bot = bot
 
     def register(self, app: AsyncApp) -> None:
@@ -306,7 +331,7 @@ class SlackNotes:
     async def _refuse(self, respond: AsyncRespond, who: str, what: str) -> None:
         """Tell a non-moderator no, privately."""
         log.warning("slack: /note %s refused for %s: not a moderator", what, who)
-        await self.bot._respond_ephemeral(respond, render_notice(_not_moderator(), ":no_entry:"))
+        await self.bot.respond_ephemeral(respond, render_notice(_not_moderator(), ":no_entry:"))
 
     # ------------------------------------------------------------------ /note
 
@@ -317,7 +342,7 @@ class SlackNotes:
         words = slack_to_plain(command.get("text", "")).split()
         sub = words[0].lower() if words else ""
         args = words[1:]
-        if not await self.bot._is_moderator(user):
+        if not await self.bot.is_moderator(user):
             await self._refuse(respond, name, clip(sub, 20) or "(none)")
             return
         by = Moderator("slack", user, name)
@@ -328,7 +353,7 @@ class SlackNotes:
             elif sub == "edit" and len(args) == 2 and not _revision_number(args[1]):
                 # "²" passes str.isdigit() but not int(): say what a revision looks like.
                 line = message("note.bad_revision", language, note_id=args[0])
-                await self.bot._respond_ephemeral(respond, render_notice(line, ":pencil2:"))
+                await self.bot.respond_ephemeral(respond, render_notice(line, ":pencil2:"))
                 return
             elif sub == "edit" and len(args) in (1, 2):
                 revision = int(args[1]) if len(args) == 2 else None
@@ -345,13 +370,13 @@ class SlackNotes:
                 )
             else:
                 usage = render_notice(message("note.usage", language), ":pencil2:")
-                await self.bot._respond_ephemeral(respond, usage)
+                await self.bot.respond_ephemeral(respond, usage)
                 return
             log.info("slack: /note %s run by %s", sub, by.name)
         except NotesUnavailable as exc:
             log.warning("slack: /note %s by %s: %s", sub, by.name, exc)
             down = render_notice(note_text.unavailable_line(language), ":warning:")
-            await self.bot._respond_ephemeral(respond, down)
+            await self.bot.respond_ephemeral(respond, down)
 
     async def _open_form(
         self,
@@ -370,7 +395,7 @@ class SlackNotes:
 
     async def _unknown(self, respond: AsyncRespond, unknown: NoteUnknown, lang: Language) -> None:
         notice = render_notice(note_text.unknown_line(unknown, lang), ":grey_question:")
-        await self.bot._respond_ephemeral(respond, notice)
+        await self.bot.respond_ephemeral(respond, notice)
 
     async def _ask_removal(self, respond: AsyncRespond, note_id: str, language: Language) -> None:
         shown = await self._desk().show(note_id)
@@ -378,7 +403,7 @@ class SlackNotes:
             await self._unknown(respond, shown, language)
             return
         prompt = remove_prompt(shown.note_id, shown.claim, language)
-        await self.bot._respond_ephemeral(respond, prompt)
+        await self.bot.respond_ephemeral(respond, prompt)
 
     async def _show_found(
         self,
@@ -392,7 +417,7 @@ class SlackNotes:
         if isinstance(found, NoteUnknown):
             await self._unknown(respond, found, language)
             return
-        await self.bot._respond_ephemeral(respond, render_lines(lines(found, language), emoji))
+        await self.bot.respond_ephemeral(respond, render_lines(lines(found, language), emoji))
 
     # ------------------------------------------------------------------ the form submitted
 
@@ -406,7 +431,7 @@ class SlackNotes:
         submitted = submitted_form(view)
         language = submitted.language
         try:
-            if not await self.bot._is_moderator(by.user_id):
+            if not await self.bot.is_moderator(by.user_id):
                 log.warning("slack: /note form refused for %s: not a moderator", by.name)
                 acked = True
                 await ack(response_action="errors", errors={WHOLE_NOTE_BLOCK: _not_moderator()})
@@ -499,7 +524,7 @@ class SlackNotes:
         in the moderator's DM with the app."""
         if channel:
             try:
-                await self.bot._post_ephemeral(channel, user, None, reply)
+                await self.bot.post_ephemeral(channel, user, None, reply)
                 return
             except SlackApiError as exc:
                 code = str(exc.response.get("error") or "")
@@ -525,7 +550,7 @@ class SlackNotes:
         by = _moderator(body.get("user"))
         note_id, language = pressed_note(action)
         try:
-            if not await self.bot._is_moderator(by.user_id):
+            if not await self.bot.is_moderator(by.user_id):
                 await self._refuse(respond, by.name, "remove")
                 return
             # The prompt gives way to "saving…": its buttons cannot be pressed twice.
@@ -535,14 +560,14 @@ class SlackNotes:
                 outcome = await self._desk().remove(note_id, by)
             except moderation.TooSoon as exc:
                 log.info("slack: /note remove by %s refused: moderator cooldown", by.name)
-                await self.bot._respond_ephemeral(
+                await self.bot.respond_ephemeral(
                     respond, render_notice(exc.line(language), ":hourglass:")
                 )
                 return
             except NotesUnavailable as exc:
                 log.warning("slack: /note remove by %s: %s", by.name, exc)
                 down = render_notice(note_text.unavailable_line(language), ":warning:")
-                await self.bot._respond_ephemeral(respond, down)
+                await self.bot.respond_ephemeral(respond, down)
                 return
             if isinstance(outcome, NoteUnknown):
                 await self._unknown(respond, outcome, language)
@@ -553,9 +578,9 @@ class SlackNotes:
                 by.name,
                 outcome.index_version or "(rebuild failed)",
             )
-            await self.bot._respond_ephemeral(respond, _saved_message(outcome, language))
+            await self.bot.respond_ephemeral(respond, _saved_message(outcome, language))
         except Exception as exc:
-            await self.bot._on_error(exc, body, respond)
+            await self.bot.on_error(exc, body, respond)
 
     async def _on_cancel(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
@@ -566,7 +591,7 @@ class SlackNotes:
             cancelled = render_notice(note_text.removal_cancelled_line(language), ":ok_hand:")
             await respond(replace_original=True, **cancelled.payload())
         except Exception as exc:
-            await self.bot._on_error(exc, body, respond)
+            await self.bot.on_error(exc, body, respond)
 
 
 def _revision_number(word: str) -> bool:

@@ -11,7 +11,7 @@ one line that confirms.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
@@ -25,12 +25,26 @@ from bot.chat.slack.notes import (
     render_lines,
 )
 from bot.chat.slack.render import SlackMessage, clip, render_notice
+from bot.learning.loop import LearningLoop
 from bot.learning.privacy import PrivacyUnavailable, erased_line, kept_lines
 from bot.logs import user_tag
 from bot.messages import text as message
+from bot.serving.intake import Intake
 
-if TYPE_CHECKING:
-    from bot.chat.slack.app import SlackBot
+
+class PrivacyHost(Protocol):
+    """What `/privacy` needs of the app it is registered on (`SlackBot` is one); a protocol, so
+    this module never imports the app."""
+
+    intake: Intake
+    learning: LearningLoop | None
+
+    async def respond_ephemeral(self, respond: AsyncRespond, message: SlackMessage) -> None: ...
+
+    async def on_error(
+        self, error: Exception, body: dict[str, Any], respond: AsyncRespond | None
+    ) -> None: ...
+
 
 log = logging.getLogger("factbot.slack")
 
@@ -66,7 +80,7 @@ def privacy_message(lines: list[str], language: Language) -> SlackMessage:
 class SlackPrivacy:
     """`/privacy` and its erase button, on one `SlackBot`."""
 
-    def __init__(self, bot: SlackBot) -> None:
+    def __init__(self, bot: PrivacyHost) -> None:
         self.bot = bot
 
     def register(self, app: AsyncApp) -> None:
@@ -78,17 +92,17 @@ class SlackPrivacy:
         user = str(command["user_id"])
         if learning is None:
             notice = render_notice(message("privacy.disabled", LANGUAGE), ":lock:")
-            await self.bot._respond_ephemeral(respond, notice)
+            await self.bot.respond_ephemeral(respond, notice)
             return
         try:
             kept = await learning.privacy.kept("slack", user)
         except PrivacyUnavailable as exc:
             log.warning("slack: /privacy for %s: %s", user_tag("slack", user), exc)
             down = render_notice(message("privacy.unavailable", LANGUAGE), ":warning:")
-            await self.bot._respond_ephemeral(respond, down)
+            await self.bot.respond_ephemeral(respond, down)
             return
         shown = privacy_message(kept_lines(kept, LANGUAGE), LANGUAGE)
-        await self.bot._respond_ephemeral(respond, shown)
+        await self.bot.respond_ephemeral(respond, shown)
 
     async def _on_erase(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
@@ -111,4 +125,4 @@ class SlackPrivacy:
                     line, emoji = message("privacy.unavailable", language), ":warning:"
             await respond(replace_original=True, **render_notice(line, emoji).payload())
         except Exception as exc:
-            await self.bot._on_error(exc, body, respond)
+            await self.bot.on_error(exc, body, respond)
