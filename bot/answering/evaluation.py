@@ -36,6 +36,7 @@ from bot.answering.kind_evaluation import (
     not_fact_line,
 )
 from bot.answering.relevance import GATES, Gate
+from index.text import content_words
 
 RANK_DEPTH = 10
 Ranker = Literal["hybrid", "dense", "bm25"]
@@ -198,8 +199,6 @@ def evaluate(
     engine: Engine, questions: Sequence[DevQuestion], gates: dict[Language, Gate] | None = None
 ) -> EvalResult:
     """All metrics as a JSON-able dict (plus per-question rows under 'rows')."""
-    from index.text import content_words
-
     # Prepared as the bot prepares them in their thread (detected language, gloss, context), so
     # that the rankings below and the answers measure the same vectors.
     prepared = [prepared_in_thread(engine, q) for q in questions]

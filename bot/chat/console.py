@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, TextIO
 
 from bot.answer import FactCheckRef, Language
+from bot.answering.index_lifecycle import ReindexFailed
 from bot.answering.status import IndexInfo
 from bot.messages import text
 from bot.serving.intake import Intake, Kind, Refusal, Request
@@ -99,8 +100,6 @@ async def _reply(service: FactBotService, intake: Intake, line: str) -> str:
 
 
 async def _reindex(service: FactBotService) -> str:
-    from bot.answering.index_lifecycle import ReindexFailed
-
     try:
         report = await service.reindex(actor="console")
     except ReindexFailed as exc:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.answering.engine import prepare
+from bot.answering.index_lifecycle import embedder_for
 from bot.community import Community
 from bot.learning.grouping import DEFAULT_THRESHOLD, Encode, group_similar
 from bot.storage.database import Database
@@ -278,9 +280,6 @@ def question_encoder(settings: Settings) -> Encode:
     model loads on the first call, so a report with nothing to group never loads it."""
 
     def encode(texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        from bot.answering.engine import prepare
-        from bot.answering.index_lifecycle import embedder_for
-
         embedder = embedder_for(settings)
         return embedder.encode([prepare(text, settings).embedded for text in texts])
 

@@ -34,7 +34,6 @@ from bot.community import community_of
 from bot.notes.records import (
     FORM_FIELDS,
     FORM_LIMITS,
-    Action,
     FormField,
     FormProblem,
     Moderator,
@@ -49,7 +48,7 @@ from bot.notes.records import (
     Served,
 )
 from bot.storage.errors import StorageError
-from bot.storage.notes import NoteRepository, RevisionRow
+from bot.storage.notes import Action, NoteRepository, RevisionRow
 from index.corpus import (
     ChatNote,
     CorpusInvalid,

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Literal
 
 from bot.answering.changes import IndexChanges
+from bot.storage.notes import Action
 
 FormField = Literal["claim", "verdict", "fr", "en", "sources"]
 FORM_FIELDS: tuple[FormField, ...] = ("claim", "verdict", "fr", "en", "sources")
@@ -26,7 +27,6 @@ FORM_LIMITS: dict[FormField, int] = {
     "sources": 1500,
 }
 
-Action = Literal["added", "edited", "removed"]
 # Where the note a reader sees comes from: a corpus file, a change made in chat, or nowhere
 # (removed in chat, or never existed).
 Served = Literal["file", "chat", "removed"]

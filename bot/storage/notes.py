@@ -16,14 +16,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.community import Community
-from bot.notes.records import Action
 from bot.storage.database import Database
 from bot.storage.hashing import UserHasher, load_key
 from bot.storage.schema import note_revisions, question_log
@@ -32,6 +31,9 @@ from index.corpus import ChatNote, NoteOverlay
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+
+# What a revision did to its note; the notes' records (bot/notes/records.py) speak the same words.
+Action = Literal["added", "edited", "removed"]
 
 MAX_AUTHOR = 100
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from bot.storage.database import describe  # SQL errors in one line (the writer runs no SQL)
 from bot.storage.errors import SchemaTooNew, StorageError
 
 log = logging.getLogger("factbot.storage")
@@ -331,6 +332,4 @@ class BatchWriter(Generic[T]):
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, StorageError):
         return str(exc)
-    from bot.storage.database import describe  # the writer itself knows nothing of SQL
-
     return f"{type(exc).__name__}: {describe(exc)}"
