@@ -1,4 +1,4 @@
-"""Units: settings, cooldown, log redaction, sentence splitting, architecture boundaries."""
+"""Units: settings, cooldown, log redaction, sentence splitting."""
 
 from __future__ import annotations
 
@@ -111,25 +111,3 @@ def test_content_words_fold_stem_and_units() -> None:
         content_words("Combien de kilos d'expériences ?") == content_words("15 kg expérience")[1:]
     )
     assert "pekin" in content_words("Pékin")
-
-
-def test_core_never_imports_a_chat_library() -> None:
-    offenders = []
-    for path in [
-        *ROOT.glob("bot/*.py"),
-        *ROOT.glob("index/*.py"),
-        ROOT / "bot/chat/console.py",
-    ]:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            for name in names:
-                if name.split(".")[0] in ("discord", "slack_bolt", "slack_sdk") or (
-                    name.startswith("bot.chat.") and path.name != "cli.py"
-                ):
-                    offenders.append(f"{path.relative_to(ROOT)}: {name}")
-    assert offenders == []
