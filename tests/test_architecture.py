@@ -15,7 +15,9 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-SHARED = frozenset({"bot.settings", "bot.messages", "bot.answer", "bot.logs", "index"})
+SHARED = frozenset(
+    {"bot.settings", "bot.messages", "bot.answer", "bot.logs", "bot.community", "index"}
+)
 CORE = frozenset({"bot.storage", "bot.answering", "bot.notes", "bot.serving", "bot.learning"})
 CHAT_MAY = SHARED | CORE | {"bot.ops"}
 
@@ -28,6 +30,7 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     "bot.settings": frozenset(),
     "bot.logs": frozenset(),  # logging set-up, redaction, how log lines name users
     "bot.answer": frozenset({"index"}),
+    "bot.community": frozenset(),  # whose data: one server or workspace
     "bot.messages": frozenset({"bot.answer", "index"}),
     "bot.storage": SHARED,
     "bot.answering": SHARED | {"bot.storage"},

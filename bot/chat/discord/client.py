@@ -40,7 +40,6 @@ from bot.chat.discord import feedback as discord_feedback
 from bot.chat.discord import notes as discord_notes
 from bot.chat.discord import privacy as discord_privacy
 from bot.chat.discord import render
-from bot.community import Community
 from bot.chat.discord.checks import (
     NOT_MODERATOR,
     CommandClient,
@@ -51,6 +50,7 @@ from bot.chat.discord.checks import (
 )
 from bot.chat.discord.checks import moderators_only as _moderators_only
 from bot.chat.discord.checks import ui_language as _ui_language
+from bot.community import Community
 from bot.learning.loop import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
 from bot.logs import user_tag
 from bot.messages import text

@@ -18,9 +18,8 @@ from typing import Any
 
 import discord
 
-from bot.answer import Language
 from bot.chat.discord import render
-from bot.chat.discord.checks import CommandClient
+from bot.chat.discord.checks import CommandClient, ui_language
 from bot.learning.loop import vote_line
 from bot.logs import user_tag
 from bot.messages import text
@@ -65,10 +64,6 @@ def feedback_view(answer_id: str) -> discord.ui.View:
     view.add_item(VoteButton(answer_id, "up"))
     view.add_item(VoteButton(answer_id, "down"))
     return view
-
-
-def ui_language(interaction: discord.Interaction[CommandClient]) -> Language:
-    return "fr" if str(interaction.locale).startswith("fr") else "en"
 
 
 async def vote_pressed(

@@ -10,22 +10,18 @@ presser's own data. The reply replaces the private message with the one line tha
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 
 from bot.answer import Language
-from bot.chat.discord.feedback import ui_language
+from bot.chat.discord.checks import CommandClient, ui_language
 from bot.chat.discord.render import clip_message
 from bot.learning.privacy import PrivacyUnavailable, erased_line, kept_lines
 from bot.logs import user_tag
 from bot.messages import text
 
-if TYPE_CHECKING:
-    from bot.chat.discord.client import FactBotClient
-
-    Interaction = discord.Interaction[FactBotClient]
+Interaction = discord.Interaction[CommandClient]
 
 log = logging.getLogger("factbot.discord")
 
