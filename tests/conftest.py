@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -42,6 +43,23 @@ def base_env(corpus: Path, index: Path) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{index.parent / 'factbot.db'}",
         "USER_HASH_KEY_FILE": str(index.parent / "user-hash.key"),
     }
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """Each test leaves the root logger as it found it: `factbot` commands run in-process
+    (`cli.main`) install their handler on the stream of that test's capture, which is closed
+    once the test ends; a later test logging through it would print a logging error."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

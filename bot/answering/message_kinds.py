@@ -28,6 +28,7 @@ import numpy as np
 from bot.answer import Language
 from bot.answering.chattext import clean_chat, strip_markup
 from index.embeddings import Vectors
+from index.store import BACKGROUND_FILE
 from index.text import fold, plain_quotes
 
 Kind = Literal[
@@ -35,7 +36,7 @@ Kind = Literal[
 ]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 CONVERSATION_KINDS: frozenset[Kind] = frozenset({"greeting", "thanks", "help", "feedback"})
-EXEMPLAR_DIR = Path(__file__).resolve().parents[1] / "index" / "data"
+EXEMPLAR_DIR = BACKGROUND_FILE.parent  # index/data, installed with the index package
 LANGUAGES: tuple[Language, ...] = ("fr", "en")
 _EXEMPLAR_KINDS: dict[str, Kind] = {k: k for k in KINDS if k != "multi"}  # multi: a rule
 
