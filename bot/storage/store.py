@@ -35,6 +35,7 @@ from bot.storage.errors import StorageError, StoreUnavailable
 from bot.storage.hashing import UserHasher, load_key
 from bot.storage.schema import OUTCOMES, answer_votes, bot_threads, note_revisions, question_log
 from bot.storage.writer import BatchWriter, WriterStats
+from index.lru import LruCache
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -50,6 +51,9 @@ MAX_VOTE_REASON = 300
 MAX_LEAD = 2000
 MAX_ID = 64
 ANSWER_ID_LENGTH = 16  # secrets.token_urlsafe(12)
+# Threads kept in memory (the database holds them all): a bot in many busy channels opens
+# threads without end, and an unbounded set would grow until the daily purge.
+MAX_REMEMBERED_THREADS = 10_000
 FIRST_PURGE_WITHIN = 60.0  # seconds after the start: not racing the start-up's first writes
 
 
@@ -135,6 +139,7 @@ class Store:
         interval: float = 0.25,
         retry_max: float = 30.0,
         purge_every: float = 86_400.0,
+        max_threads: int = MAX_REMEMBERED_THREADS,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.database = database
@@ -142,7 +147,9 @@ class Store:
         self.logging_enabled = log_questions
         self.retention = timedelta(days=retention_days)
         self._clock = clock
-        self._threads: set[tuple[str, str]] = set()
+        # A memo of the database's bot_threads, bounded: the least recently used are forgotten
+        # (and read back from the database when asked about again).
+        self._threads: LruCache[tuple[str, str], bool] = LruCache(max_threads)
         self._threads_lock = threading.Lock()
         self._writer: BatchWriter[Op] = BatchWriter(
             self._write,
@@ -242,7 +249,7 @@ class Store:
         """Remember a thread the bot opened (kept in memory, written in the background)."""
         key = (platform, str(thread_id))
         with self._threads_lock:
-            self._threads.add(key)
+            self._threads.put(key, True)
         self._writer.put(
             ("thread", {"platform": key[0], "thread_id": key[1], "created_at": self._clock()})
         )
@@ -250,7 +257,7 @@ class Store:
     def remembers_thread(self, platform: str, thread_id: str | int) -> bool:
         """Is the thread known in memory (no database round trip: safe on an event loop)?"""
         with self._threads_lock:
-            return (platform, str(thread_id)) in self._threads
+            return self._threads.get((platform, str(thread_id))) is not None
 
     # ------------------------------------------------------------------ synchronous reads
 
@@ -258,7 +265,7 @@ class Store:
         """Did the bot open this thread (in this process, or any process before a restart)?"""
         key = (platform, str(thread_id))
         with self._threads_lock:
-            if key in self._threads:
+            if self._threads.get(key) is not None:
                 return True
         if self._writer_blocked():
             return False
@@ -275,7 +282,7 @@ class Store:
             return False
         if found is not None:
             with self._threads_lock:
-                self._threads.add(key)
+                self._threads.put(key, True)
         return found is not None
 
     def record_vote(
