@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from bot.chat.discord import client as discord_client
 from bot.chat.slack import app as slack_app
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.slack_server import FakeSlack
 
 if TYPE_CHECKING:
