@@ -25,7 +25,8 @@ from bot.community import Community
 from bot.learning.grouping import DEFAULT_THRESHOLD, Encode, group_similar
 from bot.storage.database import Database
 from bot.storage.schema import answer_votes, question_log
-from bot.storage.store import in_community, utcnow
+from bot.storage.store import in_community
+from bot.storage.values import utcnow
 
 if TYPE_CHECKING:
     import numpy as np

@@ -26,7 +26,8 @@ from bot.community import Community
 from bot.storage.database import Database
 from bot.storage.hashing import UserHasher, load_key
 from bot.storage.schema import note_revisions, question_log
-from bot.storage.store import as_utc, in_community, storable_text, utcnow
+from bot.storage.store import in_community
+from bot.storage.values import as_utc, storable_text, utcnow
 from index.corpus import ChatNote, NoteOverlay
 
 if TYPE_CHECKING:

@@ -60,15 +60,11 @@ def upgrade() -> None:
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True)),
         sa.UniqueConstraint("kind", "target_key", "item_key", name="notifications_once"),
-        sa.CheckConstraint(
-            "status IN ('claimed', 'sent', 'failed')", name="notifications_status"
-        ),
+        sa.CheckConstraint("status IN ('claimed', 'sent', 'failed')", name="notifications_status"),
     )
     op.create_index("ix_notifications_user_hash", "notifications", ["user_hash"])
     op.create_index("ix_notifications_created_at", "notifications", ["created_at"])
-    op.create_index(
-        "notifications_status_claimed_at", "notifications", ["status", "claimed_at"]
-    )
+    op.create_index("notifications_status_claimed_at", "notifications", ["status", "claimed_at"])
     op.create_table(
         "handoffs",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
