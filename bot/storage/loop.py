@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, select, true, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -142,6 +142,17 @@ class LoopStats:
     handoffs_resolved: int
     median_resolution_hours: float | None
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "subscriptions": self.subscriptions,
+            "answered_later": self.answered_later,
+            "corrections_sent": self.corrections_sent,
+            "answers_sent": self.answers_sent,
+            "handoffs_open": self.handoffs_open,
+            "handoffs_resolved": self.handoffs_resolved,
+            "median_resolution_hours": self.median_resolution_hours,
+        }
+
 
 class LoopRepository:
     """Reads and writes the loop's tables in the shared database."""
@@ -182,6 +193,13 @@ class LoopRepository:
             self._hash(platform, user_id) if in_dm else None,
         )
 
+    def seal(self, plain: str) -> str:
+        """A DM target as a row may keep it (bot/storage/hashing.py)."""
+        return self._hash.seal(plain)
+
+    def unseal(self, sealed: str) -> str | None:
+        return self._hash.unseal(sealed)
+
     # -------------------------------------------------------------- answers to correct
 
     def answers_since(self, since: datetime) -> list[AnswerRecord]:
@@ -199,7 +217,7 @@ class LoopRepository:
             q.c.note_ids,
             q.c.verdicts,
             q.c.asked_at,
-        ).where(q.c.outcome == "answered", q.c.asked_at >= since, q.c.quoted_ids.is_not(None))
+        ).where(q.c.outcome == "answered", q.c.asked_at >= since)
         with self._connection() as conn:
             rows = conn.execute(query).all()
         return [
@@ -494,42 +512,36 @@ class LoopRepository:
 
     def stats(self, since: datetime, community: Community | None = None) -> LoopStats:
         """What the loop did since `since`, in one community (None: every one, the host's)."""
-        s, n, h = subscriptions, notifications, handoffs
-
-        def scoped(table: Any) -> Any:
-            if community is None:
-                return True
-            return and_(table.c.platform == community.platform, table.c.guild_id == community.id)
-
-        def count(table: Any, *where: Any) -> Any:
-            return select(func.count()).select_from(table).where(scoped(table), *where)
-
         with self._connection() as conn:
+            return loop_stats(conn, since, community)
 
-            def one(query: Any) -> int:
-                return int(conn.execute(query).scalar_one())
 
-            subs = one(count(s, s.c.created_at >= since))
-            later = one(count(s, s.c.created_at >= since, s.c.resolution == "answered"))
-            corrections = one(
-                count(n, n.c.created_at >= since, n.c.kind == "correction", n.c.status == "sent")
-            )
-            answers = one(
-                count(n, n.c.created_at >= since, n.c.kind == "answer", n.c.status == "sent")
-            )
-            still_open = one(count(h, h.c.status == "open"))
-            resolved = conn.execute(
-                select(h.c.created_at, h.c.resolved_at).where(
-                    scoped(h), h.c.status == "resolved", h.c.resolved_at >= since
-                )
-            ).all()
-        hours = [(as_utc(r[1]) - as_utc(r[0])).total_seconds() / 3600 for r in resolved]
-        return LoopStats(
-            subs,
-            later,
-            corrections,
-            answers,
-            still_open,
-            len(hours),
-            statistics.median(hours) if hours else None,
+def loop_stats(conn: Connection, since: datetime, community: Community | None) -> LoopStats:
+    """What the loop did since `since`, in `community` (None: every community and DM)."""
+    s, n, h = subscriptions, notifications, handoffs
+
+    def scoped(table: Any) -> Any:
+        if community is None:
+            return true()
+        return and_(table.c.platform == community.platform, table.c.guild_id == community.id)
+
+    def count(table: Any, *where: Any) -> int:
+        query = select(func.count()).select_from(table).where(scoped(table), *where)
+        return int(conn.execute(query).scalar_one())
+
+    sent = n.c.status == "sent"
+    resolved = conn.execute(
+        select(h.c.created_at, h.c.resolved_at).where(
+            scoped(h), h.c.status == "resolved", h.c.resolved_at >= since
         )
+    ).all()
+    hours = [(as_utc(r[1]) - as_utc(r[0])).total_seconds() / 3600 for r in resolved]
+    return LoopStats(
+        subscriptions=count(s, s.c.created_at >= since),
+        answered_later=count(s, s.c.created_at >= since, s.c.resolution == "answered"),
+        corrections_sent=count(n, n.c.created_at >= since, n.c.kind == "correction", sent),
+        answers_sent=count(n, n.c.created_at >= since, n.c.kind == "answer", sent),
+        handoffs_open=count(h, h.c.status == "open"),
+        handoffs_resolved=len(hours),
+        median_resolution_hours=statistics.median(hours) if hours else None,
+    )
