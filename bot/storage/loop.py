@@ -389,7 +389,8 @@ class LoopRepository:
         stale = and_(n.c.status == "claimed", n.c.claimed_at < cutoff)
         taken: list[Claimed] = []
         with self._connection(write=True) as conn:
-            rows = conn.execute(select(n).where(stale).order_by(n.c.id)).all()
+            with conn.begin():
+                rows = conn.execute(select(n).where(stale).order_by(n.c.id)).all()
             for r in rows:
                 with conn.begin():
                     if r.attempts >= MAX_ATTEMPTS:
