@@ -17,6 +17,7 @@ from bot.answering.changes import IndexChanges, NoteChange, NoteState
 from bot.learning.notify import AnsweredLater, Correction, Notice, Notifier
 from bot.learning.privacy import MemberPrivacy
 from bot.learning.question_log import QuestionLog
+from bot.messages import text
 from bot.notes.records import Moderator, NoteForm, NoteSaved
 from bot.serving.intake import Request
 from bot.serving.service import FactBotService
@@ -86,8 +87,12 @@ async def never_asked(question: str, language: Language) -> Answer:
     raise AssertionError("no subscription: nothing to ask")
 
 
+async def still_refused(question: str, language: Language) -> Answer:
+    return Answer(question, language, True, "")
+
+
 def notifier(store: Store, deliver: Recorder, url: str, **env: str) -> Notifier:
-    return Notifier(store, None, never_asked, deliver, settings_for(url, **env))
+    return Notifier(store, None, still_refused, deliver, settings_for(url, **env))
 
 
 def state(verdict: str, digest: str, claim: str = "claim x") -> NoteState:
@@ -358,7 +363,7 @@ def test_a_subscribed_refused_question_is_answered_once_after_a_note_is_added(
     assert told_place.thread_id == "T9"
     assert isinstance(notice, AnsweredLater) and not notice.answer.refused
     assert saved.note_id in [f.id for f in notice.answer.factchecks]
-    assert "A moderator added a note" in notice.render_text()
+    assert notice.render_text().startswith(text("loop.answered.title", notice.language))
     assert store.loop.open_subscriptions() == []
     assert store.loop.stats(NOW - timedelta(days=1)).answered_later == 1
 
