@@ -43,7 +43,7 @@ from bot.storage.schema import (
     question_log,
     subscriptions,
 )
-from bot.storage.values import as_utc, clip, utcnow
+from bot.storage.values import as_utc, storable_text, utcnow
 from bot.storage.writer import BatchWriter, WriterStats
 from index.lru import LruCache
 
@@ -109,7 +109,11 @@ def in_community(community: Community) -> Any:
     )
 
 
-_clip = clip
+def _clip(value: str | int | None, limit: int) -> str | None:
+    if value is None:
+        return None
+    text = storable_text(str(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class Store:
