@@ -5,18 +5,22 @@ real SQLite and PostgreSQL databases; the real model and index where a question 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 from sqlalchemy import func, select
 
 from bot.answer import Answer, Language
 from bot.answering.changes import IndexChanges, NoteChange, NoteState
+from bot.community import Community
 from bot.learning.notify import AnsweredLater, Correction, Notice, Notifier
 from bot.learning.privacy import MemberPrivacy
 from bot.learning.question_log import QuestionLog
+from bot.learning.report import build_report, loop_lines
 from bot.messages import text
 from bot.notes.records import Moderator, NoteForm, NoteSaved
 from bot.serving.intake import Request
@@ -450,3 +454,56 @@ def test_erasure_removes_a_members_subscriptions_hand_offs_and_answer_records(
     recorder = Recorder()
     asyncio.run(notifier(store, recorder, database_url).process(changes(X_VERDICT)))
     assert list(told(recorder)) == ["discord:G1:C1:T2"]  # their thread no longer
+
+
+# ---------------------------------------------------------------------- measured
+
+
+def test_the_report_shows_the_loop(database_url: str, stores: Callable[..., Store]) -> None:
+    """Subscriptions, corrections sent, hand-offs open and the median time to resolve one, in
+    one community's report and the host's."""
+    opened = stores(database_url, clock=lambda: NOW - timedelta(hours=6))
+    store = stores(database_url)
+    g1 = Community("discord", "G1")
+    place = store.loop.place("discord", "u1", "G1", "C1", "T1")
+    elsewhere = store.loop.place("discord", "u2", "G2", "C9", "T9")
+    first = opened.loop.open_handoff(place, "u1", "who pays for DORN?", "en")
+    opened.loop.open_handoff(place, "u1", "and the camera?", "en")
+    opened.loop.open_handoff(elsewhere, "u2", "another server's", "en")
+    assert store.loop.resolve_handoff(first.public_id, Community("discord", "G2")) is None
+    assert store.loop.resolve_handoff(first.public_id, g1) is not None
+    assert store.loop.resolve_handoff(first.public_id, g1) is None  # once
+    store.loop.subscribe(place, "u1", "who pays for DORN?", "en")
+    log_answer(store, "a1", quoted=("article:p1s1",))
+    assert store.flush(timeout=30)
+    asyncio.run(notifier(store, Recorder(), database_url).process(changes(X_VERDICT)))
+
+    def no_encoding(texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        raise AssertionError("no questions to group")
+
+    mine = build_report(store.database, 7, no_encoding, community=g1)
+    assert mine.loop is not None
+    assert mine.loop.to_json() == {
+        "subscriptions": 1,
+        "answered_later": 0,
+        "corrections_sent": 1,
+        "answers_sent": 0,
+        "handoffs_open": 1,
+        "handoffs_resolved": 1,
+        "median_resolution_hours": pytest.approx(6.0, abs=0.01),
+    }
+    assert "1 moderator request(s) open" in "\n".join(loop_lines(mine.loop, "en"))
+    host = build_report(store.database, 7, no_encoding, community=None)
+    assert host.loop is not None and host.loop.handoffs_open == 2
+    assert "Follow-up:" in host.render_text()
+
+
+def test_a_sealed_dm_target_opens_with_the_host_key_only() -> None:
+    hasher = UserHasher(KEY)
+    sealed = hasher.seal("D0123456789")
+    assert "D0123456789" not in sealed and sealed != hasher.seal("D0123456789")  # a nonce each
+    assert hasher.unseal(sealed) == "D0123456789"
+    assert UserHasher(b"another-key-long-enough-0123456789").unseal(sealed) is None
+    tampered = sealed[:-4] + ("AAAA" if not sealed.endswith("AAAA") else "BBBB")
+    assert hasher.unseal(tampered) is None
+    assert hasher.unseal("not base64 at all!") is None
