@@ -260,7 +260,7 @@ async def resolve_pressed(interaction: Interaction, public_id: str) -> None:
         return
     language = ui_language(interaction)
     client = interaction.client
-    await interaction.response.defer()  # an update of the request, once resolved
+    # One conditional UPDATE, well within Discord's 3 s: the response is the request updated.
     resolved = await flows.resolve(
         client.learning,
         public_id,
@@ -271,14 +271,14 @@ async def resolve_pressed(interaction: Interaction, public_id: str) -> None:
         _actor(interaction),
     )
     if isinstance(resolved, flows.Say):
-        await _followup(interaction, resolved.line)
+        await _reply(interaction, resolved.line)
         return
-    await DiscordDelivery(client).post(resolved.place, render.clip_message(resolved.line))
     by = text("loop.resolved_by", language, name=interaction.user.display_name)
     before = interaction.message.content if interaction.message is not None else ""
-    await interaction.edit_original_response(
+    await interaction.response.edit_message(
         content=render.clip_message(f"{before}\n{by}"), view=None
     )
+    await DiscordDelivery(client).post(resolved.place, render.clip_message(resolved.line))
 
 
 # ---------------------------------------------------------------------- helpers
