@@ -30,7 +30,7 @@ from bot.learning.notify import Correction, CorrectionItem, Notifier
 from bot.messages import text
 from bot.notes.records import NoteForm
 from bot.serving.service import FactBotService
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.storage.loop import Place
 from tests.chat_support import discord_env, running_discord
 from tests.fakes.discord_server import EPHEMERAL, FakeDiscord, Interaction, Recorded
@@ -370,3 +370,15 @@ def told_resolved(fake: FakeDiscord, thread: str) -> list[Recorded]:
     """The asker's thread told their request was resolved (in their language: French)."""
     line = text("loop.resolved", "fr", question=REFUSED_NOW)
     return [r for r in posted(fake, thread) if r.body.get("content") == line]
+
+
+def test_each_community_has_its_own_moderators_channel() -> None:
+    mapped = Settings.from_mapping({"MODERATOR_CHANNEL_ID": "111:222, T0AB:C0CD"})
+    assert mapped.moderator_channel("111") == "222"
+    assert mapped.moderator_channel("T0AB") == "C0CD"
+    assert mapped.moderator_channel("333") is None  # another server: no "Ask a moderator"
+    bare = Settings.from_mapping({"MODERATOR_CHANNEL_ID": "222"})
+    assert bare.moderator_channel("111") == bare.moderator_channel("333") == "222"
+    assert Settings.from_mapping({}).moderator_channel("111") is None
+    with pytest.raises(SettingsError, match="MODERATOR_CHANNEL_ID"):
+        Settings.from_mapping({"MODERATOR_CHANNEL_ID": "111:#mods"})
