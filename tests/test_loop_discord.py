@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,12 @@ from bot.messages import text
 from bot.notes.records import NoteForm
 from bot.serving.service import FactBotService
 from bot.settings import Settings, SettingsError
+from bot.storage import Database, Store
+from bot.storage.hashing import UserHasher
 from bot.storage.loop import Place
 from tests.chat_support import discord_env, running_discord
 from tests.fakes.discord_server import EPHEMERAL, FakeDiscord, Interaction, Recorded
-from tests.learning_support import logged
+from tests.learning_support import KEY, logged
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -382,3 +385,43 @@ def test_each_community_has_its_own_moderators_channel() -> None:
     assert Settings.from_mapping({}).moderator_channel("111") is None
     with pytest.raises(SettingsError, match="MODERATOR_CHANNEL_ID"):
         Settings.from_mapping({"MODERATOR_CHANNEL_ID": "111:#mods"})
+
+
+def test_the_question_behind_an_answer_and_its_thread_on_real_databases(
+    database_url: str,
+) -> None:
+    """What 🔔 and "Ask a moderator" read (`LoopRepository.asked`, `thread_questions`)."""
+    store = Store(Database(database_url), UserHasher(KEY), interval=0.02, retry_max=0.5)
+    assert store.start(wait=30)
+    try:
+        start = datetime.now(UTC) - timedelta(minutes=5)
+        ids = [
+            store.log_question(
+                platform="discord",
+                user_id="member",
+                question=question,
+                outcome="refused",
+                guild_id="G1",
+                channel_id="C1",
+                thread_id="T1",
+                language="en",
+                asked_at=start + timedelta(seconds=i),
+            )
+            for i, question in enumerate(["first?", "second?", "third?"])
+        ]
+        elsewhere = store.log_question(
+            platform="discord", user_id="member", question="in a DM?", outcome="refused"
+        )
+        assert store.flush(timeout=30)
+        loop = store.loop
+        asked = loop.asked(ids[2])
+        assert asked is not None
+        assert (asked.question, asked.outcome, asked.thread_id) == ("third?", "refused", "T1")
+        assert loop.thread_questions(asked) == ["first?", "second?"]
+        assert loop.thread_questions(asked, most=1) == ["second?"]
+        in_dm = loop.asked(elsewhere)
+        assert in_dm is not None and in_dm.guild_id is None
+        assert loop.thread_questions(in_dm) == []
+        assert loop.asked("no-such-answer") is None
+    finally:
+        store.close(timeout=5)
