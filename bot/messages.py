@@ -6,6 +6,8 @@ writes user-facing wording of its own. Keys are grouped by who uses them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.answer import Language, Lead
 
 CATALOGUE: dict[str, dict[Language, str]] = {
@@ -37,6 +39,110 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "{mark} = the article is wrong or outdated",
     },
     "answer.index": {"fr": "index {version}", "en": "index {version}"},
+    # ---------------------------------------------------------------- the article (issue 22)
+    # The verdict scorecard ("17 claims checked: 4 inaccurate, 5 misleading, …"): one word per
+    # verdict, singular and plural (`scorecard_line`).
+    "scorecard.line": {
+        "fr": "{n} affirmations vérifiées : {counts}",
+        "en": "{n} claims checked: {counts}",
+    },
+    "scorecard.inaccurate": {"fr": "inexacte|inexactes", "en": "inaccurate|inaccurate"},
+    "scorecard.misleading": {"fr": "trompeuse|trompeuses", "en": "misleading|misleading"},
+    "scorecard.outdated": {"fr": "dépassée|dépassées", "en": "outdated|outdated"},
+    "scorecard.unverifiable": {
+        "fr": "invérifiable|invérifiables",
+        "en": "unverifiable|unverifiable",
+    },
+    "scorecard.opinion": {"fr": "opinion|opinions", "en": "opinion|opinions"},
+    "scorecard.mostly-accurate": {
+        "fr": "plutôt exacte|plutôt exactes",
+        "en": "mostly accurate|mostly accurate",
+    },
+    "scorecard.accurate": {"fr": "exacte|exactes", "en": "accurate|accurate"},
+    "card.title": {"fr": "L'article", "en": "The article"},
+    "card.outlet": {"fr": "Source", "en": "Outlet"},
+    "card.published": {"fr": "Publié", "en": "Published"},
+    "card.link": {"fr": "Lien", "en": "Link"},
+    "card.language": {"fr": "Langue", "en": "Language"},
+    "card.summary": {"fr": "Résumé", "en": "Summary"},
+    "card.headline": {"fr": "Titre", "en": "Headline"},
+    "language.fr": {"fr": "français", "en": "French"},
+    "language.en": {"fr": "anglais", "en": "English"},
+    "lead.from_summary": {"fr": "résumé de l'article", "en": "summary of the article"},
+    "lead.from_about": {"fr": "fiche de l'article", "en": "the article's details"},
+    # The lead of an about answer: built from the article's front matter.
+    "about.lead": {
+        "fr": "« {title} », publié en {published} par {outlet} ({language}) : {url}",
+        "en": "“{title}”, published {published} by {outlet} (in {language}): {url}",
+    },
+    "gist.no_summary": {
+        "fr": "L'article n'a pas encore de résumé ; son titre :",
+        "en": "The article has no summary yet; its headline:",
+    },
+    "reliability.intro": {
+        "fr": "À lire avec prudence : des affirmations de l'article sont inexactes, trompeuses "
+        "ou dépassées.",
+        "en": "Read it with care: some of the article's claims are inaccurate, misleading or "
+        "outdated.",
+    },
+    "reliability.sound": {
+        "fr": "Aucune note ne signale d'erreur dans l'article.",
+        "en": "No note flags a mistake in the article.",
+    },
+    "reliability.more": {
+        "fr": "Toutes les notes : /factcheck",
+        "en": "Every note: /factcheck",
+    },
+    # Conversation replies: no quotes, no notes. {title} is the article's headline.
+    "reply.greeting": {
+        "fr": "Bonjour ! Je réponds aux questions sur l'article « {title} », en citant le texte "
+        "et en signalant ce qu'il a de faux. Posez votre question, ou tapez /help.",
+        "en": "Hi! I answer questions about the article “{title}”, quoting it and flagging what "
+        "it gets wrong. Ask away, or type /help.",
+    },
+    "reply.thanks": {
+        "fr": "Avec plaisir ! D'autres questions sur l'article ?",
+        "en": "You're welcome! Anything else about the article?",
+    },
+    "reply.help": {
+        "fr": "Je suis factbot : je réponds aux questions sur l'article « {title} » ({outlet}, "
+        "{published}), en français ou en anglais, en citant le texte mot pour mot et en "
+        "signalant ce qu'il a d'inexact ou de dépassé, avec des notes de vérification sourcées.\n"
+        "{commands}",
+        "en": "I'm factbot: I answer questions about the article “{title}” ({outlet}, "
+        "{published}), in French or English, quoting it verbatim and flagging what it gets "
+        "wrong or what is outdated, with sourced fact-check notes.\n{commands}",
+    },
+    "reply.help_commands": {
+        "fr": "Demandez par exemple « de quoi parle l'article ? », « c'est fiable ? », « qui l'a "
+        "publié ? », ou une question précise. Commandes : /ask (poser une question), /factcheck "
+        "[sujet] (les notes de vérification), /sources (ce que je connais), /about (la fiche de "
+        "l'article), /help (cette aide).",
+        "en": "Try “what is the article about?”, “is it reliable?”, “who published it?”, or a "
+        "precise question. Commands: /ask (ask a question), /factcheck [topic] (the fact-check "
+        "notes), /sources (what I know), /about (the article's card), /help (this help).",
+    },
+    "reply.help_console": {
+        "fr": "Demandez par exemple « de quoi parle l'article ? », « c'est fiable ? », « qui l'a "
+        "publié ? », ou une question précise. Commandes de la console : /factcheck [sujet], "
+        "/sources, /about, /reindex, /new, /help, /quit.",
+        "en": "Try “what is the article about?”, “is it reliable?”, “who published it?”, or a "
+        "precise question. Console commands: /factcheck [topic], /sources, /about, /reindex, "
+        "/new, /help, /quit.",
+    },
+    "reply.feedback": {
+        "fr": "Merci de le signaler : c'est noté comme un 👎 sur ma réponse précédente, avec "
+        "votre message, pour que les modérateurs la revoient.",
+        "en": "Thanks for telling me: it's recorded as a 👎 on my previous answer, with your "
+        "message, for the moderators to review.",
+    },
+    "reply.feedback_unlinked": {
+        "fr": "Merci de le signaler. Pour que les modérateurs le voient, utilisez le bouton 👎 "
+        "sous la réponse concernée.",
+        "en": "Thanks for telling me. For the moderators to see it, use the 👎 button under "
+        "the answer concerned.",
+    },
+    "multi.part": {"fr": "{n}. {question}", "en": "{n}. {question}"},
     # ---------------------------------------------------------------- lead
     # The sentence that best answers the question, shown first, with where it comes from.
     "lead.title": {"fr": "En bref", "en": "In short"},
@@ -553,4 +659,24 @@ def lead_origin(lead: Lead, language: Language) -> str:
     """Where an answer's lead comes from: the article paragraph, or the note's verdict label."""
     if lead.kind == "factcheck":
         return text("lead.from_note", language, label=lead.label or "")
+    if lead.kind == "summary":
+        return text("lead.from_summary", language)
+    if lead.kind == "about":
+        return text("lead.from_about", language)
     return text("lead.from_article", language, paragraph=lead.paragraph)
+
+
+def verdict_count(name: str, n: int, language: Language) -> str:
+    """ "4 inexactes" / "4 inaccurate": a scorecard entry (an unknown verdict: its name)."""
+    forms = CATALOGUE.get(f"scorecard.{name}")
+    if forms is None:
+        return f"{n} {name}"
+    one, _, many = forms[language].partition("|")
+    return f"{n} {one if n == 1 else many or one}"
+
+
+def scorecard_line(scorecard: Sequence[tuple[str, int]], total: int, language: Language) -> str:
+    """ "17 affirmations vérifiées : 4 inexactes, 5 trompeuses, …" / "17 claims checked: 4
+    inaccurate, 5 misleading, …" — what the adapters show for an `ArticleCard.scorecard`."""
+    counts = ", ".join(verdict_count(v, n, language) for v, n in scorecard)
+    return text("scorecard.line", language, n=total, counts=counts)
