@@ -394,6 +394,120 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     },
     "feedback.reason_submit": {"fr": "Envoyer", "en": "Send"},
     "feedback.reason_close": {"fr": "Passer", "en": "Skip"},
+    # Under a reply to feedback in words: opens the 👎 reason form (button text: at most 75).
+    "feedback.reason_open": {"fr": "Dire ce qui n'allait pas", "en": "Say what was wrong"},
+    # ---------------------------------------------------------------- /about and /help (chat)
+    # Discord's slash commands in French (bot/chat/discord/translator.py): the English as the
+    # code declares it (name, description, option), and what a French Discord shows instead.
+    "discord.command.ask": {"en": "ask", "fr": "demander"},
+    "discord.command.ask.description": {
+        "en": "Ask about the article: quotes and fact-checks",
+        "fr": "Une question sur l'article : citations et vérifications",
+    },
+    "discord.command.ask.question": {"en": "question", "fr": "question"},
+    "discord.command.ask.question.description": {
+        "en": "Your question, in French or English",
+        "fr": "Votre question, en français ou en anglais",
+    },
+    "discord.command.factcheck": {"en": "factcheck", "fr": "vérifications"},
+    "discord.command.factcheck.description": {
+        "en": "The fact-check notes on the article",
+        "fr": "Les notes de vérification de l'article",
+    },
+    "discord.command.factcheck.topic": {"en": "topic", "fr": "sujet"},
+    "discord.command.factcheck.topic.description": {
+        "en": "Only the notes about this (optional)",
+        "fr": "Seulement les notes sur ce sujet (facultatif)",
+    },
+    "discord.command.sources": {"en": "sources", "fr": "sources"},
+    "discord.command.sources.description": {
+        "en": "What factbot knows: documents and index",
+        "fr": "Ce que factbot connaît : documents et index",
+    },
+    "discord.command.reindex": {"en": "reindex", "fr": "réindexer"},
+    "discord.command.reindex.description": {
+        "en": "Moderators: rebuild the index",
+        "fr": "Modérateurs : reconstruire l'index",
+    },
+    "discord.command.unanswered": {"en": "unanswered", "fr": "sans-réponse"},
+    "discord.command.unanswered.description": {
+        "en": "Moderators: questions not answered, answers voted down",
+        "fr": "Modérateurs : questions sans réponse, réponses jugées inutiles",
+    },
+    "discord.command.unanswered.days": {"en": "days", "fr": "jours"},
+    "discord.command.unanswered.days.description": {
+        "en": "The last N days (default 7)",
+        "fr": "Les N derniers jours (7 par défaut)",
+    },
+    "discord.command.note": {"en": "note", "fr": "note"},
+    "discord.command.note.description": {
+        "en": "Moderators: write and fix the fact-check notes",
+        "fr": "Modérateurs : écrire et corriger les notes de vérification",
+    },
+    "discord.command.note.add": {"en": "add", "fr": "ajouter"},
+    "discord.command.note.add.description": {
+        "en": "Write a new fact-check note (opens a form)",
+        "fr": "Écrire une nouvelle note de vérification (ouvre un formulaire)",
+    },
+    "discord.command.note.edit": {"en": "edit", "fr": "modifier"},
+    "discord.command.note.edit.description": {
+        "en": "Fix a note (opens the form filled in)",
+        "fr": "Corriger une note (ouvre le formulaire rempli)",
+    },
+    "discord.command.note.remove": {"en": "remove", "fr": "retirer"},
+    "discord.command.note.remove.description": {
+        "en": "Remove a note (asks first)",
+        "fr": "Retirer une note (demande confirmation)",
+    },
+    "discord.command.note.show": {"en": "show", "fr": "voir"},
+    "discord.command.note.show.description": {
+        "en": "A note as readers get it, and where it comes from",
+        "fr": "Une note telle que les lecteurs la voient, et d'où elle vient",
+    },
+    "discord.command.note.history": {"en": "history", "fr": "historique"},
+    "discord.command.note.history.description": {
+        "en": "Every change made to a note, by whom and when",
+        "fr": "Chaque modification d'une note, par qui et quand",
+    },
+    "discord.command.note.id": {"en": "id", "fr": "id"},
+    "discord.command.note.id.description": {
+        "en": "The note's id",
+        "fr": "L'identifiant de la note",
+    },
+    "discord.command.note.revision": {"en": "revision", "fr": "révision"},
+    "discord.command.note.revision.description": {
+        "en": "Restore this earlier revision (see /note history)",
+        "fr": "Rétablir cette révision antérieure (voir /note historique)",
+    },
+    "discord.command.privacy": {"en": "privacy", "fr": "confidentialité"},
+    "discord.command.privacy.description": {
+        "en": "What factbot keeps about you, and erase it",
+        "fr": "Ce que factbot garde sur vous, et l'effacer",
+    },
+    "discord.command.about": {"en": "about", "fr": "à-propos"},
+    "discord.command.about.description": {
+        "en": "The article: headline, outlet, date, link, summary, scorecard",
+        "fr": "L'article : titre, source, date, lien, résumé, bilan des vérifications",
+    },
+    "discord.command.help": {"en": "help", "fr": "aide"},
+    "discord.command.help.description": {
+        "en": "What factbot does, and its commands",
+        "fr": "Ce que fait factbot, et ses commandes",
+    },
+    "about.unavailable": {
+        "fr": "La fiche de l'article n'est pas disponible pour le moment.",
+        "en": "The article's card is not available right now.",
+    },
+    "help.moderators": {
+        "fr": "Modérateurs : /note (les notes de vérification), /reindex (reconstruire l'index), "
+        "/unanswered (les questions sans réponse).",
+        "en": "Moderators: /note (the fact-check notes), /reindex (rebuild the index), "
+        "/unanswered (the questions not answered).",
+    },
+    "help.privacy": {
+        "fr": "/privacy : ce que je garde sur vous, et l'effacer.",
+        "en": "/privacy: what I keep about you, and erase it.",
+    },
     "report.title": {
         "fr": "Questions des {days} derniers jours",
         "en": "Questions from the last {days} day(s)",
