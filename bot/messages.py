@@ -66,14 +66,15 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "card.language": {"fr": "Langue", "en": "Language"},
     "card.summary": {"fr": "Résumé", "en": "Summary"},
     "card.headline": {"fr": "Titre", "en": "Headline"},
+    "card.headline_line": {"fr": "Titre : « {title} »", "en": "Headline: “{title}”"},
     "language.fr": {"fr": "français", "en": "French"},
     "language.en": {"fr": "anglais", "en": "English"},
     "lead.from_summary": {"fr": "résumé de l'article", "en": "summary of the article"},
     "lead.from_about": {"fr": "fiche de l'article", "en": "the article's details"},
     # The lead of an about answer: built from the article's front matter.
     "about.lead": {
-        "fr": "« {title} », publié en {published} par {outlet} ({language}) : {url}",
-        "en": "“{title}”, published {published} by {outlet} (in {language}): {url}",
+        "fr": "« {title} », publié le {published} par {outlet} (en {in_language}) : {url}",
+        "en": "“{title}”, published {published} by {outlet} (in {in_language}): {url}",
     },
     "gist.no_summary": {
         "fr": "L'article n'a pas encore de résumé ; son titre :",

@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import TypedDict
 
-from bot.answering.engine import Engine, text_to_embed
+from bot.answering.engine import Engine
 from bot.answering.message_kinds import KINDS, MessageKind, MessageKinds
 
 FIRST_CONTACT = "tests/data/first_contact.jsonl"
@@ -68,9 +67,9 @@ class FirstContact:
 
 
 def message_kinds_for(engine: Engine) -> MessageKinds:
-    """The step bound to `engine`'s encoder, reading exemplars as the engine reads questions."""
-    gloss = engine.settings.french_gloss
-    return MessageKinds(engine.embedder.encode_queries, partial(text_to_embed, gloss=gloss))
+    """The step bound to `engine`'s encoder, reading exemplars as the engine reads questions
+    (the engine's own, so its exemplar vectors are computed once)."""
+    return engine.kinds
 
 
 def _rows(path: str | Path) -> list[dict[str, object]]:
