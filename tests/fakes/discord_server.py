@@ -199,6 +199,10 @@ class FakeDiscord:
         self.close_on_identify = close_on_identify
         self.bot_public = bot_public  # the application info's "Public Bot" (Discord's default)
         self.left_guilds: list[int] = []  # guilds the bot left (DELETE /users/@me/guilds/{id})
+        # Reactions the bot added: (channel id, message id, emoji), in order.
+        self.reactions: list[tuple[int, int, str]] = []
+        self.system_channel_id: int | None = None  # the guild's system channel (welcome posts)
+        self.preferred_locale = "en-US"  # the guild's language
 
         self.requests: list[Recorded] = []
         self.gateway_queries: list[dict[str, str]] = []
@@ -347,7 +351,10 @@ class FakeDiscord:
             "explicit_content_filter": 0,
             "mfa_level": 0,
             "premium_tier": 0,
-            "preferred_locale": "en-US",
+            "preferred_locale": self.preferred_locale,
+            "system_channel_id": None
+            if self.system_channel_id is None
+            else str(self.system_channel_id),
             "system_channel_flags": 0,
             "nsfw_level": 0,
             "afk_timeout": 300,
@@ -409,6 +416,13 @@ class FakeDiscord:
             session.frames.append(frame)
             if session.conn is not None:
                 await _send(session.conn.ws, frame)
+
+    async def join_guild(self) -> None:
+        """The bot is added to the guild: a GUILD_CREATE without `unavailable` (discord.py's
+        `on_guild_join`), as Discord sends when the bot joins a server."""
+        payload = self.guild_payload()
+        payload.pop("unavailable")
+        await self.dispatch("GUILD_CREATE", payload)
 
     async def redeliver(self, interaction: Interaction) -> None:
         """The same INTERACTION_CREATE (same id and token) once more: a duplicate delivery."""
@@ -956,6 +970,9 @@ class FakeDiscord:
             }
         commands = re.fullmatch(rf"/applications/{app}(?:/guilds/(\d+))?/commands", path)
         if (m := commands) and method == "PUT":
+            if problems := [p for c in body for p in command_problems(c)]:
+                # What Discord answers an invalid command list (and nothing is synced).
+                return 400, {"message": "Invalid Form Body", "code": 50035, "errors": problems}
             guild = int(m.group(1)) if m.group(1) else None
             synced = [
                 {
@@ -982,6 +999,10 @@ class FakeDiscord:
         ) and method == "POST":
             return await self._create_thread(int(m.group(1)), int(m.group(2)), body)
         if re.fullmatch(r"/channels/\d+/typing", path) and method == "POST":
+            return 204, None
+        reaction = r"/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/@me"
+        if (m := re.fullmatch(reaction, path)) and method == "PUT":
+            self.reactions.append((int(m.group(1)), int(m.group(2)), m.group(3)))
             return 204, None
         if re.fullmatch(r"/channels/\d+/messages/\d+", path) and method == "DELETE":
             return 204, None
@@ -1072,6 +1093,48 @@ class FakeDiscord:
         self.threads[message_id] = thread
         await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
         return 201, thread
+
+
+# Discord's locales (https://discord.com/developers/docs/reference#locales): the only keys a
+# command's name_localizations / description_localizations may have.
+LOCALES = frozenset(
+    "id da de en-GB en-US es-ES es-419 fr hr it lt hu nl no pl pt-BR ro fi sv-SE vi tr cs el bg "
+    "ru uk hi th zh-CN ja zh-TW ko".split()
+)
+
+
+def _valid_name(name: object) -> bool:
+    """A command or option name as Discord accepts it: 1-32 lower-case letters, digits, - or _
+    (any script's letters: "vérifications" is one)."""
+    return (
+        isinstance(name, str)
+        and 1 <= len(name) <= 32
+        and name == name.lower()
+        and all(ch.isalnum() or ch in "-_" for ch in name)
+    )
+
+
+def command_problems(command: dict[str, Any], where: str = "") -> list[str]:
+    """What Discord would refuse in one synced command (or option), with its localisations."""
+    here = f"{where}/{command.get('name')}"
+    problems: list[str] = []
+    if not _valid_name(command.get("name")):
+        problems.append(f"{here}: bad name")
+    description = command.get("description", "")
+    if command.get("type", 1) == 1 and not 1 <= len(description) <= 100:
+        problems.append(f"{here}: description length {len(description)}")
+    for key, check in (
+        ("name_localizations", _valid_name),
+        ("description_localizations", lambda d: isinstance(d, str) and 1 <= len(d) <= 100),
+    ):
+        for locale, value in (command.get(key) or {}).items():
+            if locale not in LOCALES:
+                problems.append(f"{here}: unknown locale {locale!r} in {key}")
+            elif not check(value):
+                problems.append(f"{here}: bad {key}[{locale}] {value!r}")
+    for option in command.get("options") or []:
+        problems += command_problems(option, here)
+    return problems
 
 
 def _submitted(custom_id: str, value: str | list[str]) -> dict[str, Any]:

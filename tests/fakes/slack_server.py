@@ -5,7 +5,8 @@ The real slack_bolt `AsyncApp` and slack_sdk's aiohttp `SocketModeClient` connec
 
 - Web API (`/api/<method>`): auth.test, apps.connections.open (returns `ws://127.0.0.1:PORT/link/`),
   chat.postMessage, chat.postEphemeral, users.info, views.open (checked against the modal limits;
-  `views_opened` keeps each view as Slack would show it). A wrong token gets
+  `views_opened` keeps each view as Slack would show it), reactions.add (`reactions` keeps each
+  as (channel, timestamp, name); a second identical one gets `already_reacted`, like Slack). A wrong token gets
   `{"ok": false, "error": "invalid_auth"}` like Slack. Messages are checked against the Block Kit
   limits the bot must respect; a violation gets `invalid_blocks`.
 - `response_url`s (`/respond/<n>`) record what `respond()` sends.
@@ -45,7 +46,14 @@ BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 APP_ID = "AFAKE"
 BOT_METHODS = frozenset(
-    {"auth.test", "chat.postMessage", "chat.postEphemeral", "users.info", "views.open"}
+    {
+        "auth.test",
+        "chat.postMessage",
+        "chat.postEphemeral",
+        "users.info",
+        "views.open",
+        "reactions.add",
+    }
 )
 
 
@@ -208,6 +216,7 @@ class FakeSlack:
 
     calls: list[Call] = field(default_factory=list)
     views_opened: list[dict[str, Any]] = field(default_factory=list)
+    reactions: list[tuple[str, str, str]] = field(default_factory=list)
     acks: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     sent_envelopes: list[str] = field(default_factory=list)
     ws_connections: int = 0
@@ -363,6 +372,14 @@ class FakeSlack:
             return {"ok": True, "view": opened}
         if not a.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
+        if call.method == "reactions.add":
+            if not a.get("timestamp") or not a.get("name"):
+                return {"ok": False, "error": "invalid_arguments"}
+            reaction = (str(a["channel"]), str(a["timestamp"]), str(a["name"]).strip(":"))
+            if reaction in self.reactions:
+                return {"ok": False, "error": "already_reacted"}
+            self.reactions.append(reaction)
+            return {"ok": True}
         if problems := block_kit_problems(a):
             return {"ok": False, "error": "invalid_blocks", "errors": problems}
         if call.method == "chat.postEphemeral":

@@ -101,11 +101,13 @@ def help_text(card: ArticleCard | None, language: Language, commands: list[str])
 
 
 async def command_lines(interaction: Interaction, language: Language, moderator: bool) -> list[str]:
-    """"**/name** — description" for each command of the tree, in the member's language; the
+    """ "**/name** — description" for each command of the tree, in the member's language; the
     moderators' ones only for a moderator."""
     tree = interaction.client.tree
     lines: list[str] = []
     for command in tree.get_commands():
+        if isinstance(command, app_commands.ContextMenu):
+            continue
         if command.name in MODERATOR_COMMANDS and not moderator:
             continue
         name = localised(command.name, language)
@@ -120,8 +122,8 @@ async def card_on_join(client: CommandClient, guild: discord.Guild) -> None:
     Nowhere to post (no such channel, no permission): nothing, and one log line."""
     channel = guild.system_channel
     card = current_card(client)
-    if channel is None or card is None or not channel.permissions_for(guild.me).send_messages:
-        log.info("no card posted on joining guild %s: no system channel the bot can write in", guild.id)
+    if channel is None or card is None:
+        log.info("no card posted on joining guild %s: it has no system channel", guild.id)
         return
     language: Language = "fr" if str(guild.preferred_locale).startswith("fr") else "en"
     try:

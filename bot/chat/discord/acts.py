@@ -189,9 +189,7 @@ def reliability_spec(answer: Answer) -> EmbedSpec:
     if hidden:
         lines.append(message("and_more", lang, n=hidden))
     description = "\n".join([*head, "", *lines]) if lines else "\n".join(head)
-    return EmbedSpec(
-        _title(answer), description, _colour(notes), footer=more, language=lang
-    )
+    return EmbedSpec(_title(answer), description, _colour(notes), footer=more, language=lang)
 
 
 def card_spec(card: ArticleCard, language: Language, answer: Answer | None = None) -> EmbedSpec:

@@ -38,9 +38,9 @@ from discord.http import Route
 from bot.answer import Answer
 from bot.chat import AdapterStartError
 from bot.chat.discord import about as discord_about
-from bot.chat.discord import acts
+from bot.chat.discord import acts as discord_acts
 from bot.chat.discord import feedback as discord_feedback
-from bot.chat.discord import feedback_words
+from bot.chat.discord import feedback_words as discord_feedback_words
 from bot.chat.discord import notes as discord_notes
 from bot.chat.discord import privacy as discord_privacy
 from bot.chat.discord import render
@@ -275,7 +275,7 @@ async def ask(interaction: discord.Interaction[FactBotClient], question: str) ->
         return
     await defer_publicly(interaction)
     answer = await interaction.client.intake.ask(admitted)
-    shown = acts.reply(answer)
+    shown = discord_acts.reply(answer)
     await interaction.followup.send(
         content=shown.content or discord.utils.MISSING,
         embeds=list(shown.embeds) or discord.utils.MISSING,
@@ -576,19 +576,19 @@ class FactBotClient(CommandClient):
         return discord_feedback.feedback_view(answer_id) if answer_id else discord.utils.MISSING
 
     def reply_buttons(
-        self, admitted: Admitted, answer: Answer, shown: acts.Reply
+        self, admitted: Admitted, answer: Answer, shown: discord_acts.Reply
     ) -> discord.ui.View:
         """👍/👎 under an answer about the article; none under a conversation reply, except
         that feedback in words is offered the 👎 reason form (`feedback_words`)."""
         if shown.votable:
             return self.feedback_buttons(admitted)
-        return feedback_words.offer(self.learning, answer, admitted.request.user)
+        return discord_feedback_words.offer(self.learning, answer, admitted.request.user)
 
     async def on_interaction(self, interaction: discord.Interaction[FactBotClient]) -> None:
         await discord_feedback.on_interaction(interaction)
         await discord_notes.on_interaction(interaction)
         await discord_privacy.on_interaction(interaction)
-        await feedback_words.on_interaction(interaction)
+        await discord_feedback_words.on_interaction(interaction)
 
     async def on_message(self, message: discord.Message) -> None:
         me = self.user
@@ -647,12 +647,12 @@ class FactBotClient(CommandClient):
         # feedback in words) needs none, and a bare acknowledgement in our thread only a reaction.
         answer = await self.intake.ask(admitted)
         if in_own_thread and answer.act == "thanks":
-            await message.add_reaction(acts.ACK_REACTION)
+            await message.add_reaction(discord_acts.ACK_REACTION)
             return
         opens = not (in_own_thread or answer.is_conversation)
         thread = await self._open_thread(message, admitted.text) if opens else None
         where: discord.abc.Messageable = thread or message.channel
-        shown = acts.reply(answer)
+        shown = discord_acts.reply(answer)
         sent: dict[str, Any] = {
             "content": shown.content or None,
             "embeds": list(shown.embeds),

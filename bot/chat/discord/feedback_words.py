@@ -42,7 +42,8 @@ def offer(learning: LearningLoop | None, answer: Answer, user: str) -> discord.u
     """Under a reply to feedback in words: the button that opens the 👎 form; else nothing."""
     target = feedback_target(answer) if answer.act == "feedback" else None
     if learning is None or not learning.feedback or target is None:
-        return discord.utils.MISSING
+        nothing: discord.ui.View = discord.utils.MISSING
+        return nothing
     _WRITTEN.put((target, user), answer.question[: render.REASON_MAX])
     return acts.reason_button(target, answer.language)
 
