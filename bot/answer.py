@@ -175,6 +175,10 @@ class Answer:
     parts: tuple[Answer, ...] = ()
     # The article's card: set for gist and about answers, and help or greeting replies.
     card: ArticleCard | None = None
+    # For "feedback": the id of the conversation's previous answer it is about (set by the
+    # intake from its conversation memory; None when there is none). The learning loop records
+    # it like a 👎 with the message as its reason. Not part of the JSON contract.
+    feedback_on: str | None = field(default=None, compare=False)
 
     @property
     def is_conversation(self) -> bool:

@@ -325,12 +325,14 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "Ask about the article in French or English. Commands:\n"
         "  /factcheck [topic]  the fact-check notes, or those matching a topic\n"
         "  /sources            what the bot knows: documents, notes, index version\n"
+        "  /about              the article: title, outlet, date, link, summary, verdicts\n"
         "  /reindex            rebuild the index from the corpus\n"
         "  /new                a new conversation (follow-ups forget the earlier questions)\n"
         "  /quit               leave (or Ctrl-D)",
         "fr": "Posez vos questions sur l'article en français ou en anglais. Commandes :\n"
         "  /factcheck [sujet]  les notes de vérification, ou celles sur un sujet\n"
         "  /sources            ce que le bot connaît : documents, notes, version de l'index\n"
+        "  /about              l'article : titre, source, date, lien, résumé, verdicts\n"
         "  /reindex            reconstruire l'index depuis le corpus\n"
         "  /new                nouvelle conversation (les questions précédentes sont oubliées)\n"
         "  /quit               quitter (ou Ctrl-D)",

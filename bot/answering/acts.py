@@ -76,6 +76,21 @@ def _card_lines(card: ArticleCard, headline: str, language: Language) -> list[st
     ]
 
 
+def card_text(card: ArticleCard, language: Language) -> str:
+    """The article card as plain text (`factbot about`, the console's /about)."""
+    lines = [
+        text("card.headline_line", language, title=card.title),
+        f"{text('card.outlet', language)}: {card.outlet}",
+        f"{text('card.published', language)}: {card.published}",
+        f"{text('card.link', language)}: {card.url}",
+    ]
+    summary = card.summary.get(language) or next(iter(card.summary.values()), "")
+    if summary:
+        lines.append(f"{text('card.summary', language)}: {summary}")
+    lines.append(scorecard_line(card.scorecard, card.notes_total, language))
+    return "\n".join(lines)
+
+
 def gist(question: str, language: Language, index: LoadedIndex) -> Answer:
     """The summary first (its first sentence is the lead), then the headline and the scorecard."""
     card = article_card(index)

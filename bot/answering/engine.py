@@ -96,6 +96,14 @@ def _read(question: str, focus: CorpusFocus | None) -> str:
     return focus.correct(cleaned) if focus is not None else cleaned
 
 
+def _retrieval_debug(found: Retrieval) -> dict[str, float]:
+    return {
+        "dense": round(found.dense_top, 4),
+        "margin": round(found.margin, 4),
+        "coverage": round(found.coverage, 4),
+    }
+
+
 class Engine:
     """Answers questions from one loaded index."""
 
@@ -180,10 +188,14 @@ class Engine:
         items = [q if isinstance(q, Prepared) else self.prepare(q) for q in questions]
         vectors = self.embedder.encode_queries([p.embedded for p in items])
         found = self.retriever.search_many([p.question for p in items], vectors)
-        return [
-            self._reply(p, f, v, gates, self.kinds.classify(p.asked or p.question, v))
-            for p, f, v in zip(items, found, vectors, strict=True)
-        ]
+        answers = []
+        for p, f, v in zip(items, found, vectors, strict=True):
+            answer = self._reply(p, f, v, gates, self.kinds.classify(p.asked or p.question, v))
+            # The retrieval's figures, whatever the reply (`factbot eval` reads them).
+            for key, value in _retrieval_debug(f).items():
+                answer.debug.setdefault(key, value)
+            answers.append(answer)
+        return answers
 
     def answer(self, question: str) -> Answer:
         return self.answer_many([question])[0]
@@ -203,6 +215,9 @@ class Engine:
         """The reply the message's kind calls for: a fact answer (retrieval, gate, lead), or
         one built from the index alone (bot/answering/acts.py), or one answer per question."""
         asked, language = prepared.asked or prepared.question, prepared.language
+        if kind.kind in ("gist", "reliability", "about") and prepared.near_miss is not None:
+            # It names what the corpus does not hold ("chang'e 8 c fiable ?"): refused.
+            return self._answer(prepared, found, vector, gates)
         if kind.kind == "gist":
             return acts.gist(asked, language, self.index)
         if kind.kind == "reliability":
@@ -211,16 +226,29 @@ class Engine:
             return acts.about(asked, language, self.index)
         if kind.kind in CONVERSATION_KINDS:
             return acts.conversation(asked, language, kind.kind, self.index)
+        whole = self._answer(prepared, found, vector, gates)
         if kind.kind == "multi" and kind.parts:
-            return self._answer_parts(prepared, kind.parts, gates)
-        return self._answer(prepared, found, vector, gates)
+            return self._answer_parts(prepared, kind.parts, gates, whole)
+        return whole
 
     def _answer_parts(
-        self, prepared: Prepared, parts: Sequence[str], gates: dict[Language, Gate] | None
+        self,
+        prepared: Prepared,
+        parts: Sequence[str],
+        gates: dict[Language, Gate] | None,
+        whole: Answer,
     ) -> Answer:
         """Each question of a message answered on its own (its own retrieval, gate and lead;
-        its parts encoded in one batch), joined into one reply."""
-        items = [self.prepare(part, prepared.history) for part in parts]
+        its parts encoded in one batch; a later part read after the earlier ones, so "et il
+        pesait combien ?" knows what "il" is), joined into one reply. Two questions about one
+        thing ("SVOM went up in 2021? when was it launched?": every part leads with the same
+        source) or a part that means nothing alone (refused while the whole message is not)
+        keep the answer to the whole message: it was one question asked twice."""
+        history = list(prepared.history)
+        items = []
+        for part in parts:
+            items.append(self.prepare(part, tuple(history)))
+            history.append(part)
         vectors = self.embedder.encode_queries([p.embedded for p in items])
         found = self.retriever.search_many([p.question for p in items], vectors)
         answers = []
@@ -229,6 +257,10 @@ class Engine:
             if kind.kind == "multi":  # a part is one question
                 kind = MessageKind("fact", kind.confidence)
             answers.append(self._reply(p, f, v, gates, kind))
+        leads = {a.lead.source if a.lead is not None else None for a in answers}
+        one_thing = len(leads) == 1 and None not in leads
+        if one_thing or (not whole.refused and any(a.refused for a in answers)):
+            return whole
         asked = prepared.asked or prepared.question
         return acts.joined(asked, prepared.language, answers, self.version)
 
@@ -242,11 +274,7 @@ class Engine:
         question, language, embedded = prepared.question, prepared.language, prepared.embedded
         asked = prepared.asked or question
         margin = found.margin
-        debug = {
-            "dense": round(found.dense_top, 4),
-            "margin": round(margin, 4),
-            "coverage": round(found.coverage, 4),
-        }
+        debug = _retrieval_debug(found)
         if prepared.near_miss is not None:
             answer = refusal(asked, language, self.version, prepared.near_miss.message(language))
         elif not found.hits or not is_relevant(language, margin, found.coverage, gates or GATES):
