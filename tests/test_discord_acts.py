@@ -252,7 +252,7 @@ async def test_feedback_in_words_is_recorded_and_offered_the_reason_form(
         (row,) = reply.body["components"]
         (button,) = row["components"]
         assert button["custom_id"] == f"factbot:feedback:{answer_id}"
-        await fake.wait_until(lambda: bool(votes(loop.store)), timeout=60)
+        await loop.words.drain()  # the 👎 is recorded off the event loop
         assert votes(loop.store) == [(answer_id, -1, "c'est faux, la date est fausse")]
 
         # The button opens the 👎 form, pre-filled with what was written.

@@ -32,16 +32,10 @@ NO_MENTIONS = discord.AllowedMentions.none()
 _WRITTEN: LruCache[tuple[str, str], str] = LruCache(2_000)
 
 
-def feedback_target(answer: Answer) -> str | None:
-    """The id of the answer this feedback in words is about (None: none to point at)."""
-    target = getattr(answer, "feedback_on", None)
-    return target if isinstance(target, str) and target else None
-
-
 def offer(learning: LearningLoop | None, answer: Answer, user: str) -> discord.ui.View:
     """Under a reply to feedback in words: the button that opens the 👎 form; else nothing."""
-    target = feedback_target(answer) if answer.act == "feedback" else None
-    if learning is None or not learning.feedback or target is None:
+    target = answer.feedback_on if answer.act == "feedback" else None
+    if learning is None or not learning.feedback or not target:
         nothing: discord.ui.View = discord.utils.MISSING
         return nothing
     _WRITTEN.put((target, user), answer.question[: render.REASON_MAX])

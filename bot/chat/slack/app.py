@@ -665,12 +665,11 @@ class SlackBot:
         """Any act rendered (bot/chat/slack/acts.py): 👍/👎 under an answer about the article,
         none under a conversation reply; feedback in words is offered the 👎 form instead."""
         feedback = self.learning is not None and self.learning.feedback
-        target = getattr(answer, "feedback_on", None) if feedback else None
         return render_reply(
             answer,
             asker=asker,
             answer_id=None if answer.is_conversation else self._answer_id(admitted),
-            feedback_on=target if isinstance(target, str) and target else None,
+            feedback_on=answer.feedback_on if feedback else None,
         )
 
     def _remember_thread(self, channel: str, thread_ts: str) -> None:
