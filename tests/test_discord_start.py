@@ -126,8 +126,10 @@ def test_reindex_is_hidden_and_guild_only_in_the_synced_payload() -> None:
     client = discord_bot.make_client(settings(), NO_SERVICE)
     commands = {c.name: c.to_dict(client.tree) for c in client.tree.get_commands()}
     assert sorted(commands) == [
+        "about",
         "ask",
         "factcheck",
+        "help",
         "note",
         "privacy",
         "reindex",
