@@ -192,6 +192,9 @@ def test_reliability_lists_the_notes_most_serious_first_with_claim_and_truth(
 ) -> None:
     notes = tuple(note(i, SEVERE[i % 3]) for i in range(6))
     answer = reliability(notes, language)
+    (embed,) = discord_dicts(discord_acts.reply(answer))
+    lead = message("lead.title", answer.language)
+    assert embed["description"].startswith(f"**{lead}:** What is true 0")  # the lead first
     text = discord_text(discord_acts.reply(answer))
     positions = [text.index(f"claim {i} ") for i in range(6)]
     assert positions == sorted(positions)  # the core's order (most serious first) is kept
@@ -201,6 +204,7 @@ def test_reliability_lists_the_notes_most_serious_first_with_claim_and_truth(
     assert scorecard_line(CARD.scorecard, 17, answer.language) in text
 
     slack = slack_text(slack_acts.render_reply(answer).blocks)
+    assert slack.startswith(f"_is it reliable?_\n*{lead}:* What is true 0")
     assert [slack.index(f"claim {i} ") for i in range(6)] == sorted(
         slack.index(f"claim {i} ") for i in range(6)
     )

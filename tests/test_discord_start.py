@@ -108,6 +108,7 @@ def test_invite_url_from_application_id() -> None:
         create_public_threads=True,
         embed_links=True,
         read_message_history=True,
+        add_reactions=True,
     )
 
 

@@ -178,6 +178,8 @@ def reliability_spec(answer: Answer) -> EmbedSpec:
     """The scorecard, then the notes that are not accurate, each in one line, then /factcheck."""
     lang = answer.language
     head: list[str] = []
+    if answer.lead is not None:  # the most serious note's correction, first as everywhere
+        head += [lead_lines(answer.lead, lang), ""]
     if answer.card is not None:
         head.append(f"**{escape_markdown(scorecard(answer.card, lang))}**")
     notes = answer.factchecks

@@ -97,6 +97,7 @@ INVITE_PERMISSIONS = discord.Permissions(
     create_public_threads=True,
     embed_links=True,
     read_message_history=True,
+    add_reactions=True,  # a bare "ok" / "merci" in its thread gets a 👌, not a message
 )
 INVITE_SCOPES = ("bot", "applications.commands")
 

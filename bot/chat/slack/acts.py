@@ -105,10 +105,7 @@ def multi(answer: Answer, asker: str | None) -> SlackMessage:
     """Each part with its question and its own lead, the parts sharing the 50 blocks."""
     parts = answer.parts[:PARTS_MAX]
     share = (MAX_BLOCKS - 2) // len(parts)
-    blocks: list[Block] = []
-    mention = user_mention(asker)
-    if mention:
-        blocks.append(context(f"{mention} {message('answer.asked', answer.language)}"))
+    blocks: list[Block] = [_asked(answer, asker)]
     for n, part in enumerate(parts, 1):
         if n > 1:
             blocks.append(divider())
