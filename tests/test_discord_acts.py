@@ -25,7 +25,7 @@ from bot.chat.discord.render import REASON_INPUT_ID, dlen
 from bot.messages import scorecard_line
 from bot.serving.service import FactBotService
 from bot.settings import Settings
-from tests.fakes.discord_server import Recorded
+from tests.fakes.discord_server import FakeDiscord, Recorded
 from tests.learning_support import votes
 from tests.test_discord_e2e import all_mentions_disabled, embed_of, running_bot
 from tests.test_discord_render import embed_total
@@ -64,6 +64,10 @@ async def test_a_greeting_in_a_channel_gets_a_short_plain_reply(
         assert not reply.body.get("components")  # no 👍/👎: nothing to vote on
         assert int(reply.body["message_reference"]["message_id"]) == int(asked["id"])
         assert not any(r.path.endswith("/threads") for r in fake.requests)  # no thread for it
+        # Through /ask: the same plain message, public, without buttons.
+        slash = await fake.wait_reply(await fake.interact("ask", {"question": "hello"}))
+        assert not slash.ephemeral and slash.message["content"] == expected.text
+        assert not slash.message.get("embeds") and not slash.message.get("components")
         all_mentions_disabled(fake)
 
 
@@ -158,6 +162,23 @@ async def test_an_acknowledgement_in_the_bots_thread_gets_a_reaction(
         posts = await fake.wait_for(posted_in(thread_id), count=2)
         assert embed_of(posts[1].body)["title"] == "❓ and where did it land?"
         assert len([r for r in fake.requests if posted_in(thread_id)(r)]) == 2
+
+
+async def test_without_the_reaction_permission_an_acknowledgement_gets_the_short_reply(
+    make_settings: Callable[..., Settings], service: FactBotService
+) -> None:
+    expected = await service.ask("merci !")
+    fake = FakeDiscord()
+    fake.forbid_reactions = True
+    async with running_bot(make_settings, service, fake):
+        await fake.post_message(f"<@{fake.bot_id}> when did chang'e 6 launch?", mention_bot=True)
+        (created,) = await fake.wait_for(lambda r: r.path.endswith("/threads"))
+        thread_id = int(created.response["id"])
+        await fake.wait_for(posted_in(thread_id))
+        await fake.post_message("merci !", channel_id=thread_id)
+        _, thanks = await fake.wait_for(posted_in(thread_id), count=2)
+        assert thanks.body["content"] == expected.text and not thanks.body.get("embeds")
+        assert not fake.reactions
 
 
 async def test_two_questions_in_one_message_are_answered_part_by_part(

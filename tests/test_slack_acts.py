@@ -122,6 +122,28 @@ async def test_an_acknowledgement_in_the_bots_thread_gets_a_reaction(
     assert all(p.args["thread_ts"] == root for p in posts(fake))  # "merci" got no message
 
 
+async def test_without_the_reactions_scope_an_acknowledgement_gets_the_short_reply(
+    service: FactBotService, make_settings: Callable[..., Settings]
+) -> None:
+    fake = FakeSlack(
+        users={"UALICE": {"name": "alice"}}, missing_scopes=frozenset({"reactions:write"})
+    )
+    await fake.start()
+    root = fake.next_ts()
+    try:
+        async with running(make_settings(**slack_env(fake)), service, fake):
+            await fake.event(mention(f"<@{BOT_USER_ID}> when did chang'e 6 launch?", root))
+            await fake.wait_for(lambda: posts(fake))
+            await fake.event(message("merci !", fake.next_ts(), thread_ts=root))
+            await fake.wait_for(lambda: len(posts(fake)) == 2)
+    finally:
+        await fake.close()
+    (refused,) = fake.calls_to("reactions.add")
+    assert refused.error == "missing_scope"
+    thanks = posts(fake)[1]
+    assert thanks.args["thread_ts"] == root and len(thanks.args["blocks"]) == 1
+
+
 async def test_two_questions_in_one_message_are_answered_part_by_part(
     fake: FakeSlack, service: FactBotService, make_settings: Callable[..., Settings]
 ) -> None:

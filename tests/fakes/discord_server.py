@@ -201,6 +201,7 @@ class FakeDiscord:
         self.left_guilds: list[int] = []  # guilds the bot left (DELETE /users/@me/guilds/{id})
         # Reactions the bot added: (channel id, message id, emoji), in order.
         self.reactions: list[tuple[int, int, str]] = []
+        self.forbid_reactions = False  # answer reactions with 403 Missing Permissions
         self.system_channel_id: int | None = None  # the guild's system channel (welcome posts)
         self.preferred_locale = "en-US"  # the guild's language
 
@@ -1002,6 +1003,8 @@ class FakeDiscord:
             return 204, None
         reaction = r"/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/@me"
         if (m := re.fullmatch(reaction, path)) and method == "PUT":
+            if self.forbid_reactions:
+                return 403, {"message": "Missing Permissions", "code": 50013}
             self.reactions.append((int(m.group(1)), int(m.group(2)), m.group(3)))
             return 204, None
         if re.fullmatch(r"/channels/\d+/messages/\d+", path) and method == "DELETE":

@@ -217,6 +217,9 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     views_opened: list[dict[str, Any]] = field(default_factory=list)
     reactions: list[tuple[str, str, str]] = field(default_factory=list)
+    # Scopes the app was installed without: reactions.add answers `missing_scope` without
+    # "reactions:write" (an app created from an older manifest).
+    missing_scopes: frozenset[str] = frozenset()
     acks: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     sent_envelopes: list[str] = field(default_factory=list)
     ws_connections: int = 0
@@ -373,6 +376,8 @@ class FakeSlack:
         if not a.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
         if call.method == "reactions.add":
+            if "reactions:write" in self.missing_scopes:
+                return {"ok": False, "error": "missing_scope", "needed": "reactions:write"}
             if not a.get("timestamp") or not a.get("name"):
                 return {"ok": False, "error": "invalid_arguments"}
             reaction = (str(a["channel"]), str(a["timestamp"]), str(a["name"]).strip(":"))

@@ -648,8 +648,13 @@ class FactBotClient(CommandClient):
         # feedback in words) needs none, and a bare acknowledgement in our thread only a reaction.
         answer = await self.intake.ask(admitted)
         if in_own_thread and answer.act == "thanks":
-            await message.add_reaction(discord_acts.ACK_REACTION)
-            return
+            try:
+                await message.add_reaction(discord_acts.ACK_REACTION)
+                return
+            except discord.HTTPException as exc:  # no Add Reactions permission: say it instead
+                log.info(
+                    "cannot react in channel %s (%s %s)", message.channel.id, exc.status, exc.text
+                )
         opens = not (in_own_thread or answer.is_conversation)
         thread = await self._open_thread(message, admitted.text) if opens else None
         where: discord.abc.Messageable = thread or message.channel

@@ -535,10 +535,13 @@ class SlackBot:
         # A bare acknowledgement where the bot follows the conversation (a follow-up in its
         # thread, a DM: the `message` events kept by `_on_message`) gets a reaction, not a reply.
         if answer.act == "thanks" and event.get("type") == "message" and event.get("ts"):
-            await self.client.reactions_add(
-                channel=channel, timestamp=str(event["ts"]), name=ACK_REACTION
-            )
-            return
+            try:
+                await self.client.reactions_add(
+                    channel=channel, timestamp=str(event["ts"]), name=ACK_REACTION
+                )
+                return
+            except SlackApiError as exc:  # e.g. an app installed before reactions:write
+                log.info("slack: cannot react (%s): replying instead", _error_code(exc))
         reply = self._reply(answer, user, admitted)
         await self._post_public(channel, reply, thread_ts=thread_ts)
         if thread_ts is not None:
