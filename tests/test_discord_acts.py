@@ -25,7 +25,7 @@ from bot.chat.discord.render import REASON_INPUT_ID, dlen
 from bot.messages import scorecard_line
 from bot.serving.service import FactBotService
 from bot.settings import Settings
-from tests.fakes.discord_server import FakeDiscord, Recorded
+from tests.fakes.discord_server import FakeDiscord, Recorded, command_problems
 from tests.learning_support import votes
 from tests.test_discord_e2e import all_mentions_disabled, embed_of, running_bot
 from tests.test_discord_render import embed_total
@@ -287,3 +287,18 @@ async def test_feedback_in_words_is_recorded_and_offered_the_reason_form(
         modal = callback.body["data"]
         assert modal["custom_id"] == f"factbot:reason:{answer_id}"
         assert REASON_INPUT_ID in str(modal) and "c'est faux, la date est fausse" in str(modal)
+
+
+def test_the_fake_refuses_what_discord_refuses_in_localisations() -> None:
+    good = {
+        "name": "ask",
+        "description": "Ask",
+        "name_localizations": {"fr": "demander"},
+        "description_localizations": {"fr": "Demander"},
+        "options": [{"type": 3, "name": "question", "description": "Q"}],
+    }
+    assert command_problems(good) == []
+    assert command_problems({**good, "name_localizations": {"fr": "Demander"}})  # upper case
+    assert command_problems({**good, "name_localizations": {"fr-FR": "demander"}})  # no locale
+    assert command_problems({**good, "description_localizations": {"fr": "x" * 101}})
+    assert command_problems({**good, "options": [{"type": 3, "name": "une question"}]})
