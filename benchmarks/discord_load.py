@@ -1,6 +1,6 @@
 """Load benchmark of the Discord adapter: many /ask interactions through the real client.
 
-Starts the fake Discord (tests/fakes/discord_server.py) and the real bot over the real service,
+Starts the fake Discord (tests/fakes/discord/) and the real bot over the real service,
 injects `n` INTERACTION_CREATE events spread evenly over `seconds` (distinct users, so the
 cooldown never applies; distinct question texts, so the core's embedding cache does not turn
 the run into cache hits), after a short warm-up of the model, and measures, for each, the time from the event leaving the fake gateway

@@ -548,6 +548,78 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "Most frequent first. A question that keeps coming back deserves a fact-check "
         "note: /note add.",
     },
+    "report.loop": {
+        "fr": "Suivi : {subscriptions} abonnement(s), {later} question(s) répondue(s) plus tard, "
+        "{corrections} correction(s) envoyée(s), {open} demande(s) aux modérateurs ouverte(s)",
+        "en": "Follow-up: {subscriptions} subscription(s), {later} question(s) answered later, "
+        "{corrections} correction(s) sent, {open} moderator request(s) open",
+    },
+    "report.loop_median": {
+        "fr": "Délai médian de résolution des demandes : {hours} h",
+        "en": "Median time to resolve a request: {hours} h",
+    },
+    # ---------------------------------------------------------------- closing the loop
+    # A correction posted in the thread of an earlier answer (one message for a burst of notes).
+    "loop.correction.title": {
+        "fr": "Correction : une note de vérification a changé depuis cette réponse.",
+        "en": "Correction: a fact-check note changed since this answer.",
+    },
+    "loop.correction.added": {
+        "fr": "Nouvelle note sur « {claim} » : {verdict}",
+        "en": "New note on “{claim}”: {verdict}",
+    },
+    "loop.correction.verdict": {
+        "fr": "« {claim} » : {old} → {new}",
+        "en": "“{claim}”: {old} → {new}",
+    },
+    "loop.correction.edited": {
+        "fr": "« {claim} » : note mise à jour ({verdict})",
+        "en": "“{claim}”: note updated ({verdict})",
+    },
+    "loop.correction.removed": {
+        "fr": "« {claim} » : la note ({verdict}) a été retirée",
+        "en": "“{claim}”: the note ({verdict}) was withdrawn",
+    },
+    # A subscribed question that a new note now answers.
+    "loop.answered.title": {
+        "fr": "Un modérateur a ajouté une note : votre question a maintenant une réponse.",
+        "en": "A moderator added a note: your question now has an answer.",
+    },
+    "loop.answered.question": {
+        "fr": "Vous aviez demandé : « {question} »",
+        "en": "You asked: “{question}”",
+    },
+    # The buttons and replies the adapters show (next step).
+    "loop.subscribe_button": {
+        "fr": "🔔 Me prévenir quand il y aura une réponse",
+        "en": "🔔 Tell me when it's answered",
+    },
+    "loop.subscribed": {
+        "fr": "C'est noté : vous serez prévenu ici si une note y répond dans les {days} jours.",
+        "en": "Done: you'll be told here if a note answers it within {days} days.",
+    },
+    "loop.already_subscribed": {
+        "fr": "Vous êtes déjà abonné à cette question.",
+        "en": "You are already subscribed to this question.",
+    },
+    "loop.handoff_button": {"fr": "Demander à un modérateur", "en": "Ask a moderator"},
+    "loop.handoff_sent": {
+        "fr": "Votre question a été transmise aux modérateurs ; vous serez prévenu ici.",
+        "en": "Your question was passed to the moderators; you'll be told here.",
+    },
+    "loop.write_note": {"fr": "Écrire une note", "en": "Write a note"},
+    "loop.mark_resolved": {"fr": "Marquer comme résolu", "en": "Mark resolved"},
+    # The note form and the save report.
+    "loop.notify_choice": {"fr": "Prévenir (par défaut)", "en": "Notify (default)"},
+    "loop.silent_choice": {"fr": "Silencieux (coquille)", "en": "Silent (a typo fix)"},
+    "loop.would_tell": {
+        "fr": "À prévenir : {threads} fil(s) et {subscribers} abonné(s).",
+        "en": "Would tell: {threads} thread(s) and {subscribers} subscriber(s).",
+    },
+    "loop.told": {
+        "fr": "Prévenus : {threads} fil(s) et {subscribers} abonné(s).",
+        "en": "Told: {threads} thread(s) and {subscribers} subscriber(s).",
+    },
     # ---------------------------------------------------------------- /note (moderators)
     # The form: the same five fields on Discord and Slack.
     "note.form.add": {"fr": "Nouvelle note de vérification", "en": "New fact-check note"},

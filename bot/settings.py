@@ -223,6 +223,13 @@ class Settings:
     user_hash_key_file: Path = Path("var/user-hash.key")
     store_buffer_rows: int = 10_000
 
+    # Closing the loop: corrections, subscriptions, notifications (bot/learning/notify.py)
+    correction_window_days: int = 30
+    subscription_days: int = 30
+    notify_lease_seconds: float = 120.0
+    notify_channel_burst: int = 3
+    notify_channel_seconds: float = 2.0
+
     # Prometheus metrics and health probes (bot/ops/metrics.py); port 0 = off
     metrics_port: int = 0
     metrics_host: str = "127.0.0.1"
@@ -308,6 +315,11 @@ class Settings:
             user_hash_key=_str(env, "USER_HASH_KEY"),
             user_hash_key_file=Path(_str(env, "USER_HASH_KEY_FILE", "var/user-hash.key")),
             store_buffer_rows=_int(env, "STORE_BUFFER_ROWS", 10_000, minimum=100),
+            correction_window_days=_int(env, "CORRECTION_WINDOW_DAYS", 30, minimum=0),
+            subscription_days=_int(env, "SUBSCRIPTION_DAYS", 30, minimum=1),
+            notify_lease_seconds=max(_float(env, "NOTIFY_LEASE_SECONDS", 120.0), 1.0),
+            notify_channel_burst=_int(env, "NOTIFY_CHANNEL_BURST", 3, minimum=1),
+            notify_channel_seconds=max(_float(env, "NOTIFY_CHANNEL_SECONDS", 2.0), 0.0),
             metrics_port=_port(env, "METRICS_PORT", 0),
             metrics_host=_str(env, "METRICS_HOST", "127.0.0.1"),
             factcheck_publisher=_str(env, "FACTCHECK_PUBLISHER", "factbot"),

@@ -3,6 +3,8 @@ it stored (votes, question rows), straight from the tables."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,6 +43,19 @@ def chat_intake(settings: Settings, service: FactBotService, learning: LearningL
     intake = Intake(service, Admission.for_chat(settings))
     learning.observe(intake)
     return intake
+
+
+@contextlib.asynccontextmanager
+async def logged(
+    settings: Settings, service: FactBotService
+) -> AsyncIterator[tuple[Intake, LearningLoop]]:
+    """The chat intake and its started learning loop, as `factbot run` wires them; on exit the
+    store writes what it buffered and closes (stop the bot first: nest the bot inside)."""
+    learning = await started_learning(settings)
+    try:
+        yield chat_intake(settings, service, learning), learning
+    finally:
+        await learning.aclose(timeout=30)
 
 
 def votes(store: Store) -> list[tuple[str, int, str | None]]:

@@ -57,8 +57,6 @@ LAZY_ALLOWED: Mapping[tuple[str, str], str] = {
     # Each command imports what it needs, so `factbot --help` stays instant and a command never
     # loads the chat libraries or the model it does not use (test_cli::test_help_does_not_import_torch).
     ("bot.cli.commands", "*"): "each command loads only what it runs",
-    # `factbot discord invite` imports the client module: it must not load numpy & co.
-    ("bot.chat.discord.client", "bot.serving.service"): "the invite URL stays instant",
     # openvino (optional) loads only when EMBEDDING_BACKEND selects it.
     ("index.embeddings", "index.openvino_backend"): "the OpenVINO backend, on demand",
 }

@@ -20,6 +20,7 @@ from bot.chat.discord import client as discord_bot
 from bot.logs import user_tag
 from bot.serving.service import FactBotService
 from bot.settings import Settings
+from tests.chat_support import discord_env, running_discord
 from tests.fakes.discord_server import MANAGE_GUILD, FakeDiscord, Recorded, message_text
 
 pytestmark = pytest.mark.timeout(120)  # includes the one-off index build of the session
@@ -39,27 +40,11 @@ async def running_bot(
     """The fake Discord and the real bot connected to it; stops the bot on exit."""
     fake = fake or FakeDiscord()
     async with fake:
-        values = {
-            "DISCORD_TOKEN": fake.token,
-            "DISCORD_API_BASE": fake.api_base,
-            "DISCORD_GUILD_IDS": str(fake.guild_id),
-            "MODERATOR_ROLE_IDS": str(fake.moderator_role_id),
-            "ASK_CHANNEL_IDS": str(fake.ask_channel_id),
-        }
-        settings = settings_factory(**(values | (env or {})))
-        task = asyncio.create_task(discord_bot.serve(settings, service))
-        ready = asyncio.create_task(fake.wait_ready())
-        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():  # the bot died while starting: show why
-            ready.cancel()
-            task.result()
-        await ready
-        try:
+        settings = settings_factory(
+            **(discord_env(fake, ASK_CHANNEL_IDS=str(fake.ask_channel_id)) | (env or {}))
+        )
+        async with running_discord(settings, service, fake):
             yield fake
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 def all_mentions_disabled(fake: FakeDiscord) -> None:

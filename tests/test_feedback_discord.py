@@ -15,17 +15,16 @@ from typing import Any
 
 import pytest
 
-from bot.chat.discord import client as discord_bot
 from bot.chat.discord.render import REASON_INPUT_ID, vote_custom_id
 from bot.learning.loop import LearningLoop
 from bot.serving.service import FactBotService
 from bot.settings import Settings
+from tests.chat_support import discord_env, running_discord
 from tests.fakes.discord_server import EPHEMERAL, MANAGE_GUILD, FakeDiscord, Recorded
 from tests.learning_support import (
-    chat_intake,
     log_old_answer,
+    logged,
     questions,
-    started_learning,
     votes,
 )
 from tests.pg_cluster import PgCluster
@@ -48,29 +47,12 @@ async def bot_with_learning(
     bot stops, then the store writes what it buffered and closes (as `factbot run` does)."""
     fake = fake or FakeDiscord()
     async with fake:
-        settings = make_settings(
-            DISCORD_TOKEN=fake.token,
-            DISCORD_API_BASE=fake.api_base,
-            DISCORD_GUILD_IDS=str(fake.guild_id),
-            MODERATOR_ROLE_IDS=str(fake.moderator_role_id),
-            DATABASE_URL=database_url,
-        )
-        learning = await started_learning(settings)
-        intake = chat_intake(settings, service, learning)
-        task = asyncio.create_task(discord_bot.serve(settings, service, intake, None, learning))
-        ready = asyncio.create_task(fake.wait_ready())
-        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            ready.cancel()
-            task.result()
-        await ready
-        try:
+        settings = make_settings(**discord_env(fake, DATABASE_URL=database_url))
+        async with (
+            logged(settings, service) as (intake, learning),
+            running_discord(settings, service, fake, intake, learning),
+        ):
             yield fake, learning
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await learning.aclose(timeout=30)
 
 
 def sqlite_url(tmp_path: Path) -> str:

@@ -6,7 +6,6 @@ the tables. Waits are event-based; timeouts only bound a failure.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
@@ -15,20 +14,19 @@ from typing import Any, cast
 
 import pytest
 
-from bot.chat.slack.app import serve
 from bot.chat.slack.render import feedback_block
 from bot.learning.loop import LearningLoop
 from bot.serving.service import FactBotService
 from bot.settings import Settings
+from tests.chat_support import running_slack, slack_env
 from tests.fakes.slack_server import BOT_USER_ID, Call, FakeSlack
 from tests.learning_support import (
-    chat_intake,
     log_old_answer,
+    logged,
     questions,
-    started_learning,
     votes,
 )
-from tests.test_slack_app import StubService, block_texts, mention, message, slack_env
+from tests.test_slack_app import StubService, block_texts, mention, message
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -40,24 +38,11 @@ async def slack_with_learning(
     settings: Settings, service: object, fake: FakeSlack
 ) -> AsyncIterator[LearningLoop]:
     """The bot with its question log, connected to `fake`; every envelope must be acked."""
-    learning = await started_learning(settings)
-    svc = cast(FactBotService, service)
-    intake = chat_intake(settings, svc, learning)
-    task = asyncio.create_task(serve(settings, svc, intake, None, learning))
-    connected = asyncio.create_task(fake.wait_connected(fake.ws_connections + 1))
-    done, _ = await asyncio.wait({task, connected}, return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        connected.cancel()
-        task.result()
-        raise AssertionError("serve() returned without connecting")
-    try:
+    async with (
+        logged(settings, cast(FactBotService, service)) as (intake, learning),
+        running_slack(settings, service, fake, intake, learning),
+    ):
         yield learning
-        await fake.wait_for(lambda: not fake.unacked(), timeout=30)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await learning.aclose(timeout=30)
 
 
 @pytest.fixture

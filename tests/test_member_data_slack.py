@@ -15,10 +15,11 @@ from bot.chat.slack.privacy import ERASE_ACTION
 from bot.serving.service import FactBotService
 from bot.settings import Settings
 from bot.storage import VoteOutcome
+from tests.chat_support import slack_env
 from tests.fakes.slack_server import BOT_USER_ID, TEAM_ID, FakeSlack
 from tests.learning_support import questions, votes
 from tests.test_feedback_slack import buttons, fake, slack_with_learning
-from tests.test_slack_app import block_texts, mention, message, slack_env
+from tests.test_slack_app import block_texts, mention, message
 
 pytestmark = pytest.mark.timeout(240)
 

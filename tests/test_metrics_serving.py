@@ -26,11 +26,12 @@ from bot.serving.intake import Failed, Notes, Refusal, Request
 from bot.serving.service import FactBotService
 from bot.settings import Settings
 from index.store import IndexStore
+from tests.chat_support import slack_env
 from tests.fakes.discord_server import MANAGE_GUILD, FakeDiscord
 from tests.fakes.slack_server import FakeSlack
 from tests.test_metrics import Samples, parse, value
 from tests.test_network_faults import slack_answer
-from tests.test_slack_app import free_port, slack_env
+from tests.test_slack_app import free_port
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -23,11 +23,12 @@ from bot.serving import moderation
 from bot.serving.moderation import DiscordMember, ModeratorCooldown, TooSoon
 from bot.serving.service import FactBotService
 from bot.settings import Settings, SettingsError
+from tests.chat_support import running_slack
 from tests.fakes.discord_server import MANAGE_GUILD, FakeDiscord
 from tests.fakes.slack_server import TEAM_ID, FakeSlack
 from tests.test_discord_e2e import running_bot
 from tests.test_notes_discord import VALID, as_submitted, modal_of, private_reply, whole_text
-from tests.test_slack_app import StubService, block_texts, running, stub_settings
+from tests.test_slack_app import StubService, block_texts, stub_settings
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -341,7 +342,7 @@ async def test_a_slack_connect_admin_is_not_a_moderator_the_bots_own_admin_is() 
     )
     await fake.start()
     try:
-        async with running(stub_settings(fake), StubService(), fake):
+        async with running_slack(stub_settings(fake), StubService(), fake):
             refused = await fake.command("/reindex", user="UEXT", user_name="ext")
             (reply,) = await fake.wait_for(lambda: fake.responses_to(refused), timeout=30)
             assert ":no_entry: Only moderators can rebuild the index" in block_texts(reply)[0]
@@ -364,7 +365,7 @@ async def test_slack_note_edit_with_a_non_ascii_digit_revision_is_one_clear_line
     await fake.start()
     try:
         settings_ = stub_settings(fake, SLACK_MODERATOR_IDS="UMOD")
-        async with running(settings_, StubService(), fake):
+        async with running_slack(settings_, StubService(), fake):
             env = await fake.command("/note", "edit fc-13-launch-date ²", user="UMOD")
             (reply,) = await fake.wait_for(lambda: fake.responses_to(env), timeout=30)
         line = block_texts(reply)[0]

@@ -26,6 +26,7 @@ import pytest
 from bot.chat.slack.app import serve as serve_slack
 from bot.serving.service import FactBotService
 from bot.settings import Settings
+from tests.chat_support import running_slack, slack_env
 from tests.fakes.discord_server import (
     CALLBACK,
     CHANNEL_MESSAGE,
@@ -42,8 +43,6 @@ from tests.test_slack_app import (
     count_asks,
     free_port,
     mention,
-    running,
-    slack_env,
 )
 
 pytestmark = pytest.mark.timeout(240)
@@ -288,7 +287,7 @@ async def test_slack_reconnects_and_answers_once(
 ) -> None:
     caplog.set_level(logging.INFO, logger="factbot.slack")
     asked = count_asks(service, monkeypatch)
-    async with running(make_settings(**slack_env(slack)), service, slack):
+    async with running_slack(make_settings(**slack_env(slack)), service, slack):
         root = slack.next_ts()
         first = mention(f"<@{BOT_USER_ID}> {LAUNCH_EN}", root)
         envelope = await slack.event(first, event_id="EvFIRST")
@@ -329,7 +328,7 @@ async def test_slack_retries_a_post_that_was_ratelimited(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     asked = count_asks(service, monkeypatch)
-    async with running(make_settings(**slack_env(slack)), service, slack):
+    async with running_slack(make_settings(**slack_env(slack)), service, slack):
         slack.rate_limit("chat.postMessage", retry_after=1)
         envelope = await slack.command("/ask", LAUNCH_EN)
         # The answer once Retry-After has passed, or a failure notice: whichever comes first.
@@ -353,7 +352,7 @@ async def test_slack_event_redelivered_in_the_same_envelope_is_answered_once(
 ) -> None:
     caplog.set_level(logging.INFO, logger="factbot.slack")
     asked = count_asks(service, monkeypatch)
-    async with running(make_settings(**slack_env(slack)), service, slack):
+    async with running_slack(make_settings(**slack_env(slack)), service, slack):
         event = mention(f"<@{BOT_USER_ID}> {LAUNCH_EN}", slack.next_ts())
         envelope = await slack.event(event, event_id="EvTWICE")
         # Redelivered at once, before the first copy could be answered.

@@ -35,6 +35,7 @@ from bot.notes.records import FORM_LIMITS, Moderator, NoteForm, NoteHistory, Not
 from bot.serving.service import FactBotService
 from bot.settings import Settings
 from index.verdicts import VERDICTS
+from tests.chat_support import discord_env, running_discord
 from tests.fakes.discord_server import (
     EPHEMERAL,
     MANAGE_GUILD,
@@ -74,28 +75,13 @@ async def bot_with_notes(
 ) -> AsyncIterator[tuple[FakeDiscord, FactBotService, NoteDesk]]:
     """The fake Discord and the real bot over a service whose notes live in `database_url`."""
     async with FakeDiscord() as fake:
-        settings = make_settings(
-            DISCORD_TOKEN=fake.token,
-            DISCORD_API_BASE=fake.api_base,
-            DISCORD_GUILD_IDS=str(fake.guild_id),
-            MODERATOR_ROLE_IDS=str(fake.moderator_role_id),
-            DATABASE_URL=database_url,
-        )
+        settings = make_settings(**discord_env(fake, DATABASE_URL=database_url))
         service = await asyncio.to_thread(FactBotService.from_settings, settings)
         assert service.notes is not None
-        task = asyncio.create_task(discord_bot.serve(settings, service))
-        ready = asyncio.create_task(fake.wait_ready())
-        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            ready.cancel()
-            task.result()
-        await ready
         try:
-            yield fake, service, service.notes
+            async with running_discord(settings, service, fake):
+                yield fake, service, service.notes
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
             await service.aclose()
 
 

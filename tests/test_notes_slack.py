@@ -16,15 +16,13 @@ DM where the bot cannot post), and a database outage comes back in the form.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
-from bot.chat.slack.app import serve
 from bot.chat.slack.notes import BLOCK_IDS, SAVE_ACK_WITHIN
 from bot.messages import text as message
 from bot.notes.records import (
@@ -41,8 +39,9 @@ from bot.serving.service import FactBotService
 from bot.settings import Settings
 from index.verdicts import VERDICTS
 from tests.change_support import note_edits
+from tests.chat_support import running_slack, slack_env
 from tests.fakes.slack_server import TEAM_ID, Call, FakeSlack
-from tests.test_slack_app import StubService, block_texts, slack_env
+from tests.test_slack_app import StubService, block_texts
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -81,28 +80,6 @@ async def fake() -> AsyncIterator[FakeSlack]:
     await server.start()
     yield server
     await server.close()
-
-
-@contextlib.asynccontextmanager
-async def running(settings: Settings, service: object, fake: FakeSlack) -> AsyncIterator[None]:
-    """The bot connected to the fake; on exit, every envelope must have been acked."""
-    task = asyncio.create_task(serve(settings, cast(FactBotService, service)))
-    connected = asyncio.create_task(fake.wait_connected())
-    done, _ = await asyncio.wait({task, connected}, return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        connected.cancel()
-        task.result()
-        raise AssertionError("serve() returned without connecting")
-    try:
-        yield
-        try:
-            await fake.wait_for(lambda: not fake.unacked(), timeout=30)
-        except TimeoutError:
-            raise AssertionError(f"envelopes never acked: {fake.unacked()}") from None
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def inputs(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -176,7 +153,7 @@ async def test_a_moderator_adds_edits_and_removes_a_note_from_slack(
     assert desk is not None
     first_version = service.info().version
     try:
-        async with running(settings, service, fake):
+        async with running_slack(settings, service, fake):
             assert NEW_NOTE_MARK not in await ask(fake)
 
             # /note add: the blank form in a modal.
@@ -403,7 +380,7 @@ async def test_a_slow_save_closes_the_modal_and_reports_in_a_dm_where_the_bot_ca
     fake: FakeSlack,
 ) -> None:
     desk = StubDesk()
-    async with running(stub_settings(fake), ServiceWithDesk(desk), fake):
+    async with running_slack(stub_settings(fake), ServiceWithDesk(desk), fake):
         view = await open_form(fake, channel="CPRIVATE")
         submission = await fake.submit_view(view, typed(FILLED), user=MOD, user_name=MOD_NAME)
         # The save is held open: only the ack window can close the modal.
@@ -432,7 +409,7 @@ async def test_problems_and_outages_come_back_in_the_form(fake: FakeSlack) -> No
             FormProblem("sources", "no http(s) URL"),
         )
     )
-    async with running(stub_settings(fake), ServiceWithDesk(desk), fake):
+    async with running_slack(stub_settings(fake), ServiceWithDesk(desk), fake):
         view = await open_form(fake)
         errors = await fake.view_errors(
             await fake.submit_view(view, typed(FILLED), user=MOD, user_name=MOD_NAME)

@@ -16,7 +16,6 @@ The moderator is named the way that stays valid whoever counts as one: on Discor
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import logging
@@ -30,17 +29,16 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import MetaData, create_engine, select
 
-from bot.chat.discord import client as discord_bot
 from bot.chat.discord.render import REASON_INPUT_ID, vote_custom_id
-from bot.chat.slack import app as slack_app
 from bot.cli import commands as cli
 from bot.logs import log_handler
 from bot.serving.service import FactBotService
 from bot.settings import Settings
+from tests.chat_support import discord_env, running_discord, running_slack, slack_env
 from tests.fakes.discord_server import FakeDiscord, Recorded
 from tests.fakes.slack_server import BOT_USER_ID, Call, FakeSlack
-from tests.learning_support import chat_intake, started_learning
-from tests.test_slack_app import block_texts, mention, message, slack_env
+from tests.learning_support import logged
+from tests.test_slack_app import block_texts, mention, message
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -197,24 +195,12 @@ async def test_a_whole_discord_session_logs_and_stores_no_user_nor_dm_channel_id
     database_url = f"sqlite:///{tmp_path / 'var' / 'factbot.db'}"
     with every_log_line() as log:
         async with FakeDiscord() as fake:
-            settings = make_settings(
-                DISCORD_TOKEN=fake.token,
-                DISCORD_API_BASE=fake.api_base,
-                DISCORD_GUILD_IDS=str(fake.guild_id),
-                MODERATOR_ROLE_IDS=str(fake.moderator_role_id),
-                DATABASE_URL=database_url,
-            )
-            learning = await started_learning(settings)
-            intake = chat_intake(settings, service, learning)
-            task = asyncio.create_task(discord_bot.serve(settings, service, intake, None, learning))
-            try:
-                await fake.wait_ready()
+            settings = make_settings(**discord_env(fake, DATABASE_URL=database_url))
+            async with (
+                logged(settings, service) as (intake, learning),
+                running_discord(settings, service, fake, intake, learning),
+            ):
                 await discord_session(fake)
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-                await learning.aclose(timeout=30)
     lines = log.getvalue()
     assert "factbot.discord" in lines and "discord.http" in lines  # both really logged
     assert "/reindex" in lines and "/unanswered" in lines and "/ask by" in lines
@@ -297,18 +283,11 @@ async def test_a_whole_slack_session_logs_and_stores_no_user_nor_dm_channel_id(
         await fake.start()
         try:
             settings = make_settings(**slack_env(fake), DATABASE_URL=database_url)
-            learning = await started_learning(settings)
-            intake = chat_intake(settings, service, learning)
-            task = asyncio.create_task(slack_app.serve(settings, service, intake, None, learning))
-            try:
-                await fake.wait_connected()
+            async with (
+                logged(settings, service) as (intake, learning),
+                running_slack(settings, service, fake, intake, learning),
+            ):
                 await slack_session(fake)
-                await fake.wait_for(lambda: not fake.unacked(), timeout=30)
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-                await learning.aclose(timeout=30)
         finally:
             await fake.close()
     lines = log.getvalue()

@@ -22,10 +22,12 @@ from bot.chat.slack.app import _COMMANDS
 from bot.messages import scorecard_line
 from bot.serving.service import FactBotService
 from bot.settings import Settings
+from tests.chat_support import running_slack as running
+from tests.chat_support import slack_env
 from tests.fakes.slack_server import BOT_USER_ID, Call, FakeSlack, block_kit_problems
 from tests.learning_support import votes
 from tests.test_feedback_slack import buttons, settings_for, slack_with_learning
-from tests.test_slack_app import block_texts, mention, message, running, slack_env
+from tests.test_slack_app import block_texts, mention, message
 
 pytestmark = pytest.mark.timeout(180)
 

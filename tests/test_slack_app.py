@@ -35,6 +35,7 @@ from bot.serving.questions import clean_question
 from bot.serving.service import FactBotService
 from bot.settings import Settings
 from tests.change_support import note_edits
+from tests.chat_support import running_slack, slack_env
 from tests.fakes.slack_server import BOT_USER_ID, Call, FakeSlack
 
 pytestmark = pytest.mark.timeout(60)
@@ -79,40 +80,9 @@ class StubService:
         return ReindexReport(note_edits(), 0.1)
 
 
-def slack_env(fake: FakeSlack, **extra: str) -> dict[str, str]:
-    return {
-        "SLACK_BOT_TOKEN": fake.bot_token,
-        "SLACK_APP_TOKEN": fake.app_token,
-        "SLACK_API_BASE": fake.api_base,
-        **extra,
-    }
-
-
 def stub_settings(fake: FakeSlack, **extra: str) -> Settings:
     env = {"USER_COOLDOWN_SECONDS": "0", "INDEX_WATCH_SECONDS": "0", **slack_env(fake), **extra}
     return Settings.from_mapping(env)
-
-
-@contextlib.asynccontextmanager
-async def running(settings: Settings, service: object, fake: FakeSlack) -> AsyncIterator[None]:
-    """The bot connected to the fake; on exit, every envelope must have been acked."""
-    task = asyncio.create_task(serve(settings, cast(FactBotService, service)))
-    connected = asyncio.create_task(fake.wait_connected())
-    done, _ = await asyncio.wait({task, connected}, return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        connected.cancel()
-        task.result()  # raises why the bot stopped
-        raise AssertionError("serve() returned without connecting")
-    try:
-        yield
-        try:
-            await fake.wait_for(lambda: not fake.unacked(), timeout=10)
-        except TimeoutError:
-            raise AssertionError(f"envelopes never acked: {fake.unacked()}") from None
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def texts(calls: list[Call]) -> str:
@@ -162,7 +132,7 @@ async def fake() -> AsyncIterator[FakeSlack]:
 async def test_ask_is_answered_in_channel_with_quotes_and_verdicts(
     fake: FakeSlack, service: FactBotService, make_settings: Callable[..., Settings]
 ) -> None:
-    async with running(make_settings(**slack_env(fake)), service, fake):
+    async with running_slack(make_settings(**slack_env(fake)), service, fake):
         env = await fake.command("/ask", LAUNCH_QUESTION)
         assert await fake.wait_acked(env) is None  # a bare ack: the answer is a real message
         post = await fake.wait_for(lambda: fake.calls_to("chat.postMessage"))
@@ -184,7 +154,7 @@ async def test_ask_is_answered_in_channel_with_quotes_and_verdicts(
 async def test_ask_off_topic_is_refused_publicly(
     fake: FakeSlack, service: FactBotService, make_settings: Callable[..., Settings]
 ) -> None:
-    async with running(make_settings(**slack_env(fake)), service, fake):
+    async with running_slack(make_settings(**slack_env(fake)), service, fake):
         await fake.command("/ask", OFF_TOPIC)
         (call,) = await fake.wait_for(lambda: fake.calls_to("chat.postMessage"))
     blocks = block_texts(call)
@@ -193,7 +163,7 @@ async def test_ask_off_topic_is_refused_publicly(
 
 
 async def test_answer_goes_through_response_url_where_the_bot_cannot_post(fake: FakeSlack) -> None:
-    async with running(stub_settings(fake), StubService(), fake):
+    async with running_slack(stub_settings(fake), StubService(), fake):
         env = await fake.command("/ask", LAUNCH_QUESTION, channel="CPRIVATE")
         (reply,) = await fake.wait_for(lambda: fake.responses_to(env))
     (failed,) = fake.calls_to("chat.postMessage")
@@ -206,7 +176,7 @@ async def test_factcheck_and_sources(
     fake: FakeSlack, service: FactBotService, make_settings: Callable[..., Settings]
 ) -> None:
     notes = len(await service.factchecks(None, "en"))
-    async with running(make_settings(**slack_env(fake)), service, fake):
+    async with running_slack(make_settings(**slack_env(fake)), service, fake):
         await fake.command("/factcheck")
         await fake.wait_for(lambda: len(fake.calls_to("chat.postMessage")) == 1)
         await fake.command("/factcheck", "solar power station")
@@ -258,7 +228,7 @@ async def test_reindex_by_a_moderator_reports_the_rebuild(
 ) -> None:
     caplog.set_level(logging.INFO)
     before = service.info().version
-    async with running(make_settings(**slack_env(fake, **extra)), service, fake):
+    async with running_slack(make_settings(**slack_env(fake, **extra)), service, fake):
         env = await fake.command("/reindex", user=user, user_name="mod")
         started, report = await reindex_replies(fake, env, 2)
     assert started.args["response_type"] == "ephemeral"
@@ -284,7 +254,9 @@ async def test_reindex_is_refused_to_other_users(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     before = service.info().version
-    async with running(make_settings(**slack_env(fake, SLACK_MODERATOR_IDS="UMOD")), service, fake):
+    async with running_slack(
+        make_settings(**slack_env(fake, SLACK_MODERATOR_IDS="UMOD")), service, fake
+    ):
         env = await fake.command("/reindex", user="UALICE")
         (reply,) = await reindex_replies(fake, env, 1)
         # users.info fails for an unknown user: refused as well, never an error.
@@ -312,7 +284,7 @@ async def test_failed_reindex_reports_problems_and_keeps_answering(
     note.write_text(note.read_text().replace("verdict: outdated", "verdict: bogus-verdict"))
     before = service.info().version
     settings = make_settings(**slack_env(fake, SLACK_MODERATOR_IDS="UMOD"))
-    async with running(settings, service, fake):
+    async with running_slack(settings, service, fake):
         env = await fake.command("/reindex", user="UMOD")
         _, failure = await reindex_replies(fake, env, 2)
         await fake.command("/ask", LAUNCH_QUESTION)
@@ -347,7 +319,7 @@ async def test_questions_during_reindex_are_all_answered_and_reindexes_coalesce(
     monkeypatch.setattr(Engine, "rebuilt", held)
     settings = make_settings(**slack_env(fake, SLACK_MODERATOR_IDS="UMOD,UMOD2"))
     askers = [f"UASK{i}" for i in range(6)]
-    async with running(settings, service, fake):
+    async with running_slack(settings, service, fake):
         first = await fake.command("/reindex", user="UMOD")
         await reindex_replies(fake, first, 1)  # "Rebuilding…": the build is under way
         second = await fake.command("/reindex", user="UMOD2")
@@ -412,7 +384,7 @@ async def test_mention_is_answered_in_a_thread_and_follow_ups_need_no_mention(
     def posts() -> list[Call]:
         return fake.calls_to("chat.postMessage")
 
-    async with running(make_settings(**slack_env(fake)), service, fake):
+    async with running_slack(make_settings(**slack_env(fake)), service, fake):
         # A mention arrives twice in Slack's model: app_mention and message.channels.
         text = f"<@{BOT_USER_ID}> {LAUNCH_QUESTION}"
         await fake.event(mention(text, root))
@@ -450,7 +422,7 @@ async def test_a_thread_follow_up_is_read_with_the_earlier_questions(
     def posts() -> list[Call]:
         return fake.calls_to("chat.postMessage")
 
-    async with running(make_settings(**slack_env(fake)), service, fake):
+    async with running_slack(make_settings(**slack_env(fake)), service, fake):
         # Alone, an elliptical follow-up names nothing the article covers: refused.
         await fake.event(mention(f"<@{BOT_USER_ID}> et elle ramene quoi ?", fake.next_ts()))
         await fake.wait_for(lambda: len(posts()) == 1)
@@ -476,7 +448,7 @@ async def test_a_thread_follow_up_is_read_with_the_earlier_questions(
 
 async def test_follow_up_in_a_thread_rooted_by_an_ask_answer(fake: FakeSlack) -> None:
     stub = StubService()
-    async with running(stub_settings(fake), stub, fake):
+    async with running_slack(stub_settings(fake), stub, fake):
         await fake.command("/ask", "first question")
         (root,) = await fake.wait_for(lambda: fake.calls_to("chat.postMessage"))
         root_ts = root.response["ts"]
@@ -494,7 +466,7 @@ async def test_direct_messages_and_redelivered_events(fake: FakeSlack) -> None:
         event = message(text, fake.next_ts(), thread_ts=None, channel_type="im")
         return event | {"channel": "DALICE"}
 
-    async with running(stub_settings(fake), stub, fake):
+    async with running_slack(stub_settings(fake), stub, fake):
         question = dm("a question in a DM")
         await fake.event(question, event_id="EvSAME")
         await fake.event(question, event_id="EvSAME")  # Slack redelivers after a reconnect
@@ -514,7 +486,7 @@ async def test_user_text_can_never_ping_the_channel(fake: FakeSlack) -> None:
         "<!channel> <!here> <!everyone> <!subteam^S123|@mods> <!subteam^S456> "
         "@here launch? &lt;!here&gt; &lt;!channel|x&gt;"
     )
-    async with running(stub_settings(fake), StubService(), fake):
+    async with running_slack(stub_settings(fake), StubService(), fake):
         await fake.command("/ask", hostile)
         await fake.event(mention(f"<@{BOT_USER_ID}> {hostile}", fake.next_ts()))
         await fake.command("/factcheck", hostile)
@@ -539,7 +511,7 @@ async def test_user_text_can_never_ping_the_channel(fake: FakeSlack) -> None:
 async def test_cooldown_is_per_user_and_polite(fake: FakeSlack) -> None:
     stub = StubService()
     settings = stub_settings(fake, USER_COOLDOWN_SECONDS="600", USER_COOLDOWN_BURST="1")
-    async with running(settings, stub, fake):
+    async with running_slack(settings, stub, fake):
         await fake.command("/ask", "first")
         await fake.wait_for(lambda: fake.calls_to("chat.postMessage"))
         env = await fake.command("/ask", "second")
@@ -556,7 +528,7 @@ async def test_cooldown_is_per_user_and_polite(fake: FakeSlack) -> None:
 
 async def test_empty_and_huge_questions_are_rejected_privately(fake: FakeSlack) -> None:
     stub = StubService()
-    async with running(stub_settings(fake), stub, fake):
+    async with running_slack(stub_settings(fake), stub, fake):
         empty = await fake.command("/ask", "   ")
         huge = await fake.command("/ask", "why " * 2000)
         (e,) = await fake.wait_for(lambda: fake.responses_to(empty))
@@ -575,7 +547,7 @@ async def test_one_error_handler_tells_the_user_without_a_traceback(
     fake: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
     stub = StubService(error=RuntimeError("kaboom: internal detail"))
-    async with running(stub_settings(fake), stub, fake):
+    async with running_slack(stub_settings(fake), stub, fake):
         env = await fake.command("/ask", LAUNCH_QUESTION)
         (reply,) = await fake.wait_for(lambda: fake.responses_to(env))
         await fake.event(mention(f"<@{BOT_USER_ID}> {LAUNCH_QUESTION}", fake.next_ts()))
@@ -657,7 +629,7 @@ async def test_unreachable_api_fails_with_one_line() -> None:
 
 async def test_socket_mode_connects_and_reconnects_through_the_api_base(fake: FakeSlack) -> None:
     stub = StubService()
-    async with running(stub_settings(fake), stub, fake):
+    async with running_slack(stub_settings(fake), stub, fake):
         assert [c.method for c in fake.calls] == ["auth.test", "apps.connections.open"]
         assert fake.calls[1].token == fake.app_token
         await fake.request_reconnect()

@@ -426,6 +426,20 @@ def test_threads_the_bot_opened_are_remembered_across_a_restart(
         assert conn.execute(text("SELECT count(*) FROM bot_threads")).scalar_one() == 2
 
 
+def test_the_threads_kept_in_memory_are_bounded_and_the_database_keeps_them_all(
+    database_url: str, open_store: Callable[..., Store]
+) -> None:
+    store = open_store(database_url, max_threads=3)
+    for thread in range(10):
+        store.remember_thread("discord", thread)
+    assert store.flush(timeout=30)
+    assert len(store._threads) == 3  # the three most recent
+    assert store.remembers_thread("discord", 9) and not store.remembers_thread("discord", 0)
+    assert store.is_bot_thread("discord", 0)  # forgotten in memory, read from the database
+    assert len(store._threads) == 3
+    assert not store.is_bot_thread("discord", 10)
+
+
 # ---------------------------------------------------------------- SQLite specifics
 
 

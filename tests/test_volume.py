@@ -11,18 +11,16 @@ rebuilds real indexes from a note source whose revision the test moves.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import tracemalloc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 
 from bot.answering.conversation import ConversationMemory
 from bot.answering.engine import Engine
 from bot.answering.language import detect_language
-from bot.chat.discord import client as discord_bot
 from bot.serving.intake import Admission, Intake, Outcome, Refusal, Request
 from bot.serving.ratelimit import Cooldown
 from bot.serving.service import FactBotService
@@ -30,6 +28,7 @@ from bot.settings import Settings
 from index.corpus import ChatNote, NoteOverlay
 from index.embeddings import QUERY_CACHE_BYTES
 from index.lru import LruCache
+from tests.chat_support import discord_env, running_discord
 from tests.fakes.discord_server import FakeDiscord
 from tests.learning_support import chat_intake, questions, started_learning
 from tests.test_intake import StubService
@@ -205,41 +204,17 @@ async def test_a_flood_of_huge_questions_gets_one_reply_and_leaves_no_memory_beh
         await learning.aclose()
 
 
-@contextlib.asynccontextmanager
-async def discord_bot_with(
-    settings: Settings, service: FactBotService, intake: Intake, fake: FakeDiscord
-) -> AsyncIterator[None]:
-    """The real discord.py client against `fake`, over `intake`; stopped on exit."""
-    task = asyncio.create_task(discord_bot.serve(settings, service, intake))
-    ready = asyncio.create_task(fake.wait_ready())
-    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():  # the bot died while starting: show why
-        ready.cancel()
-        task.result()
-    await ready
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 async def test_a_flood_of_mentions_gets_one_public_reply(
     make_settings: Callable[..., Settings], service: FactBotService
 ) -> None:
     flood = [("x" * 600 if i % 2 else "") for i in range(40)]
     async with FakeDiscord() as fake:
         settings = make_settings(
-            DISCORD_TOKEN=fake.token,
-            DISCORD_API_BASE=fake.api_base,
-            DISCORD_GUILD_IDS=str(fake.guild_id),
-            USER_COOLDOWN_SECONDS="3600",
-            USER_COOLDOWN_BURST="3",
+            **discord_env(fake, USER_COOLDOWN_SECONDS="3600", USER_COOLDOWN_BURST="3")
         )
         seen = Seen(len(flood))
         intake = Intake(service, Admission.for_chat(settings), [seen])
-        async with discord_bot_with(settings, service, intake, fake):
+        async with running_discord(settings, service, fake, intake):
             for text in flood:
                 await fake.post_message(f"<@{fake.bot_id}> {text}", mention_bot=True)
             await asyncio.wait_for(seen.reached.wait(), 60)

@@ -20,9 +20,10 @@ the ClaimReview export carries them, and `/note history` must say who changed wh
 change can be reviewed and undone. They are counted in `kept` so that a moderator is told; an
 operator can still edit the row by hand for a request that must go further.
 
-Subscriptions do not exist yet. When they do, their rows are found by the same keyed hash:
-count them in `Store.member_rows`, delete them in `Store.erase_member` and fill
-`Kept.subscriptions` / `Erased.subscriptions` below (the wording already names them).
+Their subscriptions ("tell me when it's answered", with the DM target sealed with the host key)
+and their questions handed to moderators are found by the same keyed hash and erased with the
+rest, with the notifications kept for their DM; an erased member's earlier answers are no longer
+corrected (the rows that said where they were posted are gone).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class Kept:
 
     questions: int
     votes: int
-    subscriptions: int  # always 0 until subscriptions exist
+    subscriptions: int
     note_revisions: int  # notes they changed as a moderator: kept (published work)
     retention_days: int
     logging: bool  # False with LOG_QUESTIONS=off: nothing new is kept
@@ -87,7 +88,7 @@ class MemberPrivacy:
         return Kept(
             questions=rows.questions,
             votes=rows.votes,
-            subscriptions=0,
+            subscriptions=rows.subscriptions,
             note_revisions=rows.note_revisions,
             retention_days=self.store.retention.days,
             logging=self.store.logging_enabled,
@@ -99,13 +100,16 @@ class MemberPrivacy:
             rows = self.store.erase_member(platform, user_id)
         except StorageError as exc:
             raise PrivacyUnavailable(str(exc)) from exc
-        erased = Erased(rows.questions, rows.votes)
+        erased = Erased(rows.questions, rows.votes, rows.subscriptions)
         # The tag, never the id: the log must not name whose data was erased in clear.
         log.info(
-            "privacy: erased the data of %s: %d question(s), %d vote(s)",
+            "privacy: erased the data of %s: %d question(s), %d vote(s), %d subscription(s), "
+            "%d hand-off(s)",
             user_tag(platform, user_id),
             erased.questions,
             erased.votes,
+            erased.subscriptions,
+            rows.handoffs,
         )
         return erased
 

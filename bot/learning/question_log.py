@@ -25,6 +25,22 @@ def shown_note_ids(answer: Answer) -> list[str]:
     return ids
 
 
+def quoted_sentence_ids(answer: Answer) -> list[str]:
+    """The article sentences an answer quoted, as canonical (original-language) chunk ids: the
+    ids a note's `covers` names. An article source's id is already its unit's canonical id (a
+    translation chunk is retrieved as its original's unit: `retrieval.unit_id`)."""
+    ids: list[str] = []
+    for source in answer.sources:
+        if source.kind == "article" and source.id not in ids:
+            ids.append(source.id)
+    return ids
+
+
+def shown_verdicts(answer: Answer) -> dict[str, str]:
+    """The verdict of each note the answer showed."""
+    return {note.id: note.verdict for note in answer.factchecks}
+
+
 class QuestionLog:
     """`IntakeObserver` writing each chat question's outcome to the store (buffered)."""
 
@@ -40,12 +56,15 @@ class QuestionLog:
         note_ids: list[str] = []
         index_version = None
         lead: str | None = None
+        quoted: list[str] | None = None
+        verdicts: dict[str, str] | None = None
         if isinstance(outcome, Answer):
             kept = "refused" if outcome.refused else "answered"
             question, language = outcome.question, outcome.language
             note_ids = shown_note_ids(outcome)
             index_version = outcome.index_version or None
             lead = outcome.lead.text if outcome.lead is not None else None
+            quoted, verdicts = quoted_sentence_ids(outcome), shown_verdicts(outcome)
         elif isinstance(outcome, Refusal):
             kept, language, reason = "rejected", outcome.language, outcome.reason
         elif isinstance(outcome, Failed):
@@ -66,4 +85,9 @@ class QuestionLog:
             index_version=index_version,
             latency_ms=seconds * 1000.0,
             answer_id=request.id,
+            # The thread it is answered in, when the request came from one (an adapter that
+            # opens the thread afterwards calls `Store.answer_posted`).
+            thread_id=request.conversation,
+            quoted_ids=quoted,
+            verdicts=verdicts,
         )

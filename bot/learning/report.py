@@ -19,13 +19,17 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.answer import Language
 from bot.answering.engine import prepare
 from bot.answering.index_lifecycle import embedder_for
 from bot.community import Community
 from bot.learning.grouping import DEFAULT_THRESHOLD, Encode, group_similar
+from bot.messages import text
 from bot.storage.database import Database
+from bot.storage.loop import LoopStats, loop_stats
 from bot.storage.schema import answer_votes, question_log
-from bot.storage.store import in_community, utcnow
+from bot.storage.store import in_community
+from bot.storage.values import utcnow
 
 if TYPE_CHECKING:
     import numpy as np
@@ -81,6 +85,8 @@ class Report:
     refused: tuple[Group, ...]
     downvoted: tuple[Group, ...]
     community: Community | None = None  # None: every community and the DMs (the host's view)
+    # Closing the loop: subscriptions, questions answered later, corrections, hand-offs.
+    loop: LoopStats | None = None
 
     @property
     def scope(self) -> str:
@@ -107,6 +113,7 @@ class Report:
             },
             "refused": [g.to_json() for g in self.refused],
             "downvoted": [g.to_json() for g in self.downvoted],
+            "loop": self.loop.to_json() if self.loop is not None else None,
         }
 
     def render_text(self, limit: int = 20) -> str:
@@ -130,7 +137,27 @@ class Report:
         lines += _group_lines(self.refused, limit)
         lines += ["", _heading("Downvoted answers", self.downvoted)]
         lines += _group_lines(self.downvoted, limit)
+        if self.loop is not None:
+            lines += ["", *loop_lines(self.loop, "en")]
         return "\n".join(lines)
+
+
+def loop_lines(stats: LoopStats, language: Language) -> list[str]:
+    """What closing the loop did, for a terminal or a chat message (`/unanswered`)."""
+    lines = [
+        text(
+            "report.loop",
+            language,
+            subscriptions=stats.subscriptions,
+            later=stats.answered_later,
+            corrections=stats.corrections_sent,
+            open=stats.handoffs_open,
+        )
+    ]
+    if stats.median_resolution_hours is not None:
+        hours = f"{stats.median_resolution_hours:.1f}"
+        lines.append(text("report.loop_median", language, hours=hours))
+    return lines
 
 
 def _heading(title: str, groups: Sequence[Group]) -> str:
@@ -179,13 +206,14 @@ def build_report(
                 .limit(MAX_ROWS)
             ).all()
             down_rows = _downvoted(conn, where)
+            loop = loop_stats(conn, since, community)
     except SQLAlchemyError as exc:
         raise database.unavailable(exc) from exc
     refused = _groups(
         [(r.question, r.language or "?", 0, 0, ()) for r in refused_rows], encode, threshold
     )
     downvoted = _groups(down_rows, encode, threshold)
-    return Report(days, since, until, totals, tuple(refused), tuple(downvoted), community)
+    return Report(days, since, until, totals, tuple(refused), tuple(downvoted), community, loop)
 
 
 def _window(since: datetime, until: datetime, community: Community | None) -> Any:

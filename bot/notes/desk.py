@@ -288,19 +288,23 @@ class NoteDesk:
         by: Moderator,
         note_id: str | None = None,
         language: Language = "en",
+        notify: bool = True,
     ) -> NoteSaved | NoteRejected | NoteUnknown:
         """Validate the form as a corpus note; if it passes, store it as a new revision of
         `note_id` (a new note when None) and rebuild the index. Nothing is saved otherwise;
-        a valid form past the moderator's cooldown raises `bot.serving.moderation.TooSoon`."""
-        checked = await self._call(self._check_and_store, form, by, note_id)
+        a valid form past the moderator's cooldown raises `bot.serving.moderation.TooSoon`.
+        `notify` False: a silent change (a typo fix): no thread or subscriber is told."""
+        checked = await self._call(self._check_and_store, form, by, note_id, notify)
         if not isinstance(checked, _Stored):
             return checked
         return await self._publish(checked, language)
 
-    async def remove(self, note_id: str, by: Moderator) -> NoteSaved | NoteUnknown:
+    async def remove(
+        self, note_id: str, by: Moderator, notify: bool = True
+    ) -> NoteSaved | NoteUnknown:
         """Stop serving `note_id` (its history is kept; `/note edit` restores it). Raises
         `bot.serving.moderation.TooSoon` past the moderator's cooldown (nothing removed)."""
-        stored = await self._call(self._store_removal, note_id.strip(), by)
+        stored = await self._call(self._store_removal, note_id.strip(), by, notify)
         if not isinstance(stored, _Stored):
             return stored
         saved = await self._publish(stored, "en")
@@ -320,7 +324,7 @@ class NoteDesk:
         return _State.read(self._corpus_dir, overlay or self.repository.overlay())
 
     def _check_and_store(
-        self, form: NoteForm, by: Moderator, note_id: str | None
+        self, form: NoteForm, by: Moderator, note_id: str | None, notify: bool = True
     ) -> _Stored | NoteRejected | NoteUnknown:
         form = clean_form(form)
         too_long = [
@@ -363,7 +367,7 @@ class NoteDesk:
         # Only a change that would be kept is charged: fixing a rejected form costs nothing.
         self._service.moderators.charge(by)
         revision = self.repository.append(
-            note_id, action, text, base, by.platform, by.user_id, by.name
+            note_id, action, text, base, by.platform, by.user_id, by.name, notify
         )
         log.info(
             "note %s %s by %s (%s): revision %d", note_id, action, by.name, by.platform, revision
@@ -393,7 +397,9 @@ class NoteDesk:
             return NoteRejected(tuple(problems))
         return None
 
-    def _store_removal(self, note_id: str, by: Moderator) -> _Stored | NoteUnknown:
+    def _store_removal(
+        self, note_id: str, by: Moderator, notify: bool = True
+    ) -> _Stored | NoteUnknown:
         state = self._state()
         note = state.served.get(note_id)
         if note is None:
@@ -402,7 +408,7 @@ class NoteDesk:
         file_note = state.files.get(note_id)
         base = note_digest(file_note[1]) if file_note else None
         revision = self.repository.append(
-            note_id, "removed", None, base, by.platform, by.user_id, by.name
+            note_id, "removed", None, base, by.platform, by.user_id, by.name, notify
         )
         log.info("note %s removed by %s (%s): revision %d", note_id, by.name, by.platform, revision)
         return _Stored(note_id, "removed", revision, note.claim, None, note_form(note), by)

@@ -27,6 +27,8 @@ a metrics reason, so it can sit on the answering path):
     metrics.observe_changes(["note_changed"])                # one kind per change event
     metrics.record_feedback("slack", "up")                   # "up" or "down"
     metrics.record_error("discord")                          # answering raised
+    metrics.record_notification("correction", "sent")        # the notifier (bot/learning/notify.py)
+    metrics.record_subscription(); metrics.record_handoff("opened")   # the adapters' buttons
     server = await start_metrics_server(settings, metrics, health)   # None when off
     ...
     health.begin_shutdown()               # on SIGTERM: /readyz turns 503 at once
@@ -169,6 +171,24 @@ class Metrics:
             ("platform",),
             registry=r,
         )
+        self.notifications = Counter(
+            "factbot_notifications",
+            "Notifications after note changes, by kind (correction, answer) and status "
+            "(sent, failed).",
+            ("kind", "status"),
+            registry=r,
+        )
+        self.subscriptions = Counter(
+            "factbot_subscriptions",
+            "Members who asked to be told when their question is answered.",
+            registry=r,
+        )
+        self.handoffs = Counter(
+            "factbot_handoffs",
+            "Questions handed to moderators, by event (opened, resolved).",
+            ("event",),
+            registry=r,
+        )
         self.errors = Counter(
             "factbot_answer_errors",
             "Questions whose answering raised (the user got an apology, the log the traceback).",
@@ -269,6 +289,17 @@ class Metrics:
         if value not in VOTES:
             raise ValueError(f"unknown vote {value!r}; expected one of {VOTES}")
         self.feedback.labels(platform, value).inc()
+
+    def record_notification(self, kind: str, status: str) -> None:
+        """A notification after a note change was posted ("sent") or not ("failed")."""
+        self.notifications.labels(kind, status).inc()
+
+    def record_subscription(self) -> None:
+        self.subscriptions.inc()
+
+    def record_handoff(self, event: str) -> None:
+        """A question handed to moderators ("opened") or resolved ("resolved")."""
+        self.handoffs.labels(event).inc()
 
     def record_error(self, platform: str) -> None:
         """Answering a question raised (a bug or an outage: the log has the traceback)."""

@@ -7,6 +7,8 @@ ids are small, guessable numbers). The key is `USER_HASH_KEY`, or one generated 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import logging
@@ -20,6 +22,8 @@ from bot.storage.errors import StorageError
 log = logging.getLogger("factbot.storage")
 
 _KEY_BYTES = 32
+_NONCE = 16
+_TAG = 16
 
 
 class UserHasher:
@@ -34,6 +38,45 @@ class UserHasher:
         # The platform is part of the message: a Discord and a Slack id never share a hash.
         message = f"{platform}:{user_id}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    # A subscriber's DM target must be readable again to reply there, yet no table may hold a
+    # platform id in clear: it is sealed with subkeys of the same host key (HMAC-SHA256 in
+    # counter mode as the stream, then HMAC-SHA256 over nonce and ciphertext: encrypt-then-MAC,
+    # standard library only). Another key, or a changed byte, opens nothing.
+
+    def _subkey(self, purpose: bytes) -> bytes:
+        return hmac.new(self._key, b"factbot-seal:" + purpose, hashlib.sha256).digest()
+
+    def _stream(self, nonce: bytes, length: int) -> bytes:
+        key = self._subkey(b"stream")
+        blocks = (length + 31) // 32
+        return b"".join(
+            hmac.new(key, nonce + i.to_bytes(4, "big"), hashlib.sha256).digest()
+            for i in range(blocks)
+        )[:length]
+
+    def seal(self, plain: str) -> str:
+        """`plain` encrypted and authenticated with the host key (URL-safe text)."""
+        data = plain.encode()
+        nonce = secrets.token_bytes(_NONCE)
+        body = bytes(a ^ b for a, b in zip(data, self._stream(nonce, len(data)), strict=True))
+        tag = hmac.new(self._subkey(b"mac"), nonce + body, hashlib.sha256).digest()[:_TAG]
+        return base64.urlsafe_b64encode(nonce + body + tag).decode()
+
+    def unseal(self, sealed: str) -> str | None:
+        """What `seal` sealed, or None (another key, or a damaged value)."""
+        try:
+            raw = base64.urlsafe_b64decode(sealed.encode())
+        except (binascii.Error, ValueError):
+            return None
+        if len(raw) < _NONCE + _TAG:
+            return None
+        nonce, body, tag = raw[:_NONCE], raw[_NONCE:-_TAG], raw[-_TAG:]
+        mac = hmac.new(self._subkey(b"mac"), nonce + body, hashlib.sha256).digest()[:_TAG]
+        if not hmac.compare_digest(mac, tag):
+            return None
+        plain = bytes(a ^ b for a, b in zip(body, self._stream(nonce, len(body)), strict=True))
+        return plain.decode(errors="replace")
 
 
 def load_key(configured: str, key_file: Path) -> bytes:

@@ -12,7 +12,7 @@ Synchronous (a round trip each): call from a worker thread. A database problem i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,7 +26,8 @@ from bot.community import Community
 from bot.storage.database import Database
 from bot.storage.hashing import UserHasher, load_key
 from bot.storage.schema import note_revisions, question_log
-from bot.storage.store import as_utc, in_community, storable_text, utcnow
+from bot.storage.store import in_community
+from bot.storage.values import as_utc, storable_text, utcnow
 from index.corpus import ChatNote, NoteOverlay
 
 if TYPE_CHECKING:
@@ -123,8 +124,10 @@ class NoteRepository:
         platform: str,
         user_id: str,
         author_name: str,
+        notify: bool = True,
     ) -> int:
-        """Store one change; returns its revision."""
+        """Store one change; returns its revision. `notify` False: a silent change (a typo
+        fix), which tells no one (bot/learning/notify.py reads it back with `silent`)."""
         row = {
             "note_id": note_id,
             "action": action,
@@ -134,12 +137,32 @@ class NoteRepository:
             "author_hash": self._hasher()(platform, user_id),
             "platform": platform,
             "created_at": self._clock(),
+            "notify": notify,
         }
         with self._connection(write=True) as conn, conn.begin():
             result = conn.execute(note_revisions.insert().values(**row))
             key = result.inserted_primary_key
         assert key is not None
         return int(key[0])
+
+    def silent(self, note_ids: Iterable[str]) -> set[str]:
+        """Of `note_ids`, those whose newest chat revision was saved silent."""
+        ids = sorted(set(note_ids))
+        if not ids:
+            return set()
+        newest = (
+            select(func.max(note_revisions.c.id).label("id"))
+            .where(note_revisions.c.note_id.in_(ids))
+            .group_by(note_revisions.c.note_id)
+            .subquery()
+        )
+        query = (
+            select(note_revisions.c.note_id)
+            .join(newest, newest.c.id == note_revisions.c.id)
+            .where(note_revisions.c.notify.is_(False))
+        )
+        with self._connection() as conn:
+            return {r.note_id for r in conn.execute(query)}
 
     def unanswered(self, days: int, limit: int, community: Community) -> list[str]:
         """The distinct questions `community` asked and the bot refused in the last `days` days,

@@ -17,24 +17,35 @@ returns `VoteOutcome.UNAVAILABLE` and a thread look-up answers from memory.
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, delete, func, select
+from sqlalchemy import and_, case, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.community import Community
 from bot.storage.database import Database, is_outage
 from bot.storage.errors import StorageError, StoreUnavailable
 from bot.storage.hashing import UserHasher, load_key
-from bot.storage.schema import OUTCOMES, answer_votes, bot_threads, note_revisions, question_log
+from bot.storage.loop import LoopRepository
+from bot.storage.schema import (
+    OUTCOMES,
+    answer_votes,
+    bot_threads,
+    handoffs,
+    note_revisions,
+    notifications,
+    question_log,
+    subscriptions,
+)
+from bot.storage.values import as_utc, storable_text, utcnow
 from bot.storage.writer import BatchWriter, WriterStats
+from index.lru import LruCache
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -50,6 +61,9 @@ MAX_VOTE_REASON = 300
 MAX_LEAD = 2000
 MAX_ID = 64
 ANSWER_ID_LENGTH = 16  # secrets.token_urlsafe(12)
+# Threads kept in memory (the database holds them all): a bot in many busy channels opens
+# threads without end, and an unbounded set would grow until the daily purge.
+MAX_REMEMBERED_THREADS = 10_000
 FIRST_PURGE_WITHIN = 60.0  # seconds after the start: not racing the start-up's first writes
 
 
@@ -70,6 +84,8 @@ class MemberRows:
     questions: int
     votes: int
     note_revisions: int = 0
+    subscriptions: int = 0
+    handoffs: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,20 +93,12 @@ class PurgeResult:
     questions: int
     votes: int
     threads: int
+    loop_rows: int = 0  # subscriptions, notifications and hand-offs
 
 
 def new_answer_id() -> str:
     """A random public id for one answer (what the feedback buttons carry): 16 URL-safe chars."""
     return secrets.token_urlsafe(12)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite gives naive datetimes back; every stored time is UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def in_community(community: Community) -> Any:
@@ -99,18 +107,6 @@ def in_community(community: Community) -> Any:
         question_log.c.platform == community.platform,
         question_log.c.guild_id == community.id,
     )
-
-
-# What a database cannot or should not hold: lone surrogates (not encodable as UTF-8: the row
-# would fail on every try), NUL (PostgreSQL refuses it in text) and the other control characters
-# (tab and newline are kept: they are text).
-_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def storable_text(text: str) -> str:
-    """`text` as it is stored: without lone surrogates, NUL or other control characters. Every
-    text the store writes goes through here."""
-    return _UNSTORABLE.sub("", text)
 
 
 def _clip(value: str | int | None, limit: int) -> str | None:
@@ -135,6 +131,7 @@ class Store:
         interval: float = 0.25,
         retry_max: float = 30.0,
         purge_every: float = 86_400.0,
+        max_threads: int = MAX_REMEMBERED_THREADS,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.database = database
@@ -142,7 +139,9 @@ class Store:
         self.logging_enabled = log_questions
         self.retention = timedelta(days=retention_days)
         self._clock = clock
-        self._threads: set[tuple[str, str]] = set()
+        # A memo of the database's bot_threads, bounded: the least recently used are forgotten
+        # (and read back from the database when asked about again).
+        self._threads: LruCache[tuple[str, str], bool] = LruCache(max_threads)
         self._threads_lock = threading.Lock()
         self._writer: BatchWriter[Op] = BatchWriter(
             self._write,
@@ -160,6 +159,8 @@ class Store:
             target=self._purge_loop, name="factbot-store-purge", daemon=True
         )
         self._started = False
+        # Closing the loop (subscriptions, notifications, hand-offs): bot/storage/loop.py.
+        self.loop = LoopRepository(database, hasher, clock)
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> Store:
@@ -206,6 +207,9 @@ class Store:
         latency_ms: float | None = None,
         answer_id: str | None = None,
         asked_at: datetime | None = None,
+        thread_id: str | int | None = None,
+        quoted_ids: Iterable[str] | None = None,
+        verdicts: dict[str, str] | None = None,
     ) -> str:
         """Buffer one question row and return its answer id; never touches the database."""
         if outcome not in OUTCOMES:
@@ -233,16 +237,29 @@ class Store:
                     "note_ids": list(note_ids),
                     "index_version": _clip(index_version, MAX_ID),
                     "latency_ms": latency_ms,
+                    # Where it was posted and what it said, to correct it later; a DM keeps
+                    # no thread (its id identifies its user).
+                    "thread_id": _clip(thread_id, MAX_ID) if guild_id is not None else None,
+                    "quoted_ids": list(quoted_ids) if quoted_ids is not None else None,
+                    "verdicts": dict(verdicts) if verdicts is not None else None,
                 },
             )
         )
         return answer_id
 
+    def answer_posted(self, answer_id: str, thread_id: str | int) -> None:
+        """Say in which thread an answer was posted, when the adapter opened the thread after
+        the answer was logged (buffered; a DM's row keeps no thread)."""
+        if self.logging_enabled:
+            self._writer.put(
+                ("posted", {"answer_id": answer_id, "thread_id": _clip(thread_id, MAX_ID)})
+            )
+
     def remember_thread(self, platform: str, thread_id: str | int) -> None:
         """Remember a thread the bot opened (kept in memory, written in the background)."""
         key = (platform, str(thread_id))
         with self._threads_lock:
-            self._threads.add(key)
+            self._threads.put(key, True)
         self._writer.put(
             ("thread", {"platform": key[0], "thread_id": key[1], "created_at": self._clock()})
         )
@@ -250,7 +267,7 @@ class Store:
     def remembers_thread(self, platform: str, thread_id: str | int) -> bool:
         """Is the thread known in memory (no database round trip: safe on an event loop)?"""
         with self._threads_lock:
-            return (platform, str(thread_id)) in self._threads
+            return self._threads.get((platform, str(thread_id))) is not None
 
     # ------------------------------------------------------------------ synchronous reads
 
@@ -258,7 +275,7 @@ class Store:
         """Did the bot open this thread (in this process, or any process before a restart)?"""
         key = (platform, str(thread_id))
         with self._threads_lock:
-            if key in self._threads:
+            if self._threads.get(key) is not None:
                 return True
         if self._writer_blocked():
             return False
@@ -275,7 +292,7 @@ class Store:
             return False
         if found is not None:
             with self._threads_lock:
-                self._threads.add(key)
+                self._threads.put(key, True)
         return found is not None
 
     def record_vote(
@@ -371,7 +388,7 @@ class Store:
         """Count what is kept about one member (their buffered rows written first)."""
         user_hash = self._hash(platform, user_id)
         self._flush_for_member()
-        q, v, n = question_log, answer_votes, note_revisions
+        q, v, n, s, h = question_log, answer_votes, note_revisions, subscriptions, handoffs
         self.database.ensure_ready()
         with self.database.reading() as conn:
 
@@ -380,7 +397,11 @@ class Store:
                 return int(conn.execute(query).scalar_one())
 
             return MemberRows(
-                count(q, q.c.user_hash), count(v, v.c.user_hash), count(n, n.c.author_hash)
+                count(q, q.c.user_hash),
+                count(v, v.c.user_hash),
+                count(n, n.c.author_hash),
+                count(s, s.c.user_hash),
+                count(h, h.c.user_hash),
             )
 
     def _flush_for_member(self) -> None:
@@ -391,34 +412,49 @@ class Store:
         self._writer.flush(timeout=2.0)
 
     def erase_member(self, platform: str, user_id: str | int) -> MemberRows:
-        """Delete one member's questions (with every vote on their answers) and their votes;
-        returns what was deleted. Note revisions are not touched (bot/learning/privacy.py says why)."""
+        """Delete one member's questions (with every vote on their answers, and what was kept
+        to correct them), their votes, subscriptions (with the DM notifications kept for them)
+        and hand-offs; returns what was deleted. Note revisions are not touched
+        (bot/learning/privacy.py says why)."""
         user_hash = self._hash(platform, user_id)
         self._flush_for_member()
-        q, v = question_log, answer_votes
+        q, v, s, n, h = question_log, answer_votes, subscriptions, notifications, handoffs
         self.database.ensure_ready()
         with self.database.writing() as conn, conn.begin():
             theirs = select(q.c.answer_id).where(q.c.user_hash == user_hash)
             conn.execute(delete(v).where(v.c.answer_id.in_(theirs)))
             votes = conn.execute(delete(v).where(v.c.user_hash == user_hash)).rowcount
             questions = conn.execute(delete(q).where(q.c.user_hash == user_hash)).rowcount
-        return MemberRows(questions, votes)
+            subs = conn.execute(delete(s).where(s.c.user_hash == user_hash)).rowcount
+            conn.execute(delete(n).where(n.c.user_hash == user_hash))
+            asked = conn.execute(delete(h).where(h.c.user_hash == user_hash)).rowcount
+        return MemberRows(questions, votes, 0, subs, asked)
 
     # ------------------------------------------------------------------ retention
 
     def purge(self, now: datetime | None = None) -> PurgeResult:
-        """Delete questions (with their votes) and threads older than LOG_RETENTION_DAYS."""
-        cutoff = (now or self._clock()) - self.retention
+        """Delete questions (with their votes), threads, subscriptions, notifications and
+        hand-offs older than LOG_RETENTION_DAYS (a subscription also once expired)."""
+        now = now or self._clock()
+        cutoff = now - self.retention
         q, v, t = question_log, answer_votes, bot_threads
+        s, n, h = subscriptions, notifications, handoffs
         self.database.ensure_ready()
         with self.database.writing() as conn, conn.begin():
             old = select(q.c.answer_id).where(q.c.asked_at < cutoff)
             votes = conn.execute(delete(v).where(v.c.answer_id.in_(old))).rowcount
             questions = conn.execute(delete(q).where(q.c.asked_at < cutoff)).rowcount
             threads = conn.execute(delete(t).where(t.c.created_at < cutoff)).rowcount
+            loop_rows = (
+                conn.execute(
+                    delete(s).where((s.c.created_at < cutoff) | (s.c.expires_at < now))
+                ).rowcount
+                + conn.execute(delete(n).where(n.c.created_at < cutoff)).rowcount
+                + conn.execute(delete(h).where(h.c.created_at < cutoff)).rowcount
+            )
         with self._threads_lock:
             self._threads.clear()  # forgotten in memory too; re-read from the database
-        return PurgeResult(questions, votes, threads)
+        return PurgeResult(questions, votes, threads, loop_rows)
 
     def _purge_loop(self) -> None:
         """Purge soon after the start (within a minute), then every `purge_every` seconds, until
@@ -468,6 +504,7 @@ class Store:
     def _insert(self, ops: list[Op]) -> None:
         questions = [row for kind, row in ops if kind == "question"]
         threads = [row for kind, row in ops if kind == "thread"]
+        posted = [row for kind, row in ops if kind == "posted"]
         db = self.database
         with db.writing() as conn, conn.begin():
             if questions:
@@ -481,6 +518,15 @@ class Store:
                         index_elements=["platform", "thread_id"]
                     ),
                     threads,
+                )
+            for row in posted:  # after the questions: the row may be in this very batch
+                conn.execute(
+                    update(question_log)
+                    .where(
+                        question_log.c.answer_id == row["answer_id"],
+                        question_log.c.guild_id.is_not(None),
+                    )
+                    .values(thread_id=row["thread_id"])
                 )
 
     def _describe(self, exc: BaseException) -> str:

@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 
 from bot.answer import Language
-from bot.messages import text
+from bot.chat import flows
 from bot.serving import moderation
 from bot.settings import Settings
 
@@ -44,13 +44,9 @@ def ui_language(interaction: discord.Interaction[CommandClient]) -> Language:
     return "fr" if str(interaction.locale).startswith("fr") else "en"
 
 
-_NOT_MODERATOR_KEYS = {"unanswered": "report.not_moderator", "note": "note.not_moderator"}
-
-
 def not_moderator(language: Language, command: str = "reindex") -> str:
     """The refusal a member gets for a moderators' command (`command`: its top-level name)."""
-    key = _NOT_MODERATOR_KEYS.get(command, "reindex.not_moderator")
-    return text(key, language, who=text("reindex.moderators.discord", language))
+    return flows.not_moderator("discord", language, command)
 
 
 NOT_MODERATOR = not_moderator("en")

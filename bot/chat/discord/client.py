@@ -36,7 +36,7 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from bot.answer import Answer
-from bot.chat import AdapterStartError
+from bot.chat import AdapterStartError, flows
 from bot.chat.discord import about as discord_about
 from bot.chat.discord import acts as discord_acts
 from bot.chat.discord import feedback as discord_feedback
@@ -55,16 +55,17 @@ from bot.chat.discord.checks import (
 from bot.chat.discord.checks import moderators_only as _moderators_only
 from bot.chat.discord.checks import ui_language as _ui_language
 from bot.chat.discord.translator import FrenchTranslator
+from bot.chat.redelivery import Redelivery
+from bot.chat.threads import OwnThreads
 from bot.community import Community
 from bot.learning.loop import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
+from bot.learning.report import Report
 from bot.logs import user_tag
 from bot.messages import text
 from bot.notes.records import Moderator
 from bot.serving import moderation
 from bot.serving.intake import Admission, Admitted, Intake, Kind, Refusal, Request
 from bot.settings import Settings
-from bot.storage.errors import StorageError
-from index.lru import LruCache
 
 if TYPE_CHECKING:
     from bot.learning.loop import LearningLoop
@@ -102,10 +103,6 @@ INVITE_PERMISSIONS = discord.Permissions(
 INVITE_SCOPES = ("bot", "applications.commands")
 
 THREAD_ARCHIVE_MINUTES: Final = 1440  # a day of inactivity
-MAX_OWNED_THREADS = 10_000  # remembered thread ids (older ones still match via owner_id)
-# Interaction and message ids remembered to answer each once: the gateway may deliver an event
-# again (replayed across a resume), and a redelivery comes within seconds, not thousands of events.
-SEEN_EVENTS = 2_000
 
 TOKEN_MISSING = (
     "DISCORD_TOKEN is not set: copy the bot token from the Developer Portal "
@@ -330,22 +327,21 @@ async def sources(interaction: discord.Interaction[FactBotClient]) -> None:
 @app_commands.guild_only()
 @app_commands.check(_moderators_only)
 async def reindex(interaction: discord.Interaction[FactBotClient]) -> None:
-    from bot.serving.service import ReindexFailed  # here: importing the core pulls in numpy & co.
-
-    service = interaction.client.service
-    await interaction.response.defer(ephemeral=True, thinking=True)
     user = interaction.user
-    actor = f"{user.display_name} ({user_tag('discord', user.id)}) in guild {interaction.guild_id}"
-    log.info("/reindex run by %s", actor)
     by = Moderator("discord", str(user.id), user.display_name)
-    try:
-        report = await service.reindex(actor=actor, by=by)
-    except moderation.TooSoon as exc:
-        reply = exc.line(_ui_language(interaction))
-    except ReindexFailed as exc:
-        reply = render.reindex_failed_text(exc.problems, service.info().version)
+
+    async def defer() -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+
+    done = await flows.reindex(
+        interaction.client.service, by, _ui_language(interaction), _actor(interaction), None, defer
+    )
+    if isinstance(done, flows.Say):
+        reply = done.line
+    elif isinstance(done, flows.ReindexFailure):
+        reply = render.reindex_failed_text(done.problems, done.version)
     else:
-        reply = render.reindex_text(report)
+        reply = render.reindex_text(done)
     await interaction.followup.send(reply, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
@@ -361,28 +357,28 @@ async def unanswered(
     days: app_commands.Range[int, 1, MAX_REPORT_DAYS] = DEFAULT_REPORT_DAYS,
 ) -> None:
     language = _ui_language(interaction)
-    learning = interaction.client.learning
-    if learning is None:
-        await send_ephemeral(interaction, text("report.disabled", language))
-        return
-    await interaction.response.defer(ephemeral=True, thinking=True)
-    log.info(
-        "/unanswered (%d days) run by %s (%s) in guild %s",
-        days,
-        interaction.user.display_name,
-        user_tag("discord", interaction.user.id),
-        interaction.guild_id,
+
+    async def defer() -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+
+    # This server's questions only (guild_only: there is one).
+    server = Community("discord", str(interaction.guild_id))
+    found = await flows.unanswered(
+        interaction.client.learning, days, server, language, _actor(interaction), defer
     )
-    try:
-        # This server's questions only (guild_only: there is one).
-        report = await learning.report(days, Community("discord", str(interaction.guild_id)))
-    except StorageError as exc:
-        log.warning("/unanswered: %s", exc)
-        await send_ephemeral(interaction, text("report.unavailable", language))
+    if not isinstance(found, Report):
+        await send_ephemeral(interaction, found.line)
         return
     await interaction.followup.send(
-        embed=render.report_embed(report, language), ephemeral=True, allowed_mentions=NO_MENTIONS
+        embed=render.report_embed(found, language), ephemeral=True, allowed_mentions=NO_MENTIONS
     )
+
+
+def _actor(interaction: discord.Interaction[FactBotClient]) -> flows.Actor:
+    """The member running a moderators' command, as the log names them (never their id)."""
+    user = interaction.user
+    name = f"{user.display_name} ({user_tag('discord', user.id)}) in guild {interaction.guild_id}"
+    return flows.Actor(name, log)
 
 
 # Command objects hold no per-tree state: every client's tree adds these same ones.
@@ -421,8 +417,8 @@ class FactBotClient(CommandClient):
         self.tree = FactBotTree(self)
         for command in COMMANDS:
             self.tree.add_command(command)
-        self._threads: LruCache[int, None] = LruCache(MAX_OWNED_THREADS)  # threads it opened
-        self._seen: LruCache[tuple[str, int], None] = LruCache(SEEN_EVENTS)
+        self.threads = OwnThreads("discord", learning)  # the threads it opened
+        self.redelivery = Redelivery(log)  # interaction and message ids, to answer each once
         self.link: TransportLink | None = None  # the gateway's state, for /healthz and metrics
 
     async def close(self) -> None:
@@ -537,38 +533,24 @@ class FactBotClient(CommandClient):
     def already_seen(self, kind: str, event_id: int) -> bool:
         """True (with one log line) for an interaction or message id handled before; else
         remembers it."""
-        if (kind, event_id) in self._seen:
-            log.info("ignoring redelivered %s %s", kind, event_id)
-            return True
-        self._seen.put((kind, event_id), None)
-        return False
+        return not self.redelivery.first_time(kind, event_id)
 
     # ------------------------------------------------------------------ mentions and threads
 
     def owns_thread(self, channel: object) -> bool:
-        if getattr(channel, "id", None) in self._threads:
+        if self.threads.known(str(getattr(channel, "id", ""))):
             return True
         me = self.user
         return isinstance(channel, discord.Thread) and me is not None and channel.owner_id == me.id
-
-    def _remember_thread(self, thread_id: int) -> None:
-        self._threads.put(thread_id, None)
-        if self.learning is not None:
-            self.learning.remember_thread("discord", str(thread_id))
 
     async def _in_own_thread(self, channel: object) -> bool:
         """`owns_thread`, or a thread the store remembers (opened before a restart, and not in
         the cache). Only a thread, or a channel the cache does not know, costs a look-up."""
         if self.owns_thread(channel):
             return True
-        if self.learning is None or not isinstance(
-            channel, discord.Thread | discord.PartialMessageable
-        ):
+        if not isinstance(channel, discord.Thread | discord.PartialMessageable):
             return False
-        if not await self.learning.is_bot_thread("discord", str(getattr(channel, "id", ""))):
-            return False
-        self._threads.put(getattr(channel, "id", 0), None)
-        return True
+        return await self.threads.owns(str(channel.id))
 
     def feedback_buttons(self, admitted: Admitted) -> discord.ui.View:
         """The 👍/👎 view for the answer to `admitted`; `MISSING` (send no components) when
@@ -694,7 +676,7 @@ class FactBotClient(CommandClient):
                 exc.text,
             )
             return None
-        self._remember_thread(thread.id)
+        self.threads.remember(str(thread.id))
         return thread
 
 

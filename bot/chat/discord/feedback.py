@@ -10,7 +10,6 @@ always private.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable
@@ -18,12 +17,11 @@ from typing import Any
 
 import discord
 
+from bot.chat import flows
 from bot.chat.discord import render
 from bot.chat.discord.checks import CommandClient, ui_language
-from bot.learning.loop import vote_line
 from bot.logs import user_tag
 from bot.messages import text
-from bot.storage import VoteOutcome
 
 log = logging.getLogger("factbot.discord")
 
@@ -71,21 +69,21 @@ async def vote_pressed(
 ) -> None:
     """Record the vote; thank privately, or (a 👎 recorded) open the optional reason form."""
     language = ui_language(interaction)
-    outcome = await _vote(interaction, answer_id, vote, None)
-    if isinstance(outcome, _Deferred):
+    reply = await _vote(interaction, answer_id, vote, None)
+    if not reply.in_time:
         return
-    if vote < 0 and outcome in (VoteOutcome.RECORDED, VoteOutcome.CHANGED):
+    if reply.asks_reason(vote):
         await interaction.response.send_modal(render.reason_modal(answer_id, language))
         return
-    await _reply(interaction, vote_line(outcome, language))
+    await _reply(interaction, reply.line(language))
 
 
 async def reason_submitted(interaction: discord.Interaction[CommandClient], answer_id: str) -> None:
     """The reason form was sent: keep the reason with the 👎 (an empty one changes nothing)."""
     reason = render.submitted_reason(interaction.data)
-    outcome = await _vote(interaction, answer_id, -1, reason or None)
-    if not isinstance(outcome, _Deferred):
-        await _reply(interaction, vote_line(outcome, ui_language(interaction)))
+    reply = await _vote(interaction, answer_id, -1, reason or None)
+    if reply.in_time:
+        await _reply(interaction, reply.line(ui_language(interaction)))
 
 
 async def on_interaction(interaction: discord.Interaction[CommandClient]) -> None:
@@ -102,32 +100,24 @@ async def on_interaction(interaction: discord.Interaction[CommandClient]) -> Non
 # ---------------------------------------------------------------------- helpers
 
 
-class _Deferred:
-    """The vote took too long: the reply was sent as a followup already."""
-
-
-_DEFERRED = _Deferred()
-
-
 async def _vote(
     interaction: discord.Interaction[CommandClient], answer_id: str, vote: int, reason: str | None
-) -> VoteOutcome | _Deferred | None:
-    """The vote's outcome (None: feedback is off). When the database is slow to answer, the
-    interaction is deferred in time and the outcome sent as a private followup (`_DEFERRED`)."""
-    learning = interaction.client.learning
-    if learning is None:
-        return None
-    work = asyncio.ensure_future(
-        learning.vote(answer_id, str(interaction.user.id), vote, reason, "discord")
-    )
-    try:
-        return await asyncio.wait_for(asyncio.shield(work), REPLY_WITHIN)
-    except TimeoutError:
+) -> flows.VoteReply:
+    """The vote's reply. When the database is slow to answer, the interaction is deferred in
+    time and the line sent as a private followup (the reply is then not `in_time`)."""
+
+    async def defer() -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        outcome = await work
-        line = vote_line(outcome, ui_language(interaction))
+
+    user = str(interaction.user.id)
+    learning = interaction.client.learning
+    reply = await flows.cast_vote(
+        learning, "discord", answer_id, user, vote, reason, within=REPLY_WITHIN, late=defer
+    )
+    if not reply.in_time:
+        line = reply.line(ui_language(interaction))
         await interaction.followup.send(line, ephemeral=True, allowed_mentions=NO_MENTIONS)
-        return _DEFERRED
+    return reply
 
 
 async def _reply(interaction: discord.Interaction[CommandClient], line: str) -> None:

@@ -25,6 +25,7 @@ import discord
 from discord import app_commands
 
 from bot.answer import Language
+from bot.chat import flows
 from bot.chat.discord import checks
 from bot.chat.discord.checks import CommandClient
 from bot.chat.discord.render import MESSAGE_MAX, dlen, truncate
@@ -36,11 +37,9 @@ from bot.notes.records import (
     FormField,
     Moderator,
     NoteForm,
-    NoteRejected,
     NotesUnavailable,
     NoteUnknown,
 )
-from bot.serving import moderation
 
 if TYPE_CHECKING:
     from bot.notes.desk import NoteDesk
@@ -378,44 +377,13 @@ async def _submitted(interaction: Interaction, note_id: str | None, data: dict[s
     language = _language(interaction)
     form = submitted_form(data.get("components"))
     await interaction.response.defer(ephemeral=True, thinking=True)  # a rebuild takes seconds
-    desk = interaction.client.service.notes
-    if desk is None:
-        await _say(
-            interaction, [note_text.unavailable_line(language)], FixView(note_id, form, language)
-        )
-        return
     user = interaction.user
     guild = interaction.guild_id
     by = Moderator("discord", str(user.id), user.display_name, str(guild) if guild else None)
-    try:
-        outcome = await desk.save(form, by, note_id=note_id, language=language)
-    except moderation.TooSoon as exc:
-        log.info("/note form from %s refused: moderator cooldown", user.display_name)
-        await _say(interaction, [exc.line(language)], FixView(note_id, form, language))
-        return
-    except NotesUnavailable as exc:
-        log.warning("/note form from %s not saved: %s", user.display_name, exc)
-        await _say(
-            interaction, [note_text.unavailable_line(language)], FixView(note_id, form, language)
-        )
-        return
-    if isinstance(outcome, NoteRejected):
-        log.info(
-            "/note form from %s rejected: %d problem(s)", user.display_name, len(outcome.problems)
-        )
-        lines = note_text.rejected_lines(outcome, language)
-        await _say(interaction, lines, FixView(note_id, form, language))
-    elif isinstance(outcome, NoteUnknown):
-        await _say(interaction, [note_text.unknown_line(outcome, language)])
-    else:
-        log.info(
-            "/note %s %s by %s: index %s",
-            outcome.note_id,
-            outcome.action,
-            user.display_name,
-            outcome.index_version,
-        )
-        await _say(interaction, note_text.saved_lines(outcome, language))
+    desk = interaction.client.service.notes
+    reply = await flows.save_note(desk, form, by, note_id, language, _actor(interaction))
+    fix = FixView(note_id, form, language) if reply.keeps_form else None
+    await _say(interaction, reply.lines, fix)
 
 
 async def _confirmed(interaction: Interaction, choice: str, note_id: str) -> None:
@@ -430,33 +398,22 @@ async def _confirmed(interaction: Interaction, choice: str, note_id: str) -> Non
         return
     # The buttons go at once (a second press would find nothing to remove); the report follows.
     await interaction.response.edit_message(view=None)
-    desk = interaction.client.service.notes
-    if desk is None:
-        await _say(interaction, [note_text.unavailable_line(language)])
-        return
     user = interaction.user
-    try:
-        outcome = await desk.remove(note_id, Moderator("discord", str(user.id), user.display_name))
-    except moderation.TooSoon as exc:
-        log.info("/note remove by %s refused: moderator cooldown", user.display_name)
-        await _say(interaction, [exc.line(language)])
-        return
-    except NotesUnavailable as exc:
-        log.warning("/note remove by %s failed: %s", user.display_name, exc)
-        await _say(interaction, [note_text.unavailable_line(language)])
-        return
-    if isinstance(outcome, NoteUnknown):
-        await _say(interaction, [note_text.unknown_line(outcome, language)])
-        return
-    log.info("/note %s removed by %s: index %s", note_id, user.display_name, outcome.index_version)
-    await _say(interaction, note_text.saved_lines(outcome, language))
+    by = Moderator("discord", str(user.id), user.display_name)
+    desk = interaction.client.service.notes
+    reply = await flows.remove_note(desk, note_id, by, language, _actor(interaction))
+    await _say(interaction, reply.lines)
 
 
 # ---------------------------------------------------------------------- helpers
 
 
-def _language(interaction: Interaction) -> Language:
-    return "fr" if str(interaction.locale).startswith("fr") else "en"
+_language = checks.ui_language
+
+
+def _actor(interaction: Interaction) -> flows.Actor:
+    """The moderator, as the log names them: display name, never the user id."""
+    return flows.Actor(interaction.user.display_name, log)
 
 
 def _is_moderator(interaction: Interaction) -> bool:

@@ -51,7 +51,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.answer import Answer, Language
-from bot.chat import AdapterStartError
+from bot.chat import AdapterStartError, flows
+from bot.chat.redelivery import Redelivery
 from bot.chat.slack.about import SlackAbout
 from bot.chat.slack.acts import ACK_REACTION, render_reply
 from bot.chat.slack.notes import SlackNotes
@@ -71,17 +72,16 @@ from bot.chat.slack.render import (
     slack_to_plain,
     submitted_reason,
 )
+from bot.chat.threads import OwnThreads
 from bot.community import Community
-from bot.learning.loop import MAX_REPORT_DAYS, LearningLoop, parse_days, vote_line
+from bot.learning.loop import MAX_REPORT_DAYS, LearningLoop, parse_days
 from bot.logs import channel_tag, user_tag
 from bot.messages import text as message
 from bot.notes.records import Moderator
 from bot.serving import moderation
 from bot.serving.intake import Admission, Admitted, Intake, Kind, Refusal, Request
-from bot.serving.service import FactBotService, ReindexFailed
+from bot.serving.service import FactBotService
 from bot.settings import Settings
-from bot.storage import StorageError, VoteOutcome
-from index.lru import LruCache
 
 if TYPE_CHECKING:
     from bot.ops.metrics import TransportLink
@@ -110,13 +110,15 @@ MISSING_TOKENS = (
 HTTP_PATH = "/slack/events"
 # Slack tells an app nobody's interface language: its own lines are in English.
 SORRY = message("error.sorry", "en")
-NOT_A_MODERATOR = message(
-    "reindex.not_moderator", "en", who=message("reindex.moderators.slack", "en")
-)
+NOT_A_MODERATOR = flows.not_moderator("slack", "en", "reindex")
 REBUILDING = message("reindex.rebuilding", "en")
-NOT_A_MODERATOR_REPORT = message(
-    "report.not_moderator", "en", who=message("reindex.moderators.slack", "en")
-)
+NOT_A_MODERATOR_REPORT = flows.not_moderator("slack", "en", "unanswered")
+# The look of each line a shared flow returns, by its catalogue key.
+EMOJI = {
+    "report.disabled": ":information_source:",
+    "report.unavailable": ":warning:",
+    "moderation.too_soon": ":hourglass:",
+}
 # A trigger_id is valid for 3 s: past this, a 👎 gets its private reply without the reason modal.
 MODAL_WITHIN = 2.0
 # Errors meaning "this token is not valid", as opposed to an outage or a rate limit.
@@ -136,8 +138,6 @@ REJECTED = frozenset(
 NOT_POSTABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 # Message subtypes that are a person writing (others are edits, joins, bot posts...).
 HUMAN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
-OWNED_THREADS = 10_000
-SEEN_EVENTS = 2_000
 
 
 # Conversations that are nobody's community: a DM, a group DM.
@@ -225,9 +225,10 @@ class SlackBot:
         self.intake = intake or Intake(service, Admission.for_chat(settings))
         # The question log, votes, report and thread memory; None: none of them (no buttons).
         self.learning = learning
-        # (channel, thread_ts) the bot answered in; event_id: Slack redelivers on reconnects.
-        self.threads: LruCache[tuple[str, str], None] = LruCache(OWNED_THREADS)
-        self.seen_events: LruCache[str, None] = LruCache(SEEN_EVENTS)
+        # The threads the bot answered in ("channel:thread_ts"); event_ids, since Slack
+        # redelivers events on reconnects.
+        self.threads = OwnThreads("slack", learning)
+        self.redelivery = Redelivery(log, "slack: ")
         self.link: TransportLink | None = None  # the connection's state, for /healthz and metrics
         self.bot_user_id = ""
         self.bot_id = ""
@@ -431,28 +432,21 @@ class SlackBot:
             log.warning("slack: /reindex refused for %s: not a moderator", who)
             await self.respond_ephemeral(respond, render_notice(NOT_A_MODERATOR, ":no_entry:"))
             return
-        log.info("slack: /reindex run by %s", who)
-        await self.respond_ephemeral(respond, render_notice(REBUILDING, ":hourglass_flowing_sand:"))
         by = Moderator("slack", user, str(command.get("user_name") or "unknown"))
-        try:
-            report = await self.service.reindex(actor=f"slack:{who}", by=by)
-        except moderation.TooSoon as exc:
-            log.info("slack: /reindex by %s refused: moderator cooldown", who)
-            await self.respond_ephemeral(respond, render_notice(exc.line("en"), ":hourglass:"))
-            return
-        except ReindexFailed as exc:
-            log.warning("slack: /reindex by %s failed: %s", who, "; ".join(exc.problems))
-            failure = render_reindex_failure(exc.problems, self.service.info().version)
+
+        async def rebuilding() -> None:
+            notice = render_notice(REBUILDING, ":hourglass_flowing_sand:")
+            await self.respond_ephemeral(respond, notice)
+
+        actor = flows.Actor(who, log, "slack: ")
+        done = await flows.reindex(self.service, by, "en", actor, f"slack:{who}", rebuilding)
+        if isinstance(done, flows.Say):
+            await self.respond_ephemeral(respond, render_notice(done.line, EMOJI[done.key]))
+        elif isinstance(done, flows.ReindexFailure):
+            failure = render_reindex_failure(done.problems, done.version)
             await self.respond_ephemeral(respond, failure)
-            return
-        log.info(
-            "slack: /reindex by %s done: %s, %d chunks%s",
-            who,
-            report.version,
-            report.chunk_count,
-            " (joined a running build)" if report.coalesced else "",
-        )
-        await self.respond_ephemeral(respond, render_reindex_report(report))
+        else:
+            await self.respond_ephemeral(respond, render_reindex_report(done))
 
     @_command("/note")
     async def _on_note(self, command: dict[str, Any], respond: AsyncRespond) -> None:
@@ -556,14 +550,7 @@ class SlackBot:
         )
 
     def _already_seen(self, body: dict[str, Any]) -> bool:
-        event_id = body.get("event_id")
-        if not event_id:
-            return False
-        if event_id in self.seen_events:
-            log.info("slack: ignoring redelivered event %s", event_id)
-            return True
-        self.seen_events.put(event_id, None)
-        return False
+        return not self.redelivery.first_time("event", str(body.get("event_id") or ""))
 
     def _without_bot_mention(self, text: str) -> str:
         if not self.bot_user_id:
@@ -676,20 +663,11 @@ class SlackBot:
         )
 
     def _remember_thread(self, channel: str, thread_ts: str) -> None:
-        self.threads.put((channel, thread_ts), None)
-        if self.learning is not None:
-            self.learning.remember_thread("slack", f"{channel}:{thread_ts}")
+        self.threads.remember(f"{channel}:{thread_ts}")
 
     async def _owns_thread(self, channel: str | None, thread_ts: str) -> bool:
         """A thread the bot answered in: in memory, else in the store (before a restart)."""
-        if (channel, thread_ts) in self.threads:
-            return True
-        if self.learning is None or not channel:
-            return False
-        if not await self.learning.is_bot_thread("slack", f"{channel}:{thread_ts}"):
-            return False
-        self.threads.put((channel, thread_ts), None)
-        return True
+        return bool(channel) and await self.threads.owns(f"{channel}:{thread_ts}")
 
     async def _on_vote(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
@@ -709,36 +687,18 @@ class SlackBot:
         answer_id = str(action.get("value") or "")
         language = feedback_language(action.get("block_id"))
         user = str((body.get("user") or {}).get("id") or "")
-        outcome: VoteOutcome | None = None
-        in_time = True
-        if self.learning is not None and user:
-            work = asyncio.ensure_future(
-                self.learning.vote(answer_id, user, vote, platform="slack")
-            )
-            try:
-                outcome = await asyncio.wait_for(asyncio.shield(work), MODAL_WITHIN)
-            except TimeoutError:
-                outcome, in_time = await work, False
+        reply = await flows.cast_vote(
+            self.learning, "slack", answer_id, user, vote, within=MODAL_WITHIN
+        )
         trigger = body.get("trigger_id")
-        if (
-            vote < 0
-            and in_time
-            and trigger
-            and outcome
-            in (
-                VoteOutcome.RECORDED,
-                VoteOutcome.CHANGED,
-            )
-        ):
+        if trigger and reply.asks_reason(vote):
             message_ = body.get("message") or {}
             channel = (body.get("channel") or {}).get("id")
             view = reason_modal(answer_id, language, channel, message_.get("thread_ts"))
             await self.client.views_open(trigger_id=trigger, view=view)
             return
-        emoji = (
-            ":pray:" if outcome in (VoteOutcome.RECORDED, VoteOutcome.CHANGED) else ":hourglass:"
-        )
-        await self.respond_ephemeral(respond, render_notice(vote_line(outcome, language), emoji))
+        emoji = ":pray:" if reply.counted else ":hourglass:"
+        await self.respond_ephemeral(respond, render_notice(reply.line(language), emoji))
 
     async def _on_reason(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         """The 👎 reason modal was submitted: keep the reason, thank privately where the
@@ -749,13 +709,13 @@ class SlackBot:
             metadata, reason = submitted_reason(view)
             user = str((body.get("user") or {}).get("id") or "")
             language: Language = "fr" if metadata.get("lang") == "fr" else "en"
-            outcome: VoteOutcome | None = None
-            if self.learning is not None and user:
-                answer_id = str(metadata.get("answer") or "")
-                outcome = await self.learning.vote(answer_id, user, -1, reason or None, "slack")
+            answer_id = str(metadata.get("answer") or "")
+            reply = await flows.cast_vote(
+                self.learning, "slack", answer_id, user, -1, reason or None
+            )
             channel = metadata.get("channel")
             if channel and user:
-                notice = render_notice(vote_line(outcome, language), ":pray:")
+                notice = render_notice(reply.line(language), ":pray:")
                 await self.post_ephemeral(channel, user, metadata.get("thread_ts"), notice)
         except Exception as exc:
             await self.on_error(exc, body, None)
@@ -774,21 +734,14 @@ class SlackBot:
             usage = message("report.bad_days", "en", most=MAX_REPORT_DAYS)
             await self.respond_ephemeral(respond, render_notice(usage, ":pencil2:"))
             return
-        if self.learning is None:
-            disabled = render_notice(message("report.disabled", "en"), ":information_source:")
-            await self.respond_ephemeral(respond, disabled)
+        # This workspace's questions only (never another's, nor anyone's DMs).
+        team = Community("slack", str(command.get("team_id") or ""))
+        actor = flows.Actor(who, log, "slack: ")
+        found = await flows.unanswered(self.learning, days, team, "en", actor)
+        if isinstance(found, flows.Say):
+            await self.respond_ephemeral(respond, render_notice(found.line, EMOJI[found.key]))
             return
-        log.info("slack: /unanswered (%d days) run by %s", days, who)
-        try:
-            # This workspace's questions only (never another's, nor anyone's DMs).
-            team = Community("slack", str(command.get("team_id") or ""))
-            report = await self.learning.report(days, team)
-        except StorageError as exc:
-            log.warning("slack: /unanswered: %s", exc)
-            down = render_notice(message("report.unavailable", "en"), ":warning:")
-            await self.respond_ephemeral(respond, down)
-            return
-        await self.respond_ephemeral(respond, render_report(report))
+        await self.respond_ephemeral(respond, render_report(found))
 
     # ------------------------------------------------------------------ errors
 

@@ -46,6 +46,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from bot.answer import Language
+from bot.chat import flows
 from bot.chat.slack.render import (
     FALLBACK_LIMIT,
     Block,
@@ -69,11 +70,9 @@ from bot.notes.records import (
     Moderator,
     NoteForm,
     NoteRejected,
-    NoteSaved,
     NotesUnavailable,
     NoteUnknown,
 )
-from bot.serving import moderation
 
 if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
@@ -271,9 +270,22 @@ def pressed_note(action: dict[str, Any]) -> tuple[str, Language]:
     return str(value.get("note") or ""), _language(value.get("lang"))
 
 
-def _saved_message(outcome: NoteSaved, language: Language) -> SlackMessage:
-    emoji = ":warning:" if outcome.rebuild_problems else ":white_check_mark:"
-    return render_lines(note_text.saved_lines(outcome, language), emoji)
+# The look of each note outcome (`flows.NoteReply.kind`): its first line's emoji.
+_EMOJI = {
+    "saved": ":white_check_mark:",
+    "rejected": ":x:",
+    "unknown": ":grey_question:",
+    "too_soon": ":hourglass:",
+    "unavailable": ":warning:",
+}
+
+
+def note_message(reply: flows.NoteReply) -> SlackMessage:
+    """A note save's or removal's private report."""
+    emoji = ":warning:" if reply.rebuild_failed else _EMOJI[reply.kind]
+    if reply.kind in ("saved", "rejected"):
+        return render_lines(reply.lines, emoji)
+    return render_notice(reply.lines[0], emoji)
 
 
 # ---------------------------------------------------------------------------- handlers
@@ -428,6 +440,7 @@ class SlackNotes:
         self.bot.intake.track_current_task()
         acked = False
         by = _moderator(body.get("user"))
+        actor = _actor(by)
         submitted = submitted_form(view)
         language = submitted.language
         try:
@@ -436,11 +449,12 @@ class SlackNotes:
                 acked = True
                 await ack(response_action="errors", errors={WHOLE_NOTE_BLOCK: _not_moderator()})
                 return
+            desk: NoteDesk | None = getattr(self.bot.service, "notes", None)
             work = asyncio.ensure_future(
-                self._desk().save(submitted.form, by, submitted.note_id, language)
+                flows.save_note(desk, submitted.form, by, submitted.note_id, language, actor)
             )
             try:
-                outcome = await asyncio.wait_for(
+                reply = await asyncio.wait_for(
                     asyncio.shield(work), max(0.0, deadline - loop.time())
                 )
             except TimeoutError:
@@ -450,39 +464,24 @@ class SlackNotes:
                 log.info("slack: /note form by %s: saving after the modal closed", by.name)
                 saving = render_notice(message("note.saving", language), ":hourglass:")
                 await self._tell(by.user_id, submitted.channel, saving)
-                outcome = await work
-                await self._report_outcome(by, submitted, outcome)
+                reply = await work
+                await self._tell(by.user_id, submitted.channel, note_message(reply))
                 return
-            except moderation.TooSoon as exc:
-                # In the form, still filled in: the moderator submits again once the time is up.
-                log.info("slack: /note form by %s refused: moderator cooldown", by.name)
-                acked = True
-                await ack(response_action="errors", errors={WHOLE_NOTE_BLOCK: exc.line(language)})
-                return
-            if isinstance(outcome, NoteRejected | NoteUnknown):
-                log.info("slack: /note form by %s rejected in the form", by.name)
+            if reply.kind != "saved":
+                # In the form, still filled in: the moderator fixes it, or submits again once
+                # the cooldown is up or the database is back.
+                log.info("slack: /note form by %s answered in the form", by.name)
                 errors = (
-                    form_errors(outcome, language)
-                    if isinstance(outcome, NoteRejected)
-                    else {WHOLE_NOTE_BLOCK: note_text.unknown_line(outcome, language)}
+                    form_errors(reply.outcome, language)
+                    if isinstance(reply.outcome, NoteRejected)
+                    else {WHOLE_NOTE_BLOCK: "\n".join(reply.lines)}
                 )
                 acked = True
                 await ack(response_action="errors", errors=errors)
                 return
             acked = True
             await ack()
-            await self._report_outcome(by, submitted, outcome)
-        except moderation.TooSoon as exc:  # only after the modal closed (the save ran late)
-            await self._tell(
-                by.user_id, submitted.channel, render_notice(exc.line(language), ":hourglass:")
-            )
-        except NotesUnavailable as exc:
-            log.warning("slack: /note form by %s: %s", by.name, exc)
-            down = note_text.unavailable_line(language)
-            if not acked:
-                await ack(response_action="errors", errors={WHOLE_NOTE_BLOCK: down})
-            else:
-                await self._tell(by.user_id, submitted.channel, render_notice(down, ":warning:"))
+            await self._tell(by.user_id, submitted.channel, note_message(reply))
         except Exception as exc:
             log.error("slack: /note form by %s failed", by.name, exc_info=exc)
             sorry = message("error.sorry", language)
@@ -495,29 +494,6 @@ class SlackNotes:
                     )
             except Exception:
                 log.warning("slack: could not tell the moderator about the failure", exc_info=True)
-
-    async def _report_outcome(
-        self,
-        by: Moderator,
-        submitted: Submitted,
-        outcome: NoteSaved | NoteRejected | NoteUnknown,
-    ) -> None:
-        """The private report of a save that finished after the modal closed (or in time)."""
-        language = submitted.language
-        if isinstance(outcome, NoteSaved):
-            log.info(
-                "slack: /note %s %s by %s: index %s",
-                outcome.action,
-                outcome.note_id,
-                by.name,
-                outcome.index_version or "(rebuild failed)",
-            )
-            reply = _saved_message(outcome, language)
-        elif isinstance(outcome, NoteRejected):
-            reply = render_lines(note_text.rejected_lines(outcome, language), ":x:")
-        else:
-            reply = render_notice(note_text.unknown_line(outcome, language), ":grey_question:")
-        await self._tell(by.user_id, submitted.channel, reply)
 
     async def _tell(self, user: str, channel: str | None, reply: SlackMessage) -> None:
         """Privately: ephemeral in `channel`, else (no channel, or the bot cannot post there)
@@ -556,29 +532,9 @@ class SlackNotes:
             # The prompt gives way to "saving…": its buttons cannot be pressed twice.
             saving = render_notice(message("note.saving", language), ":hourglass:")
             await respond(replace_original=True, **saving.payload())
-            try:
-                outcome = await self._desk().remove(note_id, by)
-            except moderation.TooSoon as exc:
-                log.info("slack: /note remove by %s refused: moderator cooldown", by.name)
-                await self.bot.respond_ephemeral(
-                    respond, render_notice(exc.line(language), ":hourglass:")
-                )
-                return
-            except NotesUnavailable as exc:
-                log.warning("slack: /note remove by %s: %s", by.name, exc)
-                down = render_notice(note_text.unavailable_line(language), ":warning:")
-                await self.bot.respond_ephemeral(respond, down)
-                return
-            if isinstance(outcome, NoteUnknown):
-                await self._unknown(respond, outcome, language)
-                return
-            log.info(
-                "slack: /note removed %s by %s: index %s",
-                outcome.note_id,
-                by.name,
-                outcome.index_version or "(rebuild failed)",
-            )
-            await self.bot.respond_ephemeral(respond, _saved_message(outcome, language))
+            desk: NoteDesk | None = getattr(self.bot.service, "notes", None)
+            reply = await flows.remove_note(desk, note_id, by, language, _actor(by))
+            await self.bot.respond_ephemeral(respond, note_message(reply))
         except Exception as exc:
             await self.bot.on_error(exc, body, respond)
 
@@ -606,6 +562,9 @@ _NOT_POSTABLE = frozenset(
 
 
 def _not_moderator() -> str:
-    return message(
-        "note.not_moderator", LANGUAGE, who=message("reindex.moderators.slack", LANGUAGE)
-    )
+    return flows.not_moderator("slack", LANGUAGE, "note")
+
+
+def _actor(by: Moderator) -> flows.Actor:
+    """The moderator, as the log names them: display name, never the user id."""
+    return flows.Actor(by.name, log, "slack: ")
