@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -33,6 +33,7 @@ class CommandClient(discord.Client):
     service: FactBotService
     intake: Intake
     learning: LearningLoop | None
+    tree: app_commands.CommandTree[Any]  # /help lists its commands
 
     def already_seen(self, kind: str, event_id: int) -> bool:
         """True for an interaction or message id handled before (the client remembers them)."""
