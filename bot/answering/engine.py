@@ -241,8 +241,12 @@ class Engine:
         """Each question of a message answered on its own (its own retrieval, gate and lead;
         its parts encoded in one batch), joined into one reply. Two questions about one
         thing ("SVOM went up in 2021? when was it launched?": every part leads with the same
-        source) or a part that means nothing alone (refused while the whole message is not)
-        keep the answer to the whole message: it was one question asked twice."""
+        source), a part that means nothing alone (refused while the whole message is not) or
+        one with no content word ("is that what the article says?") keep the answer to the
+        whole message: it was one question."""
+        if any(not content_words(part) for part in parts):
+            # "…? c ce que dit l'article ?": a tag on the question, not a question of its own.
+            return whole
         # Each part in the message's thread, not after the earlier parts: "combien de kg ?"
         # read after "qui a signé l'accord" would carry the agreement and answer it again.
         items = [self.prepare(part, prepared.history) for part in parts]
