@@ -239,24 +239,24 @@ class Engine:
         whole: Answer,
     ) -> Answer:
         """Each question of a message answered on its own (its own retrieval, gate and lead;
-        its parts encoded in one batch; a later part read after the earlier ones, so "et il
-        pesait combien ?" knows what "il" is), joined into one reply. Two questions about one
+        its parts encoded in one batch), joined into one reply. Two questions about one
         thing ("SVOM went up in 2021? when was it launched?": every part leads with the same
-        source) or a part that means nothing alone (refused while the whole message is not)
-        keep the answer to the whole message: it was one question asked twice."""
-        history = list(prepared.history)
-        items = []
-        for part in parts:
-            items.append(self.prepare(part, tuple(history)))
-            history.append(part)
+        source), a part that means nothing alone (refused while the whole message is not) or
+        one with no content word ("is that what the article says?") keep the answer to the
+        whole message: it was one question."""
+        if any(not content_words(part) for part in parts):
+            # "…? c ce que dit l'article ?": a tag on the question, not a question of its own.
+            return whole
+        # Each part in the message's thread, not after the earlier parts: "combien de kg ?"
+        # read after "qui a signé l'accord" would carry the agreement and answer it again.
+        items = [self.prepare(part, prepared.history) for part in parts]
         vectors = self.embedder.encode_queries([p.embedded for p in items])
         found = self.retriever.search_many([p.question for p in items], vectors)
-        answers = []
-        for p, f, v in zip(items, found, vectors, strict=True):
-            kind = self.kinds.classify(p.asked, v)
-            if kind.kind == "multi":  # a part is one question
-                kind = MessageKind("fact", kind.confidence)
-            answers.append(self._reply(p, f, v, gates, kind))
+        # A part is one fact question: alone, "far side?" or "c'est vrai ?" would read as
+        # something else.
+        answers = [
+            self._answer(p, f, v, gates) for p, f, v in zip(items, found, vectors, strict=True)
+        ]
         leads = {a.lead.source if a.lead is not None else None for a in answers}
         one_thing = len(leads) == 1 and None not in leads
         if one_thing or (not whole.refused and any(a.refused for a in answers)):
