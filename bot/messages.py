@@ -6,6 +6,8 @@ writes user-facing wording of its own. Keys are grouped by who uses them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.answer import Language, Lead
 
 CATALOGUE: dict[str, dict[Language, str]] = {
@@ -37,6 +39,111 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "{mark} = the article is wrong or outdated",
     },
     "answer.index": {"fr": "index {version}", "en": "index {version}"},
+    # ---------------------------------------------------------------- the article (issue 22)
+    # The verdict scorecard ("17 claims checked: 4 inaccurate, 5 misleading, …"): one word per
+    # verdict, singular and plural (`scorecard_line`).
+    "scorecard.line": {
+        "fr": "{n} affirmations vérifiées : {counts}",
+        "en": "{n} claims checked: {counts}",
+    },
+    "scorecard.inaccurate": {"fr": "inexacte|inexactes", "en": "inaccurate|inaccurate"},
+    "scorecard.misleading": {"fr": "trompeuse|trompeuses", "en": "misleading|misleading"},
+    "scorecard.outdated": {"fr": "dépassée|dépassées", "en": "outdated|outdated"},
+    "scorecard.unverifiable": {
+        "fr": "invérifiable|invérifiables",
+        "en": "unverifiable|unverifiable",
+    },
+    "scorecard.opinion": {"fr": "opinion|opinions", "en": "opinion|opinions"},
+    "scorecard.mostly-accurate": {
+        "fr": "plutôt exacte|plutôt exactes",
+        "en": "mostly accurate|mostly accurate",
+    },
+    "scorecard.accurate": {"fr": "exacte|exactes", "en": "accurate|accurate"},
+    "card.title": {"fr": "L'article", "en": "The article"},
+    "card.outlet": {"fr": "Source", "en": "Outlet"},
+    "card.published": {"fr": "Publié", "en": "Published"},
+    "card.link": {"fr": "Lien", "en": "Link"},
+    "card.language": {"fr": "Langue", "en": "Language"},
+    "card.summary": {"fr": "Résumé", "en": "Summary"},
+    "card.headline": {"fr": "Titre", "en": "Headline"},
+    "card.headline_line": {"fr": "Titre : « {title} »", "en": "Headline: “{title}”"},
+    "language.fr": {"fr": "français", "en": "French"},
+    "language.en": {"fr": "anglais", "en": "English"},
+    "lead.from_summary": {"fr": "résumé de l'article", "en": "summary of the article"},
+    "lead.from_about": {"fr": "fiche de l'article", "en": "the article's details"},
+    # The lead of an about answer: built from the article's front matter.
+    "about.lead": {
+        "fr": "« {title} », publié le {published} par {outlet} (en {in_language}) : {url}",
+        "en": "“{title}”, published {published} by {outlet} (in {in_language}): {url}",
+    },
+    "gist.no_summary": {
+        "fr": "L'article n'a pas encore de résumé ; son titre :",
+        "en": "The article has no summary yet; its headline:",
+    },
+    "reliability.intro": {
+        "fr": "À lire avec prudence : des affirmations de l'article sont inexactes, trompeuses "
+        "ou dépassées.",
+        "en": "Read it with care: some of the article's claims are inaccurate, misleading or "
+        "outdated.",
+    },
+    "reliability.sound": {
+        "fr": "Aucune note ne signale d'erreur dans l'article.",
+        "en": "No note flags a mistake in the article.",
+    },
+    "reliability.more": {
+        "fr": "Toutes les notes : /factcheck",
+        "en": "Every note: /factcheck",
+    },
+    # Conversation replies: no quotes, no notes. {title} is the article's headline.
+    "reply.greeting": {
+        "fr": "Bonjour ! Je réponds aux questions sur l'article « {title} », en citant le texte "
+        "et en signalant ce qu'il a de faux. Posez votre question, ou tapez /help.",
+        "en": "Hi! I answer questions about the article “{title}”, quoting it and flagging what "
+        "it gets wrong. Ask away, or type /help.",
+    },
+    "reply.thanks": {
+        "fr": "Avec plaisir ! D'autres questions sur l'article ?",
+        "en": "You're welcome! Anything else about the article?",
+    },
+    "reply.help": {
+        "fr": "Je suis factbot : je réponds aux questions sur l'article « {title} » ({outlet}, "
+        "{published}), en français ou en anglais, en citant le texte mot pour mot et en "
+        "signalant ce qu'il a d'inexact ou de dépassé, avec des notes de vérification sourcées.\n"
+        "{commands}",
+        "en": "I'm factbot: I answer questions about the article “{title}” ({outlet}, "
+        "{published}), in French or English, quoting it verbatim and flagging what it gets "
+        "wrong or what is outdated, with sourced fact-check notes.\n{commands}",
+    },
+    "reply.help_commands": {
+        "fr": "Demandez par exemple « de quoi parle l'article ? », « c'est fiable ? », « qui l'a "
+        "publié ? », ou une question précise. Commandes : /ask (poser une question), /factcheck "
+        "[sujet] (les notes de vérification), /sources (ce que je connais), /about (la fiche de "
+        "l'article), /help (cette aide).",
+        "en": "Try “what is the article about?”, “is it reliable?”, “who published it?”, or a "
+        "precise question. Commands: /ask (ask a question), /factcheck [topic] (the fact-check "
+        "notes), /sources (what I know), /about (the article's card), /help (this help).",
+    },
+    "reply.help_console": {
+        "fr": "Demandez par exemple « de quoi parle l'article ? », « c'est fiable ? », « qui l'a "
+        "publié ? », ou une question précise. Commandes de la console : /factcheck [sujet], "
+        "/sources, /about, /reindex, /new, /help, /quit.",
+        "en": "Try “what is the article about?”, “is it reliable?”, “who published it?”, or a "
+        "precise question. Console commands: /factcheck [topic], /sources, /about, /reindex, "
+        "/new, /help, /quit.",
+    },
+    "reply.feedback": {
+        "fr": "Merci de le signaler : c'est noté comme un 👎 sur ma réponse précédente, avec "
+        "votre message, pour que les modérateurs la revoient.",
+        "en": "Thanks for telling me: it's recorded as a 👎 on my previous answer, with your "
+        "message, for the moderators to review.",
+    },
+    "reply.feedback_unlinked": {
+        "fr": "Merci de le signaler. Pour que les modérateurs le voient, utilisez le bouton 👎 "
+        "sous la réponse concernée.",
+        "en": "Thanks for telling me. For the moderators to see it, use the 👎 button under "
+        "the answer concerned.",
+    },
+    "multi.part": {"fr": "{n}. {question}", "en": "{n}. {question}"},
     # ---------------------------------------------------------------- lead
     # The sentence that best answers the question, shown first, with where it comes from.
     "lead.title": {"fr": "En bref", "en": "In short"},
@@ -218,12 +325,14 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "Ask about the article in French or English. Commands:\n"
         "  /factcheck [topic]  the fact-check notes, or those matching a topic\n"
         "  /sources            what the bot knows: documents, notes, index version\n"
+        "  /about              the article: title, outlet, date, link, summary, verdicts\n"
         "  /reindex            rebuild the index from the corpus\n"
         "  /new                a new conversation (follow-ups forget the earlier questions)\n"
         "  /quit               leave (or Ctrl-D)",
         "fr": "Posez vos questions sur l'article en français ou en anglais. Commandes :\n"
         "  /factcheck [sujet]  les notes de vérification, ou celles sur un sujet\n"
         "  /sources            ce que le bot connaît : documents, notes, version de l'index\n"
+        "  /about              l'article : titre, source, date, lien, résumé, verdicts\n"
         "  /reindex            reconstruire l'index depuis le corpus\n"
         "  /new                nouvelle conversation (les questions précédentes sont oubliées)\n"
         "  /quit               quitter (ou Ctrl-D)",
@@ -288,6 +397,120 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     },
     "feedback.reason_submit": {"fr": "Envoyer", "en": "Send"},
     "feedback.reason_close": {"fr": "Passer", "en": "Skip"},
+    # Under a reply to feedback in words: opens the 👎 reason form (button text: at most 75).
+    "feedback.reason_open": {"fr": "Dire ce qui n'allait pas", "en": "Say what was wrong"},
+    # ---------------------------------------------------------------- /about and /help (chat)
+    # Discord's slash commands in French (bot/chat/discord/translator.py): the English as the
+    # code declares it (name, description, option), and what a French Discord shows instead.
+    "discord.command.ask": {"en": "ask", "fr": "demander"},
+    "discord.command.ask.description": {
+        "en": "Ask about the article: quotes and fact-checks",
+        "fr": "Une question sur l'article : citations et vérifications",
+    },
+    "discord.command.ask.question": {"en": "question", "fr": "question"},
+    "discord.command.ask.question.description": {
+        "en": "Your question, in French or English",
+        "fr": "Votre question, en français ou en anglais",
+    },
+    "discord.command.factcheck": {"en": "factcheck", "fr": "vérifications"},
+    "discord.command.factcheck.description": {
+        "en": "The fact-check notes on the article",
+        "fr": "Les notes de vérification de l'article",
+    },
+    "discord.command.factcheck.topic": {"en": "topic", "fr": "sujet"},
+    "discord.command.factcheck.topic.description": {
+        "en": "Only the notes about this (optional)",
+        "fr": "Seulement les notes sur ce sujet (facultatif)",
+    },
+    "discord.command.sources": {"en": "sources", "fr": "sources"},
+    "discord.command.sources.description": {
+        "en": "What factbot knows: documents and index",
+        "fr": "Ce que factbot connaît : documents et index",
+    },
+    "discord.command.reindex": {"en": "reindex", "fr": "réindexer"},
+    "discord.command.reindex.description": {
+        "en": "Moderators: rebuild the index",
+        "fr": "Modérateurs : reconstruire l'index",
+    },
+    "discord.command.unanswered": {"en": "unanswered", "fr": "sans-réponse"},
+    "discord.command.unanswered.description": {
+        "en": "Moderators: questions not answered, answers voted down",
+        "fr": "Modérateurs : questions sans réponse, réponses jugées inutiles",
+    },
+    "discord.command.unanswered.days": {"en": "days", "fr": "jours"},
+    "discord.command.unanswered.days.description": {
+        "en": "The last N days (default 7)",
+        "fr": "Les N derniers jours (7 par défaut)",
+    },
+    "discord.command.note": {"en": "note", "fr": "note"},
+    "discord.command.note.description": {
+        "en": "Moderators: write and fix the fact-check notes",
+        "fr": "Modérateurs : écrire et corriger les notes de vérification",
+    },
+    "discord.command.note.add": {"en": "add", "fr": "ajouter"},
+    "discord.command.note.add.description": {
+        "en": "Write a new fact-check note (opens a form)",
+        "fr": "Écrire une nouvelle note de vérification (ouvre un formulaire)",
+    },
+    "discord.command.note.edit": {"en": "edit", "fr": "modifier"},
+    "discord.command.note.edit.description": {
+        "en": "Fix a note (opens the form filled in)",
+        "fr": "Corriger une note (ouvre le formulaire rempli)",
+    },
+    "discord.command.note.remove": {"en": "remove", "fr": "retirer"},
+    "discord.command.note.remove.description": {
+        "en": "Remove a note (asks first)",
+        "fr": "Retirer une note (demande confirmation)",
+    },
+    "discord.command.note.show": {"en": "show", "fr": "voir"},
+    "discord.command.note.show.description": {
+        "en": "A note as readers get it, and where it comes from",
+        "fr": "Une note telle que les lecteurs la voient, et d'où elle vient",
+    },
+    "discord.command.note.history": {"en": "history", "fr": "historique"},
+    "discord.command.note.history.description": {
+        "en": "Every change made to a note, by whom and when",
+        "fr": "Chaque modification d'une note, par qui et quand",
+    },
+    "discord.command.note.id": {"en": "id", "fr": "id"},
+    "discord.command.note.id.description": {
+        "en": "The note's id",
+        "fr": "L'identifiant de la note",
+    },
+    "discord.command.note.revision": {"en": "revision", "fr": "révision"},
+    "discord.command.note.revision.description": {
+        "en": "Restore this earlier revision (see /note history)",
+        "fr": "Rétablir cette révision antérieure (voir /note historique)",
+    },
+    "discord.command.privacy": {"en": "privacy", "fr": "confidentialité"},
+    "discord.command.privacy.description": {
+        "en": "What factbot keeps about you, and erase it",
+        "fr": "Ce que factbot garde sur vous, et l'effacer",
+    },
+    "discord.command.about": {"en": "about", "fr": "à-propos"},
+    "discord.command.about.description": {
+        "en": "The article: headline, outlet, date, link, summary, scorecard",
+        "fr": "L'article : titre, source, date, lien, résumé, bilan des vérifications",
+    },
+    "discord.command.help": {"en": "help", "fr": "aide"},
+    "discord.command.help.description": {
+        "en": "What factbot does, and its commands",
+        "fr": "Ce que fait factbot, et ses commandes",
+    },
+    "about.unavailable": {
+        "fr": "La fiche de l'article n'est pas disponible pour le moment.",
+        "en": "The article's card is not available right now.",
+    },
+    "help.moderators": {
+        "fr": "Modérateurs : /note (les notes de vérification), /reindex (reconstruire l'index), "
+        "/unanswered (les questions sans réponse).",
+        "en": "Moderators: /note (the fact-check notes), /reindex (rebuild the index), "
+        "/unanswered (the questions not answered).",
+    },
+    "help.privacy": {
+        "fr": "/privacy : ce que je garde sur vous, et l'effacer.",
+        "en": "/privacy: what I keep about you, and erase it.",
+    },
     "report.title": {
         "fr": "Questions des {days} derniers jours",
         "en": "Questions from the last {days} day(s)",
@@ -654,4 +877,24 @@ def lead_origin(lead: Lead, language: Language) -> str:
     """Where an answer's lead comes from: the article paragraph, or the note's verdict label."""
     if lead.kind == "factcheck":
         return text("lead.from_note", language, label=lead.label or "")
+    if lead.kind == "summary":
+        return text("lead.from_summary", language)
+    if lead.kind == "about":
+        return text("lead.from_about", language)
     return text("lead.from_article", language, paragraph=lead.paragraph)
+
+
+def verdict_count(name: str, n: int, language: Language) -> str:
+    """ "4 inexactes" / "4 inaccurate": a scorecard entry (an unknown verdict: its name)."""
+    forms = CATALOGUE.get(f"scorecard.{name}")
+    if forms is None:
+        return f"{n} {name}"
+    one, _, many = forms[language].partition("|")
+    return f"{n} {one if n == 1 else many or one}"
+
+
+def scorecard_line(scorecard: Sequence[tuple[str, int]], total: int, language: Language) -> str:
+    """ "17 affirmations vérifiées : 4 inexactes, 5 trompeuses, …" / "17 claims checked: 4
+    inaccurate, 5 misleading, …" — what the adapters show for an `ArticleCard.scorecard`."""
+    counts = ", ".join(verdict_count(v, n, language) for v, n in scorecard)
+    return text("scorecard.line", language, n=total, counts=counts)

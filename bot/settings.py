@@ -214,6 +214,8 @@ class Settings:
     moderator_guild_ids: tuple[int, ...] = ()
     discord_moderator_user_ids: tuple[int, ...] = ()
     discord_leave_unlisted_guilds: bool = False
+    # Post the article card once where the bot arrives (a Discord server, a Slack channel).
+    about_on_join: bool = False
     ask_channel_ids: tuple[int, ...] = ()
     discord_api_base: str = "https://discord.com/api/v10"
     discord_application_id: int = 0
@@ -311,6 +313,7 @@ class Settings:
             )
             == "on",
             ask_channel_ids=_ids(env, "ASK_CHANNEL_IDS"),
+            about_on_join=_choice(env, "ABOUT_ON_JOIN", ("off", "on")) == "on",
             discord_api_base=_api_base(
                 env, "DISCORD_API_BASE", "https://discord.com/api/v10", allow_http
             ).rstrip("/"),

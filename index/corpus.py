@@ -29,6 +29,10 @@ NOTE_FIELDS = ("id", "claim", "verdict", "reviewed", "sources")
 # name files (`factbot notes export`) and travel in commands, so nothing else is allowed in one.
 NOTE_ID = re.compile(r"[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*")
 NOTE_ID_MAX_CHARS = 100
+# The moderators' short summary of the article (issue 22), one section per language; optional.
+SUMMARY_FILE = "summary.md"
+SUMMARY_FIELDS = ("id", "reviewed")
+SUMMARY_MAX_CHARS = 1500  # per language section: a gist is short
 
 
 def is_note_id(value: str) -> bool:
@@ -124,12 +128,23 @@ class FactCheck:
 
 
 @dataclass(frozen=True)
+class Summary:
+    """`summary.md`: the article's gist per language, written and owned by the moderators (what
+    a gist question leads with; never quoted as the article's words)."""
+
+    path: str
+    reviewed: str
+    sections: dict[str, str]  # language -> the summary text
+
+
+@dataclass(frozen=True)
 class Corpus:
     article: Document
     translations: dict[str, Document]  # language -> aligned translation of the article
     factchecks: tuple[FactCheck, ...]
     content_hash: str
     notes_revision: int = 0  # the newest chat revision overlaid (0: files only)
+    summary: Summary | None = None
 
     @property
     def documents(self) -> tuple[Document, ...]:
@@ -437,6 +452,40 @@ def _hash_files(root: Path, files: Iterable[Path], overlay: NoteOverlay | None =
     return digest.hexdigest()
 
 
+def _load_summary(path: Path, rel: str, problems: list[Problem]) -> Summary | None:
+    """`summary.md`, validated: front matter (`SUMMARY_FIELDS`), both language sections,
+    each one paragraph-ish text of at most `SUMMARY_MAX_CHARS`, no invisible character."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        problems.append(Problem(rel, "not UTF-8 text"))
+        return None
+    before = len(problems)
+    _check_characters(rel, text, problems)
+    parsed = _split_front_matter(rel, text, problems)
+    if parsed is None:
+        return None
+    meta, body, body_line = parsed
+    missing = [f for f in SUMMARY_FIELDS if not _as_str(meta.get(f))]
+    if missing:
+        problems.append(Problem(rel, f"front matter lacks: {', '.join(missing)}", 1))
+    sections = _sections(rel, body, body_line, problems)
+    for lang, section in sections.items():
+        if len(section) > SUMMARY_MAX_CHARS:
+            problems.append(
+                Problem(
+                    rel,
+                    f"the '{SECTION_HEADINGS[lang]}' summary is {len(section)} characters "
+                    f"(at most {SUMMARY_MAX_CHARS}: a summary is short)",
+                    body_line,
+                    lang,
+                )
+            )
+    if len(problems) > before:
+        return None
+    return Summary(rel, _as_str(meta.get("reviewed")), sections)
+
+
 def corpus_files(root: Path) -> list[Path]:
     """The files that make up the corpus, in a stable order."""
     docs = sorted(p for p in root.glob("*.md") if p.name.lower() != "readme.md")
@@ -476,8 +525,11 @@ def load_corpus(root: str | Path, overlay: NoteOverlay | None = None) -> Corpus:
         raise CorpusInvalid([Problem(str(root), "corpus folder not found")])
     files = corpus_files(root)
     documents: list[Document] = []
+    summary: Summary | None = None
     for path in files:
-        if path.parent == root:
+        if path.parent == root and path.name == SUMMARY_FILE:
+            summary = _load_summary(path, str(path), problems)
+        elif path.parent == root:
             try:
                 doc = _load_document(path, str(path), problems)
             except UnicodeDecodeError:
@@ -529,6 +581,7 @@ def load_corpus(root: str | Path, overlay: NoteOverlay | None = None) -> Corpus:
         factchecks=tuple(notes),
         content_hash=_hash_files(root, files, overlay),
         notes_revision=overlay.revision if overlay is not None else 0,
+        summary=summary,
     )
 
 

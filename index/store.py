@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NotRequired, Protocol, TypedDict, TypeVar
 
@@ -103,6 +103,9 @@ class DocRecord:
     language: str
     url: str | None
     digest: str
+    # The front matter an about answer and the article card show (absent from older builds).
+    outlet: str | None = None
+    published: str | None = None
 
 
 class Manifest(TypedDict):
@@ -164,6 +167,9 @@ class LoadedIndex:
     # them with the question's vector, without a second encode.
     note_sentences: tuple[NoteSentence, ...]
     note_vectors: Vectors
+    # The moderators' summary of the article per language (`corpus/summary.md`; empty when the
+    # corpus has none). Not chunked: a fact answer never quotes it as the article's words.
+    summary: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
@@ -305,8 +311,9 @@ def _records(corpus: Corpus) -> dict[str, Any]:
     for d in corpus.documents:
         record = {"id": d.id, "title": d.title, "language": d.language, "url": d.url}
         record["digest"] = _digest(record | {"paragraphs": [p.text for p in d.paragraphs]})
-        docs.append(record)
-    return {"documents": docs, "notes": notes}
+        docs.append(record | {"outlet": d.outlet, "published": d.published})
+    summary = corpus.summary.sections if corpus.summary is not None else {}
+    return {"documents": docs, "notes": notes, "summary": summary}
 
 
 class IndexStore:
@@ -435,7 +442,7 @@ class IndexStore:
         dense = _read(path / "faiss.index", load_vector_index)
         bm25 = _read(path / "bm25", _read_bm25)
         doc_freq = _read(path / "lexicon.json", _read_doc_freq)
-        notes, documents = _read(path / "corpus.json", _read_records)
+        notes, documents, summary = _read(path / "corpus.json", _read_records)
         sections = {(c.doc, c.language): c.text for c in chunks if c.kind == "factcheck"}
         sentences = _read(path / "note_sentences.json", lambda p: _read_note_sentences(p, sections))
         note_vectors = _read(path / "note_sentences.npy", _read_vectors)
@@ -458,6 +465,7 @@ class IndexStore:
             documents=documents,
             note_sentences=sentences,
             note_vectors=note_vectors,
+            summary=summary,
         )
 
     @staticmethod
@@ -544,7 +552,9 @@ def _read_doc_freq(path: Path) -> dict[str, int]:
     return {k: int(v) for k, v in _read_json(path)["doc_freq"].items()}
 
 
-def _read_records(path: Path) -> tuple[dict[str, NoteRecord], tuple[DocRecord, ...]]:
+def _read_records(
+    path: Path,
+) -> tuple[dict[str, NoteRecord], tuple[DocRecord, ...], dict[str, str]]:
     records = _read_json(path)
     notes = {
         n["id"]: NoteRecord(
@@ -558,4 +568,8 @@ def _read_records(path: Path) -> tuple[dict[str, NoteRecord], tuple[DocRecord, .
         )
         for n in records["notes"]
     }
-    return notes, tuple(DocRecord(**d) for d in records["documents"])
+    return (
+        notes,
+        tuple(DocRecord(**d) for d in records["documents"]),
+        dict(records.get("summary") or {}),
+    )

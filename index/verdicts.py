@@ -80,6 +80,27 @@ VERDICTS: Mapping[str, Verdict] = MappingProxyType(
 )
 
 
+# Most serious first: how a reliability answer orders the notes it lists and the scorecard its
+# counts (an unknown verdict ranks with the warnings, after the known ones).
+SEVERITY: tuple[str, ...] = (
+    "inaccurate",
+    "misleading",
+    "outdated",
+    "unverifiable",
+    "opinion",
+    "mostly-accurate",
+    "accurate",
+)
+
+
+def severity_rank(name: str) -> int:
+    """Where `name` sorts in `SEVERITY` (0 most serious); an unknown verdict sorts after the
+    known warnings, before the sound verdicts."""
+    if name in SEVERITY:
+        return 2 * SEVERITY.index(name)
+    return 2 * SEVERITY.index("mostly-accurate") - 1
+
+
 def verdict(name: str) -> Verdict:
     """The table entry for `name`; an unknown name gets a warning entry labelled with itself."""
     known = VERDICTS.get(name)

@@ -72,6 +72,7 @@ def test_ask_json_contract(run: Callable[..., subprocess.CompletedProcess[str]])
     assert set(data) == {
         "question",
         "language",
+        "act",
         "refused",
         "lead",
         "answer",

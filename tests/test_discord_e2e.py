@@ -457,8 +457,10 @@ async def test_global_sync_without_guild_ids(
 ) -> None:
     async with running_bot(make_settings, service, env={"DISCORD_GUILD_IDS": ""}) as fake:
         assert sorted(c["name"] for c in fake.commands[None]) == [
+            "about",
             "ask",
             "factcheck",
+            "help",
             "note",
             "privacy",
             "reindex",

@@ -108,6 +108,7 @@ def test_invite_url_from_application_id() -> None:
         create_public_threads=True,
         embed_links=True,
         read_message_history=True,
+        add_reactions=True,
     )
 
 
@@ -126,8 +127,10 @@ def test_reindex_is_hidden_and_guild_only_in_the_synced_payload() -> None:
     client = discord_bot.make_client(settings(), NO_SERVICE)
     commands = {c.name: c.to_dict(client.tree) for c in client.tree.get_commands()}
     assert sorted(commands) == [
+        "about",
         "ask",
         "factcheck",
+        "help",
         "note",
         "privacy",
         "reindex",

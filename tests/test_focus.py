@@ -142,3 +142,20 @@ def test_what_the_corpus_holds_decides_not_a_list(focus: CorpusFocus) -> None:
     assert extra.check("chang'e 8 part quand") is None
     miss = extra.check("chang'e 7 part quand")
     assert miss is not None and miss.subject == "Chang'e 7"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "what is the french scientific payload planned for the probe?",
+        "where is the launchpad?",
+        "is there a website for the mission?",
+        "l'alunisseur de chang'e 6 pese combien ?",
+    ],
+)
+def test_a_word_the_dictionary_lacks_is_not_a_name(focus: CorpusFocus, message: str) -> None:
+    # Issue 22: compounds of dictionary words and French derivations are words; only evidence
+    # (a name the corpus lacks) refuses.
+    assert focus.check(message) is None, message
+    assert focus.check("le programme artemis ramene des astronautes quand ?") is not None
+    assert focus.check("How many moons does Jupiter have?") is not None

@@ -150,11 +150,19 @@ def test_every_lead_of_the_three_sets_is_verbatim_corpus_text(service: FactBotSe
     answers: list[Answer] = engine.answer_many([prepared_in_thread(engine, q) for q in questions])
     leads = 0
     for answer in answers:
+        if answer.is_conversation:  # issue 22: "t'es un bot ?" gets help, with no lead
+            assert answer.lead is None and not answer.refused
+            continue
         assert (answer.lead is None) == answer.refused
         if answer.lead is None:
             continue
         leads += 1
+        if answer.lead.kind == "about":  # built from the front matter, by contract
+            assert "https://dexplo.fr/" in answer.lead.text
+            continue
         assert _corpus_holds(answer.lead.text), answer.lead
+        if answer.lead.kind == "summary":
+            continue
         sources = {s.id for s in answer.sources} | {f.id for f in answer.factchecks}
         assert answer.lead.source in sources
         if answer.lead.kind == "factcheck":

@@ -18,11 +18,11 @@ from bot.chat.slack import render as slack_render
 from bot.learning.loop import LearningLoop, parse_days, vote_line
 from bot.learning.question_log import QuestionLog
 from bot.learning.report import Group, Report, Totals
-from bot.serving.intake import Admitted, Failed, Refusal, Request
+from bot.serving.intake import Admission, Admitted, Failed, Intake, Refusal, Request
 from bot.storage import Database, Store, VoteOutcome
 from bot.storage.hashing import UserHasher
 from tests.fakes.slack_server import block_kit_problems, view_problems
-from tests.learning_support import KEY, questions
+from tests.learning_support import KEY, questions, votes
 
 
 @pytest.fixture
@@ -201,3 +201,34 @@ async def test_recorded_votes_reach_the_vote_listeners(store: Store) -> None:
     await loop.vote(asked.id, "7", -1, "wrong date", "discord")  # its reason: not a new vote
     await loop.vote("no-such-answer", "7", 1, platform="discord")  # expired: not counted
     assert heard == [("discord", 1), ("discord", -1)]
+
+
+class _FeedbackService:
+    """Answers "c'est faux" as feedback in words (as the engine does), anything else as a fact."""
+
+    async def ask(self, question: str, history: object = ()) -> Answer:
+        act = "feedback" if question == "c'est faux" else "fact"
+        return Answer(question, "fr", False, "text", act=act)  # type: ignore[arg-type]
+
+    async def factchecks(self, topic: str | None, language: object) -> list[FactCheckRef]:
+        return []
+
+    def info(self) -> object:
+        raise AssertionError("not called")
+
+
+async def test_feedback_in_words_is_a_thumbs_down_on_the_previous_answer(store: Store) -> None:
+    learning = LearningLoop(store, _encode)
+    intake = Intake(_FeedbackService(), Admission(500))  # type: ignore[arg-type]
+    learning.observe(intake)
+    first = Request("discord", "42", "Quand ?", conversation="thread-1")
+    assert isinstance(await intake.handle(first), Answer)
+    said = await intake.handle(Request("discord", "42", "c'est faux", conversation="thread-1"))
+    assert isinstance(said, Answer) and said.act == "feedback" and said.feedback_on == first.id
+    # Elsewhere (no earlier answer in that conversation): nothing to tie it to, told how to vote.
+    alone = await intake.handle(Request("discord", "42", "c'est faux", conversation="thread-2"))
+    assert isinstance(alone, Answer) and alone.feedback_on is None and "👎" in alone.text
+    await learning.words.drain()
+    assert votes(store) == [(first.id, -1, "c'est faux")]
+    # The feedback is no context for a follow-up, and no answer to vote on.
+    assert [t.question for t in intake.memory.history(("discord", "thread-1"))] == ["Quand ?"]

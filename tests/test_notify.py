@@ -156,7 +156,7 @@ def told(recorder: Recorder) -> dict[str, list[str]]:
 def test_a_burst_of_note_changes_is_one_correction_per_affected_thread(
     database_url: str, stores: Callable[..., Store]
 ) -> None:
-    store = stores(database_url)
+    store = stores(database_url, clock=lambda: NOW)
     log_answer(store, "a1", thread="T1", quoted=("article:p1s1", "article:p2s1"))
     log_answer(store, "a2", thread="T1", notes=("fc-x",))  # same thread, same burst
     log_answer(store, "a3", thread="T2", notes=("fc-x",), language="fr")
@@ -193,7 +193,7 @@ def test_a_burst_of_note_changes_is_one_correction_per_affected_thread(
 def test_a_dm_answer_is_corrected_only_for_a_member_who_subscribed(
     database_url: str, stores: Callable[..., Store]
 ) -> None:
-    store = stores(database_url)
+    store = stores(database_url, clock=lambda: NOW)
     log_answer(store, "dm1", guild=None, thread=None, quoted=("article:p1s1",), user="u1")
     log_answer(store, "dm2", guild=None, thread=None, quoted=("article:p1s1",), user="u2")
     assert store.flush(timeout=30)
@@ -211,7 +211,7 @@ def test_a_dm_answer_is_corrected_only_for_a_member_who_subscribed(
 
 
 def test_no_corrections_outside_the_window(database_url: str, stores: Callable[..., Store]) -> None:
-    store = stores(database_url)
+    store = stores(database_url, clock=lambda: NOW)
     log_answer(store, "a1", quoted=("article:p1s1",), days_ago=3)
     assert store.flush(timeout=30)
     recorder = Recorder()
@@ -224,7 +224,7 @@ def test_no_corrections_outside_the_window(database_url: str, stores: Callable[.
 
 
 def test_a_silent_change_tells_no_one(database_url: str, stores: Callable[..., Store]) -> None:
-    store = stores(database_url)
+    store = stores(database_url, clock=lambda: NOW)
     log_answer(store, "a1", notes=("fc-x",))
     assert store.flush(timeout=30)
     notes = NoteRepository(store.database, lambda: UserHasher(KEY))
@@ -274,7 +274,7 @@ def test_two_hosts_on_one_database_send_each_notification_once(
 def test_a_restart_between_claim_and_send_sends_once_after_the_lease(
     database_url: str, stores: Callable[..., Store]
 ) -> None:
-    store = stores(database_url)
+    store = stores(database_url, clock=lambda: NOW)
     log_answer(store, "a1", quoted=("article:p1s1",))
     assert store.flush(timeout=30)
     with pytest.raises(asyncio.CancelledError):
@@ -435,7 +435,7 @@ def test_an_answer_logged_from_chat_is_corrected_when_its_note_changes_and_silen
 def test_erasure_removes_a_members_subscriptions_hand_offs_and_answer_records(
     database_url: str, stores: Callable[..., Store]
 ) -> None:
-    store = stores(database_url)
+    store = stores(database_url, clock=lambda: NOW)
     log_answer(store, "mine", quoted=("article:p1s1",), user="u1")
     log_answer(store, "theirs", thread="T2", quoted=("article:p1s1",), user="u2")
     assert store.flush(timeout=30)
@@ -463,7 +463,7 @@ def test_the_report_shows_the_loop(database_url: str, stores: Callable[..., Stor
     """Subscriptions, corrections sent, hand-offs open and the median time to resolve one, in
     one community's report and the host's."""
     opened = stores(database_url, clock=lambda: NOW - timedelta(hours=6))
-    store = stores(database_url)
+    store = stores(database_url, clock=lambda: NOW)
     g1 = Community("discord", "G1")
     place = store.loop.place("discord", "u1", "G1", "C1", "T1")
     elsewhere = store.loop.place("discord", "u2", "G2", "C9", "T9")

@@ -28,6 +28,7 @@ from bot.storage import Database, SchemaTooNew, Store, StoreUnavailable, VoteOut
 from bot.storage.database import head_revision
 from bot.storage.hashing import UserHasher, load_key
 from bot.storage.schema import SCHEMA_HEAD, VERSION_TABLE, answer_votes, metadata, question_log
+from bot.storage.writer import BatchWriter
 from tests.conftest import ROOT
 
 KEY = b"a-test-key-that-is-long-enough-0123456789"
@@ -670,3 +671,31 @@ def test_a_database_password_never_reaches_a_log_line() -> None:
         db.ensure_ready()  # nothing listens on port 1
     assert "hunter2" not in str(raised.value) and "unreachable" in str(raised.value)
     db.dispose()
+
+
+def test_a_batch_being_written_is_still_pending() -> None:
+    """A row the writer has taken but not committed is pending: a vote on its answer waits for
+    it (flush) instead of being told the answer expired."""
+    entered, release = threading.Event(), threading.Event()
+    written: list[list[str]] = []
+
+    def write(batch: list[str]) -> None:
+        entered.set()
+        assert release.wait(30)
+        written.append(batch)
+
+    writer: BatchWriter[str] = BatchWriter(write, interval=0.01)
+    writer.start()
+    try:
+        writer.put("row-1")
+        assert entered.wait(30)  # taken from the buffer, being written
+        assert writer.pending() == ["row-1"]
+        writer.put("row-2")
+        assert writer.pending() == ["row-1", "row-2"]
+        release.set()
+        assert writer.flush(timeout=30)
+        assert writer.pending() == []
+        assert [row for batch in written for row in batch] == ["row-1", "row-2"]
+    finally:
+        release.set()
+        writer.close(timeout=5)

@@ -175,6 +175,7 @@ def _no_entities(text: str) -> tuple[str, ...]:
 class _Thread:
     turns: deque[Turn]
     touched: float
+    last_answer: str | None = None  # the id of the latest answer (feedback in words targets it)
 
 
 class ConversationMemory:
@@ -215,8 +216,24 @@ class ConversationMemory:
             self._threads.move_to_end(key)
             return tuple(thread.turns)
 
-    def record(self, key: Hashable, question: str, answer_topic: Sequence[str] = ()) -> None:
-        """Remember one turn of `key` (the question as asked, and the topic of the answer)."""
+    def last_answer(self, key: Hashable) -> str | None:
+        """The id of the latest answer recorded in `key` (None when unknown or expired)."""
+        now = self._clock()
+        with self._lock:
+            thread = self._threads.get(key)
+            if thread is None or now - thread.touched > self.ttl_seconds:
+                return None
+            return thread.last_answer
+
+    def record(
+        self,
+        key: Hashable,
+        question: str,
+        answer_topic: Sequence[str] = (),
+        answer_id: str | None = None,
+    ) -> None:
+        """Remember one turn of `key` (the question as asked, the topic of the answer, and the
+        answer's id when it has one)."""
         now = self._clock()
         turn = Turn(question, tuple(answer_topic))
         with self._lock:
@@ -226,6 +243,8 @@ class ConversationMemory:
                 self._threads[key] = thread
             thread.turns.append(turn)
             thread.touched = now
+            if answer_id is not None:
+                thread.last_answer = answer_id
             self._threads.move_to_end(key)
             while len(self._threads) > self.max_conversations:
                 self._threads.popitem(last=False)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
-from bot.answer import Answer, FactCheckRef, Language
+from bot.answer import Answer, ArticleCard, FactCheckRef, Language
+from bot.answering import acts
 from bot.answering.chattext import clean_chat
 from bot.answering.compose import compose, factcheck_ref, refusal
 from bot.answering.conversation import Turn, contextualize
@@ -26,6 +28,7 @@ from bot.answering.index_lifecycle import (
 )
 from bot.answering.language import detect_language
 from bot.answering.lead import LeadIndex, QuestionScorer
+from bot.answering.message_kinds import CONVERSATION_KINDS, MessageKind, MessageKinds
 from bot.answering.relevance import GATES, Gate, is_relevant
 from bot.answering.retrieval import Retrieval, Retriever
 from bot.answering.status import DocumentInfo, IndexInfo
@@ -61,6 +64,9 @@ class Prepared:
     asked: str = ""
     carried: tuple[str, ...] = ()
     near_miss: NearMiss | None = None
+    # The conversation it was read in: the parts of a message holding several questions are
+    # read in the same one.
+    history: tuple[str | Turn, ...] = ()
 
 
 def prepare(
@@ -79,13 +85,23 @@ def prepare(
     context = contextualize(read, turns, focus)
     near_miss = focus.check(context.text) if focus is not None else None
     embedded = text_to_embed(context.text, language, settings.french_gloss)
-    return Prepared(context.text, language, embedded, question, context.carried, near_miss)
+    return Prepared(
+        context.text, language, embedded, question, context.carried, near_miss, tuple(history)
+    )
 
 
 def _read(question: str, focus: CorpusFocus | None) -> str:
     """`question` without chat markup and abbreviations, its typos fixed against the corpus."""
     cleaned = clean_chat(question) or question
     return focus.correct(cleaned) if focus is not None else cleaned
+
+
+def _retrieval_debug(found: Retrieval) -> dict[str, float]:
+    return {
+        "dense": round(found.dense_top, 4),
+        "margin": round(found.margin, 4),
+        "coverage": round(found.coverage, 4),
+    }
 
 
 class Engine:
@@ -98,6 +114,7 @@ class Engine:
         embedder: Embedder,
         index: LoadedIndex,
         notes: NoteSource | None = None,
+        kinds: MessageKinds | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -107,6 +124,12 @@ class Engine:
         self.retriever = Retriever(index)
         self.focus = CorpusFocus.from_index(index)
         self.leads = LeadIndex(index)
+        # What a message is, from the vector retrieval computes anyway (no second encode). The
+        # exemplars' vectors depend on the encoder only: computed once at `open`, then shared
+        # by every engine a rebuild makes.
+        self.kinds = kinds or MessageKinds(
+            embedder.encode_queries, partial(text_to_embed, gloss=settings.french_gloss)
+        )
 
     @classmethod
     def open(cls, settings: Settings, notes: NoteSource | None = None) -> Engine:
@@ -115,7 +138,9 @@ class Engine:
         embedder = embedder_for(settings)
         store = IndexStore(settings.index_dir)
         index = load_or_build(settings, store, embedder, notes)
-        return cls(settings, store, embedder, index, notes)
+        engine = cls(settings, store, embedder, index, notes)
+        engine.kinds.exemplars  # noqa: B018 -- embed the exemplars now, off the answering path
+        return engine
 
     # ------------------------------------------------------------------ facts about the index
 
@@ -163,10 +188,81 @@ class Engine:
         items = [q if isinstance(q, Prepared) else self.prepare(q) for q in questions]
         vectors = self.embedder.encode_queries([p.embedded for p in items])
         found = self.retriever.search_many([p.question for p in items], vectors)
-        return [self._answer(p, f, v, gates) for p, f, v in zip(items, found, vectors, strict=True)]
+        answers = []
+        for p, f, v in zip(items, found, vectors, strict=True):
+            answer = self._reply(p, f, v, gates, self.kinds.classify(p.asked or p.question, v))
+            # The retrieval's figures, whatever the reply (`factbot eval` reads them).
+            for key, value in _retrieval_debug(f).items():
+                answer.debug.setdefault(key, value)
+            answers.append(answer)
+        return answers
 
     def answer(self, question: str) -> Answer:
         return self.answer_many([question])[0]
+
+    def card(self) -> ArticleCard:
+        """The article at a glance (`/about`, `factbot about`)."""
+        return acts.article_card(self.index)
+
+    def _reply(
+        self,
+        prepared: Prepared,
+        found: Retrieval,
+        vector: Vectors,
+        gates: dict[Language, Gate] | None,
+        kind: MessageKind,
+    ) -> Answer:
+        """The reply the message's kind calls for: a fact answer (retrieval, gate, lead), or
+        one built from the index alone (bot/answering/acts.py), or one answer per question."""
+        asked, language = prepared.asked or prepared.question, prepared.language
+        if kind.kind in ("gist", "reliability", "about") and prepared.near_miss is not None:
+            # It names what the corpus does not hold ("chang'e 8 c fiable ?"): refused.
+            return self._answer(prepared, found, vector, gates)
+        if kind.kind == "gist":
+            return acts.gist(asked, language, self.index)
+        if kind.kind == "reliability":
+            return acts.reliability(asked, language, self.index)
+        if kind.kind == "about":
+            return acts.about(asked, language, self.index)
+        if kind.kind in CONVERSATION_KINDS:
+            return acts.conversation(asked, language, kind.kind, self.index)
+        whole = self._answer(prepared, found, vector, gates)
+        if kind.kind == "multi" and kind.parts:
+            return self._answer_parts(prepared, kind.parts, gates, whole)
+        return whole
+
+    def _answer_parts(
+        self,
+        prepared: Prepared,
+        parts: Sequence[str],
+        gates: dict[Language, Gate] | None,
+        whole: Answer,
+    ) -> Answer:
+        """Each question of a message answered on its own (its own retrieval, gate and lead;
+        its parts encoded in one batch), joined into one reply. Two questions about one
+        thing ("SVOM went up in 2021? when was it launched?": every part leads with the same
+        source), a part that means nothing alone (refused while the whole message is not) or
+        one with no content word ("is that what the article says?") keep the answer to the
+        whole message: it was one question."""
+        if any(not content_words(part) for part in parts):
+            # "…? c ce que dit l'article ?": a tag on the question, not a question of its own.
+            return whole
+        # Each part in the message's thread, not after the earlier parts: "combien de kg ?"
+        # read after "qui a signé l'accord" would carry the agreement and answer it again.
+        items = [self.prepare(part, prepared.history) for part in parts]
+        vectors = self.embedder.encode_queries([p.embedded for p in items])
+        found = self.retriever.search_many([p.question for p in items], vectors)
+        # A part is one fact question: alone, "far side?" or "c'est vrai ?" would read as
+        # something else.
+        answers = [
+            self._answer(p, f, v, gates) for p, f, v in zip(items, found, vectors, strict=True)
+        ]
+        leads = {a.lead.source if a.lead is not None else None for a in answers}
+        one_thing = len(leads) == 1 and None not in leads
+        if one_thing or (not whole.refused and any(a.refused for a in answers)):
+            return whole
+        asked = prepared.asked or prepared.question
+        return acts.joined(asked, prepared.language, answers, self.version)
 
     def _answer(
         self,
@@ -178,11 +274,7 @@ class Engine:
         question, language, embedded = prepared.question, prepared.language, prepared.embedded
         asked = prepared.asked or question
         margin = found.margin
-        debug = {
-            "dense": round(found.dense_top, 4),
-            "margin": round(margin, 4),
-            "coverage": round(found.coverage, 4),
-        }
+        debug = _retrieval_debug(found)
         if prepared.near_miss is not None:
             answer = refusal(asked, language, self.version, prepared.near_miss.message(language))
         elif not found.hits or not is_relevant(language, margin, found.coverage, gates or GATES):
@@ -237,11 +329,11 @@ class Engine:
     def rebuilt(self) -> Engine:
         """A new engine over a fresh build of the corpus (raises `ReindexFailed`)."""
         index = rebuild(self.settings, self.store, self.embedder, self.notes, self.index)
-        return Engine(self.settings, self.store, self.embedder, index, self.notes)
+        return Engine(self.settings, self.store, self.embedder, index, self.notes, self.kinds)
 
     def reloaded(self) -> Engine | None:
         """A new engine over the build another process published, or None if it is unusable."""
         index = load_published(self.store, self.embedder)
         if index is None:
             return None
-        return Engine(self.settings, self.store, self.embedder, index, self.notes)
+        return Engine(self.settings, self.store, self.embedder, index, self.notes, self.kinds)

@@ -28,12 +28,14 @@ from bot.answering.engine import Engine, Prepared
 from bot.answering.kind_evaluation import (
     FIRST_CONTACT,
     evaluate_kinds,
+    evaluate_replies,
     is_first_contact,
     kinds_table,
     load_first_contact,
     message_kinds_for,
     not_fact,
     not_fact_line,
+    replies_table,
 )
 from bot.answering.relevance import GATES, Gate
 from index.text import content_words
@@ -431,20 +433,40 @@ def run_eval(
     kinds = message_kinds_for(engine)
     for i, path in enumerate(paths):
         if is_first_contact(path):  # message kinds only (issue 22): no gold answers yet
-            report = evaluate_kinds(engine, kinds, load_first_contact(path))
-            results.append({"set": path, "kinds": report["splits"], "misses": report["misses"]})
+            rows = load_first_contact(path)
+            report = evaluate_kinds(engine, kinds, rows)
+            replies = evaluate_replies(engine, rows)
+            results.append(
+                {
+                    "set": path,
+                    "kinds": report["splits"],
+                    "misses": report["misses"],
+                    "replies": replies["splits"],
+                    "false_refusals": replies["false_refusals"],
+                    "reply_misses": replies["misses"],
+                }
+            )
             if not as_json:
                 print(kinds_table(report, path))
+                print()
+                print(replies_table(replies, path))
             if verbose:
                 for miss in report["misses"]:
                     print(json.dumps(miss, ensure_ascii=False))
+                for reply_miss in replies["misses"]:
+                    print(json.dumps(reply_miss, ensure_ascii=False))
             if not as_json and i < len(paths) - 1:
                 print()
             continue
         result = _run_one(engine, path, do_calibrate and i == 0, as_json, verbose)
         nonfact = not_fact(engine, kinds, path)
+        false_refusals = sum(
+            1 for row in result["rows"] if row["refused"] and row["kind"] != "out_of_scope"
+        )
+        in_scope = sum(1 for row in result["rows"] if row["kind"] != "out_of_scope")
         if not as_json:
             print(not_fact_line(nonfact))
+            print(f"false refusals: {false_refusals}/{in_scope} in-scope questions refused")
         if verbose:
             for row in nonfact["rows"]:
                 print(json.dumps(row, ensure_ascii=False))
@@ -453,6 +475,7 @@ def run_eval(
                 "set": path,
                 **{k: v for k, v in result.items() if k != "rows"},
                 "not_fact": {k: v for k, v in nonfact.items() if k != "rows"},
+                "false_refusals": false_refusals,
             }
         )
         if not as_json and i < len(paths) - 1:

@@ -271,6 +271,29 @@ _STEMMED_TYPO = 6
 _COMPOUND_TAILS = frozenset(
     "man men woman women ship ships like wise ward wards side land less ness ful".split()
 )
+# A word of this length made of two dictionary words of three letters or more ("pay|load",
+# "launch|pad", "web|site") is a compound, not a name: the dictionary lacks many such words.
+_SHORT_COMPOUND = 7
+_SHORT_PART = 3
+# Productive French derivational endings: a lower-case word built with one ("alunisseur",
+# "alunissage") is a word the dictionary lacks, not a name (issue 22: only evidence refuses).
+_FRENCH_DERIVED = re.compile(
+    r"[a-z]{3,}(?:isseur|isseuse|issage|issement|ateur|atrice|ation|ement|ologie|ologue)s?$"
+)
+
+
+def _is_derived_or_compound(token: str) -> bool:
+    """A word the dictionaries lack but built the way words are: two English dictionary words
+    run together ("payload", "website"), or a French derivation ("alunisseur")."""
+    if _FRENCH_DERIVED.fullmatch(token):
+        return True
+    if len(token) < _SHORT_COMPOUND:
+        return False
+    words = english_dictionary()
+    return any(
+        token[:i] in words and token[i:] in words
+        for i in range(_SHORT_PART, len(token) - _SHORT_PART + 1)
+    )
 
 
 def _stems(word: str) -> tuple[str, str]:
@@ -401,11 +424,13 @@ class CorpusFocus:
             return True
         if any(s in self.general_stems for s in _stems(token)):
             return True
-        return any(
+        if any(
             self._compound_head(token[:i])
             and (token[i:] in _COMPOUND_TAILS or self._compound_head(token[i:]))
             for i in range(_COMPOUND_PART, len(token) - 1)
-        )
+        ):
+            return True
+        return _is_derived_or_compound(token)
 
     def _compound_head(self, part: str) -> bool:
         """A word long enough to be half of a compound: short ones ("art", "les") would split

@@ -8,13 +8,14 @@ Every message is prepared and encoded exactly as the engine does it before answe
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import partial
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
-from bot.answering.engine import Engine, text_to_embed
+from bot.answer import Answer
+from bot.answering.engine import Engine
 from bot.answering.message_kinds import KINDS, MessageKind, MessageKinds
 
 FIRST_CONTACT = "tests/data/first_contact.jsonl"
@@ -65,12 +66,13 @@ class FirstContact:
     kind: str
     parts: tuple[str, ...]
     split: str
+    expect: Mapping[str, object] = field(default_factory=dict)
 
 
 def message_kinds_for(engine: Engine) -> MessageKinds:
-    """The step bound to `engine`'s encoder, reading exemplars as the engine reads questions."""
-    gloss = engine.settings.french_gloss
-    return MessageKinds(engine.embedder.encode_queries, partial(text_to_embed, gloss=gloss))
+    """The step bound to `engine`'s encoder, reading exemplars as the engine reads questions
+    (the engine's own, so its exemplar vectors are computed once)."""
+    return engine.kinds
 
 
 def _rows(path: str | Path) -> list[dict[str, object]]:
@@ -97,6 +99,7 @@ def load_first_contact(path: str | Path = FIRST_CONTACT) -> list[FirstContact]:
                 str(row["kind"]),
                 tuple(str(p) for p in parts),
                 str(row.get("split", "dev")),
+                expect=dict(row.get("expect") or {}),  # type: ignore[call-overload]
             )
         )
     return out
@@ -193,3 +196,111 @@ def not_fact_line(report: NotFactReport) -> str:
         f"message kinds: {report['not_fact']}/{report['in_scope']} in-scope questions "
         "not read as fact questions"
     )
+
+
+class ReplyMiss(TypedDict):
+    id: str
+    split: str
+    kind: str
+    act: str
+    failed: list[str]
+    message: str
+
+
+class ReplyReport(TypedDict):
+    """Per split, per kind: replies meeting every `expect` field of their row; the in-scope
+    messages (`not_refused`) refused."""
+
+    splits: dict[str, dict[str, KindScores]]
+    false_refusals: dict[str, int]
+    misses: list[ReplyMiss]
+
+
+def _matches(pattern: object, *texts: str) -> bool:
+    return any(re.search(str(pattern), t, re.IGNORECASE) for t in texts if t)
+
+
+def failed_expectations(row: FirstContact, answer: Answer) -> list[str]:
+    """The `expect` fields of `row` that `answer` does not meet (empty: a right reply)."""
+    e = row.expect
+    failed: list[str] = []
+    lead = answer.lead.text if answer.lead is not None else ""
+    if e.get("not_refused") and answer.refused:
+        failed.append("not_refused")
+    if "must_match" in e and not _matches(e["must_match"], lead, answer.text):
+        failed.append("must_match")
+    if e.get("no_sources") and (answer.sources or answer.factchecks):
+        failed.append("no_sources")
+    minimum = e.get("factchecks_min")
+    if isinstance(minimum, int) and len(answer.factchecks) < minimum:
+        failed.append("factchecks_min")
+    if e.get("records_feedback") and answer.act != "feedback":
+        failed.append("records_feedback")
+    if e.get("reaction_in_thread") and answer.act != "thanks":
+        failed.append("reaction_in_thread")
+    patterns = e.get("parts_match")
+    if isinstance(patterns, list):
+        parts = answer.parts
+        if len(parts) != len(patterns) or not all(
+            p.lead is not None and _matches(pat, p.lead.text, p.text)
+            for p, pat in zip(parts, patterns, strict=False)
+        ):
+            failed.append("parts_match")
+    return failed
+
+
+def evaluate_replies(engine: Engine, rows: Sequence[FirstContact]) -> ReplyReport:
+    """Each first-contact message answered as the bot answers it (no thread), scored against
+    its row's `expect`."""
+    answers = engine.answer_many([engine.prepare(r.message) for r in rows])
+    splits: dict[str, dict[str, KindScores]] = {}
+    false_refusals: dict[str, int] = {}
+    misses: list[ReplyMiss] = []
+    for row, answer in zip(rows, answers, strict=True):
+        s = splits.setdefault(row.split, {}).setdefault(row.kind, KindScores(right=0, total=0))
+        s["total"] += 1
+        false_refusals.setdefault(row.split, 0)
+        if row.expect.get("not_refused") and answer.refused:
+            false_refusals[row.split] += 1
+        failed = failed_expectations(row, answer)
+        if not failed:
+            s["right"] += 1
+        else:
+            misses.append(
+                ReplyMiss(
+                    id=row.id,
+                    split=row.split,
+                    kind=row.kind,
+                    act=answer.act,
+                    failed=failed,
+                    message=row.message,
+                )
+            )
+    ordered: dict[str, dict[str, KindScores]] = {
+        split: {kind: splits[split][kind] for kind in KINDS if kind in splits[split]}
+        for split in (*SPLITS, *sorted(set(splits) - set(SPLITS)))
+        if split in splits
+    }
+    return ReplyReport(splits=ordered, false_refusals=false_refusals, misses=misses)
+
+
+def replies_table(report: ReplyReport, name: str) -> str:
+    lines = [f"{name}: replies meeting their expect fields", ""]
+    splits = list(report["splits"])
+    lines.append("| kind | " + " | ".join(splits) + " |")
+    lines.append("|---|" + "---|" * len(splits))
+    for kind in KINDS:
+        cells = []
+        for split in splits:
+            s = report["splits"][split].get(kind)
+            cells.append(f"{s['right']}/{s['total']}" if s else "-")
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    totals = []
+    for split in splits:
+        right = sum(s["right"] for s in report["splits"][split].values())
+        total = sum(s["total"] for s in report["splits"][split].values())
+        totals.append(f"{right}/{total}")
+    lines.append("| all | " + " | ".join(totals) + " |")
+    refusals = ", ".join(f"{k} {v}" for k, v in report["false_refusals"].items())
+    lines.append(f"\nfalse refusals: {refusals}")
+    return "\n".join(lines)

@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, TextIO
 
 from bot.answer import FactCheckRef, Language
+from bot.answering.acts import card_text
 from bot.answering.index_lifecycle import ReindexFailed
 from bot.answering.status import IndexInfo
 from bot.messages import text
@@ -85,6 +86,8 @@ async def _reply(service: FactBotService, intake: Intake, line: str) -> str:
     if command == "/new":
         intake.forget("console", SESSION)
         return text("console.new", UI)
+    if command == "/about":
+        return card_text(service.engine.card(), UI)
     kind: Kind = "ask"
     if command in ("/sources", "/factcheck"):
         kind, line = ("sources" if command == "/sources" else "factcheck"), rest
@@ -96,7 +99,11 @@ async def _reply(service: FactBotService, intake: Intake, line: str) -> str:
     if kind == "factcheck":
         found = await intake.factchecks(admitted)
         return "\n".join(map(_format_note, found.notes)) or text("console.no_notes", found.language)
-    return (await intake.ask(admitted)).text
+    answer = await intake.ask(admitted)
+    if answer.act == "help":  # the console's own commands, not the chat platforms'
+        chat = text("reply.help_commands", answer.language)
+        return answer.text.replace(chat, text("reply.help_console", answer.language))
+    return answer.text
 
 
 async def _reindex(service: FactBotService) -> str:

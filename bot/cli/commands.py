@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Answers questions about one news article, quoting it and flagging its mistakes.",
     )
     p.add_argument("--env-file", default=".env", help="settings file (default: .env)")
+    p.add_argument("--version", action="version", version=f"factbot {_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     ask = sub.add_parser("ask", help="answer one question, or one per stdin line with '-'")
@@ -59,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
         help="an earlier question of the conversation (repeat, oldest first)",
     )
 
+    about = sub.add_parser("about", help="the article card: title, outlet, date, link, summary")
+    about.add_argument("--json", action="store_true", help="print the card as JSON")
+    about.add_argument("--lang", choices=("fr", "en"), default="fr", help="language (default fr)")
     sub.add_parser("chat", help="the console chat (reads questions line by line)")
     sub.add_parser("run", help="start Discord and/or Slack when configured, else the console chat")
     idx = sub.add_parser("index", help="build or rebuild the index; prints chunks, time, model")
@@ -115,6 +119,16 @@ def _parser() -> argparse.ArgumentParser:
         help="write FILE (atomically: a temporary file renamed) instead of stdout",
     )
     return p
+
+
+def _version() -> str:
+    """The installed package's version (the source tree's when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("factbot")
+    except PackageNotFoundError:
+        return "0+unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -174,6 +188,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _ask(settings, args.question, args.json, tuple(args.history))
     if command == "chat":
         return _chat(settings)
+    if command == "about":
+        return _about(settings, args.json, args.lang)
     if command == "index":
         return _index(settings, args.if_needed)
     if command == "eval":
@@ -310,6 +326,14 @@ async def _learning(learning: LearningLoop, intake: Intake) -> AsyncIterator[Lea
         yield learning
     finally:
         await learning.aclose()
+
+
+def _about(settings: Settings, as_json: bool, language: Language) -> int:
+    from bot.answering.acts import card_text
+
+    card = _engine(settings).card()
+    print(json.dumps(card.to_json(), ensure_ascii=False) if as_json else card_text(card, language))
+    return EXIT_OK
 
 
 def _ask(settings: Settings, question: str, as_json: bool, history: tuple[str, ...] = ()) -> int:

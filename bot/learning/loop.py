@@ -22,14 +22,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bot.answer import Language
+from bot.answer import Answer, Language
 from bot.community import Community
 from bot.learning.grouping import Encode
 from bot.learning.privacy import MemberPrivacy
-from bot.learning.question_log import QuestionLog
+from bot.learning.question_log import CHAT_PLATFORMS, QuestionLog
 from bot.learning.report import Report, build_report, question_encoder
 from bot.messages import text as message
-from bot.serving.intake import Admitted, Intake
+from bot.serving.intake import Admitted, Intake, Outcome, Request
 from bot.storage import Store, VoteOutcome
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ class LearningLoop:
         # Told of every vote recorded (platform, +1 or -1): the metrics count them.
         self.vote_listeners: list[Callable[[str, int], None]] = []
         self._not_ours: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self.words = FeedbackInWords(self)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LearningLoop:
@@ -88,9 +89,12 @@ class LearningLoop:
         """Log every question `intake` sees (the chat bots' intake)."""
         if self.question_log not in intake.observers:
             intake.observers.append(self.question_log)
+        if self.words not in intake.observers:
+            intake.observers.append(self.words)
 
     async def aclose(self, timeout: float = 5.0) -> int:
         """Write what is buffered (at most `timeout` s) and close; returns the rows lost."""
+        await self.words.drain()
         return await asyncio.to_thread(self.store.close, timeout)
 
     # ------------------------------------------------------------------ feedback
@@ -146,6 +150,35 @@ class LearningLoop:
             while len(self._not_ours) > NOT_OURS_MAX:
                 self._not_ours.popitem(last=False)
         return ours
+
+
+class FeedbackInWords:
+    """`IntakeObserver`: feedback said in words ("c'est faux", "wrong answer"), which the intake
+    tied to the conversation's previous answer (`Answer.feedback_on`), is recorded like a 👎 on
+    that answer with the message as its reason. The vote runs in the background (a database
+    round trip, off the event loop); a failure is logged by the store."""
+
+    def __init__(self, learning: LearningLoop, platforms: frozenset[str] = CHAT_PLATFORMS) -> None:
+        self.learning = learning
+        self.platforms = platforms
+        self._tasks: set[asyncio.Task[VoteOutcome | None]] = set()
+
+    def on_outcome(self, request: Request, outcome: Outcome, seconds: float) -> None:
+        if not isinstance(outcome, Answer) or outcome.act != "feedback":
+            return
+        if outcome.feedback_on is None or request.platform not in self.platforms:
+            return
+        vote = self.learning.vote(
+            outcome.feedback_on, request.user, -1, reason=request.text, platform=request.platform
+        )
+        task = asyncio.get_running_loop().create_task(vote)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for the votes in flight (tests, shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 def parse_days(text: str) -> int | None:

@@ -247,10 +247,26 @@ class Intake:
         request = admitted.request
         key = (request.platform, request.conversation) if request.conversation else None
         history: Sequence[str | Turn] = request.history or (self.memory.history(key) if key else ())
-        answer = await self._observed(admitted, self.service.ask(admitted.text, history))
-        if key is not None:
-            self.memory.record(key, admitted.text)
+        work = self._answered(admitted, key, self.service.ask(admitted.text, history))
+        answer = await self._observed(admitted, work)
+        if key is not None and not answer.is_conversation:
+            # "merci" or "c'est faux" is no context for a follow-up, nor an answer to vote on.
+            self.memory.record(key, admitted.text, answer_id=request.id)
         return answer
+
+    async def _answered(
+        self, admitted: Admitted, key: tuple[str, str] | None, work: Awaitable[Answer]
+    ) -> Answer:
+        """The answer; feedback in words is tied to the conversation's previous answer (what
+        observers record like a 👎 with the text as reason), or told how to vote instead."""
+        answer = await work
+        if answer.act != "feedback":
+            return answer
+        target = self.memory.last_answer(key) if key is not None else None
+        if target is None:
+            line = message("reply.feedback_unlinked", answer.language)
+            return dataclasses.replace(answer, text=line)
+        return dataclasses.replace(answer, feedback_on=target)
 
     def remember(self, platform: str, conversation: str, admitted: Admitted) -> None:
         """Count `admitted` as the first question of `conversation` (a thread that starts under

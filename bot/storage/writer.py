@@ -64,7 +64,9 @@ class BatchWriter(Generic[T]):
         self._retry_min, self._retry_max = retry_min, retry_max
         self._buf: deque[T] = deque()
         self._cond = threading.Condition()
-        self._inflight = 0
+        # The batch being written: still "pending" for a reader (a vote on an answer whose row
+        # is in it must wait for it, not be told the answer expired).
+        self._inflight: list[T] = []
         self._written = self._dropped = self._failures = self._rejected = 0
         self._dropped_reported = 0
         self._last_drop_warning = 0.0
@@ -102,14 +104,14 @@ class BatchWriter(Generic[T]):
                 self._cond.notify()
 
     def pending(self) -> list[T]:
-        """A snapshot of the buffered items (not yet written)."""
+        """A snapshot of the items not written yet: the batch being written, then the buffer."""
         with self._cond:
-            return list(self._buf)
+            return [*self._inflight, *self._buf]
 
     def stats(self) -> WriterStats:
         with self._cond:
             return WriterStats(
-                len(self._buf) + self._inflight,
+                len(self._buf) + len(self._inflight),
                 self._written,
                 self._dropped,
                 self._failures,
@@ -145,7 +147,7 @@ class BatchWriter(Generic[T]):
         if self._thread.is_alive():
             self._thread.join(timeout=max(1.0, timeout))
         with self._cond:
-            left = len(self._buf) + self._inflight
+            left = len(self._buf) + len(self._inflight)
             self._state = "closed"
         if left:
             log.warning("storage: closed with %d row(s) not written (database unreachable)", left)
@@ -188,7 +190,7 @@ class BatchWriter(Generic[T]):
             delay = self._retry_min
             with self._cond:
                 self._written += written
-                self._inflight = 0
+                self._inflight = []
                 self._cond.notify_all()
             if self._state != "up":  # up only once a write (or the first connection) succeeded
                 self._set_up(len(batch))
@@ -270,7 +272,7 @@ class BatchWriter(Generic[T]):
                 self._cond.wait()
             n = min(len(self._buf), self._batch_size)
             batch = [self._buf.popleft() for _ in range(n)]
-            self._inflight = n
+            self._inflight = batch
             return batch
 
     def _set_up(self, written: int) -> None:
@@ -298,7 +300,7 @@ class BatchWriter(Generic[T]):
                 self._dropped += lost
                 self._warn_dropped()
             self._buf.extendleft(reversed(keep))
-            self._inflight = 0
+            self._inflight = []
             buffered = len(self._buf)
             self._cond.notify_all()
         if first:
@@ -319,10 +321,10 @@ class BatchWriter(Generic[T]):
 
     def _disable(self, message: str) -> None:
         with self._cond:
-            lost = len(self._buf) + self._inflight
+            lost = len(self._buf) + len(self._inflight)
             self._dropped += lost
             self._buf.clear()
-            self._inflight = 0
+            self._inflight = []
             self._state = "disabled"
             self._cond.notify_all()
         log.error("storage: %s; questions are not logged until then", message)

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -34,6 +34,7 @@ class CommandClient(discord.Client):
     service: FactBotService
     intake: Intake
     learning: LearningLoop | None
+    tree: app_commands.CommandTree[Any]  # /help lists its commands
     # Closing the loop: where notices go and the notifier (None: the loop is off).
     deliveries: Deliveries | None = None
 

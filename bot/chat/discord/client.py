@@ -35,8 +35,12 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from bot.answer import Answer
 from bot.chat import AdapterStartError, flows
+from bot.chat.discord import about as discord_about
+from bot.chat.discord import acts as discord_acts
 from bot.chat.discord import feedback as discord_feedback
+from bot.chat.discord import feedback_words as discord_feedback_words
 from bot.chat.discord import loop as discord_loop
 from bot.chat.discord import notes as discord_notes
 from bot.chat.discord import privacy as discord_privacy
@@ -51,6 +55,7 @@ from bot.chat.discord.checks import (
 )
 from bot.chat.discord.checks import moderators_only as _moderators_only
 from bot.chat.discord.checks import ui_language as _ui_language
+from bot.chat.discord.translator import FrenchTranslator
 from bot.chat.redelivery import Redelivery
 from bot.chat.threads import OwnThreads
 from bot.community import Community
@@ -64,7 +69,6 @@ from bot.serving.intake import Admission, Admitted, Intake, Kind, Refusal, Reque
 from bot.settings import Settings
 
 if TYPE_CHECKING:
-    from bot.answer import Answer
     from bot.chat.delivery import Deliveries
     from bot.learning.loop import LearningLoop
     from bot.ops.metrics import TransportLink
@@ -96,6 +100,7 @@ INVITE_PERMISSIONS = discord.Permissions(
     create_public_threads=True,
     embed_links=True,
     read_message_history=True,
+    add_reactions=True,  # a bare "ok" / "merci" in its thread gets a 👌, not a message
 )
 INVITE_SCOPES = ("bot", "applications.commands")
 
@@ -270,10 +275,12 @@ async def ask(interaction: discord.Interaction[FactBotClient], question: str) ->
         return
     await defer_publicly(interaction)
     answer = await interaction.client.intake.ask(admitted)
+    shown = discord_acts.reply(answer)
     await interaction.followup.send(
-        embed=render.answer_embed(answer),
+        content=shown.content or discord.utils.MISSING,
+        embeds=list(shown.embeds) or discord.utils.MISSING,
         allowed_mentions=NO_MENTIONS,
-        view=interaction.client.feedback_buttons(admitted, answer),
+        view=interaction.client.reply_buttons(admitted, answer, shown),
     )
     interaction.extras[PUBLIC_PLACEHOLDER] = False
     log.info(
@@ -385,6 +392,8 @@ COMMANDS: tuple[app_commands.Command[Any, ..., None] | app_commands.Group, ...] 
     unanswered,
     discord_notes.note,  # /note add|edit|remove|show|history (moderators)
     discord_privacy.privacy,  # /privacy: what is kept about the member, and erase it
+    discord_about.about,  # /about: the article card
+    discord_about.help_,  # /help: what the bot does, its commands
 )
 
 
@@ -427,6 +436,8 @@ class FactBotClient(CommandClient):
         self.add_dynamic_items(discord_feedback.VoteButton)
         await self._use_advertised_gateway()
         await self._warn_about_moderation()
+        # Command names and descriptions in French too (the community is French-speaking).
+        await self.tree.set_translator(FrenchTranslator())
         await self._sync_commands()
 
     async def _warn_about_moderation(self) -> None:
@@ -466,6 +477,9 @@ class FactBotClient(CommandClient):
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         await self._leave_if_unlisted(guild)
+        staying = self._listed(guild.id) or not self.settings.discord_leave_unlisted_guilds
+        if self.settings.about_on_join and staying:
+            await discord_about.card_on_join(self, guild)
 
     async def on_guild_available(self, guild: discord.Guild) -> None:
         # Each server the bot is in at connection time (GUILD_CREATE after READY).
@@ -555,11 +569,21 @@ class FactBotClient(CommandClient):
                 view.add_item(button)
         return view
 
+    def reply_buttons(
+        self, admitted: Admitted, answer: Answer, shown: discord_acts.Reply
+    ) -> discord.ui.View:
+        """👍/👎 under an answer about the article; none under a conversation reply, except
+        that feedback in words is offered the 👎 reason form (`feedback_words`)."""
+        if shown.votable:
+            return self.feedback_buttons(admitted, answer)
+        return discord_feedback_words.offer(self.learning, answer, admitted.request.user)
+
     async def on_interaction(self, interaction: discord.Interaction[FactBotClient]) -> None:
         await discord_feedback.on_interaction(interaction)
         await discord_loop.on_interaction(interaction)
         await discord_notes.on_interaction(interaction)
         await discord_privacy.on_interaction(interaction)
+        await discord_feedback_words.on_interaction(interaction)
 
     async def on_message(self, message: discord.Message) -> None:
         me = self.user
@@ -611,19 +635,34 @@ class FactBotClient(CommandClient):
                     admitted.message, mention_author=False, allowed_mentions=NO_MENTIONS
                 )
             return
-        thread = None if in_own_thread else await self._open_thread(message, admitted.text)
-        where: discord.abc.Messageable = thread or message.channel
-        with contextlib.suppress(discord.HTTPException):
-            await where.typing()  # one indicator (shown up to 10 s); cosmetic, never fatal
+        if in_own_thread:
+            with contextlib.suppress(discord.HTTPException):
+                await message.channel.typing()  # one indicator (up to 10 s); cosmetic
+        # Answered before a thread is opened: a conversation reply (hello, thanks, help,
+        # feedback in words) needs none, and a bare acknowledgement in our thread only a reaction.
         answer = await self.intake.ask(admitted)
-        embed = render.answer_embed(answer)
-        buttons = self.feedback_buttons(admitted, answer)
+        if in_own_thread and answer.act == "thanks":
+            try:
+                await message.add_reaction(discord_acts.ACK_REACTION)
+                return
+            except discord.HTTPException as exc:  # no Add Reactions permission: say it instead
+                log.info(
+                    "cannot react in channel %s (%s %s)", message.channel.id, exc.status, exc.text
+                )
+        opens = not (in_own_thread or answer.is_conversation)
+        thread = await self._open_thread(message, admitted.text) if opens else None
+        where: discord.abc.Messageable = thread or message.channel
+        shown = discord_acts.reply(answer)
+        sent: dict[str, Any] = {
+            "content": shown.content or None,
+            "embeds": list(shown.embeds),
+            "allowed_mentions": NO_MENTIONS,
+            "view": self.reply_buttons(admitted, answer, shown),
+        }
         if thread is not None:
-            await thread.send(embed=embed, allowed_mentions=NO_MENTIONS, view=buttons)
+            await thread.send(**sent)
         else:  # in our own thread, or where no thread could be opened: reply to the message
-            await message.reply(
-                embed=embed, mention_author=False, allowed_mentions=NO_MENTIONS, view=buttons
-            )
+            await message.reply(mention_author=False, **sent)
         log.info(
             "message question by %s (%s) in channel %s: %s",
             message.author.display_name,

@@ -451,8 +451,8 @@ def vote_button(answer_id: str, vote: str) -> discord.ui.Button[discord.ui.View]
     )
 
 
-def reason_modal(answer_id: str, language: Language) -> discord.ui.Modal:
-    """The optional "what was wrong?" form a 👎 opens.
+def reason_modal(answer_id: str, language: Language, default: str = "") -> discord.ui.Modal:
+    """The optional "what was wrong?" form a 👎 opens (`default`: its text pre-filled).
 
     Stopped before it is sent, so discord.py keeps no state for it: the client handles its
     submission from the custom_id (`REASON_ID`), which also works after a restart."""
@@ -467,6 +467,7 @@ def reason_modal(answer_id: str, language: Language) -> discord.ui.Modal:
         required=False,
         max_length=REASON_MAX,
         placeholder=truncate(message("feedback.reason_placeholder", language), 100),
+        default=default[:REASON_MAX] or None,
     )
     label = truncate(message("feedback.reason_label", language), 45)
     modal.add_item(discord.ui.Label(text=label, component=field_))

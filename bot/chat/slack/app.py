@@ -50,9 +50,11 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.answer import Language
+from bot.answer import Answer, Language
 from bot.chat import AdapterStartError, flows
 from bot.chat.redelivery import Redelivery
+from bot.chat.slack.about import SlackAbout
+from bot.chat.slack.acts import ACK_REACTION, render_reply
 from bot.chat.slack.notes import SlackNotes
 from bot.chat.slack.privacy import SlackPrivacy
 from bot.chat.slack.render import (
@@ -61,7 +63,6 @@ from bot.chat.slack.render import (
     SlackMessage,
     feedback_language,
     reason_modal,
-    render_answer,
     render_factchecks,
     render_notice,
     render_reindex_failure,
@@ -234,6 +235,7 @@ class SlackBot:
         self.bot_team = ""  # auth.test's team_id; unknown: only SLACK_MODERATOR_IDS moderate
         self.notes = SlackNotes(self)  # /note: its modal and buttons (bot/chat/slack/notes.py)
         self.privacy = SlackPrivacy(self)  # /privacy and its erase button (slack_privacy.py)
+        self.about = SlackAbout(self)  # /about, /help, the card on joining, feedback in words
         self._register()
 
     # ------------------------------------------------------------------ lifecycle
@@ -365,6 +367,7 @@ class SlackBot:
         self._register_feedback()
         self.notes.register(app)
         self.privacy.register(app)
+        self.about.register(app)
 
     # ------------------------------------------------------------------ slash commands
 
@@ -396,7 +399,7 @@ class SlackBot:
         if admitted is None:
             return
         answer = await self.intake.ask(admitted)
-        reply = render_answer(answer, asker=user, answer_id=self._answer_id(admitted))
+        reply = self._reply(answer, user, admitted)
         ts = await self._post_public(channel, reply, respond=respond)
         if ts is not None:
             self._remember_thread(channel, ts)
@@ -452,6 +455,14 @@ class SlackBot:
     @_command("/privacy")
     async def _on_privacy(self, command: dict[str, Any], respond: AsyncRespond) -> None:
         await self.privacy.command(command, respond)
+
+    @_command("/about")
+    async def _on_about(self, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await self.about.about(command, respond)
+
+    @_command("/help")
+    async def _on_help(self, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await self.about.help(command, respond)
 
     async def is_moderator(self, user: str) -> bool:
         """The core's rule (`bot/serving/moderation.py`): listed in SLACK_MODERATOR_IDS, or an admin or
@@ -515,7 +526,17 @@ class SlackBot:
         if admitted is None:
             return
         answer = await self.intake.ask(admitted)
-        reply = render_answer(answer, asker=user, answer_id=self._answer_id(admitted))
+        # A bare acknowledgement where the bot follows the conversation (a follow-up in its
+        # thread, a DM: the `message` events kept by `_on_message`) gets a reaction, not a reply.
+        if answer.act == "thanks" and event.get("type") == "message" and event.get("ts"):
+            try:
+                await self.client.reactions_add(
+                    channel=channel, timestamp=str(event["ts"]), name=ACK_REACTION
+                )
+                return
+            except SlackApiError as exc:  # e.g. an app installed before reactions:write
+                log.info("slack: cannot react (%s): replying instead", _error_code(exc))
+        reply = self._reply(answer, user, admitted)
         await self._post_public(channel, reply, thread_ts=thread_ts)
         if thread_ts is not None:
             self._remember_thread(channel, thread_ts)
@@ -629,6 +650,17 @@ class SlackBot:
     def _answer_id(self, admitted: Admitted) -> str | None:
         """The id the 👍/👎 under this answer carry (None: no buttons)."""
         return self.learning.answer_id(admitted) if self.learning is not None else None
+
+    def _reply(self, answer: Answer, asker: str, admitted: Admitted) -> SlackMessage:
+        """Any act rendered (bot/chat/slack/acts.py): 👍/👎 under an answer about the article,
+        none under a conversation reply; feedback in words is offered the 👎 form instead."""
+        feedback = self.learning is not None and self.learning.feedback
+        return render_reply(
+            answer,
+            asker=asker,
+            answer_id=None if answer.is_conversation else self._answer_id(admitted),
+            feedback_on=answer.feedback_on if feedback else None,
+        )
 
     def _remember_thread(self, channel: str, thread_ts: str) -> None:
         self.threads.remember(f"{channel}:{thread_ts}")

@@ -406,10 +406,15 @@ def _plain(text: str, limit: int) -> dict[str, Any]:
 
 
 def reason_modal(
-    answer_id: str, language: Language, channel: str | None, thread_ts: str | None
+    answer_id: str,
+    language: Language,
+    channel: str | None,
+    thread_ts: str | None,
+    initial: str = "",
 ) -> dict[str, Any]:
-    """The view `views.open` shows after a 👎: an optional short reason. Where the answer was
-    (channel, thread) travels in `private_metadata`, for the private "thanks" afterwards."""
+    """The view `views.open` shows after a 👎: an optional short reason (`initial`: pre-filled).
+    Where the answer was (channel, thread) travels in `private_metadata`, for the private
+    "thanks" afterwards."""
     metadata = {"answer": answer_id, "channel": channel, "thread_ts": thread_ts, "lang": language}
     return {
         "type": "modal",
@@ -431,6 +436,7 @@ def reason_modal(
                     "multiline": True,
                     "max_length": REASON_MAX,
                     "placeholder": _plain(message("feedback.reason_placeholder", language), 150),
+                    **({"initial_value": initial[:REASON_MAX]} if initial else {}),
                 },
             },
         ],

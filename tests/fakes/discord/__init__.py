@@ -47,6 +47,7 @@ from tests.fakes.discord.records import (
     message_text,
     user_payload,
 )
+from tests.fakes.discord.rest import command_problems
 from tests.fakes.discord.server import FakeDiscord
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "InteractionReply",
     "Recorded",
     "allowed_mentions_of",
+    "command_problems",
     "message_text",
     "user_payload",
 ]

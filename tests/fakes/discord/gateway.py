@@ -41,6 +41,13 @@ class Gateway(DiscordState):
             if session.conn is not None:
                 await _send(session.conn.ws, frame)
 
+    async def join_guild(self) -> None:
+        """The bot is added to the guild: a GUILD_CREATE without `unavailable` (discord.py's
+        `on_guild_join`), as Discord sends when the bot joins a server."""
+        payload = self.guild_payload()
+        payload.pop("unavailable")
+        await self.dispatch("GUILD_CREATE", payload)
+
     async def redeliver(self, interaction: Interaction) -> None:
         """The same INTERACTION_CREATE (same id and token) once more: a duplicate delivery."""
         await self.dispatch("INTERACTION_CREATE", interaction.payload)

@@ -118,6 +118,9 @@ class RestRoutes(Gateway):
             }
         commands = re.fullmatch(rf"/applications/{app}(?:/guilds/(\d+))?/commands", path)
         if (m := commands) and method == "PUT":
+            if problems := [p for c in body for p in command_problems(c)]:
+                # What Discord answers an invalid command list (and nothing is synced).
+                return 400, {"message": "Invalid Form Body", "code": 50035, "errors": problems}
             guild = int(m.group(1)) if m.group(1) else None
             synced = [
                 {
@@ -146,6 +149,12 @@ class RestRoutes(Gateway):
         ) and method == "POST":
             return await self._create_thread(int(m.group(1)), int(m.group(2)), body)
         if re.fullmatch(r"/channels/\d+/typing", path) and method == "POST":
+            return 204, None
+        reaction = r"/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/@me"
+        if (m := re.fullmatch(reaction, path)) and method == "PUT":
+            if self.forbid_reactions:
+                return 403, {"message": "Missing Permissions", "code": 50013}
+            self.reactions.append((int(m.group(1)), int(m.group(2)), m.group(3)))
             return 204, None
         if re.fullmatch(r"/channels/\d+/messages/\d+", path) and method == "DELETE":
             return 204, None
@@ -236,6 +245,48 @@ class RestRoutes(Gateway):
         self.threads[message_id] = thread
         await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
         return 201, thread
+
+
+# Discord's locales (https://discord.com/developers/docs/reference#locales): the only keys a
+# command's name_localizations / description_localizations may have.
+LOCALES = frozenset(
+    "id da de en-GB en-US es-ES es-419 fr hr it lt hu nl no pl pt-BR ro fi sv-SE vi tr cs el bg "
+    "ru uk hi th zh-CN ja zh-TW ko".split()
+)
+
+
+def _valid_name(name: object) -> bool:
+    """A command or option name as Discord accepts it: 1-32 lower-case letters, digits, - or _
+    (any script's letters: "vérifications" is one)."""
+    return (
+        isinstance(name, str)
+        and 1 <= len(name) <= 32
+        and name == name.lower()
+        and all(ch.isalnum() or ch in "-_" for ch in name)
+    )
+
+
+def command_problems(command: dict[str, Any], where: str = "") -> list[str]:
+    """What Discord would refuse in one synced command (or option), with its localisations."""
+    here = f"{where}/{command.get('name')}"
+    problems: list[str] = []
+    if not _valid_name(command.get("name")):
+        problems.append(f"{here}: bad name")
+    description = command.get("description", "")
+    if command.get("type", 1) == 1 and not 1 <= len(description) <= 100:
+        problems.append(f"{here}: description length {len(description)}")
+    for key, check in (
+        ("name_localizations", _valid_name),
+        ("description_localizations", lambda d: isinstance(d, str) and 1 <= len(d) <= 100),
+    ):
+        for locale, value in (command.get(key) or {}).items():
+            if locale not in LOCALES:
+                problems.append(f"{here}: unknown locale {locale!r} in {key}")
+            elif not check(value):
+                problems.append(f"{here}: bad {key}[{locale}] {value!r}")
+    for option in command.get("options") or []:
+        problems += command_problems(option, here)
+    return problems
 
 
 def _payload_json(raw: bytes) -> Any:

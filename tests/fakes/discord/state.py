@@ -80,6 +80,11 @@ class DiscordState:
         self.close_on_identify = close_on_identify
         self.bot_public = bot_public  # the application info's "Public Bot" (Discord's default)
         self.left_guilds: list[int] = []  # guilds the bot left (DELETE /users/@me/guilds/{id})
+        # Reactions the bot added: (channel id, message id, emoji), in order.
+        self.reactions: list[tuple[int, int, str]] = []
+        self.forbid_reactions = False  # answer reactions with 403 Missing Permissions
+        self.system_channel_id: int | None = None  # the guild's system channel (welcome posts)
+        self.preferred_locale = "en-US"  # the guild's language
 
         self.requests: list[Recorded] = []
         self.gateway_queries: list[dict[str, str]] = []
@@ -201,7 +206,10 @@ class DiscordState:
             "explicit_content_filter": 0,
             "mfa_level": 0,
             "premium_tier": 0,
-            "preferred_locale": "en-US",
+            "preferred_locale": self.preferred_locale,
+            "system_channel_id": None
+            if self.system_channel_id is None
+            else str(self.system_channel_id),
             "system_channel_flags": 0,
             "nsfw_level": 0,
             "afk_timeout": 300,

@@ -19,7 +19,14 @@ BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 APP_ID = "AFAKE"
 BOT_METHODS = frozenset(
-    {"auth.test", "chat.postMessage", "chat.postEphemeral", "users.info", "views.open"}
+    {
+        "auth.test",
+        "chat.postMessage",
+        "chat.postEphemeral",
+        "users.info",
+        "views.open",
+        "reactions.add",
+    }
 )
 
 
@@ -66,6 +73,11 @@ class SlackState:
 
     calls: list[Call] = field(default_factory=list)
     views_opened: list[dict[str, Any]] = field(default_factory=list)
+    # reactions.add calls accepted: (channel, timestamp, name); a repeat gets already_reacted.
+    reactions: list[tuple[str, str, str]] = field(default_factory=list)
+    # Scopes the app was installed without: reactions.add answers `missing_scope` without
+    # "reactions:write" (an app created from an older manifest).
+    missing_scopes: frozenset[str] = frozenset()
     acks: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     sent_envelopes: list[str] = field(default_factory=list)
     ws_connections: int = 0

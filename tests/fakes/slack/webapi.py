@@ -87,6 +87,16 @@ class WebApi(SlackState):
             return {"ok": True, "view": opened}
         if not a.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
+        if call.method == "reactions.add":
+            if "reactions:write" in self.missing_scopes:
+                return {"ok": False, "error": "missing_scope", "needed": "reactions:write"}
+            if not a.get("timestamp") or not a.get("name"):
+                return {"ok": False, "error": "invalid_arguments"}
+            reaction = (str(a["channel"]), str(a["timestamp"]), str(a["name"]).strip(":"))
+            if reaction in self.reactions:
+                return {"ok": False, "error": "already_reacted"}
+            self.reactions.append(reaction)
+            return {"ok": True}
         if problems := block_kit_problems(a):
             return {"ok": False, "error": "invalid_blocks", "errors": problems}
         if call.method == "chat.postEphemeral":
