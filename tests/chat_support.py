@@ -16,6 +16,7 @@ from tests.fakes.discord import FakeDiscord
 from tests.fakes.slack_server import FakeSlack
 
 if TYPE_CHECKING:
+    from bot.chat.delivery import Deliveries
     from bot.learning.loop import LearningLoop
     from bot.serving.intake import Intake
     from bot.serving.service import FactBotService
@@ -73,9 +74,11 @@ async def running_discord(
     fake: FakeDiscord,
     intake: Intake | None = None,
     learning: LearningLoop | None = None,
+    deliveries: Deliveries | None = None,
 ) -> AsyncIterator[None]:
-    """The real discord.py client connected to `fake` (started) until the block ends."""
-    serving = discord_client.serve(settings, service, intake, None, learning)
+    """The real discord.py client connected to `fake` (started) until the block ends; with
+    `deliveries`, the notifier's Discord notices go through it."""
+    serving = discord_client.serve(settings, service, intake, None, learning, deliveries=deliveries)
     task = await _started(serving, fake.wait_ready())
     try:
         yield

@@ -271,13 +271,18 @@ class _Desk:
         self.result = result
 
     async def save(
-        self, form: NoteForm, by: Moderator, note_id: str | None = None, language: str = "en"
+        self,
+        form: NoteForm,
+        by: Moderator,
+        note_id: str | None = None,
+        language: str = "en",
+        notify: bool = True,
     ) -> object:
         if isinstance(self.result, Exception):
             raise self.result
         return self.result
 
-    async def remove(self, note_id: str, by: Moderator) -> object:
+    async def remove(self, note_id: str, by: Moderator, notify: bool = True) -> object:
         return await self.save(NoteForm(), by, note_id)
 
 

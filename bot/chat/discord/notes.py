@@ -37,11 +37,14 @@ from bot.notes.records import (
     FormField,
     Moderator,
     NoteForm,
+    NoteSaved,
+    NoteShown,
     NotesUnavailable,
     NoteUnknown,
 )
 
 if TYPE_CHECKING:
+    from bot.learning.notify import Notifier
     from bot.notes.desk import NoteDesk
 
     Interaction = discord.Interaction[CommandClient]
@@ -76,24 +79,30 @@ MAX_MESSAGES: Final = 4  # private messages per reply (a long history is cut, an
 TITLE_MAX, LABEL_MAX, PLACEHOLDER_MAX, OPTION_MAX, INPUT_MAX = 45, 45, 100, 100, 4000
 
 # The form's custom_id says add, or edit which note; "edit:" leaves 82 characters for the id.
-FORM_ID = re.compile(r"factbot:note:(?:add|edit:(?P<note>.{1,82}))")
-CONFIRM_ID = re.compile(r"factbot:note:(?P<choice>remove|cancel):(?P<note>.{1,80})")
+# "silent:" (a typo fix: nobody is told of the change) leaves 75 characters for the id.
+FORM_ID = re.compile(r"factbot:note:(?P<silent>silent:)?(?:add|edit:(?P<note>.{1,75}))")
+CONFIRM_ID = re.compile(r"factbot:note:(?P<choice>remove|silentremove|cancel):(?P<note>.{1,80})")
 FIELD_IDS: dict[FormField, str] = {f: f"factbot:note:field:{f}" for f in FORM_FIELDS}
 
 
-def form_custom_id(note_id: str | None) -> str:
-    return "factbot:note:add" if note_id is None else f"factbot:note:edit:{note_id}"
+def form_custom_id(note_id: str | None, silent: bool = False) -> str:
+    """The form's custom_id: add or edit which note, and whether the save tells nobody."""
+    head = "factbot:note:silent:" if silent else "factbot:note:"
+    return f"{head}add" if note_id is None else f"{head}edit:{note_id}"
 
 
 def confirm_custom_id(choice: str, note_id: str) -> str:
-    """The custom_id of Remove (`choice` "remove") or Cancel ("cancel") for `note_id`."""
+    """The custom_id of Remove (`choice` "remove", or "silentremove": nobody told) or Cancel
+    ("cancel") for `note_id`."""
     return f"factbot:note:{choice}:{note_id}"
 
 
 # ---------------------------------------------------------------------- rendering
 
 
-def note_modal(note_id: str | None, form: NoteForm, language: Language) -> discord.ui.Modal:
+def note_modal(
+    note_id: str | None, form: NoteForm, language: Language, silent: bool = False
+) -> discord.ui.Modal:
     """The note form: a new note (`note_id` None) or a change to `note_id`, showing `form`.
 
     Five labelled components, Discord's most: the claim, the verdict (a select), what is true in
@@ -101,7 +110,7 @@ def note_modal(note_id: str | None, form: NoteForm, language: Language) -> disco
     `on_interaction` reads the submit from its custom_id."""
     modal = discord.ui.Modal(
         title=truncate(note_text.form_title(note_id, language), TITLE_MAX),
-        custom_id=form_custom_id(note_id),
+        custom_id=form_custom_id(note_id, silent),
         timeout=None,
     )
     for field in FORM_FIELDS:
@@ -194,14 +203,14 @@ def pack_lines(lines: Sequence[str], language: Language) -> list[str]:
     return messages
 
 
-def remove_buttons(note_id: str, language: Language) -> discord.ui.View:
+def remove_buttons(note_id: str, language: Language, silent: bool = False) -> discord.ui.View:
     """Remove and Cancel under the confirmation, understood from their custom_id alone."""
     view = discord.ui.View(timeout=None)
     view.add_item(
         discord.ui.Button(
             style=discord.ButtonStyle.danger,
             label=text("note.button.remove", language),
-            custom_id=confirm_custom_id("remove", note_id),
+            custom_id=confirm_custom_id("silentremove" if silent else "remove", note_id),
         )
     )
     view.add_item(
@@ -257,31 +266,38 @@ def moderators_only(interaction: Interaction) -> bool:
     return checks.moderators_only(interaction)
 
 
+SILENT_HELP = "Tell nobody of this change (a typo fix); default: the threads concerned are told"
+
+
 @note.command(name="add", description="Write a new fact-check note (opens a form)")
+@app_commands.describe(silent=SILENT_HELP)
 @app_commands.check(moderators_only)
-async def add(interaction: Interaction) -> None:
-    await _open_form(interaction, None, None)
+async def add(interaction: Interaction, silent: bool = False) -> None:
+    await _open_form(interaction, None, None, silent)
 
 
 @note.command(name="edit", description="Fix a note (opens the form filled in)")
 @app_commands.rename(note_id="id")
 @app_commands.describe(
-    note_id="The note's id", revision="Restore this earlier revision (see /note history)"
+    note_id="The note's id",
+    revision="Restore this earlier revision (see /note history)",
+    silent=SILENT_HELP,
 )
 @app_commands.check(moderators_only)
 async def edit(
     interaction: Interaction,
     note_id: str,
     revision: app_commands.Range[int, 1, None] | None = None,
+    silent: bool = False,
 ) -> None:
-    await _open_form(interaction, note_id, revision)
+    await _open_form(interaction, note_id, revision, silent)
 
 
 @note.command(name="remove", description="Remove a note (asks first)")
 @app_commands.rename(note_id="id")
-@app_commands.describe(note_id="The note's id")
+@app_commands.describe(note_id="The note's id", silent=SILENT_HELP)
 @app_commands.check(moderators_only)
-async def remove(interaction: Interaction, note_id: str) -> None:
+async def remove(interaction: Interaction, note_id: str, silent: bool = False) -> None:
     language = _language(interaction)
     shown = await _desk_call(interaction, lambda desk: desk.show(note_id))
     if shown is None:
@@ -289,8 +305,10 @@ async def remove(interaction: Interaction, note_id: str) -> None:
     if isinstance(shown, NoteUnknown):
         await _say(interaction, [note_text.unknown_line(shown, language)])
         return
-    line = note_text.confirm_remove_line(shown.note_id, shown.claim, language)
-    await _say(interaction, [line], remove_buttons(shown.note_id, language))
+    lines = [note_text.confirm_remove_line(shown.note_id, shown.claim, language)]
+    if not silent and (reach := await _reach(interaction, shown.note_id, shown.claim)):
+        lines.append(reach)
+    await _say(interaction, lines, remove_buttons(shown.note_id, language, silent))
 
 
 @note.command(name="show", description="A note as readers get it, and where it comes from")
@@ -298,7 +316,18 @@ async def remove(interaction: Interaction, note_id: str) -> None:
 @app_commands.describe(note_id="The note's id")
 @app_commands.check(moderators_only)
 async def show(interaction: Interaction, note_id: str) -> None:
-    await _show_found(interaction, lambda desk: desk.show(note_id), note_text.shown_lines)
+    async def shown_lines(shown: NoteShown, language: Language) -> list[str]:
+        reach = await _reach(interaction, shown.note_id, shown.claim)
+        return [*note_text.shown_lines(shown, language), *([reach] if reach else [])]
+
+    found = await _desk_call(interaction, lambda desk: desk.show(note_id))
+    if found is None:
+        return
+    language = _language(interaction)
+    if isinstance(found, NoteUnknown):
+        await _say(interaction, [note_text.unknown_line(found, language)])
+    else:
+        await _say(interaction, await shown_lines(found, language))
 
 
 @note.command(name="history", description="Every change made to a note, by whom and when")
@@ -343,7 +372,8 @@ async def on_interaction(interaction: Interaction) -> None:
         if form_id is not None and not interaction.client.already_seen(
             "interaction", interaction.id
         ):
-            await _guarded(interaction, _submitted(interaction, form_id["note"], data))
+            silent = form_id["silent"] is not None
+            await _guarded(interaction, _submitted(interaction, form_id["note"], data, silent))
     elif interaction.type is discord.InteractionType.component:
         confirm = CONFIRM_ID.fullmatch(custom_id)
         if confirm is not None and not interaction.client.already_seen(
@@ -352,7 +382,9 @@ async def on_interaction(interaction: Interaction) -> None:
             await _guarded(interaction, _confirmed(interaction, confirm["choice"], confirm["note"]))
 
 
-async def _open_form(interaction: Interaction, note_id: str | None, revision: int | None) -> None:
+async def _open_form(
+    interaction: Interaction, note_id: str | None, revision: int | None, silent: bool = False
+) -> None:
     language = _language(interaction)
     desk = interaction.client.service.notes
     if desk is None:
@@ -367,10 +399,12 @@ async def _open_form(interaction: Interaction, note_id: str | None, revision: in
     if isinstance(form, NoteUnknown):
         await _say(interaction, [note_text.unknown_line(form, language)])
         return
-    await interaction.response.send_modal(note_modal(note_id, form, language))
+    await interaction.response.send_modal(note_modal(note_id, form, language, silent))
 
 
-async def _submitted(interaction: Interaction, note_id: str | None, data: dict[str, Any]) -> None:
+async def _submitted(
+    interaction: Interaction, note_id: str | None, data: dict[str, Any], silent: bool = False
+) -> None:
     """The form was sent: save it, or say privately, line by line, why not (with "Fix")."""
     if await _refused(interaction):
         return
@@ -381,9 +415,11 @@ async def _submitted(interaction: Interaction, note_id: str | None, data: dict[s
     guild = interaction.guild_id
     by = Moderator("discord", str(user.id), user.display_name, str(guild) if guild else None)
     desk = interaction.client.service.notes
-    reply = await flows.save_note(desk, form, by, note_id, language, _actor(interaction))
+    reply = await flows.save_note(
+        desk, form, by, note_id, language, _actor(interaction), notify=not silent
+    )
     fix = FixView(note_id, form, language) if reply.keeps_form else None
-    await _say(interaction, reply.lines, fix)
+    await _say(interaction, await _with_told(interaction, reply), fix)
 
 
 async def _confirmed(interaction: Interaction, choice: str, note_id: str) -> None:
@@ -401,14 +437,38 @@ async def _confirmed(interaction: Interaction, choice: str, note_id: str) -> Non
     user = interaction.user
     by = Moderator("discord", str(user.id), user.display_name)
     desk = interaction.client.service.notes
-    reply = await flows.remove_note(desk, note_id, by, language, _actor(interaction))
-    await _say(interaction, reply.lines)
+    notify = choice != "silentremove"
+    reply = await flows.remove_note(desk, note_id, by, language, _actor(interaction), notify)
+    await _say(interaction, await _with_told(interaction, reply))
 
 
 # ---------------------------------------------------------------------- helpers
 
 
 _language = checks.ui_language
+
+
+def _notifier(interaction: Interaction) -> Notifier | None:
+    deliveries = interaction.client.deliveries
+    return deliveries.notifier if deliveries is not None else None
+
+
+async def _reach(interaction: Interaction, note_id: str, claim: str) -> str | None:
+    """How many threads and subscribers a change to this note would tell (None: loop off)."""
+    index = interaction.client.service.engine.index
+    return await flows.reach_line(
+        _notifier(interaction), note_id, claim, index, _language(interaction)
+    )
+
+
+async def _with_told(interaction: Interaction, reply: flows.NoteReply) -> list[str]:
+    """The save report's lines, and how many were told once the notifications are sent."""
+    lines = list(reply.lines)
+    if isinstance(reply.outcome, NoteSaved):
+        told = await flows.told_line(_notifier(interaction), reply.outcome, _language(interaction))
+        if told:
+            lines.append(told)
+    return lines
 
 
 def _actor(interaction: Interaction) -> flows.Actor:

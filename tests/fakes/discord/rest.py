@@ -139,6 +139,8 @@ class RestRoutes(Gateway):
         if m := re.fullmatch(rf"/webhooks/{app}/([^/]+)(/messages/(@original|\d+))?", path):
             return self._webhook(method, m.group(1), m.group(3), body)
         if (m := re.fullmatch(r"/channels/(\d+)/messages", path)) and method == "POST":
+            if int(m.group(1)) in self.gone_channels:
+                return 404, {"message": "Unknown Channel", "code": 10003}
             msg = self.message_payload(int(m.group(1)), self.bot_user(), body)
             await self.dispatch("MESSAGE_CREATE", msg)  # like Discord: the bot sees its own
             return 200, msg

@@ -95,6 +95,7 @@ class DiscordState:
         self.commands: dict[int | None, list[dict[str, Any]]] = {}  # guild id (None = global)
         self.threads: dict[int, dict[str, Any]] = {}
         self.dm_channels: set[int] = set()  # DM channels interactions came from (no guild)
+        self.gone_channels: set[int] = set()  # deleted channels or threads: posting there 404s
         self.interactions: dict[str, Interaction] = {}
 
         self._ids = itertools.count(1300000000000000001)
