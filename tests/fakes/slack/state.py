@@ -19,7 +19,14 @@ BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 APP_ID = "AFAKE"
 BOT_METHODS = frozenset(
-    {"auth.test", "chat.postMessage", "chat.postEphemeral", "users.info", "views.open"}
+    {
+        "auth.test",
+        "chat.postMessage",
+        "chat.postEphemeral",
+        "conversations.open",
+        "users.info",
+        "views.open",
+    }
 )
 
 
