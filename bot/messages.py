@@ -384,6 +384,35 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "fr": "Votre question a été transmise aux modérateurs ; vous serez prévenu ici.",
         "en": "Your question was passed to the moderators; you'll be told here.",
     },
+    "loop.unavailable": {
+        "fr": "Impossible pour le moment : réessayez plus tard.",
+        "en": "Not possible right now: please try again later.",
+    },
+    "loop.unknown_answer": {
+        "fr": "Cette réponse n'est plus connue (trop ancienne ou effacée).",
+        "en": "This answer is no longer known (too old, or erased).",
+    },
+    # The request in the moderators' channel, and what "Mark resolved" says.
+    "loop.request.title": {
+        "fr": "Un membre demande l'aide d'un modérateur :",
+        "en": "A member asks a moderator for help:",
+    },
+    "loop.request.context": {
+        "fr": "Plus tôt dans le fil :",
+        "en": "Earlier in the thread:",
+    },
+    "loop.resolved": {
+        "fr": "Un modérateur a traité votre question « {question} ».",
+        "en": "A moderator has dealt with your question “{question}”.",
+    },
+    "loop.resolved_by": {
+        "fr": "Résolu par {name}.",
+        "en": "Resolved by {name}.",
+    },
+    "loop.already_resolved": {
+        "fr": "Cette demande est déjà résolue.",
+        "en": "This request is already resolved.",
+    },
     "loop.write_note": {"fr": "Écrire une note", "en": "Write a note"},
     "loop.mark_resolved": {"fr": "Marquer comme résolu", "en": "Mark resolved"},
     # The note form and the save report.

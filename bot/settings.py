@@ -81,6 +81,22 @@ def _ids(env: Mapping[str, str], name: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _channel_map(env: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...]:
+    """`community:channel,…` (a Discord server or Slack workspace id, then its channel id), or
+    one bare channel id for every community (a bot serving one server): ("*", id)."""
+    out: list[tuple[str, str]] = []
+    for part in _strs(env, name):
+        community, sep, channel = part.rpartition(":")
+        community = community.strip() if sep else "*"
+        channel = channel.strip()
+        if not channel.isalnum() or not (community == "*" or community.isalnum()):
+            raise SettingsError(
+                f"{name} must be a channel id or community_id:channel_id pairs, got {part!r}"
+            )
+        out.append((community, channel))
+    return tuple(out)
+
+
 def _strs(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     raw = env.get(name, "")
     return tuple(p.strip() for p in raw.replace(";", ",").split(",") if p.strip())
@@ -227,6 +243,8 @@ class Settings:
     notify_lease_seconds: float = 120.0
     notify_channel_burst: int = 3
     notify_channel_seconds: float = 2.0
+    # "Ask a moderator": (community id, channel id) pairs; "*" = every community
+    moderator_channels: tuple[tuple[str, str], ...] = ()
 
     # Prometheus metrics and health probes (bot/ops/metrics.py); port 0 = off
     metrics_port: int = 0
@@ -317,6 +335,7 @@ class Settings:
             notify_lease_seconds=max(_float(env, "NOTIFY_LEASE_SECONDS", 120.0), 1.0),
             notify_channel_burst=_int(env, "NOTIFY_CHANNEL_BURST", 3, minimum=1),
             notify_channel_seconds=max(_float(env, "NOTIFY_CHANNEL_SECONDS", 2.0), 0.0),
+            moderator_channels=_channel_map(env, "MODERATOR_CHANNEL_ID"),
             metrics_port=_port(env, "METRICS_PORT", 0),
             metrics_host=_str(env, "METRICS_HOST", "127.0.0.1"),
             factcheck_publisher=_str(env, "FACTCHECK_PUBLISHER", "factbot"),
@@ -334,6 +353,11 @@ class Settings:
     @property
     def discord_enabled(self) -> bool:
         return bool(self.discord_token)
+
+    def moderator_channel(self, community_id: str) -> str | None:
+        """The moderators' channel of one server or workspace ("Ask a moderator"), or None."""
+        channels = dict(self.moderator_channels)
+        return channels.get(str(community_id)) or channels.get("*")
 
     @property
     def slack_enabled(self) -> bool:

@@ -7,7 +7,10 @@ buttons).
 - `/reindex`: `reindex` → the `ReindexReport`, a `ReindexFailure`, or a `Say` (the cooldown);
 - a note form saved or a note removed: `save_note` / `remove_note` → a `NoteReply` (which
   outcome, its lines, and the record to render);
-- the refusal a non-moderator gets for each moderators' command: `not_moderator`.
+- the refusal a non-moderator gets for each moderators' command: `not_moderator`;
+- closing the loop: 🔔 `subscribe`, "Ask a moderator" `hand_off` (→ `request_lines` for the
+  moderators' channel), "Mark resolved" `resolve` (→ the line for the asker), and the note
+  form's `reach_line` / the save report's `told_line`.
 
 Every flow logs through the adapter's logger (`Actor`), naming people by display name and keyed
 hash only, never by platform id.
@@ -39,11 +42,14 @@ from bot.notes.records import (
 )
 from bot.serving.moderation import TooSoon
 from bot.storage import StorageError, VoteOutcome
+from bot.storage.loop import Asked, HandOff, Place
 
 if TYPE_CHECKING:
     from bot.learning.loop import LearningLoop
+    from bot.learning.notify import Notifier
     from bot.notes.desk import NoteDesk
     from bot.serving.service import FactBotService
+    from index.store import LoadedIndex
 
 Started = Callable[[], Awaitable[None]]
 
@@ -299,3 +305,208 @@ def _log_saved(saved: NoteSaved, actor: Actor) -> None:
         actor.name,
         saved.index_version or "(rebuild failed)",
     )
+
+
+# ---------------------------------------------------------------------- closing the loop
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a member pressed a loop button, as the platform says it (raw ids, in memory only):
+    the server or workspace (None: a DM), the channel and thread the answer is in, and for a DM
+    the id to deliver to (Discord's DM channel, Slack's user or IM channel)."""
+
+    platform: str
+    user: str
+    guild: str | None
+    channel: str | None = None
+    thread: str | None = None
+    dm: str | None = None
+
+
+@dataclass(frozen=True)
+class HandedOff:
+    """A question handed to the moderators: the hand-off, and the thread's earlier questions."""
+
+    handoff: HandOff
+    context: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A hand-off a moderator marked resolved: where to tell the asker, and what."""
+
+    handoff: HandOff
+    line: str  # in the asker's language
+
+    @property
+    def place(self) -> Place:
+        return self.handoff.place
+
+
+def _loop_unavailable(language: Language) -> Say:
+    return Say("loop.unavailable", text("loop.unavailable", language))
+
+
+async def _asked(learning: LearningLoop, answer_id: str) -> Asked | None:
+    """The question behind `answer_id`, written first if it is still buffered (a button pressed
+    right after the answer)."""
+    store = learning.store
+    await asyncio.to_thread(store.flush, 2.0)
+    return await asyncio.to_thread(store.loop.asked, answer_id)
+
+
+async def subscribe(
+    learning: LearningLoop | None,
+    origin: Origin,
+    answer_id: str,
+    days: int,
+    language: Language,
+    actor: Actor,
+) -> Say:
+    """🔔 "Tell me when it's answered": subscribe the member who pressed it to the question of
+    `answer_id`, to be told where they pressed it (the thread, or their DM)."""
+    if learning is None or not learning.feedback:
+        return _loop_unavailable(language)
+    try:
+        asked = await _asked(learning, answer_id)
+        if asked is None:
+            return Say("loop.unknown_answer", text("loop.unknown_answer", language))
+        loop = learning.store.loop
+        place = loop.place(
+            origin.platform, origin.user, origin.guild, origin.channel, origin.thread, origin.dm
+        )
+        _, new = await asyncio.to_thread(
+            loop.subscribe,
+            place,
+            origin.user,
+            asked.question,
+            asked.language,
+            answer_id=answer_id,
+            days=days,
+        )
+    except StorageError as exc:
+        actor.warning("🔔 by %s not saved: %s", actor.name, exc)
+        return _loop_unavailable(language)
+    actor.info("🔔 by %s: %s", actor.name, "subscribed" if new else "already subscribed")
+    if not new:
+        return Say("loop.already_subscribed", text("loop.already_subscribed", language))
+    return Say("loop.subscribed", text("loop.subscribed", language, days=days))
+
+
+async def hand_off(
+    learning: LearningLoop | None,
+    origin: Origin,
+    answer_id: str,
+    days: int,
+    language: Language,
+    actor: Actor,
+) -> HandedOff | Say:
+    """ "Ask a moderator": open a hand-off of the question of `answer_id` in the member's
+    community (never from a DM) and subscribe them, so the note that answers it tells them
+    in their thread. The adapter then posts `request_lines` in the moderators' channel and
+    says `loop.handoff_sent`."""
+    if learning is None or not learning.feedback or origin.guild is None:
+        return _loop_unavailable(language)
+    try:
+        asked = await _asked(learning, answer_id)
+        if asked is None:
+            return Say("loop.unknown_answer", text("loop.unknown_answer", language))
+        loop = learning.store.loop
+        place = loop.place(
+            origin.platform, origin.user, origin.guild, origin.channel, origin.thread
+        )
+        handoff = await asyncio.to_thread(
+            loop.open_handoff, place, origin.user, asked.question, asked.language, answer_id
+        )
+        await asyncio.to_thread(
+            loop.subscribe,
+            place,
+            origin.user,
+            asked.question,
+            asked.language,
+            answer_id=answer_id,
+            days=days,
+        )
+        context = await asyncio.to_thread(loop.thread_questions, asked)
+    except StorageError as exc:
+        actor.warning("hand-off by %s not saved: %s", actor.name, exc)
+        return _loop_unavailable(language)
+    actor.info("hand-off %s opened by %s", handoff.public_id, actor.name)
+    return HandedOff(handoff, tuple(context))
+
+
+def request_lines(handed: HandedOff, language: Language) -> list[str]:
+    """The moderators' channel message: the question, then its thread's earlier questions."""
+    lines = [text("loop.request.title", language), f"> {handed.handoff.question}"]
+    if handed.context:
+        lines.append(text("loop.request.context", language))
+        lines.extend(f"- {q}" for q in handed.context)
+    return lines
+
+
+async def resolve(
+    learning: LearningLoop | None,
+    public_id: str,
+    community: Community | None,
+    is_moderator: bool,
+    platform: str,
+    language: Language,
+    actor: Actor,
+) -> Resolved | Say:
+    """ "Mark resolved" (re-checked: moderators only): resolve the hand-off in its own community
+    (another's is never found), close the asker's subscription from it, and return the line to
+    post in the asker's thread. Only the first press resolves it, on any number of hosts."""
+    if not is_moderator or community is None:
+        actor.info("Mark resolved by %s refused: not a moderator", actor.name)
+        return Say("loop.not_moderator", not_moderator(platform, language, "note"))
+    if learning is None:
+        return _loop_unavailable(language)
+    loop = learning.store.loop
+    try:
+        handoff = await asyncio.to_thread(loop.resolve_handoff, public_id, community)
+        if handoff is None:
+            return Say("loop.already_resolved", text("loop.already_resolved", language))
+        if handoff.answer_id is not None:
+            subs = await asyncio.to_thread(loop.subscriptions_for_answers, [handoff.answer_id])
+            for sub in subs:
+                if sub.user_hash == handoff.user_hash:
+                    await asyncio.to_thread(loop.resolve_subscription, sub.id, "resolved")
+    except StorageError as exc:
+        actor.warning("Mark resolved by %s failed: %s", actor.name, exc)
+        return _loop_unavailable(language)
+    actor.info("hand-off %s resolved by %s", public_id, actor.name)
+    asker: Language = "fr" if handoff.language == "fr" else "en"
+    line = text("loop.resolved", asker, question=handoff.question)
+    return Resolved(handoff, line)
+
+
+async def reach_line(
+    notifier: Notifier | None,
+    note_id: str | None,
+    claim: str,
+    index: LoadedIndex,
+    language: Language,
+) -> str | None:
+    """The note form's dry run: how many would be told of a change to this note (None: the
+    loop is off, or the database cannot say now)."""
+    if notifier is None:
+        return None
+    try:
+        reach = await notifier.reach(note_id, claim, index)
+    except StorageError:
+        return None
+    return text("loop.would_tell", language, threads=reach.threads, subscribers=reach.subscribers)
+
+
+async def told_line(
+    notifier: Notifier | None, saved: NoteSaved, language: Language, timeout: float = 10.0
+) -> str | None:
+    """The save report's "told" line once the notifications of this save are sent (None: the
+    loop is off, nothing changed, a silent save, or not done in `timeout`)."""
+    if notifier is None or saved.index_version is None:
+        return None
+    report = await notifier.told(saved.index_version, timeout)
+    if report is None or saved.note_id in report.silent:
+        return None
+    return text("loop.told", language, threads=report.threads, subscribers=report.subscribers)

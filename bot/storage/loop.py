@@ -90,6 +90,22 @@ class AnswerRecord:
 
 
 @dataclass(frozen=True)
+class Asked:
+    """The question behind one answer id (a 🔔 or "Ask a moderator" press), and where it was
+    asked (a DM: no community)."""
+
+    answer_id: str
+    question: str
+    language: str
+    outcome: str
+    platform: str
+    guild_id: str | None
+    channel_id: str | None
+    thread_id: str | None
+    asked_at: datetime
+
+
+@dataclass(frozen=True)
 class Subscription:
     """A member's "tell me when it's answered"."""
 
@@ -240,6 +256,45 @@ class LoopRepository:
             )
             for r in rows
         ]
+
+    def asked(self, answer_id: str) -> Asked | None:
+        """The question logged under `answer_id` (None: unknown, purged, or not yet written)."""
+        q = question_log
+        with self._connection() as conn:
+            r = conn.execute(select(q).where(q.c.answer_id == answer_id)).first()
+        if r is None:
+            return None
+        return Asked(
+            r.answer_id,
+            r.question,
+            r.language or "en",
+            r.outcome,
+            r.platform,
+            r.guild_id,
+            r.channel_id,
+            r.thread_id,
+            as_utc(r.asked_at),
+        )
+
+    def thread_questions(self, asked: Asked, most: int = 5) -> list[str]:
+        """The questions asked before `asked` in its thread, oldest first (a moderator's
+        context); none for a DM or an answer outside a thread."""
+        if asked.guild_id is None or asked.thread_id is None:
+            return []
+        q = question_log
+        query = (
+            select(q.c.question)
+            .where(
+                q.c.platform == asked.platform,
+                q.c.guild_id == asked.guild_id,
+                q.c.thread_id == asked.thread_id,
+                q.c.asked_at < asked.asked_at,
+            )
+            .order_by(q.c.asked_at.desc())
+            .limit(most)
+        )
+        with self._connection() as conn:
+            return [r[0] for r in reversed(conn.execute(query).all())]
 
     # -------------------------------------------------------------- subscriptions
 
