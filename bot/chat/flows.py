@@ -257,13 +257,16 @@ async def save_note(
     note_id: str | None,
     language: Language,
     actor: Actor,
+    *,
+    notify: bool = True,
 ) -> NoteReply:
-    """Save a submitted note form (a new note when `note_id` is None) and say how it went."""
+    """Save a submitted note form (a new note when `note_id` is None) and say how it went.
+    `notify` False: the moderator chose "silent" (a typo fix): no thread or subscriber told."""
     if desk is None:  # a service built over an engine without a notes database
         actor.warning("/note form by %s not saved: no notes database", actor.name)
         return unavailable(language)
     try:
-        outcome = await desk.save(form, by, note_id=note_id, language=language)
+        outcome = await desk.save(form, by, note_id=note_id, language=language, notify=notify)
     except TooSoon as exc:
         actor.info("/note form by %s refused: moderator cooldown", actor.name)
         return NoteReply("too_soon", (exc.line(language),))

@@ -53,6 +53,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from bot.answer import Language
 from bot.chat import AdapterStartError, flows
 from bot.chat.redelivery import Redelivery
+from bot.chat.slack.loop import SlackLoop
 from bot.chat.slack.notes import SlackNotes
 from bot.chat.slack.privacy import SlackPrivacy
 from bot.chat.slack.render import (
@@ -83,6 +84,8 @@ from bot.serving.service import FactBotService
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.chat.delivery import Deliveries
+    from bot.learning.notify import Notifier
     from bot.ops.metrics import TransportLink
 
 log = logging.getLogger("factbot.slack")
@@ -174,13 +177,19 @@ async def serve(
     stopping: asyncio.Event | None = None,
     learning: LearningLoop | None = None,
     link: TransportLink | None = None,
+    *,
+    notifier: Notifier | None = None,
+    deliveries: Deliveries | None = None,
 ) -> None:
     """Run the Slack bot until cancelled or `stopping` is set (then it lets the answers in flight
     finish and disconnects); `intake` defaults to one of its own. With `learning`, answers carry
     👍/👎, /unanswered reports, and the bot's threads outlive a restart; `link` follows the
-    connection (bot/ops/metrics.py). Raises `AdapterStartError` (missing/rejected token)."""
+    connection (bot/ops/metrics.py). With `notifier` and `deliveries`, the note form shows its
+    reach and the save its "told" count, and the notifier's Slack notices are posted by this bot
+    (registered once signed in). Raises `AdapterStartError` (missing/rejected token)."""
     bot = SlackBot(settings, service, intake, learning)
     bot.link = link
+    bot.notifier, bot.deliveries = notifier, deliveries
     await bot.run(stopping)
 
 
@@ -234,16 +243,26 @@ class SlackBot:
         self.bot_team = ""  # auth.test's team_id; unknown: only SLACK_MODERATOR_IDS moderate
         self.notes = SlackNotes(self)  # /note: its modal and buttons (bot/chat/slack/notes.py)
         self.privacy = SlackPrivacy(self)  # /privacy and its erase button (slack_privacy.py)
+        # Closing the loop: 🔔, "Ask a moderator", the notifier's Deliver (bot/chat/slack/loop.py)
+        self.loop = SlackLoop(self, self.notes.open_for_question)
+        self.notifier: Notifier | None = None  # the note form's reach and "told" count
+        self.deliveries: Deliveries | None = None  # where this bot registers its Deliver
         self._register()
 
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self, stopping: asyncio.Event | None = None) -> None:
         await self._check_bot_token()
-        if self.socket_mode:
-            await self._run_socket_mode(stopping or asyncio.Event())
-        else:
-            await self._run_http(stopping or asyncio.Event())
+        if self.deliveries is not None:  # the notifier's Slack notices go through this bot
+            self.deliveries.register("slack", self.loop.delivery)
+        try:
+            if self.socket_mode:
+                await self._run_socket_mode(stopping or asyncio.Event())
+            else:
+                await self._run_http(stopping or asyncio.Event())
+        finally:
+            if self.deliveries is not None:
+                self.deliveries.unregister("slack")
 
     async def _until_stopped(self, stopping: asyncio.Event) -> None:
         """Serve until `stopping` is set (or cancelled), then let the answers in flight finish
@@ -365,6 +384,7 @@ class SlackBot:
         self._register_feedback()
         self.notes.register(app)
         self.privacy.register(app)
+        self.loop.register(app)
 
     # ------------------------------------------------------------------ slash commands
 
@@ -396,10 +416,15 @@ class SlackBot:
         if admitted is None:
             return
         answer = await self.intake.ask(admitted)
-        reply = render_answer(answer, asker=user, answer_id=self._answer_id(admitted))
+        answer_id = self._answer_id(admitted)
+        reply = render_answer(answer, asker=user, answer_id=answer_id)
+        reply = self.loop.decorate(reply, answer, answer_id, admitted.request.guild)
         ts = await self._post_public(channel, reply, respond=respond)
         if ts is not None:
             self._remember_thread(channel, ts)
+            if answer_id is not None and self.learning is not None:
+                # The answer roots its thread: a correction goes there.
+                self.learning.store.answer_posted(answer_id, ts)
             # Replies to the answer form its thread: they follow up on this question.
             self.intake.remember("slack", ts, admitted)
 
@@ -515,7 +540,9 @@ class SlackBot:
         if admitted is None:
             return
         answer = await self.intake.ask(admitted)
-        reply = render_answer(answer, asker=user, answer_id=self._answer_id(admitted))
+        answer_id = self._answer_id(admitted)
+        reply = render_answer(answer, asker=user, answer_id=answer_id)
+        reply = self.loop.decorate(reply, answer, answer_id, request.guild)
         await self._post_public(channel, reply, thread_ts=thread_ts)
         if thread_ts is not None:
             self._remember_thread(channel, thread_ts)
@@ -659,14 +686,20 @@ class SlackBot:
             self.learning, "slack", answer_id, user, vote, within=MODAL_WITHIN
         )
         trigger = body.get("trigger_id")
+        message_ = body.get("message") or {}
         if trigger and reply.asks_reason(vote):
-            message_ = body.get("message") or {}
             channel = (body.get("channel") or {}).get("id")
-            view = reason_modal(answer_id, language, channel, message_.get("thread_ts"))
+            thread = message_.get("thread_ts") or message_.get("ts")
+            view = reason_modal(answer_id, language, channel, message_.get("thread_ts"), thread)
             await self.client.views_open(trigger_id=trigger, view=view)
             return
         emoji = ":pray:" if reply.counted else ":hourglass:"
-        await self.respond_ephemeral(respond, render_notice(reply.line(language), emoji))
+        said = render_notice(reply.line(language), emoji)
+        if vote < 0 and reply.counted:  # 🔔 and "Ask a moderator" under the reply to a 👎
+            team = (body.get("team") or {}).get("id")
+            thread = message_.get("thread_ts") or message_.get("ts")
+            said = self.loop.after_thumbs_down(said, answer_id, language, team, thread)
+        await self.respond_ephemeral(respond, said)
 
     async def _on_reason(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         """The 👎 reason modal was submitted: keep the reason, thank privately where the
@@ -684,6 +717,12 @@ class SlackBot:
             channel = metadata.get("channel")
             if channel and user:
                 notice = render_notice(reply.line(language), ":pray:")
+                if reply.counted:  # 🔔 and "Ask a moderator" under the reply to a 👎
+                    team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get(
+                        "team_id"
+                    )
+                    thread = metadata.get("answer_ts") or metadata.get("thread_ts")
+                    notice = self.loop.after_thumbs_down(notice, answer_id, language, team, thread)
                 await self.post_ephemeral(channel, user, metadata.get("thread_ts"), notice)
         except Exception as exc:
             await self.on_error(exc, body, None)
