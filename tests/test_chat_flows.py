@@ -271,7 +271,12 @@ class _Desk:
         self.result = result
 
     async def save(
-        self, form: NoteForm, by: Moderator, note_id: str | None = None, language: str = "en"
+        self,
+        form: NoteForm,
+        by: Moderator,
+        note_id: str | None = None,
+        language: str = "en",
+        notify: bool = True,
     ) -> object:
         if isinstance(self.result, Exception):
             raise self.result
