@@ -3,7 +3,7 @@ platform (`Place.platform`). The CLI builds one `Deliveries`, hands it to the `N
 each adapter registers itself once it is connected:
 
     deliveries = Deliveries()
-    notifier = Notifier(store, notes, ask, deliveries, settings)
+    deliveries.notifier = Notifier(store, notes, ask, deliveries, settings)
     deliveries.register("discord", DiscordDelivery(client))   # bot/chat/discord/loop.py
     deliveries.register("slack", ...)                          # bot/chat/slack/
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.learning.notify import Deliver, Notice
+from bot.learning.notify import Deliver, Notice, Notifier
 from bot.storage.loop import Place
 
 log = logging.getLogger("factbot.notify")
@@ -23,6 +23,9 @@ class Deliveries:
 
     def __init__(self) -> None:
         self._by_platform: dict[str, Deliver] = {}
+        # The notifier it serves: the adapters read the note form's reach and the save
+        # report's "told" from it (None: the loop is off).
+        self.notifier: Notifier | None = None
 
     def register(self, platform: str, deliver: Deliver) -> None:
         """`platform` ("discord", "slack") delivers through `deliver` from now on."""

@@ -257,11 +257,10 @@ async def save_note(
     note_id: str | None,
     language: Language,
     actor: Actor,
-    *,
     notify: bool = True,
 ) -> NoteReply:
-    """Save a submitted note form (a new note when `note_id` is None) and say how it went.
-    `notify` False: the moderator chose "silent" (a typo fix): no thread or subscriber told."""
+    """Save a submitted note form (a new note when `note_id` is None) and say how it went;
+    `notify` False: a silent change (a typo fix), nobody is told."""
     if desk is None:  # a service built over an engine without a notes database
         actor.warning("/note form by %s not saved: no notes database", actor.name)
         return unavailable(language)
@@ -281,14 +280,20 @@ async def save_note(
 
 
 async def remove_note(
-    desk: NoteDesk | None, note_id: str, by: Moderator, language: Language, actor: Actor
+    desk: NoteDesk | None,
+    note_id: str,
+    by: Moderator,
+    language: Language,
+    actor: Actor,
+    notify: bool = True,
 ) -> NoteReply:
-    """Stop serving `note_id` (its history is kept) and say how it went."""
+    """Stop serving `note_id` (its history is kept) and say how it went (`notify` False:
+    nobody is told)."""
     if desk is None:
         actor.warning("/note remove by %s failed: no notes database", actor.name)
         return unavailable(language)
     try:
-        outcome = await desk.remove(note_id, by)
+        outcome = await desk.remove(note_id, by, notify=notify)
     except TooSoon as exc:
         actor.info("/note remove by %s refused: moderator cooldown", actor.name)
         return NoteReply("too_soon", (exc.line(language),))
@@ -482,6 +487,37 @@ async def resolve(
     asker: Language = "fr" if handoff.language == "fr" else "en"
     line = text("loop.resolved", asker, question=handoff.question)
     return Resolved(handoff, line)
+
+
+async def handoff_noted(
+    learning: LearningLoop | None, public_id: str, community: Community | None, actor: Actor
+) -> bool:
+    """A moderator saved a note from a hand-off ("Write a note"): the hand-off is resolved, and
+    the asker's subscription stays open, so the notifier tells them if the new note answers
+    (`AnsweredLater`). False when already resolved or unknown."""
+    if learning is None or community is None:
+        return False
+    try:
+        done = await asyncio.to_thread(learning.store.loop.resolve_handoff, public_id, community)
+    except StorageError as exc:
+        actor.warning("hand-off %s not marked answered: %s", public_id, exc)
+        return False
+    if done is not None:
+        actor.info("hand-off %s answered by a note from %s", public_id, actor.name)
+    return done is not None
+
+
+async def handoff_question(
+    learning: LearningLoop | None, public_id: str, community: Community | None
+) -> HandOff | None:
+    """The hand-off `public_id` of `community` ("Write a note" prefills the form with its
+    question); None when unknown, another community's, or the database is down."""
+    if learning is None or community is None:
+        return None
+    try:
+        return await asyncio.to_thread(learning.store.loop.handoff, public_id, community)
+    except StorageError:
+        return None
 
 
 async def reach_line(

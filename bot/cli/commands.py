@@ -18,8 +18,11 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bot.answer import Answer, Language
     from bot.answering.engine import Engine
+    from bot.chat.delivery import Deliveries
     from bot.learning.loop import LearningLoop
+    from bot.learning.notify import NotifyCounts
     from bot.serving.intake import Admission, Admitted, Intake, Request
     from bot.serving.service import FactBotService
     from bot.settings import Settings
@@ -571,17 +574,24 @@ async def _serve_async(settings: Settings, targets: list[str]) -> None:
             monitoring.metrics.watch_store(learning.store.stats)
         stopping = asyncio.Event()
         _stop_on_signals(intake, stopping, monitoring.begin_shutdown)
+        # Closing the loop: the notices go to each platform's adapter (it registers itself).
+        deliveries = _closing_loop(settings, service, learning, monitoring.metrics)
         # One intake for both transports: one rate limit per user of each platform.
         jobs: list[Coroutine[Any, Any, None]] = []
         if "discord" in targets:
             from bot.chat.discord import client as discord_bot
 
             link = monitoring.link("discord")
-            jobs.append(discord_bot.serve(settings, service, intake, stopping, learning, link))
+            jobs.append(
+                discord_bot.serve(
+                    settings, service, intake, stopping, learning, link, deliveries=deliveries
+                )
+            )
         if "slack" in targets:
             from bot.chat.slack import app as slack_app
 
             link = monitoring.link("slack")
+            # Slack's Deliver registers on `deliveries` the same way (issue 23, Slack side).
             jobs.append(slack_app.serve(settings, service, intake, stopping, learning, link))
         try:
             # A TaskGroup stops the other transport at once when one fails to start.
@@ -591,9 +601,38 @@ async def _serve_async(settings: Settings, targets: list[str]) -> None:
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None
         finally:
+            if deliveries is not None and deliveries.notifier is not None:
+                await deliveries.notifier.aclose()
             await monitoring.close()
     if stopping.is_set():
         log.info("stopped")
+
+
+def _closing_loop(
+    settings: Settings,
+    service: FactBotService,
+    learning: LearningLoop,
+    counts: NotifyCounts | None,
+) -> Deliveries | None:
+    """The notifier (corrections, subscribers' answers) over the question log, observing the
+    service and started, with the dispatcher the adapters register on; None when questions are
+    not logged (nothing to correct, nobody subscribed)."""
+    from bot.chat.delivery import Deliveries
+    from bot.learning.notify import Notifier
+
+    if not learning.feedback:
+        return None
+
+    async def ask(question: str, language: Language) -> Answer:
+        return await service.ask(question)
+
+    deliveries = Deliveries()
+    notes = service.notes.repository if service.notes is not None else None
+    notifier = Notifier(learning.store, notes, ask, deliveries, settings, counts=counts)
+    deliveries.notifier = notifier
+    service.add_observer(notifier)
+    notifier.start()
+    return deliveries
 
 
 def _stop_on_signals(

@@ -19,6 +19,7 @@ from bot.serving import moderation
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.chat.delivery import Deliveries
     from bot.learning.loop import LearningLoop
     from bot.serving.intake import Intake
     from bot.serving.service import FactBotService
@@ -33,6 +34,8 @@ class CommandClient(discord.Client):
     service: FactBotService
     intake: Intake
     learning: LearningLoop | None
+    # Closing the loop: where notices go and the notifier (None: the loop is off).
+    deliveries: Deliveries | None = None
 
     def already_seen(self, kind: str, event_id: int) -> bool:
         """True for an interaction or message id handled before (the client remembers them)."""

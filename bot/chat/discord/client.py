@@ -37,6 +37,7 @@ from discord.http import Route
 
 from bot.chat import AdapterStartError, flows
 from bot.chat.discord import feedback as discord_feedback
+from bot.chat.discord import loop as discord_loop
 from bot.chat.discord import notes as discord_notes
 from bot.chat.discord import privacy as discord_privacy
 from bot.chat.discord import render
@@ -63,6 +64,8 @@ from bot.serving.intake import Admission, Admitted, Intake, Kind, Refusal, Reque
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.answer import Answer
+    from bot.chat.delivery import Deliveries
     from bot.learning.loop import LearningLoop
     from bot.ops.metrics import TransportLink
     from bot.serving.service import FactBotService
@@ -270,7 +273,7 @@ async def ask(interaction: discord.Interaction[FactBotClient], question: str) ->
     await interaction.followup.send(
         embed=render.answer_embed(answer),
         allowed_mentions=NO_MENTIONS,
-        view=interaction.client.feedback_buttons(admitted),
+        view=interaction.client.feedback_buttons(admitted, answer),
     )
     interaction.extras[PUBLIC_PLACEHOLDER] = False
     log.info(
@@ -537,14 +540,24 @@ class FactBotClient(CommandClient):
             return False
         return await self.threads.owns(str(channel.id))
 
-    def feedback_buttons(self, admitted: Admitted) -> discord.ui.View:
-        """The 👍/👎 view for the answer to `admitted`; `MISSING` (send no components) when
-        questions are not logged."""
+    def feedback_buttons(self, admitted: Admitted, answer: Answer | None = None) -> discord.ui.View:
+        """The 👍/👎 view for the answer to `admitted` (a refused `answer`: with 🔔 and "Ask a
+        moderator"); `MISSING` (send no components) when questions are not logged."""
         answer_id = self.learning.answer_id(admitted) if self.learning is not None else None
-        return discord_feedback.feedback_view(answer_id) if answer_id else discord.utils.MISSING
+        if not answer_id:
+            missing: discord.ui.View = discord.utils.MISSING
+            return missing
+        view = discord_feedback.feedback_view(answer_id)
+        if answer is not None and answer.refused:
+            guild = admitted.request.guild
+            guild_id = int(guild) if guild and guild.isdigit() else None
+            for button in discord_loop.buttons(self, answer_id, guild_id, answer.language):
+                view.add_item(button)
+        return view
 
     async def on_interaction(self, interaction: discord.Interaction[FactBotClient]) -> None:
         await discord_feedback.on_interaction(interaction)
+        await discord_loop.on_interaction(interaction)
         await discord_notes.on_interaction(interaction)
         await discord_privacy.on_interaction(interaction)
 
@@ -604,7 +617,7 @@ class FactBotClient(CommandClient):
             await where.typing()  # one indicator (shown up to 10 s); cosmetic, never fatal
         answer = await self.intake.ask(admitted)
         embed = render.answer_embed(answer)
-        buttons = self.feedback_buttons(admitted)
+        buttons = self.feedback_buttons(admitted, answer)
         if thread is not None:
             await thread.send(embed=embed, allowed_mentions=NO_MENTIONS, view=buttons)
         else:  # in our own thread, or where no thread could be opened: reply to the message
@@ -681,11 +694,13 @@ async def serve(
     stopping: asyncio.Event | None = None,
     learning: LearningLoop | None = None,
     link: TransportLink | None = None,
+    deliveries: Deliveries | None = None,
 ) -> None:
     """Run the Discord bot until cancelled, closed, or `stopping` is set (then it lets the answers
     in flight finish and disconnects); `intake` defaults to one of its own. With `learning`,
     answers carry 👍/👎, /unanswered reports, and the bot's threads outlive a restart; `link`
-    follows the gateway connection (bot/ops/metrics.py).
+    follows the gateway connection (bot/ops/metrics.py); with `deliveries`, the notifier's
+    Discord notices go through this client (bot/chat/discord/loop.py).
 
     Raises `AdapterStartError` (one operator line) for a missing or rejected token, a refused
     privileged intent, or bad shard settings."""
@@ -694,6 +709,9 @@ async def serve(
         raise AdapterStartError(TOKEN_MISSING)
     client = make_client(settings, service, intake, learning)
     client.link = link
+    client.deliveries = deliveries
+    if deliveries is not None:
+        deliveries.register("discord", discord_loop.DiscordDelivery(client))
     # discord.py has no per-client hook for the REST base: `Route.BASE` is read by every route
     # (bot requests and interaction webhooks alike) when it is built. Both class attributes are
     # put back on exit so that nothing leaks into whatever runs next in this process.
@@ -722,6 +740,8 @@ async def serve(
             closer.cancel()
         if link is not None:
             link.down()
+        if deliveries is not None:
+            deliveries.unregister("discord")
         Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import discord
 
 from bot.chat import flows
+from bot.chat.discord import loop as discord_loop
 from bot.chat.discord import render
 from bot.chat.discord.checks import CommandClient, ui_language
 from bot.logs import user_tag
@@ -75,7 +76,9 @@ async def vote_pressed(
     if reply.asks_reason(vote):
         await interaction.response.send_modal(render.reason_modal(answer_id, language))
         return
-    await _reply(interaction, reply.line(language))
+    # A 👎's reply offers 🔔 and "Ask a moderator" (bot/chat/discord/loop.py).
+    view = discord_loop.followup_view(interaction, answer_id) if vote < 0 else None
+    await _reply(interaction, reply.line(language), view)
 
 
 async def reason_submitted(interaction: discord.Interaction[CommandClient], answer_id: str) -> None:
@@ -83,7 +86,8 @@ async def reason_submitted(interaction: discord.Interaction[CommandClient], answ
     reason = render.submitted_reason(interaction.data)
     reply = await _vote(interaction, answer_id, -1, reason or None)
     if reply.in_time:
-        await _reply(interaction, reply.line(ui_language(interaction)))
+        view = discord_loop.followup_view(interaction, answer_id)
+        await _reply(interaction, reply.line(ui_language(interaction)), view)
 
 
 async def on_interaction(interaction: discord.Interaction[CommandClient]) -> None:
@@ -120,9 +124,16 @@ async def _vote(
     return reply
 
 
-async def _reply(interaction: discord.Interaction[CommandClient], line: str) -> None:
+async def _reply(
+    interaction: discord.Interaction[CommandClient],
+    line: str,
+    view: discord.ui.View | None = None,
+) -> None:
     await interaction.response.send_message(
-        render.clip_message(line), ephemeral=True, allowed_mentions=NO_MENTIONS
+        render.clip_message(line),
+        ephemeral=True,
+        allowed_mentions=NO_MENTIONS,
+        view=view or discord.utils.MISSING,
     )
 
 

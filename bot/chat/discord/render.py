@@ -16,6 +16,7 @@ from discord.utils import escape_markdown, escape_mentions
 
 from bot.answer import Answer, FactCheckRef, Language, Lead, Link, SourceRef
 from bot.answering.status import IndexInfo, ReindexReport
+from bot.learning.notify import AnsweredLater, Correction
 from bot.learning.report import Group, Report
 from bot.messages import lead_origin
 from bot.messages import text as message
@@ -494,6 +495,92 @@ def submitted_reason(data: object) -> str:
         return None
 
     return (walk(data) or "").strip()
+
+
+# ---------------------------------------------------------------------- closing the loop
+
+# 🔔 and "Ask a moderator" under a refused answer or a 👎's reply carry the answer id; the
+# moderators' request carries the hand-off's public id: understood after a restart too.
+SUBSCRIBE_ID = re.compile(r"factbot:loop:sub:(?P<answer>[A-Za-z0-9_-]{1,32})")
+HANDOFF_ID = re.compile(r"factbot:loop:ask:(?P<answer>[A-Za-z0-9_-]{1,32})")
+WRITE_NOTE_ID = re.compile(r"factbot:loop:note:(?P<handoff>[A-Za-z0-9_-]{1,40})")
+RESOLVE_ID = re.compile(r"factbot:loop:resolve:(?P<handoff>[A-Za-z0-9_-]{1,40})")
+HANDOFF_FORM_ID = re.compile(r"factbot:loop:form:(?P<handoff>[A-Za-z0-9_-]{1,40})")
+
+
+def subscribe_custom_id(answer_id: str) -> str:
+    return f"factbot:loop:sub:{answer_id}"
+
+
+def handoff_custom_id(answer_id: str) -> str:
+    return f"factbot:loop:ask:{answer_id}"
+
+
+def loop_buttons(
+    answer_id: str, language: Language, ask_moderator: bool
+) -> list[discord.ui.Button[discord.ui.View]]:
+    """🔔 "Tell me when it's answered", and "Ask a moderator" where a moderators' channel is
+    configured, for the answer `answer_id`."""
+    buttons: list[discord.ui.Button[discord.ui.View]] = [
+        discord.ui.Button(
+            style=discord.ButtonStyle.secondary,
+            label=truncate(message("loop.subscribe_button", language), 80),
+            custom_id=subscribe_custom_id(answer_id),
+        )
+    ]
+    if ask_moderator:
+        buttons.append(
+            discord.ui.Button(
+                style=discord.ButtonStyle.secondary,
+                label=truncate(message("loop.handoff_button", language), 80),
+                custom_id=handoff_custom_id(answer_id),
+            )
+        )
+    return buttons
+
+
+def request_buttons(public_id: str, language: Language) -> discord.ui.View:
+    """Write a note and Mark resolved under a moderators' request; nothing kept in memory."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(
+        discord.ui.Button(
+            style=discord.ButtonStyle.primary,
+            label=truncate(message("loop.write_note", language), 80),
+            custom_id=f"factbot:loop:note:{public_id}",
+        )
+    )
+    view.add_item(
+        discord.ui.Button(
+            style=discord.ButtonStyle.success,
+            label=truncate(message("loop.mark_resolved", language), 80),
+            custom_id=f"factbot:loop:resolve:{public_id}",
+        )
+    )
+    view.stop()
+    return view
+
+
+def request_text(lines: Sequence[str], where: str | None) -> str:
+    """The moderators' request: the flow's lines (the member's words escaped), and a link to
+    the thread it came from."""
+    head, *rest = lines
+    body = [head, *(escape_markdown(line) for line in rest)]
+    if where:
+        body.append(where)
+    return clip_message("\n".join(body))
+
+
+def correction_text(correction: Correction) -> str:
+    """A correction posted in the thread of an earlier answer (one message for a burst)."""
+    head, *rest = correction.lines()
+    return clip_message("\n".join([f"**{escape_markdown(head)}**", *map(escape_markdown, rest)]))
+
+
+def answered_later(notice: AnsweredLater) -> tuple[str, discord.Embed]:
+    """A subscribed question now answered: the two lines, and the answer as usual."""
+    title, asked = notice.lines()
+    content = clip_message(f"**{escape_markdown(title)}**\n{escape_markdown(asked)}")
+    return content, answer_embed(notice.answer)
 
 
 # ---------------------------------------------------------------------- /unanswered
