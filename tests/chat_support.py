@@ -18,7 +18,6 @@ from tests.fakes.slack_server import FakeSlack
 if TYPE_CHECKING:
     from bot.chat.delivery import Deliveries
     from bot.learning.loop import LearningLoop
-    from bot.learning.notify import Notifier
     from bot.serving.intake import Intake
     from bot.serving.service import FactBotService
     from bot.settings import Settings
@@ -93,16 +92,13 @@ async def running_slack(
     intake: Intake | None = None,
     learning: LearningLoop | None = None,
     *,
-    notifier: Notifier | None = None,
     deliveries: Deliveries | None = None,
 ) -> AsyncIterator[None]:
     """The real slack_bolt app connected to `fake` (started) until the block ends; then every
     envelope must have been acked. `service` may be a stand-in (`StubService`); with
-    `notifier` and `deliveries`, the loop is closed through this bot."""
+    `deliveries` (and its notifier), the loop is closed through this bot."""
     svc = cast("FactBotService", service)
-    serving = slack_app.serve(
-        settings, svc, intake, None, learning, notifier=notifier, deliveries=deliveries
-    )
+    serving = slack_app.serve(settings, svc, intake, None, learning, deliveries=deliveries)
     task = await _started(serving, fake.wait_connected(fake.ws_connections + 1))
     try:
         yield

@@ -117,6 +117,10 @@ def posts(fake: FakeSlack, containing: str, **match: Any) -> list[Call]:
     ]
 
 
+def mods_posts(fake: FakeSlack) -> list[Call]:
+    return fake.calls_to("chat.postMessage", channel=MODS_CHANNEL)
+
+
 def private_to(fake: FakeSlack, user: str, containing: str) -> list[Call]:
     return [
         c for c in fake.calls_to("chat.postEphemeral", user=user) if c.ok and containing in texts(c)
@@ -157,8 +161,9 @@ async def closing_the_loop(
     try:
         async with logged(settings, service) as (intake, learning):
             notifier = Notifier(learning.store, desk.repository, asked_again, deliveries, settings)
+            deliveries.notifier = notifier
             service.add_observer(notifier)
-            async with _bot(settings, service, fake, intake, learning, notifier, deliveries):
+            async with _bot(settings, service, fake, intake, learning, deliveries):
                 yield service, learning, notifier
                 await notifier.idle()
             await notifier.aclose()
@@ -173,12 +178,9 @@ async def _bot(
     fake: FakeSlack,
     intake: Intake,
     learning: LearningLoop,
-    notifier: Notifier,
     deliveries: Deliveries,
 ) -> AsyncIterator[None]:
-    async with running_slack(
-        settings, service, fake, intake, learning, notifier=notifier, deliveries=deliveries
-    ):
+    async with running_slack(settings, service, fake, intake, learning, deliveries=deliveries):
         await fake.wait_for(lambda: "slack" in deliveries.platforms, timeout=30)
         yield
 
@@ -284,48 +286,56 @@ async def test_ask_a_moderator_write_a_note_and_mark_resolved(
         make_settings, fake, tmp_path, SLACK_MODERATOR_CHANNEL_ID=f"{TEAM_ID}:{MODS_CHANNEL}"
     )
     async with closing_the_loop(settings, fake):
-        refused = await ask(fake, REFUSED_NOW)
-        assert buttons(refused)[-2:] == [SUBSCRIBE_ACTION, HANDOFF_ACTION]
-        thread = str(refused.response["ts"])
+        # The member asks twice (two answers) and hands both to the moderators.
+        requests: list[Call] = []
+        threads: list[str] = []
+        for _ in range(2):
+            refused = await ask(fake, REFUSED_NOW)
+            assert buttons(refused)[-2:] == [SUBSCRIBE_ACTION, HANDOFF_ACTION]
+            threads.append(str(refused.response["ts"]))
+            # "Ask a moderator": the question in the moderators' channel, the member reassured.
+            press = await fake.block_action(refused, HANDOFF_ACTION, user=MEMBER)
+            assert message("loop.handoff_sent", ASKED_IN) in await reply_to(fake, press)
+            await fake.wait_for(lambda: len(mods_posts(fake)) > len(requests))
+            requests.append(mods_posts(fake)[-1])
+        first, second = requests
+        assert REFUSED_NOW in texts(first)
+        assert buttons(first) == [WRITE_NOTE_ACTION, RESOLVE_ACTION]
 
-        # "Ask a moderator": the question in the moderators' channel, the member reassured.
-        press = await fake.block_action(refused, HANDOFF_ACTION, user=MEMBER)
-        assert message("loop.handoff_sent", ASKED_IN) in await reply_to(fake, press)
-        await fake.wait_for(lambda: fake.calls_to("chat.postMessage", channel=MODS_CHANNEL))
-        (request,) = fake.calls_to("chat.postMessage", channel=MODS_CHANNEL)
-        assert REFUSED_NOW in texts(request)
-        assert buttons(request) == [WRITE_NOTE_ACTION, RESOLVE_ACTION]
-
-        # A member cannot resolve it, nor open the note form from it.
-        press = await fake.block_action(request, RESOLVE_ACTION, user=MEMBER)
+        # A member cannot resolve a request, nor open the note form from it.
+        press = await fake.block_action(first, RESOLVE_ACTION, user=MEMBER)
         assert "Only moderators" in await reply_to(fake, press)
-        press = await fake.block_action(request, WRITE_NOTE_ACTION, user=MEMBER)
+        press = await fake.block_action(first, WRITE_NOTE_ACTION, user=MEMBER)
         assert "Only moderators" in await reply_to(fake, press)
         assert fake.views_opened == []
 
-        # "Write a note": the note modal, showing the question; saved, the asker is told.
-        await fake.block_action(request, WRITE_NOTE_ACTION, user=MOD, user_name=MOD_NAME)
-        await fake.wait_for(lambda: fake.views_opened, timeout=60)
-        (form,) = fake.views_opened
-        assert REFUSED_NOW in json.dumps(form["blocks"], ensure_ascii=False)
-        await fake.submit_view(form, typed(FORM), user=MOD, user_name=MOD_NAME)
-        await fake.wait_for(lambda: posts(fake, ANSWERED_LATER), timeout=300)
-        (told,) = posts(fake, ANSWERED_LATER)
-        assert told.args["channel"] == CHANNEL and told.args["thread_ts"] == thread
-
-        # "Mark resolved": the asker told in their thread, the request says who resolved it.
-        press = await fake.block_action(request, RESOLVE_ACTION, user=MOD, user_name=MOD_NAME)
+        # "Mark resolved": the asker told in that thread, the request says who resolved it.
+        press = await fake.block_action(second, RESOLVE_ACTION, user=MOD, user_name=MOD_NAME)
         await fake.wait_for(lambda: fake.responses_to(press), timeout=60)
         (resolved,) = fake.responses_to(press)
         assert resolved.args["replace_original"] is True
         assert f"Resolved by {MOD_NAME}" in texts(resolved)
         dealt_line = message("loop.resolved", ASKED_IN, question=REFUSED_NOW)
         (dealt,) = posts(fake, dealt_line, channel=CHANNEL)
-        assert dealt.args["thread_ts"] == thread
-        # Pressed again (another moderator, a second host): already resolved, nobody told twice.
-        press = await fake.block_action(request, RESOLVE_ACTION, user=MOD, user_name=MOD_NAME)
+        assert dealt.args["thread_ts"] == threads[1]
+        # Pressed again (another moderator, a second host): already resolved, told once.
+        press = await fake.block_action(second, RESOLVE_ACTION, user=MOD, user_name=MOD_NAME)
         assert "already resolved" in await reply_to(fake, press)
         assert len(posts(fake, dealt_line)) == 1
+
+        # "Write a note": the note modal prefilled with the question; saved, the asker is told
+        # in the first thread, and the request is resolved by the note.
+        await fake.block_action(first, WRITE_NOTE_ACTION, user=MOD, user_name=MOD_NAME)
+        await fake.wait_for(lambda: fake.views_opened, timeout=60)
+        (form,) = fake.views_opened
+        assert REFUSED_NOW in json.dumps(form["blocks"], ensure_ascii=False)
+        await fake.submit_view(form, typed(FORM), user=MOD, user_name=MOD_NAME)
+        await fake.wait_for(lambda: posts(fake, ANSWERED_LATER), timeout=300)
+        (told,) = posts(fake, ANSWERED_LATER)
+        assert told.args["channel"] == CHANNEL and told.args["thread_ts"] == threads[0]
+        await fake.wait_for(lambda: private_to(fake, MOD, "Told:"), timeout=120)
+        press = await fake.block_action(first, RESOLVE_ACTION, user=MOD, user_name=MOD_NAME)
+        assert "already resolved" in await reply_to(fake, press)
 
     assert all(c.ok for c in fake.calls), [c for c in fake.calls if not c.ok]
 

@@ -178,18 +178,18 @@ async def serve(
     learning: LearningLoop | None = None,
     link: TransportLink | None = None,
     *,
-    notifier: Notifier | None = None,
     deliveries: Deliveries | None = None,
 ) -> None:
     """Run the Slack bot until cancelled or `stopping` is set (then it lets the answers in flight
     finish and disconnects); `intake` defaults to one of its own. With `learning`, answers carry
     👍/👎, /unanswered reports, and the bot's threads outlive a restart; `link` follows the
-    connection (bot/ops/metrics.py). With `notifier` and `deliveries`, the note form shows its
-    reach and the save its "told" count, and the notifier's Slack notices are posted by this bot
-    (registered once signed in). Raises `AdapterStartError` (missing/rejected token)."""
+    connection (bot/ops/metrics.py). With `deliveries` (and its notifier), the notifier's Slack
+    notices are posted by this bot (registered once signed in), the note form shows its reach
+    and a save its "told" count. Raises `AdapterStartError` (missing/rejected token)."""
     bot = SlackBot(settings, service, intake, learning)
     bot.link = link
-    bot.notifier, bot.deliveries = notifier, deliveries
+    bot.deliveries = deliveries
+    bot.notifier = deliveries.notifier if deliveries is not None else None
     await bot.run(stopping)
 
 

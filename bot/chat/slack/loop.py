@@ -17,7 +17,6 @@ The policy (who may subscribe, what a hand-off records, who is told) is the shar
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -55,8 +54,8 @@ if TYPE_CHECKING:
     from bot.learning.loop import LearningLoop
     from bot.serving.intake import Intake
 
-# Opens the /note modal on a trigger, in a channel, showing a member's question.
-OpenNoteForm = Callable[[str, str | None, str], Awaitable[None]]
+# Opens the /note modal on a trigger, in a channel, for a hand-off (its question, its id).
+OpenNoteForm = Callable[[str, str | None, str, str], Awaitable[None]]
 
 log = logging.getLogger("factbot.slack")
 
@@ -382,18 +381,15 @@ class SlackLoop:
                 said = flows.Say("loop.not_moderator", flows.not_moderator("slack", "en", "note"))
                 await self._say(respond, said, ":no_entry:")
                 return
-            community = _community(body)
-            learning = self.bot.learning
             public_id = str(pressed(action).get("h") or "")
-            handoff = None
-            if learning is not None and community is not None:
-                handoff = await asyncio.to_thread(learning.store.loop.handoff, public_id, community)
+            handoff = await flows.handoff_question(self.bot.learning, public_id, _community(body))
             if handoff is None:
                 said = flows.Say("loop.already_resolved", message("loop.already_resolved", "en"))
                 await self._say(respond, said, ":grey_question:")
                 return
             channel = str((body.get("channel") or {}).get("id") or "") or None
-            await self._open_note_form(str(body.get("trigger_id") or ""), channel, handoff.question)
+            trigger = str(body.get("trigger_id") or "")
+            await self._open_note_form(trigger, channel, handoff.question, handoff.public_id)
         except Exception as exc:
             await self.bot.on_error(exc, body, respond)
 

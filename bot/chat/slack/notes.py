@@ -61,6 +61,7 @@ from bot.chat.slack.render import (
     sections,
     slack_to_plain,
 )
+from bot.community import Community
 from bot.logs import channel_tag
 from bot.messages import text as message
 from bot.notes import wording as note_text
@@ -79,6 +80,7 @@ from bot.notes.records import (
 if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
 
+    from bot.learning.loop import LearningLoop
     from bot.learning.notify import Notifier
     from bot.notes.desk import NoteDesk
     from bot.serving.intake import Intake
@@ -147,10 +149,12 @@ def note_form_view(
     *,
     question: str | None = None,
     reach: str | None = None,
+    handoff: str | None = None,
 ) -> dict[str, Any]:
     """The modal `/note add` (blank form, `note_id` None) and `/note edit` (filled) open.
     `question`: the member's question it answers ("Write a note" on a moderators' request);
-    `reach`: how many threads and subscribers a change would tell (the notifier's dry run)."""
+    `reach`: how many threads and subscribers a change would tell (the notifier's dry run);
+    `handoff`: the moderators' request it comes from (resolved once the note is saved)."""
     title = note_text.form_title(note_id, language)
     blocks: list[Block] = []
     if len(title) > MODAL_TITLE_LIMIT:  # an id rarely fits the 24-character title: shown here
@@ -164,6 +168,8 @@ def note_form_view(
         blocks.append(context(escape(reach)))
     blocks.append(notify_block(language))
     metadata = {"note": note_id, "channel": channel, "lang": language}
+    if handoff:
+        metadata["handoff"] = handoff
     return {
         "type": "modal",
         "callback_id": FORM_CALLBACK,
@@ -237,6 +243,7 @@ class Submitted:
     channel: str | None
     language: Language
     notify: bool = True
+    handoff: str | None = None  # the moderators' request the note was written from
 
 
 def submitted_form(view: dict[str, Any]) -> Submitted:
@@ -263,6 +270,7 @@ def submitted_form(view: dict[str, Any]) -> Submitted:
         str(metadata["channel"]) if metadata.get("channel") else None,
         _language(metadata.get("lang")),
         notify=not silent,
+        handoff=str(metadata["handoff"]) if metadata.get("handoff") else None,
     )
 
 
@@ -355,6 +363,7 @@ class NotesHost(Protocol):
     intake: Intake
     client: AsyncWebClient
     notifier: Notifier | None
+    learning: LearningLoop | None
 
     async def is_moderator(self, user: str) -> bool: ...
 
@@ -455,9 +464,13 @@ class SlackNotes:
         view = note_form_view(form, note_id, command.get("channel_id"), language, reach=reach)
         await self.bot.client.views_open(trigger_id=command["trigger_id"], view=view)
 
-    async def open_for_question(self, trigger_id: str, channel: str | None, question: str) -> None:
-        """ "Write a note" on a moderators' request: a blank /note modal showing the question."""
-        view = note_form_view(NoteForm(), None, channel, LANGUAGE, question=question)
+    async def open_for_question(
+        self, trigger_id: str, channel: str | None, question: str, handoff: str
+    ) -> None:
+        """ "Write a note" on a moderators' request: the /note modal prefilled with the member's
+        question (as on Discord), which it also shows above the fields."""
+        form = NoteForm(claim=question)
+        view = note_form_view(form, None, channel, LANGUAGE, question=question, handoff=handoff)
         await self.bot.client.views_open(trigger_id=trigger_id, view=view)
 
     async def _unknown(self, respond: AsyncRespond, unknown: NoteUnknown, lang: Language) -> None:
@@ -529,7 +542,7 @@ class SlackNotes:
                 await self._tell(by.user_id, submitted.channel, saving)
                 reply = await work
                 await self._tell(by.user_id, submitted.channel, note_message(reply))
-                await self._told(by.user_id, submitted.channel, reply, language)
+                await self._told(submitted, by, reply, language)
                 return
             if reply.kind != "saved":
                 # In the form, still filled in: the moderator fixes it, or submits again once
@@ -546,7 +559,7 @@ class SlackNotes:
             acked = True
             await ack()
             await self._tell(by.user_id, submitted.channel, note_message(reply))
-            await self._told(by.user_id, submitted.channel, reply, language)
+            await self._told(submitted, by, reply, language)
         except Exception as exc:
             log.error("slack: /note form by %s failed", by.name, exc_info=exc)
             sorry = message("error.sorry", language)
@@ -561,11 +574,16 @@ class SlackNotes:
                 log.warning("slack: could not tell the moderator about the failure", exc_info=True)
 
     async def _told(
-        self, user: str, channel: str | None, reply: flows.NoteReply, language: Language
+        self, submitted: Submitted, by: Moderator, reply: flows.NoteReply, language: Language
     ) -> None:
-        """After a save's report: how many threads and subscribers it told, once they are."""
+        """After a save's report: the moderators' request it answers resolved, and how many
+        threads and subscribers it told, once they are."""
         if not isinstance(reply.outcome, NoteSaved):
             return
+        user, channel = by.user_id, submitted.channel
+        if submitted.handoff is not None:
+            community = Community("slack", by.community) if by.community else None
+            await flows.handoff_noted(self.bot.learning, submitted.handoff, community, _actor(by))
         line = await flows.told_line(self.bot.notifier, reply.outcome, language)
         if line is not None:
             await self._tell(user, channel, render_notice(line, ":bell:"))
