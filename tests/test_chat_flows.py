@@ -282,7 +282,7 @@ class _Desk:
             raise self.result
         return self.result
 
-    async def remove(self, note_id: str, by: Moderator) -> object:
+    async def remove(self, note_id: str, by: Moderator, notify: bool = True) -> object:
         return await self.save(NoteForm(), by, note_id)
 
 
