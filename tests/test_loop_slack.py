@@ -248,10 +248,21 @@ async def test_a_subscriber_is_told_once_and_a_changed_verdict_corrects_the_answ
         shown_thread = str(shown.response["ts"])
         (note_id,) = [n for n, claim in await desk.choices("xi jinping") if claim == CLAIM]
 
+        # A 👎 on it: the reason form, then the private thanks with 🔔 (for the answer's thread).
+        await fake.block_action(shown, "factbot_vote_down", user=MEMBER)
+        await fake.wait_for(lambda: len(fake.views_opened) == 2, timeout=60)
+        await fake.submit_view(fake.views_opened[1], {"reason": {"reason": "vague"}}, user=MEMBER)
+        await fake.wait_for(lambda: private_to(fake, MEMBER, "Thanks"), timeout=60)
+        (thanks,) = private_to(fake, MEMBER, "Thanks")
+        assert SUBSCRIBE_ACTION in buttons(thanks)
+        press = await fake.block_action(thanks, SUBSCRIBE_ACTION, user=MEMBER, channel=CHANNEL)
+        subscribed = message("loop.subscribed", "en", days=settings.subscription_days)
+        assert subscribed in await reply_to(fake, press)
+
         # The edit form says whom a change would tell; a silent save tells nobody.
         await fake.command("/note", f"edit {note_id}", user=MOD, user_name=MOD_NAME)
-        await fake.wait_for(lambda: len(fake.views_opened) == 2, timeout=60)
-        edit = fake.views_opened[1]
+        await fake.wait_for(lambda: len(fake.views_opened) == 3, timeout=60)
+        edit = fake.views_opened[2]
         assert "Would tell: 1 thread(s) and 0 subscriber(s)." in json.dumps(edit["blocks"])
         typo = NoteForm(FORM.claim, FORM.verdict, FORM.fr, FORM.en + " (sic)", FORM.sources)
         await fake.submit_view(edit, typed(typo, "silent"), user=MOD, user_name=MOD_NAME)
@@ -268,6 +279,9 @@ async def test_a_subscriber_is_told_once_and_a_changed_verdict_corrects_the_answ
         assert correction.args["thread_ts"] == shown_thread
         assert "Accurate → Misleading" in texts(correction)
         await fake.wait_for(lambda: private_to(fake, MOD, "Told: 1 thread(s)"), timeout=120)
+        # The 👎's subscriber gets the answer the changed note gives, in the answer's thread.
+        (later,) = posts(fake, message("loop.answered.title", "en"))
+        assert later.args["thread_ts"] == shown_thread and "Misleading" in texts(later)
 
     # Told once: the subscriber's answer and the correction, never again.
     assert len(posts(fake, ANSWERED_LATER)) == 1 and len(posts(fake, CORRECTION)) == 1
