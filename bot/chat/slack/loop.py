@@ -3,7 +3,7 @@ its **Write a note** and **Mark resolved** buttons, and the `Deliver` that posts
 corrections and late answers (bot/learning/notify.py).
 
 The policy (who may subscribe, what a hand-off records, who is told) is the shared flows'
-(bot/chat/loop_flows.py); this module translates Block Kit presses in and renders the results out.
+(bot/chat/flows.py); this module translates Block Kit presses in and renders the results out.
 
 - A refused answer, and the reply to a 👎, end with an `actions` block (`loop_block`): 🔔 ("tell
   me when it's answered"), and "Ask a moderator" when the workspace has a moderators' channel
