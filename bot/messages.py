@@ -639,6 +639,10 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "loop.write_note": {"fr": "Écrire une note", "en": "Write a note"},
     "loop.mark_resolved": {"fr": "Marquer comme résolu", "en": "Mark resolved"},
     # The note form and the save report.
+    "loop.notify_label": {
+        "fr": "Prévenir les fils et les abonnés ?",
+        "en": "Tell the threads and subscribers?",
+    },
     "loop.notify_choice": {"fr": "Prévenir (par défaut)", "en": "Notify (default)"},
     "loop.silent_choice": {"fr": "Silencieux (coquille)", "en": "Silent (a typo fix)"},
     "loop.would_tell": {

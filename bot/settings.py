@@ -228,6 +228,8 @@ class Settings:
     slack_signing_secret: str = field(default="", repr=False)
     slack_api_base: str = "https://slack.com/api/"
     slack_moderator_ids: tuple[str, ...] = ()
+    # "Ask a moderator" on Slack: (workspace id, channel id) pairs; "*" = every workspace
+    slack_moderator_channels: tuple[tuple[str, str], ...] = ()
     slack_port: int = 3000
     slack_host: str = "127.0.0.1"
 
@@ -325,6 +327,7 @@ class Settings:
             slack_signing_secret=_str(env, "SLACK_SIGNING_SECRET"),
             slack_api_base=_api_base(env, "SLACK_API_BASE", "https://slack.com/api/", allow_http),
             slack_moderator_ids=_strs(env, "SLACK_MODERATOR_IDS"),
+            slack_moderator_channels=_channel_map(env, "SLACK_MODERATOR_CHANNEL_ID"),
             slack_port=_int(env, "SLACK_PORT", 3000, minimum=1),
             slack_host=_str(env, "SLACK_HOST", "127.0.0.1"),
             database_url=_str(env, "DATABASE_URL", "sqlite:///var/factbot.db"),
@@ -361,6 +364,11 @@ class Settings:
         """The moderators' channel of one server or workspace ("Ask a moderator"), or None."""
         channels = dict(self.moderator_channels)
         return channels.get(str(community_id)) or channels.get("*")
+
+    def slack_moderator_channel(self, team_id: str) -> str | None:
+        """The moderators' channel of one Slack workspace ("Ask a moderator"), or None."""
+        channels = dict(self.slack_moderator_channels)
+        return channels.get(str(team_id)) or channels.get("*")
 
     @property
     def slack_enabled(self) -> bool:

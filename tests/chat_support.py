@@ -93,11 +93,14 @@ async def running_slack(
     fake: FakeSlack,
     intake: Intake | None = None,
     learning: LearningLoop | None = None,
+    *,
+    deliveries: Deliveries | None = None,
 ) -> AsyncIterator[None]:
     """The real slack_bolt app connected to `fake` (started) until the block ends; then every
-    envelope must have been acked. `service` may be a stand-in (`StubService`)."""
+    envelope must have been acked. `service` may be a stand-in (`StubService`); with
+    `deliveries` (and its notifier), the loop is closed through this bot."""
     svc = cast("FactBotService", service)
-    serving = slack_app.serve(settings, svc, intake, None, learning)
+    serving = slack_app.serve(settings, svc, intake, None, learning, deliveries=deliveries)
     task = await _started(serving, fake.wait_connected(fake.ws_connections + 1))
     try:
         yield

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from bot.chat.slack.notes import BLOCK_IDS, SAVE_ACK_WITHIN
+from bot.chat.slack.notes import BLOCK_IDS, NOTIFY_BLOCK, SAVE_ACK_WITHIN
 from bot.messages import text as message
 from bot.notes.records import (
     FORM_FIELDS,
@@ -167,7 +167,12 @@ async def test_a_moderator_adds_edits_and_removes_a_note_from_slack(
                 "lang": "en",
             }
             fields = inputs(blank)
-            assert list(fields) == [BLOCK_IDS[f] for f in FORM_FIELDS]
+            # The five fields, then notify (the default) or silent.
+            assert list(fields) == [*(BLOCK_IDS[f] for f in FORM_FIELDS), NOTIFY_BLOCK]
+            notify = fields.pop(NOTIFY_BLOCK)
+            assert notify["type"] == "radio_buttons"
+            assert [o["value"] for o in notify["options"]] == ["notify", "silent"]
+            assert notify["initial_option"]["value"] == "notify"
             assert [fields[BLOCK_IDS[f]]["action_id"] for f in FORM_FIELDS] == list(FORM_FIELDS)
             verdicts = fields[BLOCK_IDS["verdict"]]
             assert verdicts["type"] == "static_select" and "initial_option" not in verdicts
@@ -333,7 +338,12 @@ class StubDesk:
         return NoteUnknown(note_id)
 
     async def save(
-        self, form: NoteForm, by: Moderator, note_id: str | None = None, language: str = "en"
+        self,
+        form: NoteForm,
+        by: Moderator,
+        note_id: str | None = None,
+        language: str = "en",
+        notify: bool = True,
     ) -> NoteSaved | NoteRejected | NoteUnknown:
         await self.release.wait()
         self.saved.append((form, by, note_id))

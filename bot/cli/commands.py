@@ -615,8 +615,11 @@ async def _serve_async(settings: Settings, targets: list[str]) -> None:
             from bot.chat.slack import app as slack_app
 
             link = monitoring.link("slack")
-            # Slack's Deliver registers on `deliveries` the same way (issue 23, Slack side).
-            jobs.append(slack_app.serve(settings, service, intake, stopping, learning, link))
+            jobs.append(
+                slack_app.serve(
+                    settings, service, intake, stopping, learning, link, deliveries=deliveries
+                )
+            )
         try:
             # A TaskGroup stops the other transport at once when one fails to start.
             async with asyncio.TaskGroup() as group:

@@ -55,6 +55,7 @@ from bot.chat import AdapterStartError, flows
 from bot.chat.redelivery import Redelivery
 from bot.chat.slack.about import SlackAbout
 from bot.chat.slack.acts import ACK_REACTION, render_reply
+from bot.chat.slack.loop import SlackLoop
 from bot.chat.slack.notes import SlackNotes
 from bot.chat.slack.privacy import SlackPrivacy
 from bot.chat.slack.render import (
@@ -84,6 +85,8 @@ from bot.serving.service import FactBotService
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.chat.delivery import Deliveries
+    from bot.learning.notify import Notifier
     from bot.ops.metrics import TransportLink
 
 log = logging.getLogger("factbot.slack")
@@ -175,13 +178,19 @@ async def serve(
     stopping: asyncio.Event | None = None,
     learning: LearningLoop | None = None,
     link: TransportLink | None = None,
+    *,
+    deliveries: Deliveries | None = None,
 ) -> None:
     """Run the Slack bot until cancelled or `stopping` is set (then it lets the answers in flight
     finish and disconnects); `intake` defaults to one of its own. With `learning`, answers carry
     👍/👎, /unanswered reports, and the bot's threads outlive a restart; `link` follows the
-    connection (bot/ops/metrics.py). Raises `AdapterStartError` (missing/rejected token)."""
+    connection (bot/ops/metrics.py). With `deliveries` (and its notifier), the notifier's Slack
+    notices are posted by this bot (registered once signed in), the note form shows its reach
+    and a save its "told" count. Raises `AdapterStartError` (missing/rejected token)."""
     bot = SlackBot(settings, service, intake, learning)
     bot.link = link
+    bot.deliveries = deliveries
+    bot.notifier = deliveries.notifier if deliveries is not None else None
     await bot.run(stopping)
 
 
@@ -236,16 +245,26 @@ class SlackBot:
         self.notes = SlackNotes(self)  # /note: its modal and buttons (bot/chat/slack/notes.py)
         self.privacy = SlackPrivacy(self)  # /privacy and its erase button (slack_privacy.py)
         self.about = SlackAbout(self)  # /about, /help, the card on joining, feedback in words
+        # Closing the loop: 🔔, "Ask a moderator", the notifier's Deliver (bot/chat/slack/loop.py)
+        self.loop = SlackLoop(self, self.notes.open_for_question)
+        self.notifier: Notifier | None = None  # the note form's reach and "told" count
+        self.deliveries: Deliveries | None = None  # where this bot registers its Deliver
         self._register()
 
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self, stopping: asyncio.Event | None = None) -> None:
         await self._check_bot_token()
-        if self.socket_mode:
-            await self._run_socket_mode(stopping or asyncio.Event())
-        else:
-            await self._run_http(stopping or asyncio.Event())
+        if self.deliveries is not None:  # the notifier's Slack notices go through this bot
+            self.deliveries.register("slack", self.loop.delivery)
+        try:
+            if self.socket_mode:
+                await self._run_socket_mode(stopping or asyncio.Event())
+            else:
+                await self._run_http(stopping or asyncio.Event())
+        finally:
+            if self.deliveries is not None:
+                self.deliveries.unregister("slack")
 
     async def _until_stopped(self, stopping: asyncio.Event) -> None:
         """Serve until `stopping` is set (or cancelled), then let the answers in flight finish
@@ -368,6 +387,7 @@ class SlackBot:
         self.notes.register(app)
         self.privacy.register(app)
         self.about.register(app)
+        self.loop.register(app)
 
     # ------------------------------------------------------------------ slash commands
 
@@ -403,6 +423,10 @@ class SlackBot:
         ts = await self._post_public(channel, reply, respond=respond)
         if ts is not None:
             self._remember_thread(channel, ts)
+            answer_id = None if answer.is_conversation else self._answer_id(admitted)
+            if answer_id is not None and self.learning is not None:
+                # The answer roots its thread: a correction goes there.
+                self.learning.store.answer_posted(answer_id, ts)
             # Replies to the answer form its thread: they follow up on this question.
             self.intake.remember("slack", ts, admitted)
 
@@ -655,12 +679,15 @@ class SlackBot:
         """Any act rendered (bot/chat/slack/acts.py): 👍/👎 under an answer about the article,
         none under a conversation reply; feedback in words is offered the 👎 form instead."""
         feedback = self.learning is not None and self.learning.feedback
-        return render_reply(
+        answer_id = None if answer.is_conversation else self._answer_id(admitted)
+        shown = render_reply(
             answer,
             asker=asker,
-            answer_id=None if answer.is_conversation else self._answer_id(admitted),
+            answer_id=answer_id,
             feedback_on=answer.feedback_on if feedback else None,
         )
+        # A refused answer ends with the loop's buttons (🔔, Ask a moderator).
+        return self.loop.decorate(shown, answer, answer_id, admitted.request.guild)
 
     def _remember_thread(self, channel: str, thread_ts: str) -> None:
         self.threads.remember(f"{channel}:{thread_ts}")
@@ -691,14 +718,22 @@ class SlackBot:
             self.learning, "slack", answer_id, user, vote, within=MODAL_WITHIN
         )
         trigger = body.get("trigger_id")
+        message_ = body.get("message") or {}
         if trigger and reply.asks_reason(vote):
-            message_ = body.get("message") or {}
             channel = (body.get("channel") or {}).get("id")
-            view = reason_modal(answer_id, language, channel, message_.get("thread_ts"))
+            thread = message_.get("thread_ts") or message_.get("ts")
+            view = reason_modal(
+                answer_id, language, channel, message_.get("thread_ts"), answer_ts=thread
+            )
             await self.client.views_open(trigger_id=trigger, view=view)
             return
         emoji = ":pray:" if reply.counted else ":hourglass:"
-        await self.respond_ephemeral(respond, render_notice(reply.line(language), emoji))
+        said = render_notice(reply.line(language), emoji)
+        if vote < 0 and reply.counted:  # 🔔 and "Ask a moderator" under the reply to a 👎
+            team = (body.get("team") or {}).get("id")
+            thread = message_.get("thread_ts") or message_.get("ts")
+            said = self.loop.after_thumbs_down(said, answer_id, language, team, thread)
+        await self.respond_ephemeral(respond, said)
 
     async def _on_reason(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         """The 👎 reason modal was submitted: keep the reason, thank privately where the
@@ -716,6 +751,12 @@ class SlackBot:
             channel = metadata.get("channel")
             if channel and user:
                 notice = render_notice(reply.line(language), ":pray:")
+                if reply.counted:  # 🔔 and "Ask a moderator" under the reply to a 👎
+                    team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get(
+                        "team_id"
+                    )
+                    thread = metadata.get("answer_ts") or metadata.get("thread_ts")
+                    notice = self.loop.after_thumbs_down(notice, answer_id, language, team, thread)
                 await self.post_ephemeral(channel, user, metadata.get("thread_ts"), notice)
         except Exception as exc:
             await self.on_error(exc, body, None)

@@ -56,10 +56,12 @@ from bot.chat.slack.render import (
     clip_mrkdwn,
     context,
     escape,
+    quote_lines,
     render_notice,
     sections,
     slack_to_plain,
 )
+from bot.community import Community
 from bot.logs import channel_tag
 from bot.messages import text as message
 from bot.notes import wording as note_text
@@ -70,6 +72,7 @@ from bot.notes.records import (
     Moderator,
     NoteForm,
     NoteRejected,
+    NoteSaved,
     NotesUnavailable,
     NoteUnknown,
 )
@@ -77,6 +80,8 @@ from bot.notes.records import (
 if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
 
+    from bot.learning.loop import LearningLoop
+    from bot.learning.notify import Notifier
     from bot.notes.desk import NoteDesk
     from bot.serving.intake import Intake
     from bot.serving.service import FactBotService
@@ -91,6 +96,9 @@ REMOVE_ACTION = "factbot_note_remove"
 CANCEL_ACTION = "factbot_note_cancel"
 # One input block per form field; the block_id is what `response_action: errors` is keyed on.
 BLOCK_IDS: dict[FormField, str] = {f: f"note_{f}" for f in FORM_FIELDS}
+# Notify (default) or silent (a typo fix): a radio input under the fields.
+NOTIFY_BLOCK = "note_notify"
+NOTIFY_ACTION = "notify"
 # Where a line about the whole form goes (a refusal, the database down): under the claim.
 WHOLE_NOTE_BLOCK = BLOCK_IDS["claim"]
 # How long a submission waits for the desk's verdict before the modal is closed anyway: Slack
@@ -112,6 +120,7 @@ CONFIRM_TITLE_LIMIT = 100
 CONFIRM_TEXT_LIMIT = 300
 CONFIRM_BUTTON_LIMIT = 30
 ERROR_LIMIT = 2000  # per block in `response_action: errors`; ours are a few lines
+FORM_QUESTION_LIMIT = 1000  # a member's question shown above the fields
 
 
 # ---------------------------------------------------------------------------- Block Kit
@@ -133,16 +142,34 @@ def render_lines(lines: Sequence[str], emoji: str) -> SlackMessage:
 
 
 def note_form_view(
-    form: NoteForm, note_id: str | None, channel: str | None, language: Language
+    form: NoteForm,
+    note_id: str | None,
+    channel: str | None,
+    language: Language,
+    *,
+    question: str | None = None,
+    reach: str | None = None,
+    handoff: str | None = None,
 ) -> dict[str, Any]:
-    """The modal `/note add` (blank form, `note_id` None) and `/note edit` (filled) open."""
+    """The modal `/note add` (blank form, `note_id` None) and `/note edit` (filled) open.
+    `question`: the member's question it answers ("Write a note" on a moderators' request);
+    `reach`: how many threads and subscribers a change would tell (the notifier's dry run);
+    `handoff`: the moderators' request it comes from (resolved once the note is saved)."""
     title = note_text.form_title(note_id, language)
     blocks: list[Block] = []
     if len(title) > MODAL_TITLE_LIMIT:  # an id rarely fits the 24-character title: shown here
         blocks.append(context(escape(title)))
+    if question:
+        asked = quote_lines(escape(clip(question, FORM_QUESTION_LIMIT)))
+        blocks.append(context(escape(message("loop.request.title", language)), asked))
     for field in FORM_FIELDS:
         blocks.append(_input_block(field, form, language))
+    if reach:
+        blocks.append(context(escape(reach)))
+    blocks.append(notify_block(language))
     metadata = {"note": note_id, "channel": channel, "lang": language}
+    if handoff:
+        metadata["handoff"] = handoff
     return {
         "type": "modal",
         "callback_id": FORM_CALLBACK,
@@ -187,6 +214,26 @@ def _input_block(field: FormField, form: NoteForm, language: Language) -> Block:
     }
 
 
+def notify_block(language: Language) -> Block:
+    """Notify (default) or silent: whether the threads and subscribers are told of the save."""
+    options = [
+        {"text": _plain(message(key, language), OPTION_TEXT_LIMIT), "value": value}
+        for value, key in (("notify", "loop.notify_choice"), ("silent", "loop.silent_choice"))
+    ]
+    return {
+        "type": "input",
+        "block_id": NOTIFY_BLOCK,
+        "optional": True,
+        "label": _plain(message("loop.notify_label", language), INPUT_LABEL_LIMIT),
+        "element": {
+            "type": "radio_buttons",
+            "action_id": NOTIFY_ACTION,
+            "options": options,
+            "initial_option": options[0],
+        },
+    }
+
+
 @dataclass(frozen=True)
 class Submitted:
     """A submitted note modal: what was typed and what the modal carried."""
@@ -195,6 +242,8 @@ class Submitted:
     note_id: str | None
     channel: str | None
     language: Language
+    notify: bool = True
+    handoff: str | None = None  # the moderators' request the note was written from
 
 
 def submitted_form(view: dict[str, Any]) -> Submitted:
@@ -213,11 +262,15 @@ def submitted_form(view: dict[str, Any]) -> Submitted:
             typed[field] = str((state.get("selected_option") or {}).get("value") or "")
         else:
             typed[field] = str(state.get("value") or "")
+    chosen = (values.get(NOTIFY_BLOCK) or {}).get(NOTIFY_ACTION) or {}
+    silent = (chosen.get("selected_option") or {}).get("value") == "silent"
     return Submitted(
         NoteForm(**typed),
         str(metadata["note"]) if metadata.get("note") else None,
         str(metadata["channel"]) if metadata.get("channel") else None,
         _language(metadata.get("lang")),
+        notify=not silent,
+        handoff=str(metadata["handoff"]) if metadata.get("handoff") else None,
     )
 
 
@@ -309,6 +362,8 @@ class NotesHost(Protocol):
     service: FactBotService
     intake: Intake
     client: AsyncWebClient
+    notifier: Notifier | None
+    learning: LearningLoop | None
 
     async def is_moderator(self, user: str) -> bool: ...
 
@@ -402,8 +457,21 @@ class SlackNotes:
         if isinstance(form, NoteUnknown):
             await self._unknown(respond, form, language)
             return
-        view = note_form_view(form, note_id, command.get("channel_id"), language)
+        reach = None
+        if note_id is not None:  # a new note's reach is known once its claim is
+            index = self.bot.service.engine.index
+            reach = await flows.reach_line(self.bot.notifier, note_id, form.claim, index, language)
+        view = note_form_view(form, note_id, command.get("channel_id"), language, reach=reach)
         await self.bot.client.views_open(trigger_id=command["trigger_id"], view=view)
+
+    async def open_for_question(
+        self, trigger_id: str, channel: str | None, question: str, handoff: str
+    ) -> None:
+        """ "Write a note" on a moderators' request: the /note modal prefilled with the member's
+        question (as on Discord), which it also shows above the fields."""
+        form = NoteForm(claim=question)
+        view = note_form_view(form, None, channel, LANGUAGE, question=question, handoff=handoff)
+        await self.bot.client.views_open(trigger_id=trigger_id, view=view)
 
     async def _unknown(self, respond: AsyncRespond, unknown: NoteUnknown, lang: Language) -> None:
         notice = render_notice(note_text.unknown_line(unknown, lang), ":grey_question:")
@@ -451,7 +519,15 @@ class SlackNotes:
                 return
             desk: NoteDesk | None = getattr(self.bot.service, "notes", None)
             work = asyncio.ensure_future(
-                flows.save_note(desk, submitted.form, by, submitted.note_id, language, actor)
+                flows.save_note(
+                    desk,
+                    submitted.form,
+                    by,
+                    submitted.note_id,
+                    language,
+                    actor,
+                    notify=submitted.notify,
+                )
             )
             try:
                 reply = await asyncio.wait_for(
@@ -466,6 +542,7 @@ class SlackNotes:
                 await self._tell(by.user_id, submitted.channel, saving)
                 reply = await work
                 await self._tell(by.user_id, submitted.channel, note_message(reply))
+                await self._told(submitted, by, reply, language)
                 return
             if reply.kind != "saved":
                 # In the form, still filled in: the moderator fixes it, or submits again once
@@ -482,6 +559,7 @@ class SlackNotes:
             acked = True
             await ack()
             await self._tell(by.user_id, submitted.channel, note_message(reply))
+            await self._told(submitted, by, reply, language)
         except Exception as exc:
             log.error("slack: /note form by %s failed", by.name, exc_info=exc)
             sorry = message("error.sorry", language)
@@ -494,6 +572,21 @@ class SlackNotes:
                     )
             except Exception:
                 log.warning("slack: could not tell the moderator about the failure", exc_info=True)
+
+    async def _told(
+        self, submitted: Submitted, by: Moderator, reply: flows.NoteReply, language: Language
+    ) -> None:
+        """After a save's report: the moderators' request it answers resolved, and how many
+        threads and subscribers it told, once they are."""
+        if not isinstance(reply.outcome, NoteSaved):
+            return
+        user, channel = by.user_id, submitted.channel
+        if submitted.handoff is not None:
+            community = Community("slack", by.community) if by.community else None
+            await flows.handoff_noted(self.bot.learning, submitted.handoff, community, _actor(by))
+        line = await flows.told_line(self.bot.notifier, reply.outcome, language)
+        if line is not None:
+            await self._tell(user, channel, render_notice(line, ":bell:"))
 
     async def _tell(self, user: str, channel: str | None, reply: SlackMessage) -> None:
         """Privately: ephemeral in `channel`, else (no channel, or the bot cannot post there)
@@ -535,6 +628,10 @@ class SlackNotes:
             desk: NoteDesk | None = getattr(self.bot.service, "notes", None)
             reply = await flows.remove_note(desk, note_id, by, language, _actor(by))
             await self.bot.respond_ephemeral(respond, note_message(reply))
+            if isinstance(reply.outcome, NoteSaved):
+                told = await flows.told_line(self.bot.notifier, reply.outcome, language)
+                if told is not None:
+                    await self.bot.respond_ephemeral(respond, render_notice(told, ":bell:"))
         except Exception as exc:
             await self.bot.on_error(exc, body, respond)
 

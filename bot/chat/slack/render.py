@@ -411,11 +411,14 @@ def reason_modal(
     channel: str | None,
     thread_ts: str | None,
     initial: str = "",
+    answer_ts: str | None = None,
 ) -> dict[str, Any]:
     """The view `views.open` shows after a 👎: an optional short reason (`initial`: pre-filled).
-    Where the answer was (channel, thread) travels in `private_metadata`, for the private
-    "thanks" afterwards."""
+    Where the answer was (channel, thread; `answer_ts`: the thread it is in or roots) travels in
+    `private_metadata`, for the private "thanks" afterwards and its 🔔."""
     metadata = {"answer": answer_id, "channel": channel, "thread_ts": thread_ts, "lang": language}
+    if answer_ts:
+        metadata["answer_ts"] = answer_ts
     return {
         "type": "modal",
         "callback_id": REASON_CALLBACK,

@@ -118,6 +118,15 @@ def input_problems(element: dict[str, Any]) -> list[str]:
                 problems.append("bad option")
         if "initial_option" in element and element["initial_option"] not in options:
             problems.append("initial_option is not one of the options")
+    elif kind == "radio_buttons":
+        options = element.get("options") or []
+        if not 1 <= len(options) <= 10:
+            problems.append(f"radio_buttons with {len(options)} options")
+        for option in options:
+            if not _text_within(option.get("text"), 75) or not 1 <= len(option["value"]) <= 150:
+                problems.append("bad option")
+        if "initial_option" in element and element["initial_option"] not in options:
+            problems.append("initial_option is not one of the options")
     else:
         problems.append(f"unexpected input element {kind}")
     return problems

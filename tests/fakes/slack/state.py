@@ -23,6 +23,7 @@ BOT_METHODS = frozenset(
         "auth.test",
         "chat.postMessage",
         "chat.postEphemeral",
+        "conversations.open",
         "users.info",
         "views.open",
         "reactions.add",

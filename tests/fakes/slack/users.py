@@ -172,13 +172,13 @@ class UserEvents(SocketMode):
             for b in view.get("blocks") or []
             if b.get("type") == "input" and b.get("block_id") == block_id
         ]
-        if not elements or elements[0].get("type") != "static_select":
+        if not elements or elements[0].get("type") not in ("static_select", "radio_buttons"):
             return {"type": "plain_text_input", "value": typed}
         element = elements[0]
         assert element.get("action_id") == action_id, f"no select {action_id!r} in {block_id!r}"
         chosen = [o for o in element.get("options") or [] if o.get("value") == typed]
         assert chosen, f"no option {typed!r} in the select {block_id!r}"
-        return {"type": "static_select", "selected_option": chosen[0]}
+        return {"type": elements[0]["type"], "selected_option": chosen[0]}
 
     async def view_errors(self, envelope_id: str) -> dict[str, str] | None:
         """The `response_action: errors` a view submission was acked with (None: acked without,

@@ -1,5 +1,5 @@
 """The fake Slack's Web API (`/api/<method>`: auth.test, apps.connections.open,
-chat.postMessage, chat.postEphemeral, users.info, views.open) and the `response_url`s, with
+chat.postMessage, chat.postEphemeral, conversations.open, users.info, views.open) and the `response_url`s, with
 the token check, the Block Kit checks and the 429s a test asks for (`rate_limit`)."""
 
 from __future__ import annotations
@@ -74,6 +74,12 @@ class WebApi(SlackState):
             if user not in self.users:
                 return {"ok": False, "error": "user_not_found"}
             return {"ok": True, "user": {"id": user, "team_id": TEAM_ID, **self.users[user]}}
+        if call.method == "conversations.open":
+            # A DM with one user: its channel id is D + the user's id, the same each time.
+            users = str(a.get("users") or "")
+            if not users or "," in users or users not in self.users:
+                return {"ok": False, "error": "user_not_found"}
+            return {"ok": True, "channel": {"id": "D" + users}}
         if call.method == "views.open":
             view = a.get("view")
             if isinstance(view, str):  # form-encoded calls send the view as JSON text
