@@ -70,9 +70,13 @@ def stores() -> Iterator[Callable[..., Store]]:
     made: list[Store] = []
 
     def make(url: str, clock: Callable[[], datetime] | None = None) -> Store:
-        options: dict[str, Any] = {"interval": 0.02, "retry_max": 0.5}
-        if clock is not None:
-            options["clock"] = clock
+        # Every store reads the test's clock (NOW unless told otherwise), never the wall clock:
+        # leases and windows must not depend on how long the suite has been running.
+        options: dict[str, Any] = {
+            "interval": 0.02,
+            "retry_max": 0.5,
+            "clock": clock or (lambda: NOW),
+        }
         store = Store(Database(url), UserHasher(KEY), **options)
         store.start(wait=30)
         made.append(store)
