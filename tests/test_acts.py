@@ -73,6 +73,18 @@ def test_every_act_in_the_json_contract(replies: list[dict[str, object]]) -> Non
         assert part["lead"] is not None and part["lead"]["text"] in corpus
     assert "15 kg" in json.dumps(parts[1], ensure_ascii=False)
     assert "parts" not in replies[8]
+    # Each reply in the asker's language: a French greeting or thanks is answered in French.
+    assert [r["language"] for r in replies] == [
+        "fr",
+        "en",
+        "fr",
+        "fr",
+        "fr",
+        "en",
+        "fr",
+        "fr",
+        "fr",
+    ]
 
 
 def test_reliability_lists_the_notes_that_are_not_accurate_most_serious_first(

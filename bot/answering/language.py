@@ -23,6 +23,7 @@ _FR_WORDS = frozenset(
     autre autres parle parler fait faire dit dire veut veulent peut peuvent doit y a-t-il
     t'es j'ai c'etait l'article selon ou genre juste au juste bien oui non moi toi lui leur
     spationaute fusee decolle decoller lance lancee pese pesait combien annee date lieu
+    bonjour bonsoir salut coucou slt bjr merci mrc stp svp aide resume fiable
     """.split()
 )
 _EN_WORDS = frozenset(
@@ -32,7 +33,7 @@ _EN_WORDS = frozenset(
     french about tell where whats who's what's i you he she they we my your his her their
     and or but so any some many much there than then just also still ever never anyway
     launched launch land landed weigh weighed rocket find found bring brought back say says
-    said supposed actually right now people please thanks hey
+    said supposed actually right now people please thanks hey hello hi thx help
     """.split()
 )
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
