@@ -171,24 +171,26 @@ def not_fact(engine: Engine, kinds: MessageKinds, path: str | Path) -> NotFactRe
     return NotFactReport(in_scope=len(rows), not_fact=len(wrong), rows=wrong)
 
 
-def kinds_table(report: KindReport, name: str) -> str:
-    lines = [f"{name}: message kinds", ""]
-    splits = list(report["splits"])
-    lines.append("| kind | " + " | ".join(splits) + " |")
-    lines.append("|---|" + "---|" * len(splits))
+def _per_kind_table(title: str, splits: Mapping[str, Mapping[str, KindScores]]) -> list[str]:
+    """One row per kind and a total, one column per split (dev, held-out): "right/total"."""
+    lines = [title, "", "| kind | " + " | ".join(splits) + " |", "|---|" + "---|" * len(splits)]
     for kind in KINDS:
         cells = []
         for split in splits:
-            s = report["splits"][split].get(kind)
+            s = splits[split].get(kind)
             cells.append(f"{s['right']}/{s['total']}" if s else "-")
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     totals = []
     for split in splits:
-        right = sum(s["right"] for s in report["splits"][split].values())
-        total = sum(s["total"] for s in report["splits"][split].values())
+        right = sum(s["right"] for s in splits[split].values())
+        total = sum(s["total"] for s in splits[split].values())
         totals.append(f"{right}/{total}")
     lines.append("| all | " + " | ".join(totals) + " |")
-    return "\n".join(lines)
+    return lines
+
+
+def kinds_table(report: KindReport, name: str) -> str:
+    return "\n".join(_per_kind_table(f"{name}: message kinds", report["splits"]))
 
 
 def not_fact_line(report: NotFactReport) -> str:
@@ -285,22 +287,7 @@ def evaluate_replies(engine: Engine, rows: Sequence[FirstContact]) -> ReplyRepor
 
 
 def replies_table(report: ReplyReport, name: str) -> str:
-    lines = [f"{name}: replies meeting their expect fields", ""]
-    splits = list(report["splits"])
-    lines.append("| kind | " + " | ".join(splits) + " |")
-    lines.append("|---|" + "---|" * len(splits))
-    for kind in KINDS:
-        cells = []
-        for split in splits:
-            s = report["splits"][split].get(kind)
-            cells.append(f"{s['right']}/{s['total']}" if s else "-")
-        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
-    totals = []
-    for split in splits:
-        right = sum(s["right"] for s in report["splits"][split].values())
-        total = sum(s["total"] for s in report["splits"][split].values())
-        totals.append(f"{right}/{total}")
-    lines.append("| all | " + " | ".join(totals) + " |")
+    lines = _per_kind_table(f"{name}: replies meeting their expect fields", report["splits"])
     refusals = ", ".join(f"{k} {v}" for k, v in report["false_refusals"].items())
     lines.append(f"\nfalse refusals: {refusals}")
     return "\n".join(lines)
