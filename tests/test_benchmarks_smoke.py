@@ -14,7 +14,17 @@ import pytest
 
 from bot.serving.service import FactBotService
 
-MODULES = ("common", "startup", "latency", "scaling", "memory", "report", "backends", "__main__")
+MODULES = (
+    "common",
+    "startup",
+    "latency",
+    "scaling",
+    "memory",
+    "report",
+    "backends",
+    "notes",
+    "__main__",
+)
 
 
 def _finite(x: object) -> bool:
@@ -109,3 +119,42 @@ def test_latency_and_build_tiny(service: FactBotService, tmp_path: Path) -> None
     png = tmp_path / "scaling.png"
     plot_scaling(summary, png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_notes_section_reports_save_to_notification_against_the_targets() -> None:
+    """The notes section's output shape: the loop's medians on one host and another, and
+    issue 23's targets with whether met (made-up figures: the shape, not the speed)."""
+    from benchmarks import notes
+
+    loop = {
+        "rounds": 2,
+        "save_to_answered_s": 0.3,
+        "save_to_correction_s": 0.2,
+        "all_answered_s": [0.3, 0.3],
+        "all_correction_s": [0.2, 0.2],
+        "notifications": 4,
+        "deliveries": 4,
+        "duplicate_deliveries": 0,
+    }
+    result = {
+        "machine": {"cpu_model": "x", "usable_cores": 2, "load_average_at_start": [0, 0, 0]},
+        "watch_seconds": notes.WATCH_SECONDS,
+        "one_host": {"rounds": 2, "submit_to_served_s": 0.2, "rebuild_s": 0.1},
+        "two_hosts": {
+            "rounds": 2,
+            "submit_to_served_s": 0.2,
+            "rebuild_s": 0.1,
+            "submit_to_served_other_host_s": 1.5,
+        },
+        "loop_one_host": loop,
+        "loop_two_hosts": {**loop, "save_to_answered_s": 99.0},
+    }
+    targets = notes._targets(result)
+    assert [(t["target_s"], t["met"]) for t in targets] == [
+        (notes.TARGET_ONE_HOST_S, True),
+        (notes.WATCH_SECONDS + notes.TARGET_OTHER_HOST_MARGIN_S, False),
+    ]
+    result["loop_targets"] = targets
+    md = notes.render(result)
+    assert "| subscribed question answered (s) | earlier answer corrected (s) |" in md
+    assert "| save → notification, another host | 99.0 |" in md and "| no |" in md
