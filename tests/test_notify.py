@@ -126,6 +126,7 @@ def log_answer(
     language: str = "en",
     days_ago: float = 1,
     user: str = "u1",
+    verdict: str = "accurate",
 ) -> None:
     store.log_question(
         platform="discord",
@@ -138,7 +139,7 @@ def log_answer(
         language=language,
         note_ids=notes,
         quoted_ids=quoted,
-        verdicts=dict.fromkeys(notes, "accurate"),
+        verdicts=dict.fromkeys(notes, verdict),
         answer_id=answer_id,
         asked_at=NOW - timedelta(days=days_ago),
     )
@@ -242,6 +243,22 @@ def test_a_silent_change_tells_no_one(database_url: str, stores: Callable[..., S
     notes.append("fc-x", "edited", "body 3", None, "discord", "mod", "mod")
     asyncio.run(loud.process(changes(X_VERDICT)))
     assert list(told(recorder)) == ["discord:G1:C1:T1"]
+
+
+def test_an_answer_that_already_shows_the_change_is_not_corrected(
+    database_url: str, stores: Callable[..., Store]
+) -> None:
+    """An answer logged after the change (it shows the added note, or the new verdict) says
+    what a correction would say: only the older answers are told."""
+    store = stores(database_url, clock=lambda: NOW)
+    log_answer(store, "old-x", notes=("fc-x",), thread="T1")  # accurate, before the change
+    log_answer(store, "new-x", notes=("fc-x",), thread="T2", verdict="outdated", days_ago=0)
+    log_answer(store, "old-y", quoted=("article:p2s1",), thread="T3")  # before fc-y existed
+    log_answer(store, "new-y", notes=("fc-y",), thread="T4", verdict="misleading", days_ago=0)
+    assert store.flush(timeout=30)
+    recorder = Recorder()
+    asyncio.run(notifier(store, recorder, database_url).process(changes(X_VERDICT, Y_ADDED)))
+    assert told(recorder) == {"discord:G1:C1:T1": ["fc-x"], "discord:G1:C1:T3": ["fc-y"]}
 
 
 # ---------------------------------------------------------------------- once, on any host

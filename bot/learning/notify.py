@@ -268,7 +268,20 @@ def _item_key(change: NoteChange) -> str:
 
 
 def _bears_on(change: NoteChange, record: AnswerRecord) -> bool:
-    return change.note_id in record.note_ids or bool(set(change.covers) & set(record.quoted_ids))
+    """The answer quoted a sentence the note covers, or showed the note, and does not already
+    say what the change says (an answer logged after it: the added note, or the new verdict,
+    already shown)."""
+    bears = change.note_id in record.note_ids or bool(set(change.covers) & set(record.quoted_ids))
+    return bears and not _already_shows(change, record)
+
+
+def _already_shows(change: NoteChange, record: AnswerRecord) -> bool:
+    shown = record.verdicts.get(change.note_id)
+    if change.after is None or shown is None:
+        return False
+    if change.before is None:
+        return True  # a note added: an answer showing it came after it
+    return change.verdict_changed and shown == change.after.verdict
 
 
 def _language(value: str) -> Language:
