@@ -39,10 +39,12 @@ import pytest
 
 from bot.answering.index_lifecycle import embedder_for
 from bot.chat.discord.notes import FIELD_IDS
+from bot.chat.discord.render import subscribe_custom_id
+from bot.messages import text
 from bot.notes.records import FORM_FIELDS, FormField
 from bot.settings import Settings
 from tests.conftest import MODEL_CACHE, REAL_CORPUS, base_env
-from tests.fakes.discord_server import MANAGE_GUILD, FakeDiscord, Interaction
+from tests.fakes.discord_server import MANAGE_GUILD, FakeDiscord, Interaction, Recorded
 from tests.fakes.slack_server import Call, FakeSlack
 from tests.netns import Hosts, HostsUnavailable, Namespace
 from tests.pg_cluster import PgCluster
@@ -153,6 +155,9 @@ class Host:
             "USER_HASH_KEY": USER_HASH_KEY,
             # Any default path the settings leave relative lands in this host's own var/.
             "USER_HASH_KEY_FILE": str(self.var / "user-hash.key"),
+            # A checkout run without installing it (`PYTHONPATH=<worktree> pytest ...`): the
+            # hosts run that checkout's bot too, not the one the virtualenv's install points at.
+            **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}),
             **platform,
         }
 
@@ -277,22 +282,31 @@ async def test_two_hosts_answer_from_their_own_index_over_one_database(
         slack = FakeSlack(host=net_b.host_ip)
         await slack.start()
         try:
+            # Both hosts serve the one Discord server, as two shards of one bot: the fake
+            # routes a server's events (messages, interactions) to the shard that owns it, so
+            # every press and modal goes to host A; host B's shard owns no server here and
+            # only posts through the REST API (its notifier's deliveries).
+            owner = (discord.guild_id >> 22) % 2
             discord_env = {
                 "DISCORD_TOKEN": discord.token,
                 "DISCORD_API_BASE": discord.api_base,
                 "DISCORD_GUILD_IDS": str(discord.guild_id),
+                "DISCORD_SHARD_COUNT": "2",
+                "DISCORD_SHARD_IDS": str(owner),
             }
             slack_env = {
                 "SLACK_BOT_TOKEN": slack.bot_token,
                 "SLACK_APP_TOKEN": slack.app_token,
                 "SLACK_API_BASE": slack.api_base,
+                **discord_env,
+                "DISCORD_SHARD_IDS": str(1 - owner),
             }
             async with running(
                 (host_a, host_a.env(database_url, model_cache, discord_env)),
                 (host_b, host_b.env(database_url, model_cache, slack_env)),
             ):
                 started = time.monotonic()
-                await discord.wait_ready(timeout=START_TIMEOUT)
+                await discord.wait_gateway(identifies=2, timeout=START_TIMEOUT)
                 await slack.wait_connected(timeout=START_TIMEOUT)
                 print(f"both hosts ready {time.monotonic() - started:.1f}s after the start")
 
@@ -318,7 +332,16 @@ async def test_two_hosts_answer_from_their_own_index_over_one_database(
                     await asyncio.sleep(0.5)
                 assert want <= _client_addresses(cluster), _client_addresses(cluster)
 
+                # Issue 23: a refused question's 🔔 and an earlier answer, both in threads.
+                subscribed = await _subscribe_on_a(discord)
+                noted = await _earlier_answer_on_a(discord)
+                saved_at, notified_b = time.monotonic(), _notified(host_b)
                 await _note_from_a_served_by_b(discord, slack, host_a, host_b)
+                await _told_once(discord, cluster, subscribed, "loop.answered.title", saved_at)
+                await _notifier_ran(host_b, notified_b)
+                assert len(_told(discord, subscribed, "loop.answered.title")) == 1
+                assert [r[2] for r in _notifications(cluster) if r[0] == "answer"] == ["sent"]
+                await _corrected_once(discord, cluster, host_b, noted)
         finally:
             await slack.close()
 
@@ -344,10 +367,10 @@ NEW_NOTE: dict[FormField, str] = {
     "claim": "L'annonce a été faite à l'occasion de la visite du président de la République "
     "populaire de Chine, Xi Jinping",
     "verdict": "accurate",
-    "fr": "Exact : Xi Jinping était en visite d'État en France du 24 au 26 mars 2019 ; l'accord "
-    "a été signé à Paris le 25 mars 2019, pendant cette visite.",
-    "en": "Accurate: Xi Jinping was on a state visit to France from 24 to 26 March 2019; the "
-    "agreement was signed in Paris on 25 March 2019, during that visit.",
+    "fr": "Exact : Xi Jinping était en visite d'État en France du 24 au 26 mars 2019, à Paris et "
+    "à Nice ; l'accord a été signé à Paris le 25 mars 2019, pendant cette visite.",
+    "en": "Accurate: Xi Jinping was on a state visit to France from 24 to 26 March 2019, in Paris "
+    "and Nice; the agreement was signed in Paris on 25 March 2019, during that visit.",
     "sources": "Élysée — State visit of Xi Jinping | https://www.elysee.fr/",
 }
 NOTE_MARK = "from 24 to 26 March 2019"  # in the English summary only
@@ -444,3 +467,168 @@ def _strings(value: object) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in _strings(v)]
     return []
+
+
+# ---------------------------------------------------------------------- issue 23: the loop
+
+# Refused until NEW_NOTE exists (the sentence it covers is in no corpus note); asked in French.
+REFUSED = "xi etait a paris et nice ?"
+# An answer showing a corpus note, whose verdict the moderator then changes.
+NOTED = "Combien de kilos d'expériences la France devait-elle embarquer sur Chang'e 6 ?"
+NOTED_ID = "fc-12-15kg-experiments"
+MEMBER_ID = 1400000000000000301
+LOOP_TIMEOUT = 300.0  # a failure bound only
+
+
+def _posted(discord: FakeDiscord, channel: str) -> list[Recorded]:
+    """The bot's accepted posts in a thread (either host's: one fake REST API)."""
+    return [
+        r
+        for r in discord.requests
+        if r.method == "POST" and r.path == f"/channels/{channel}/messages" and r.accepted
+    ]
+
+
+def _told(discord: FakeDiscord, thread: str, key: str) -> list[Recorded]:
+    """The posts in `thread` that start with the catalogue line `key` (French: the asker's)."""
+    head = f"**{text(key, 'fr')}"
+    return [r for r in _posted(discord, thread) if str(r.body.get("content", "")).startswith(head)]
+
+
+async def _ask_in_thread(discord: FakeDiscord, question: str) -> tuple[str, dict[str, Any]]:
+    """A member mentions the bot; host A opens a thread and answers there: (thread, answer)."""
+    message = await discord.post_message(
+        f"<@{discord.bot_id}> {question}", mention_bot=True, author_id=MEMBER_ID
+    )
+    thread = str(message["id"])
+    (answer,) = await discord.wait_for(
+        lambda r: r.method == "POST" and r.path == f"/channels/{thread}/messages" and r.accepted,
+        ANSWER_TIMEOUT,
+    )
+    assert isinstance(answer.response, dict)
+    return thread, answer.response
+
+
+def _custom_ids(message: dict[str, Any]) -> list[str]:
+    return [
+        str(c["custom_id"])
+        for row in message.get("components") or []
+        for c in row.get("components") or []
+    ]
+
+
+async def _subscribe_on_a(discord: FakeDiscord) -> str:
+    """A refused question, its 🔔 pressed (host A: its shard gets the interaction); the thread."""
+    thread, refused = await _ask_in_thread(discord, REFUSED)
+    ups = [c for c in _custom_ids(refused) if c.startswith("factbot:vote:up:")]
+    assert ups, f"no feedback buttons on host A's answer: {refused}"
+    bell = subscribe_custom_id(ups[0].rsplit(":", 1)[1])
+    assert bell in _custom_ids(refused), refused  # refused: it carries 🔔
+    pressed = await discord.press(refused, bell, user_id=MEMBER_ID)
+    reply = await discord.wait_reply(pressed, timeout=ANSWER_TIMEOUT)
+    assert reply.ephemeral
+    return thread
+
+
+async def _earlier_answer_on_a(discord: FakeDiscord) -> str:
+    """An answer showing NOTED_ID, in its thread (logged by host A: the correction's target)."""
+    thread, answer = await _ask_in_thread(discord, NOTED)
+    assert "15 kg" in "\n".join(_strings(answer)), answer
+    return thread
+
+
+def _notifications(cluster: PgCluster) -> list[tuple[str, str, str]]:
+    """Every notification row: (kind, target key, status)."""
+    with psycopg.connect(cluster.url("factbot"), autocommit=True, connect_timeout=10) as conn:
+        rows = conn.execute("SELECT kind, target_key, status FROM notifications").fetchall()
+    return [(str(k), str(t), str(s)) for k, t, s in rows]
+
+
+async def _settled(cluster: PgCluster, kind: str, want: int) -> list[tuple[str, str, str]]:
+    """The rows of `kind` once `want` of them are marked (sent or failed): none still claimed."""
+    deadline = time.monotonic() + LOOP_TIMEOUT
+    while True:
+        rows = [r for r in _notifications(cluster) if r[0] == kind]
+        if len(rows) >= want and all(r[2] != "claimed" for r in rows):
+            return rows
+        assert time.monotonic() < deadline, f"notifications never settled: {rows}"
+        await asyncio.sleep(0.25)
+
+
+async def _told_once(
+    discord: FakeDiscord, cluster: PgCluster, thread: str, key: str, since: float
+) -> None:
+    """The subscriber's thread got the answer exactly once, though both hosts rebuilt for the
+    note and ran their notifier (B's rebuild: awaited by `_note_from_a_served_by_b`)."""
+    await discord.wait_until(lambda: bool(_told(discord, thread, key)), LOOP_TIMEOUT)
+    print(
+        f"note saved on host A -> answer delivered in the asker's thread: "
+        f"{time.monotonic() - since:.1f}s (upper bound: the save was sent after this mark)"
+    )
+    (row,) = await _settled(cluster, "answer", 1)
+    assert row[2] == "sent", row
+    assert len(_told(discord, thread, key)) == 1
+
+
+async def _corrected_once(
+    discord: FakeDiscord, cluster: PgCluster, host_b: Host, thread: str
+) -> None:
+    """NOTED_ID's verdict changed on host A: its earlier answer's thread gets one correction,
+    after both hosts rebuilt (A at once, B from the database's new revision)."""
+    notified_b = _notified(host_b)
+    opened = await discord.interact(
+        "note",
+        {"id": NOTED_ID},
+        subcommand="edit",
+        user_id=MODERATOR_ID,
+        user_name="mod",
+        permissions=MANAGE_GUILD,
+    )
+    callback = await discord.wait_callback(opened, timeout=ANSWER_TIMEOUT)
+    modal = callback.body["data"]
+    values = _prefilled(modal)
+    old = values[FIELD_IDS["verdict"]]
+    values[FIELD_IDS["verdict"]] = ["misleading" if old != ["misleading"] else "accurate"]
+    saved_at = time.monotonic()
+    submit = await discord.submit_modal(
+        modal["custom_id"], values, user_id=MODERATOR_ID, user_name="mod", permissions=MANAGE_GUILD
+    )
+    await discord.wait_reply(submit, timeout=ANSWER_TIMEOUT)
+    await discord.wait_until(
+        lambda: bool(_told(discord, thread, "loop.correction.title")), LOOP_TIMEOUT
+    )
+    print(f"verdict saved on host A -> correction delivered: {time.monotonic() - saved_at:.1f}s")
+    # Host B rebuilt for that revision too and its notifier finished with it.
+    await _notifier_ran(host_b, notified_b)
+    rows = await _settled(cluster, "correction", 1)
+    mine = [r for r in rows if r[1].endswith(f":{thread}")]
+    assert [r[2] for r in mine] == ["sent"], rows
+    # Nothing claimed by a host that could not send it (A runs no Slack: B's threads are B's).
+    assert all(r[2] == "sent" for r in _notifications(cluster)), _notifications(cluster)
+    assert len(_told(discord, thread, "loop.correction.title")) == 1
+
+
+def _prefilled(modal: dict[str, Any]) -> dict[str, str | list[str]]:
+    """The values a modal shows (text inputs' values, selects' default options), by id."""
+    values: dict[str, str | list[str]] = {}
+    for row in modal.get("components") or []:
+        for c in row.get("components") or [row.get("component") or {}]:
+            if c.get("type") == 4:
+                values[str(c["custom_id"])] = str(c.get("value") or "")
+            elif c.get("type") == 3:
+                chosen = [str(o["value"]) for o in c.get("options") or [] if o.get("default")]
+                values[str(c["custom_id"])] = chosen
+    return values
+
+
+def _notified(host: Host) -> int:
+    """How many note changes the host's notifier has finished with (its log's count)."""
+    return len(re.findall(r"notify: index \S+ done: ", host.log()))
+
+
+async def _notifier_ran(host: Host, before: int) -> None:
+    """Until the host's notifier finished one more note change than `before`."""
+    deadline = time.monotonic() + LOOP_TIMEOUT
+    while _notified(host) <= before:
+        assert time.monotonic() < deadline, f"host {host.name}'s notifier never ran:\n{host.log()}"
+        await asyncio.sleep(0.25)

@@ -115,6 +115,28 @@ X_VERDICT = NoteChange("fc-x", state("accurate", "x1"), state("outdated", "x2"),
 Y_ADDED = NoteChange("fc-y", None, state("misleading", "y1", "claim y"), ("article:p2s1",))
 
 
+def test_a_host_claims_only_what_its_platforms_can_send(
+    database_url: str, stores: Callable[..., Store]
+) -> None:
+    """A Slack-only host that sees the change first leaves the Discord threads to a host that
+    runs Discord (it used to claim them and mark them failed: never sent)."""
+    first, second = stores(database_url), stores(database_url)
+    log_answer(first, "a1", quoted=("article:p1s1",))
+    assert first.flush(timeout=30)
+    slack_only, with_discord = Recorder(), Recorder()
+    settings = settings_for(database_url)
+    on_slack = Notifier(
+        first, None, still_refused, slack_only, settings, serves=lambda p: p == "slack"
+    )
+    on_discord = Notifier(
+        second, None, still_refused, with_discord, settings, serves=lambda p: p == "discord"
+    )
+    asyncio.run(on_slack.process(changes(X_VERDICT)))
+    asyncio.run(on_discord.process(changes(X_VERDICT)))
+    assert slack_only.sent == []
+    assert told(with_discord) == {"discord:G1:C1:T1": ["fc-x"]}
+
+
 def log_answer(
     store: Store,
     answer_id: str,

@@ -655,7 +655,15 @@ def _closing_loop(
 
     deliveries = Deliveries()
     notes = service.notes.repository if service.notes is not None else None
-    notifier = Notifier(learning.store, notes, ask, deliveries, settings, counts=counts)
+    notifier = Notifier(
+        learning.store,
+        notes,
+        ask,
+        deliveries,
+        settings,
+        counts=counts,
+        serves=lambda platform: platform in deliveries.platforms,
+    )
     deliveries.notifier = notifier
     service.add_observer(notifier)
     notifier.start()

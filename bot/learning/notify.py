@@ -300,8 +300,12 @@ class Notifier:
         settings: Settings,
         counts: NotifyCounts | None = None,
         clock: Callable[[], datetime] = utcnow,
+        serves: Callable[[str], bool] | None = None,
     ) -> None:
         self.store = store
+        # Which platforms this host posts to (None: all). A host claims only what it can send:
+        # a claim it could only mark failed would keep the host that runs that platform from it.
+        self._serves = serves
         self.loop = store.loop
         self.notes = notes
         self._ask = ask
@@ -385,6 +389,14 @@ class Notifier:
             await self._process(changes, report)
         finally:
             report.done.set()
+            # One line per change on every host (counts, no ids): what this host sent for it.
+            log.info(
+                "notify: index %s done: %d correction(s), %d answer(s) sent here, %d failed",
+                changes.version,
+                report.corrections,
+                report.answers,
+                report.failed,
+            )
         return report
 
     async def _process(self, changes: IndexChanges, report: NotifyReport) -> None:
@@ -454,6 +466,8 @@ class Notifier:
         self, place: Place, language: Language, changes: list[NoteChange]
     ) -> list[tuple[int, CorrectionItem]]:
         """Claim each note's correction for `place`: only those no host claimed before."""
+        if not self._here(place):
+            return []
         claimed = []
         for change in changes:
             item = CorrectionItem.of(change, language)
@@ -473,6 +487,8 @@ class Notifier:
         covered = {s for c in loud for s in c.covers}
         subs = await asyncio.to_thread(self.loop.open_subscriptions)
         for sub in subs:
+            if not self._here(sub.place):
+                continue
             answer = await self._ask(sub.question, _language(sub.language))
             if answer.refused:
                 continue
@@ -502,6 +518,10 @@ class Notifier:
         notice = AnsweredLater(sub.place, _language(sub.language), sub.question, answer)
         sent = await self._send([(notice, [row])], report)
         return sent > 0
+
+    def _here(self, place: Place) -> bool:
+        """Is `place`'s platform one this host posts to?"""
+        return self._serves is None or self._serves(place.platform)
 
     # -------------------------------------------------------------- sending
 
