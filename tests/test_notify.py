@@ -314,6 +314,33 @@ def test_two_hosts_on_one_database_send_each_notification_once(
     )
 
 
+def test_after_the_lease_a_host_takes_over_only_what_its_platforms_can_send(
+    database_url: str, stores: Callable[..., Store]
+) -> None:
+    """A Discord notice whose host stopped between claim and send is taken over by a host that
+    runs Discord, never by a Slack-only one (which could only mark it failed)."""
+    store = stores(database_url, clock=lambda: NOW)
+    log_answer(store, "a1", quoted=("article:p1s1",))
+    assert store.flush(timeout=30)
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(notifier(store, Recorder(crash=True), database_url).process(changes(X_VERDICT)))
+    later = NOW + timedelta(seconds=600)
+    settings = settings_for(database_url)
+    slack_only, with_discord = Recorder(), Recorder()
+    on_slack = Notifier(
+        stores(database_url, clock=lambda: later), None, still_refused, slack_only, settings,
+        serves=lambda p: p == "slack",
+    )  # fmt: skip
+    assert asyncio.run(on_slack.resend_stale()) == 0 and slack_only.sent == []
+    on_discord = Notifier(
+        stores(database_url, clock=lambda: later), None, still_refused, with_discord, settings,
+        serves=lambda p: p == "discord",
+    )  # fmt: skip
+    assert asyncio.run(on_discord.resend_stale()) == 1
+    assert told(with_discord) == {"discord:G1:C1:T1": ["fc-x"]}
+    assert store.loop.notification_counts() == {("correction", "sent"): 1}
+
+
 def test_a_restart_between_claim_and_send_sends_once_after_the_lease(
     database_url: str, stores: Callable[..., Store]
 ) -> None:

@@ -267,6 +267,10 @@ def _item_key(change: NoteChange) -> str:
     return f"{change.note_id}@removed:{change.before.digest}"
 
 
+# The platforms notifications go to (the `platform` of a notification row).
+CHAT_PLATFORMS = ("discord", "slack")
+
+
 def _bears_on(change: NoteChange, record: AnswerRecord) -> bool:
     """The answer quoted a sentence the note covers, or showed the note, and does not already
     say what the change says (an answer logged after it: the added note, or the new verdict,
@@ -596,7 +600,10 @@ class Notifier:
     async def resend_stale(self) -> int:
         """Claim again and send the notifications whose host died between claim and send;
         returns how many were posted."""
-        stale = await asyncio.to_thread(self.loop.reclaim_stale, self.lease)
+        platforms = None
+        if self._serves is not None:
+            platforms = [p for p in CHAT_PLATFORMS if self._serves(p)]
+        stale = await asyncio.to_thread(self.loop.reclaim_stale, self.lease, platforms)
         if not stale:
             return 0
         report = NotifyReport("stale")

@@ -434,14 +434,16 @@ class LoopRepository:
             row = conn.execute(stmt).first()
         return None if row is None else int(row[0])
 
-    def reclaim_stale(self, lease: float) -> list[Claimed]:
+    def reclaim_stale(self, lease: float, platforms: Iterable[str] | None = None) -> list[Claimed]:
         """Claimed rows never marked within `lease` seconds (the host that claimed them died
         between claim and send): each is taken over by exactly one caller (a conditional
-        UPDATE), or failed after MAX_ATTEMPTS."""
+        UPDATE), or failed after MAX_ATTEMPTS. `platforms`: only rows this caller can send."""
         n = notifications
         now = self._clock()
         cutoff = now - timedelta(seconds=lease)
         stale = and_(n.c.status == "claimed", n.c.claimed_at < cutoff)
+        if platforms is not None:
+            stale = and_(stale, n.c.platform.in_(list(platforms)))
         taken: list[Claimed] = []
         with self._connection(write=True) as conn:
             with conn.begin():
