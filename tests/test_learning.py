@@ -5,6 +5,8 @@ the platforms' limits."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +23,7 @@ from bot.learning.report import Group, Report, Totals
 from bot.serving.intake import Admission, Admitted, Failed, Intake, Refusal, Request
 from bot.storage import Database, Store, VoteOutcome
 from bot.storage.hashing import UserHasher
+from bot.storage.loop import LoopStats
 from tests.fakes.slack_server import block_kit_problems, view_problems
 from tests.learning_support import KEY, questions, votes
 
@@ -232,3 +235,22 @@ async def test_feedback_in_words_is_a_thumbs_down_on_the_previous_answer(store: 
     assert votes(store) == [(first.id, -1, "c'est faux")]
     # The feedback is no context for a follow-up, and no answer to vote on.
     assert [t.question for t in intake.memory.history(("discord", "thread-1"))] == ["Quand ?"]
+
+
+def test_unanswered_shows_what_closing_the_loop_did_on_both_platforms() -> None:
+    stats = LoopStats(
+        subscriptions=3,
+        answered_later=2,
+        corrections_sent=5,
+        answers_sent=2,
+        handoffs_open=1,
+        handoffs_resolved=4,
+        median_resolution_hours=6.5,
+    )
+    report = dataclasses.replace(_big_report(), loop=stats)
+    spec = discord_render.report_spec(report, "en")
+    assert "Follow-up: 3 subscription(s), 2 question(s) answered later" in spec.description
+    assert "6.5" in spec.description and spec.total() <= discord_render.EMBED_TOTAL_MAX
+    shown = slack_render.render_report(report, "fr")
+    assert block_kit_problems(shown.payload()) == []
+    assert "Suivi : 3 abonnement(s)" in shown.text + json.dumps(shown.blocks, ensure_ascii=False)

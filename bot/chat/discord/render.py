@@ -17,7 +17,7 @@ from discord.utils import escape_markdown, escape_mentions
 from bot.answer import Answer, FactCheckRef, Language, Lead, Link, SourceRef
 from bot.answering.status import IndexInfo, ReindexReport
 from bot.learning.notify import AnsweredLater, Correction
-from bot.learning.report import Group, Report
+from bot.learning.report import Group, Report, loop_lines
 from bot.messages import lead_origin
 from bot.messages import text as message
 from index.verdicts import VERDICTS, verdict
@@ -647,6 +647,8 @@ def report_spec(report: Report, language: Language = "en") -> EmbedSpec:
             for lang, counts in t.by_language.items()
         ]
         lines.append(message("report.by_language", language, languages=", ".join(parts)))
+    if report.loop is not None:  # closing the loop: subscriptions, corrections, hand-offs
+        lines += loop_lines(report.loop, language)
     lines.append(f"*{message('report.hint', language)}*")
     fields: list[tuple[str, str]] = []
     for groups, key, with_votes in (

@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.answer import Answer, FactCheckRef, Language, Lead, SourceRef, link_host
 from bot.answering.status import IndexInfo, ReindexReport
-from bot.learning.report import Group, Report
+from bot.learning.report import Group, Report, loop_lines
 from bot.messages import lead_origin
 from bot.messages import text as message
 from index.verdicts import verdict
@@ -502,6 +502,8 @@ def render_report(report: Report, language: Language = "en") -> SlackMessage:
             for lang, counts in t.by_language.items()
         ]
         lines.append(message("report.by_language", language, languages=", ".join(parts)))
+    if report.loop is not None:  # closing the loop: subscriptions, corrections, hand-offs
+        lines += loop_lines(report.loop, language)
     title = message("report.title", language, days=report.days)
     blocks: list[Block] = [
         header(title),
