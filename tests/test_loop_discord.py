@@ -38,25 +38,21 @@ from bot.storage.loop import Place
 from tests.chat_support import discord_env, running_discord
 from tests.fakes.discord_server import EPHEMERAL, FakeDiscord, Interaction, Recorded
 from tests.learning_support import KEY, logged
+from tests.note_support import CLAIM, FORM, REFUSED_NOW
 
 pytestmark = pytest.mark.timeout(600)
 
 MODERATOR: dict[str, Any] = {"user_id": 1400000000000000042, "user_name": "Camille"}
 ASKER_ID = 1400000000000000001
-# A sentence of the article no note covers, and the note that answers a question about it.
-CLAIM = (
-    "L'annonce a été faite à l'occasion de la visite du président de la République populaire "
-    "de Chine, Xi Jinping"
-)
+# The form's fields as the fake Discord submits them (the verdict a select's values).
 NOTE: dict[str, str | list[str]] = {
-    "claim": CLAIM,
-    "verdict": ["accurate"],
-    "fr": "Xi Jinping était en visite d'État en France du 24 au 26 mars 2019, à Paris et à Nice.",
-    "en": "Xi Jinping was on a state visit to France from 24 to 26 March 2019, in Paris and Nice.",
-    "sources": "Élysée — state visit | https://www.elysee.fr/",
+    "claim": FORM.claim,
+    "verdict": [FORM.verdict],
+    "fr": FORM.fr,
+    "en": FORM.en,
+    "sources": FORM.sources,
 }
 MODERATORS = "1200000000000000031"  # the moderators' channel (any id: the fake accepts posts)
-REFUSED_NOW = "xi etait a paris et nice ?"  # refused until that note exists
 NOTED = "Combien de kilos d'expériences la France devait-elle embarquer sur Chang'e 6 ?"
 
 

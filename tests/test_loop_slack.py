@@ -46,6 +46,7 @@ from bot.storage.loop import Place
 from tests.chat_support import running_slack, slack_env
 from tests.fakes.slack_server import TEAM_ID, Call, FakeSlack
 from tests.learning_support import logged
+from tests.note_support import CLAIM, FORM, REFUSED_NOW
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -53,19 +54,6 @@ MOD, MOD_NAME = "UMOD", "modo"
 MEMBER = "UALICE"
 CHANNEL = "CGENERAL"
 MODS_CHANNEL = "CMODS"
-# A sentence of the article no note covers, and the note that answers a question about it.
-CLAIM = (
-    "L'annonce a été faite à l'occasion de la visite du président de la République populaire "
-    "de Chine, Xi Jinping"
-)
-FORM = NoteForm(
-    CLAIM,
-    "accurate",
-    "Xi Jinping était en visite d'État en France du 24 au 26 mars 2019, à Paris et à Nice.",
-    "Xi Jinping was on a state visit to France from 24 to 26 March 2019, in Paris and Nice.",
-    "Élysée — state visit | https://www.elysee.fr/",
-)
-REFUSED_NOW = "xi etait a paris et nice ?"  # refused until that note exists
 SHOWS_NOTE = "When did Xi Jinping visit France?"  # answered with the note, once it exists
 ASKED_IN: Language = "fr"  # the language REFUSED_NOW is detected in: its replies' language
 ANSWERED_LATER = message("loop.answered.title", ASKED_IN)

@@ -32,22 +32,10 @@ from bot.storage.loop import Place
 from bot.storage.notes import NoteRepository
 from bot.storage.schema import handoffs, notifications, question_log, subscriptions
 from tests.learning_support import KEY
+from tests.note_support import CLAIM, FORM, REFUSED_NOW
 
 NOW = datetime.now(UTC)
 ALICE = Moderator("discord", "1400000000000000001", "alice", "G1")
-# A sentence of the article no note covers, and the note that answers a question about it.
-CLAIM = (
-    "L'annonce a été faite à l'occasion de la visite du président de la République populaire "
-    "de Chine, Xi Jinping"
-)
-FORM = NoteForm(
-    CLAIM,
-    "accurate",
-    "Xi Jinping était en visite d'État en France du 24 au 26 mars 2019, à Paris et à Nice.",
-    "Xi Jinping was on a state visit to France from 24 to 26 March 2019, in Paris and Nice.",
-    "Élysée — state visit | https://www.elysee.fr/",
-)
-REFUSED_NOW = "xi etait a paris et nice ?"  # refused until that note exists
 
 
 class Recorder:
