@@ -28,7 +28,12 @@ QUESTION_FILES = (
     ROOT / "tests" / "data" / "questions.jsonl",
     ROOT / "tests" / "data" / "heldout.jsonl",
 )
-VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+# The project's venv; in a git worktree without one, the interpreter running the benchmarks.
+VENV_PYTHON = (
+    ROOT / ".venv" / "bin" / "python"
+    if (ROOT / ".venv" / "bin" / "python").exists()
+    else Path(sys.executable)
+)
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
@@ -98,6 +103,41 @@ def load_average() -> list[float]:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return []
+
+
+def cpu_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy (not idle, not waiting on I/O) since boot."""
+    import psutil
+
+    t = psutil.cpu_times()
+    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process and of its children it waited for."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+class LoadMeter:
+    """The load a run ran under: load average at start and end, and the share of the usable
+    cores' time that other processes (not this one, not its children) kept busy meanwhile."""
+
+    def __init__(self) -> None:
+        self.load_at_start = load_average()
+        self._t0 = time.perf_counter()
+        self._busy0, self._own0 = cpu_busy_seconds(), own_cpu_seconds()
+
+    def result(self) -> dict[str, Any]:
+        elapsed = time.perf_counter() - self._t0
+        cores = len(os.sched_getaffinity(0)) or 1
+        others = max(0.0, (cpu_busy_seconds() - self._busy0) - (own_cpu_seconds() - self._own0))
+        return {
+            "load_average_at_start": self.load_at_start,
+            "load_average_at_end": load_average(),
+            "other_processes_cpu_share": round(others / (elapsed * cores), 3) if elapsed else 0.0,
+            "seconds": round(elapsed, 1),
+        }
 
 
 def machine_info() -> dict[str, Any]:
@@ -244,6 +284,19 @@ class Workspace:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+DEFAULT_BACKEND = "openvino-int8"
+
+
+def backend_env(ws: Workspace, backend: str) -> dict[str, str]:
+    """One index per backend in the workspace (a switch would rebuild it); the project's export,
+    the one `make run` made (exported once if missing)."""
+    return {
+        "EMBEDDING_BACKEND": backend,
+        "INDEX_DIR": str(ws.root / f"index-{backend}"),
+        "MODEL_CACHE_DIR": str(ROOT / "var" / "models"),
+    }
+
+
 def make_workspace(corpus: Path = REAL_CORPUS) -> Workspace:
     """Copy `corpus` to a temporary folder (the index is built on first `Engine.open`)."""
     ws = Workspace(Path(tempfile.mkdtemp(prefix="factbot-bench-")))
@@ -260,6 +313,30 @@ class ProcResult:
     returncode: int
     stdout: str
     stderr: str
+    peak_rss_mb: float | None = None  # with `peak_rss=True`: the command's whole-process peak
+
+
+# Forks and execs the command, waits for it with wait4 and writes its wall time and ru_maxrss.
+# Why a launcher: a child's ru_maxrss starts from the high-water mark of the memory it was forked
+# (or vforked) from, here the benchmark process's hundreds of MiB; forked from this small
+# interpreter (-I -S: standard library only), the floor is ~10 MiB, below any real peak.
+_PEAK_LAUNCHER = """
+import json, os, sys, time
+out, cmd = sys.argv[1], sys.argv[2:]
+t = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(cmd[0], cmd)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - t
+with open(out, "w") as f:
+    json.dump({"seconds": seconds, "maxrss_kib": usage.ru_maxrss}, f)
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
 
 
 def run_measured(
@@ -268,12 +345,21 @@ def run_measured(
     cwd: Path | None = None,
     timeout: float = 600,
     stdin_text: str | None = None,
+    peak_rss: bool = False,
 ) -> ProcResult:
     """Run `cmd` to completion: wall seconds from spawn to exit, and its output.
 
-    (No peak RSS here: on Linux a child's ru_maxrss starts from the RSS of the process it was
-    forked from; children that matter report their own VmHWM instead.)
+    With `peak_rss`, `cmd` runs under a small launcher that forks it and reaps it with wait4:
+    the result also holds its peak RSS (ru_maxrss, the whole process: every thread, native
+    libraries included, and any child it waited for), and the wall time is the launcher's, from
+    fork to exit (the launcher's own start is not counted).
     """
+    report = None
+    if peak_rss:
+        fd, name = tempfile.mkstemp(prefix="factbot-bench-rusage-", suffix=".json")
+        os.close(fd)
+        report = Path(name)
+        cmd = [str(VENV_PYTHON), "-I", "-S", "-c", _PEAK_LAUNCHER, name, *cmd]
     started = time.perf_counter()
     try:
         proc = subprocess.run(
@@ -286,10 +372,19 @@ def run_measured(
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
+        if report is not None:
+            report.unlink(missing_ok=True)
         return ProcResult(timeout, -9, _text(exc.stdout), _text(exc.stderr) + "\n(timed out)")
-    return ProcResult(
-        time.perf_counter() - started, proc.returncode, _text(proc.stdout), _text(proc.stderr)
-    )
+    seconds, peak = time.perf_counter() - started, None
+    if report is not None:
+        try:
+            usage = json.loads(report.read_text() or "{}")
+            seconds, peak = float(usage["seconds"]), round(usage["maxrss_kib"] / 1024, 1)
+        except (OSError, ValueError, KeyError):
+            pass  # the launcher failed: spawn-to-exit time, no peak
+        finally:
+            report.unlink(missing_ok=True)
+    return ProcResult(seconds, proc.returncode, _text(proc.stdout), _text(proc.stderr), peak)
 
 
 def _text(data: bytes | str | None) -> str:

@@ -2,9 +2,9 @@
 
 `classify(text, vector)` on the vector the engine computed for retrieval: the rules, then one
 product with the exemplar matrix. Measured per message over the first-contact set and the question
-sets (each message classified `repeats` times, the median kept per message; the median and p95
-over the messages reported in ms). The one-time cost of embedding the exemplars is measured apart,
-and a raw one-question encode beside it for scale.
+sets (each message classified `repeats` times, the median kept per message; the mean, median and
+p95 over the messages reported in ms, the mean held to issue 24's target). The one-time cost of
+embedding the exemplars is measured apart, and a raw one-question encode beside it for scale.
 
 `python -m benchmarks.message_kinds` (also the `kinds` section of `python -m benchmarks`) prints
 the JSON; `--write` also writes results/message_kinds.json.
@@ -25,6 +25,9 @@ from benchmarks.common import RESULTS, ROOT, log, pct
 from bot.answering.engine import Engine, text_to_embed
 from bot.answering.message_kinds import MessageKinds
 
+# Issue 24: the first-contact step costs at most this per message, beyond the encode (the
+# mean over the messages of each one's median: what a stream of such messages costs).
+TARGET_MS_PER_MESSAGE = 0.3
 SETS = ("first_contact.jsonl", "questions.jsonl", "heldout.jsonl", "chat.jsonl")
 
 
@@ -66,10 +69,13 @@ def measure(engine: Engine, repeats: int = 20) -> dict[str, Any]:
     return {
         "messages": len(messages),
         "exemplars": len(exemplars.exemplars),
+        "classify_mean_ms": round(statistics.fmean(per_message), 4),
         "classify_median_ms": round(statistics.median(per_message), 4),
         "classify_p95_ms": round(pct(per_message, 95), 4),
         "exemplar_matrix_once_ms": round(build_ms, 1),
         "raw_encode_one_median_ms": round(statistics.median(encode), 2),
+        "target_ms": TARGET_MS_PER_MESSAGE,
+        "met": bool(statistics.fmean(per_message) <= TARGET_MS_PER_MESSAGE),
     }
 
 

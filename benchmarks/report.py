@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from benchmarks.breakdown import render as render_breakdown
+
 
 def _yes(value: Any) -> str:
     return "n/a" if value is None else ("yes" if value else "**no**")
@@ -53,6 +55,17 @@ def _backends(s: dict[str, Any]) -> list[str]:
             )
         )
         + " |",
+        "| peak RSS of a cold `factbot ask` (largest run; median) | "
+        + cells(
+            lambda r: (
+                f"**{r['cold_start']['factbot_ask_peak_rss_mb']['max']} MiB** "
+                f"({r['cold_start']['factbot_ask_peak_rss_mb']['median']} MiB)"
+            )
+        )
+        + " |",
+        "| … the bare model's peak RSS | "
+        + cells(lambda r: f"{r['cold_start']['baseline_peak_rss_mb']['max']} MiB")
+        + " |",
         "| warm answer p50 (cache misses) vs one raw encode p50, same backend | "
         + cells(
             lambda r: (
@@ -84,14 +97,53 @@ def _backends(s: dict[str, Any]) -> list[str]:
         "| peak RSS serving 64 askers (after load) | "
         + cells(lambda r: f"**{r['memory']['peak_rss_mb']} MiB** ({r['memory']['loaded_mb']} MiB)")
         + " |",
+        "| … what importing the chat libraries (discord.py, slack_bolt) adds | "
+        + cells(lambda r: f"{r['memory']['chat_libraries_mb']} MiB")
+        + " |",
     ]
-    targets = s.get("targets") or []
-    if targets:
-        lines += ["", "Issue 16's targets:", "", "| target | measured | goal | met |"]
-        lines.append("|---|---|---|---|")
-        for t in targets:
-            lines.append(f"| {t['target']} | {t['measured']} | {t['goal']} | {_yes(t['met'])} |")
     return lines
+
+
+def _targets(s: dict[str, Any]) -> list[str]:
+    """Issue 24's targets (and issue 16's it does not restate) with what the run measured."""
+    targets = s.get("targets") or []
+    if not targets:
+        return []
+    lines = [
+        "",
+        "## Targets (issue 24)",
+        "",
+        "| target | measured | goal | met | issue |",
+        "|---|---|---|---|---|",
+    ]
+    for t in targets:
+        lines.append(
+            f"| {t['target']} | {t['measured']} | {t['goal']} | {_yes(t['met'])} "
+            f"| {t.get('issue', 16)} |"
+        )
+    return lines
+
+
+def _load(s: dict[str, Any]) -> list[str]:
+    """The load the run ran under, in words the README can quote."""
+    load = s.get("load") or {}
+    if not load:
+        return []
+    share = load.get("other_processes_cpu_share")
+    return [
+        "",
+        f"**Load during this run**: load average {load.get('load_average_at_start')} at start, "
+        f"{load.get('load_average_at_end')} at end; other processes used "
+        f"**{share:.0%}** of the {s.get('machine', {}).get('usable_cores', '?')} usable cores' "
+        f"time over the run's {load.get('seconds')} s (machine-wide busy time minus this run's "
+        "own and its children's)"
+        + (
+            ", so absolute figures are pessimistic; ratios measured interleaved are the more "
+            "trustworthy."
+            if s.get("noisy")
+            else "."
+        ),
+    ]
 
 
 def render_markdown(s: dict[str, Any]) -> str:
@@ -107,6 +159,7 @@ def render_markdown(s: dict[str, Any]) -> str:
         f"{m.get('load_average_at_start')}, at end {m.get('load_average_at_end')}"
         + (" (**shared machine: other processes competed for the CPU**)" if s.get("noisy") else "")
         + f". Total {s.get('seconds_total', '?')} s.",
+        *_load(s),
         "",
         f"Default embedding backend: {s.get('default_backend', 'torch')} (the table below; both "
         "backends side by side in the next section).",
@@ -192,7 +245,20 @@ def render_markdown(s: dict[str, Any]) -> str:
         else:
             lines.append(f"| Discord end to end | {d.get('skipped') or d.get('error')} | - | - |")
 
+    k = s.get("kinds", {})
+    if k.get("classify_mean_ms") is not None:
+        lines.append(
+            f"| first-contact step (message-kind classification) beyond the encode, per message "
+            f"({k['messages']} messages) | mean {k['classify_mean_ms']} ms, median "
+            f"{k['classify_median_ms']}, p95 {k['classify_p95_ms']}; exemplars embedded once in "
+            f"{k['exemplar_matrix_once_ms']} ms | <= {k.get('target_ms')} ms | {_yes(k.get('met'))} |"
+        )
+    lines += _targets(s)
     lines += _backends(s)
+    b = s.get("breakdown", {})
+    if b.get("phases"):
+        lines += ["", "## Where a cold `factbot ask`'s memory goes (default backend)", ""]
+        lines += render_breakdown(b)
     if t:
         lines += [
             "",
