@@ -83,7 +83,7 @@ class WordSet:
         when it cannot be read)."""
         try:
             blob = np.load(path, mmap_mode="r", allow_pickle=False)
-        except ValueError as exc:  # a bad .npy header, or shorter than its header says
+        except (ValueError, EOFError) as exc:  # not a .npy, or shorter than its header says
             raise WordSetCorrupt(str(exc).splitlines()[0][:200]) from exc
         return cls(blob)
 
