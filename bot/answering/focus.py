@@ -258,8 +258,8 @@ class CorpusFocus:
         designations: set[tuple[str, str]] = set()
         stems: dict[str, str] = {}
         shown: dict[str, str] = {}
-        for sentence in sentences:
-            folded = fold(sentence)
+        folded_sentences = [fold(s) for s in sentences]  # once each: folding is most of the cost
+        for sentence, folded in zip(sentences, folded_sentences, strict=True):
             for token in question_tokens(folded):
                 vocabulary[token] += 1
                 vocabulary.update(p for p in token.split("-") if p)
@@ -283,15 +283,14 @@ class CorpusFocus:
         # Name tokens found in a large share of the sentences (France, China, the Moon…) do not
         # tell what a question is about.
         share = Counter[str]()
-        for sentence in sentences:
-            share.update({t for t in question_tokens(fold(sentence)) if t in names})
+        for folded in folded_sentences:
+            share.update({t for t in question_tokens(folded) if t in names})
         cutoff = max(3, len(sentences) // 4)
         ubiquitous = frozenset(t for t, n in share.items() if n > cutoff)
-        corpus_text = "\n".join(fold(s) for s in sentences)
+        corpus_text = "\n".join(folded_sentences)
         held = frozenset(k.name for k in _GLOBAL_KINDS if k.holds.search(corpus_text))
         entity_facts: dict[str, set[str]] = {}
-        for sentence in sentences:
-            folded = fold(sentence)
+        for folded in folded_sentences:
             kinds = _sentence_kinds(folded)
             for key in _entity_keys(folded, names, designations):
                 entity_facts.setdefault(key, set()).update(kinds)
@@ -510,13 +509,14 @@ def _names(runs: Counter[str], general: frozenset[str]) -> dict[str, _Name]:
     for token, (_, run) in best.items():
         out[token] = _Name(run, _letters(fold(run)))
     # Names made of everyday words ("United States", "South Pole") are matched as phrases.
+    folded_runs = [(fold(r), n) for r, n in runs.items()]
     for run in sorted(runs, key=lambda r: -runs[r]):
         words = question_tokens(fold(run))
         while words and words[0] in STOPWORDS:
             words = words[1:]
         phrase = " ".join(words)
         # Twice at least: a run seen once is as likely a headline's chance capitals.
-        if runs[run] < 2 and sum(n for r, n in runs.items() if fold(r).endswith(phrase)) < 2:
+        if runs[run] < 2 and sum(n for r, n in folded_runs if r.endswith(phrase)) < 2:
             continue
         if len(words) >= 2 and all(w in general for w in words) and phrase not in out:
             start = fold(run).find(words[0])
