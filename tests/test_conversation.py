@@ -13,13 +13,15 @@ from bot.answering.chattext import clean_chat
 from bot.answering.conversation import ConversationMemory, Turn, contextualize, is_elliptical
 from bot.answering.engine import Engine
 from bot.answering.focus import CorpusFocus
+from bot.answering.lexicon import DERIVED, load_lexicon
 from bot.settings import Settings
 from index.store import IndexStore
 
 
 @pytest.fixture(scope="module")
 def focus(prebuilt_index: Path) -> CorpusFocus:
-    return CorpusFocus.from_index(IndexStore(prebuilt_index).load())
+    index = IndexStore(prebuilt_index).load()
+    return CorpusFocus.from_index(index, load_lexicon(prebuilt_index / DERIVED))
 
 
 def read(focus: CorpusFocus, message: str, *history: str) -> tuple[str, tuple[str, ...]]:

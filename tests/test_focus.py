@@ -13,6 +13,7 @@ import pytest
 
 from bot.answering.chattext import clean_chat
 from bot.answering.focus import CorpusFocus
+from bot.answering.lexicon import DERIVED, load_lexicon
 from index.store import IndexStore
 
 DATA = Path(__file__).parent / "data"
@@ -20,7 +21,8 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.fixture(scope="module")
 def focus(prebuilt_index: Path) -> CorpusFocus:
-    return CorpusFocus.from_index(IndexStore(prebuilt_index).load())
+    index = IndexStore(prebuilt_index).load()
+    return CorpusFocus.from_index(index, load_lexicon(prebuilt_index / DERIVED))
 
 
 def ask(focus: CorpusFocus, message: str) -> str | None:

@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Callable, Collection, Mapping
 
 from index.text import fold
+from index.wordset import WordSet
 
 # Slack: <@U123>, <@U123|name>, <#C123|general>, <!here>; Discord: <@123>, <@!123>, <@&123>,
 # <#123>, custom emoji <:name:123> / <a:name:123>. A Slack link <https://x|label> keeps its label.
@@ -222,7 +223,11 @@ def typo_candidates(word: str, vocabulary: Collection[str]) -> set[str]:
     """
     if len(word) < 4 or not word.isalpha():
         return set()
-    found = {c for c in edits1(word) if c in vocabulary and c[0] == word[0]}
+    candidates = {c for c in edits1(word) if c[0] == word[0]}
+    if isinstance(vocabulary, WordSet):  # memory-mapped: one vectorised search, not 400
+        found = vocabulary.members(candidates)
+    else:
+        found = {c for c in candidates if c in vocabulary}
     found = {c for c in found if not differs_only_at_the_end(word, c)}
     if len(word) == 4:
         found = {c for c in found if len(c) == 5}

@@ -28,6 +28,7 @@ from bot.answering.index_lifecycle import (
 )
 from bot.answering.language import detect_language
 from bot.answering.lead import LeadIndex, QuestionScorer
+from bot.answering.lexicon import lexicon_for
 from bot.answering.message_kinds import CONVERSATION_KINDS, MessageKind, MessageKinds
 from bot.answering.relevance import GATES, Gate, is_relevant
 from bot.answering.retrieval import Retrieval, Retriever
@@ -122,7 +123,8 @@ class Engine:
         self.index = index
         self.notes = notes  # the notes made in chat, laid over the corpus files at each build
         self.retriever = Retriever(index)
-        self.focus = CorpusFocus.from_index(index)
+        # The everyday vocabulary: memory-mapped from INDEX_DIR/derived/ (computed once if missing).
+        self.focus = CorpusFocus.from_index(index, lexicon_for(settings))
         self.leads = LeadIndex(index)
         # What a message is, from the vector retrieval computes anyway (no second encode). The
         # exemplars' vectors depend on the encoder only: computed once at `open`, then shared

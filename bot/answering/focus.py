@@ -25,33 +25,34 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 from bot.answer import Language
 from bot.answering.chattext import (
-    ABBREVIATIONS,
     Speller,
     differs_only_at_the_end,
     edits1,
     typo_candidates,
 )
+from bot.answering.lexicon import (
+    ELISION,
+    MONTHS,
+    TOKEN,
+    Lexicon,
+    computed_lexicon,
+    question_tokens,
+    word_stems,
+)
 from bot.messages import text as message
-from index.glossary import GLOSSARY_PATH
 from index.store import LoadedIndex
 from index.text import STOPWORDS, fold, plain_quotes, split_sentences
 
 MissKind = Literal["designation", "name", "fact"]
 
-# Words of a text (accent-folded): letters, digits, inner apostrophes and hyphens.
-_TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
-_RAW_TOKEN = re.compile(r"[^\W_][\w'’-]*", re.UNICODE)
-# An elided article or pronoun in front of a word ("l'iss", "d'echantillons"); "chang'e" keeps it.
-_ELISION = re.compile(r"^(?:l|d|j|m|n|s|t|c|qu|lorsqu|puisqu|jusqu)'")
 # A name followed by a small number: "Chang'e 6", "Tiangong-2", "shenzhou 11", "Long March 2C".
 # Years (four digits) and quantities ("15 kg") are not designations.
 _DESIGNATION = re.compile(r"([a-z][a-z'-]*[a-z]|[a-z])[\s-]?(\d{1,3}[a-z]?)(?![\d,.]\d|\d)")
@@ -63,24 +64,6 @@ _QUANTITY = re.compile(r"\d")
 _DURATION = re.compile(
     r"\b\d+(?:[.,]\d+)? ?(?:h|hours?|heures?|days?|jours?|weeks?|semaines?|months?|mois|years?"
     r"|ans|minutes?)\b"
-)
-
-# Month names are not designations ("March 2" is a date, "Long March 2C" a rocket).
-_MONTHS = frozenset(
-    "jan janvier feb fevrier february mar mars march apr avr avril april mai may jun juin june "
-    "jul juil juillet july aug aou aout august sep sept septembre september oct octobre october "
-    "nov novembre november dec decembre december".split()
-)
-# Everyday chat words the glossary and the stop-word lists do not hold (general internet usage,
-# so that "is that a typo??" is not taken for a question about something named "typo").
-CHAT_WORDS = frozenset(
-    """
-    ok okay yeah yep nope yes hey hi hello thanks thank lol typo fake stuff thing things thingy
-    guys guy anyway anyways actually basically literally exactly supposedly apparently tho though
-    per smth gonna wanna kinda sorta dunno idk bot bots chat channel thread server discord slack
-    emoji link wiki google internet online article articles says said mention mentions mentioned
-    claim claims claimed story news report reports headline deal agencies agency whatever else
-    """.split()
 )
 
 
@@ -196,71 +179,6 @@ def _letters(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text)
 
 
-def _question_tokens(folded: str) -> list[str]:
-    """Folded words of a question, elisions cut off ("l'iss" -> "iss")."""
-    out = []
-    for token in _TOKEN.findall(folded):
-        token = _ELISION.sub("", token)
-        if token.endswith("'s"):  # English possessive: "nasa's" is "nasa"
-            token = token[:-2]
-        if token:
-            out.append(token)
-    return out
-
-
-@lru_cache(maxsize=1)
-def general_vocabulary() -> frozenset[str]:
-    """`common_vocabulary` plus the lower-case English dictionary (rare words included)."""
-    return common_vocabulary() | english_dictionary()
-
-
-@lru_cache(maxsize=1)
-def common_vocabulary() -> frozenset[str]:
-    """Everyday words of both languages (folded): the glossary's French forms and English glosses,
-    stop words, chat words, and the lower-case words of the background chat questions (names are
-    capitalised there, so "Artemis" or "SpaceX" do not become everyday words)."""
-    words: set[str] = set(STOPWORDS) | set(CHAT_WORDS) | set(_MONTHS)
-    for key, value in ABBREVIATIONS.items():
-        words.add(fold(key))
-        words.update(_TOKEN.findall(fold(value)))
-    for line in GLOSSARY_PATH.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        french, _, english = line.partition("\t")
-        for part in (french, english):
-            for token in _question_tokens(fold(plain_quotes(part))):
-                words.update(token.split("-"))
-                words.add(token)
-    background = Path(GLOSSARY_PATH).with_name("background.txt")
-    for line in background.read_text(encoding="utf-8").splitlines():
-        for i, raw in enumerate(_RAW_TOKEN.findall(plain_quotes(line))):
-            if raw[:1].islower() or (i == 0 and raw[1:].islower()):
-                for token in _question_tokens(fold(raw)):
-                    words.update(token.split("-"))
-    return frozenset(w for w in words if w)
-
-
-@lru_cache(maxsize=1)
-def english_dictionary() -> frozenset[str]:
-    """The lower-case entries of Webster's 2nd (the `english-words` package): everyday English
-    words in their base forms. Its capitalised entries (names: "Artemis", "Jupiter") are left out,
-    since a name the corpus never mentions is what the focus check looks for."""
-    from english_words import get_english_words_set
-
-    return frozenset(
-        w for w in get_english_words_set(["web2"], lower=False, alpha=True) if w.islower()
-    )
-
-
-_STEMMERS: list[object] = []
-
-
-@lru_cache(maxsize=4)
-def _stem_set(words: frozenset[str]) -> frozenset[str]:
-    """Both stems of every word (once per process: a reindex reuses them)."""
-    return frozenset(s for w in words if w.isalpha() for s in _stems(w))
-
-
 # The shortest half of a compound word ("moon|rock"), and the English endings that make
 # compounds of shorter words ("french|man", "space|ship").
 _COMPOUND_PART = 4
@@ -282,28 +200,16 @@ _FRENCH_DERIVED = re.compile(
 )
 
 
-def _is_derived_or_compound(token: str) -> bool:
+def _is_derived_or_compound(token: str, words: Container[str]) -> bool:
     """A word the dictionaries lack but built the way words are: two English dictionary words
-    run together ("payload", "website"), or a French derivation ("alunisseur")."""
+    (`words`) run together ("payload", "website"), or a French derivation ("alunisseur")."""
     if _FRENCH_DERIVED.fullmatch(token):
         return True
     if len(token) < _SHORT_COMPOUND:
         return False
-    words = english_dictionary()
     return any(
         token[:i] in words and token[i:] in words
         for i in range(_SHORT_PART, len(token) - _SHORT_PART + 1)
-    )
-
-
-def _stems(word: str) -> tuple[str, str]:
-    if not _STEMMERS:
-        import Stemmer
-
-        _STEMMERS.extend([Stemmer.Stemmer("french"), Stemmer.Stemmer("english")])
-    return (
-        str(_STEMMERS[0].stemWord(word)),  # type: ignore[attr-defined]
-        str(_STEMMERS[1].stemWord(word)),  # type: ignore[attr-defined]
     )
 
 
@@ -312,10 +218,7 @@ class CorpusFocus:
     """What one index mentions, for near-miss refusals, thread context and typo correction."""
 
     vocabulary: frozenset[str]  # folded corpus words
-    general: frozenset[str]  # folded everyday words, rare ones included (`general_vocabulary`)
-    common: frozenset[str]  # folded everyday words without the rare-word dictionary
-    general_stems: frozenset[str]
-    common_stems: frozenset[str]
+    lexicon: Lexicon  # folded everyday words of both languages, and their stems
     names: dict[str, _Name]  # folded token -> the name it belongs to (specific names only)
     ubiquitous: frozenset[str]  # name tokens too frequent to say what a question is about
     designations: frozenset[tuple[str, str]]  # (letters-only stem, number) the corpus uses
@@ -329,20 +232,22 @@ class CorpusFocus:
     # ------------------------------------------------------------------ building
 
     @classmethod
-    def from_index(cls, index: LoadedIndex) -> CorpusFocus:
-        """Built from the text of every chunk (article sentences, note sections and claims)."""
+    def from_index(cls, index: LoadedIndex, lexicon: Lexicon | None = None) -> CorpusFocus:
+        """Built from the text of every chunk (article sentences, note sections and claims), with
+        the everyday vocabulary of `lexicon` (`bot.answering.lexicon`; computed in memory once
+        per process when None)."""
         texts: list[str] = []
         for chunk in index.chunks:
             texts.append(chunk.text)
             if chunk.claim:
                 texts.append(chunk.claim)
         texts.extend(d.title for d in index.documents)
-        return cls.from_texts(texts)
+        return cls.from_texts(texts, lexicon)
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str], general: frozenset[str] | None = None) -> CorpusFocus:
-        common = common_vocabulary() if general is None else general
-        general = general_vocabulary() if general is None else general
+    def from_texts(cls, texts: Iterable[str], lexicon: Lexicon | None = None) -> CorpusFocus:
+        lexicon = computed_lexicon() if lexicon is None else lexicon
+        common = lexicon.common
         sentences: list[str] = []
         for text in texts:
             for para in plain_quotes(text).split("\n"):
@@ -353,21 +258,21 @@ class CorpusFocus:
         designations: set[tuple[str, str]] = set()
         stems: dict[str, str] = {}
         shown: dict[str, str] = {}
-        for sentence in sentences:
-            folded = fold(sentence)
-            for token in _question_tokens(folded):
+        folded_sentences = [fold(s) for s in sentences]  # once each: folding is most of the cost
+        for sentence, folded in zip(sentences, folded_sentences, strict=True):
+            for token in question_tokens(folded):
                 vocabulary[token] += 1
                 vocabulary.update(p for p in token.split("-") if p)
             for run in _capitalised_runs(sentence):
                 runs[run] += 1
-                for word in _question_tokens(fold(run)):
+                for word in question_tokens(fold(run)):
                     proper.add(word)
                     proper.update(p for p in word.split("-") if p)
             for m in _DESIGNATION.finditer(folded):
                 stem, number = m.group(1), m.group(2)
                 if (
                     stem in STOPWORDS
-                    or stem in _MONTHS
+                    or stem in MONTHS
                     or _letters(stem) not in _letters_set(proper)
                 ):
                     continue
@@ -378,25 +283,21 @@ class CorpusFocus:
         # Name tokens found in a large share of the sentences (France, China, the Moon…) do not
         # tell what a question is about.
         share = Counter[str]()
-        for sentence in sentences:
-            share.update({t for t in _question_tokens(fold(sentence)) if t in names})
+        for folded in folded_sentences:
+            share.update({t for t in question_tokens(folded) if t in names})
         cutoff = max(3, len(sentences) // 4)
         ubiquitous = frozenset(t for t, n in share.items() if n > cutoff)
-        corpus_text = "\n".join(fold(s) for s in sentences)
+        corpus_text = "\n".join(folded_sentences)
         held = frozenset(k.name for k in _GLOBAL_KINDS if k.holds.search(corpus_text))
         entity_facts: dict[str, set[str]] = {}
-        for sentence in sentences:
-            folded = fold(sentence)
+        for folded in folded_sentences:
             kinds = _sentence_kinds(folded)
             for key in _entity_keys(folded, names, designations):
                 entity_facts.setdefault(key, set()).update(kinds)
         targets = {w: float(n) for w, n in vocabulary.items() if w.isalpha() and len(w) >= 4}
         focus = cls(
             vocabulary=frozenset(vocabulary),
-            general=general,
-            common=common,
-            general_stems=_stem_set(general),
-            common_stems=_stem_set(common),
+            lexicon=lexicon,
             names=names,
             ubiquitous=ubiquitous,
             designations=frozenset(designations),
@@ -420,9 +321,9 @@ class CorpusFocus:
     def is_known(self, token: str) -> bool:
         """A corpus word, an everyday word, an inflection of one, or two everyday words run
         together ("frenchman", "moonrock")."""
-        if token in self.vocabulary or token in self.general or not token.isalpha():
+        if token in self.vocabulary or token in self.lexicon.general or not token.isalpha():
             return True
-        if any(s in self.general_stems for s in _stems(token)):
+        if any(s in self.lexicon.general_stems for s in word_stems(token)):
             return True
         if any(
             self._compound_head(token[:i])
@@ -430,26 +331,28 @@ class CorpusFocus:
             for i in range(_COMPOUND_PART, len(token) - 1)
         ):
             return True
-        return _is_derived_or_compound(token)
+        return _is_derived_or_compound(token, self.lexicon.english)
 
     def _compound_head(self, part: str) -> bool:
         """A word long enough to be half of a compound: short ones ("art", "les") would split
         almost any name into two dictionary words."""
         if len(part) < _COMPOUND_PART:
             return False
-        return part in english_dictionary() or part in self.vocabulary or part in self.general
+        return (
+            part in self.lexicon.english or part in self.vocabulary or part in self.lexicon.general
+        )
 
     def is_typo(self, token: str) -> bool:
         """One edit from a corpus or everyday word (see `bot.answering.chattext.typo_candidates`): a word
         typed in a hurry, not a name. The rare-word dictionary only counts for long words, where
         a name is seldom one edit from a dictionary word by chance."""
-        if typo_candidates(token, self.vocabulary) or typo_candidates(token, self.common):
+        if typo_candidates(token, self.vocabulary) or typo_candidates(token, self.lexicon.common):
             return True
-        if len(token) >= _LONG_WORD and typo_candidates(token, english_dictionary()):
+        if len(token) >= _LONG_WORD and typo_candidates(token, self.lexicon.english):
             return True
         # An inflected form one edit away ("rameen" -> "ramene", of "ramener").
         return len(token) >= _STEMMED_TYPO and any(
-            e[0] == token[0] and any(s in self.common_stems for s in _stems(e))
+            e[0] == token[0] and any(s in self.lexicon.common_stems for s in word_stems(e))
             for e in edits1(token)
             if len(e) >= len(token) and not differs_only_at_the_end(token, e)
         )
@@ -458,7 +361,7 @@ class CorpusFocus:
         """Words of `text` that name nothing the corpus or everyday language knows ("artemis")."""
         folded = fold(plain_quotes(text))
         out: list[str] = []
-        for token in _question_tokens(folded):
+        for token in question_tokens(folded):
             parts = [p for p in token.split("-") if p] if "-" in token else [token]
             for part in parts:
                 if len(part) < 3 or part in out or self.is_known(part) or self.is_typo(part):
@@ -471,9 +374,9 @@ class CorpusFocus:
         folded = fold(plain_quotes(text))
         out: list[str] = []
         for m in _DESIGNATION.finditer(folded):
-            stem, number = _ELISION.sub("", m.group(1)), m.group(2)
+            stem, number = ELISION.sub("", m.group(1)), m.group(2)
             key = _letters(stem)
-            if stem in STOPWORDS or stem in _MONTHS or (key, number) in self.designations:
+            if stem in STOPWORDS or stem in MONTHS or (key, number) in self.designations:
                 continue
             if key in self.designation_stems or key in _letters_set(self.proper):
                 display = self.designation_stems.get(key, stem.capitalize())
@@ -576,7 +479,7 @@ def _capitalised_runs(sentence: str) -> list[str]:
             m.start() == 0
             and not current
             and m.group(0)[1:].islower()
-            and len(_TOKEN.findall(fold(m.group(0)))) == 1
+            and len(TOKEN.findall(fold(m.group(0)))) == 1
         ):
             last_end = m.end()
             continue  # the sentence's first word: capitalised for grammar, not as a name
@@ -591,7 +494,7 @@ def _names(runs: Counter[str], general: frozenset[str]) -> dict[str, _Name]:
     """Folded name token -> the most frequent capitalised run holding it (its display form)."""
     best: dict[str, tuple[int, str]] = {}
     for run, count in runs.items():
-        for token in _question_tokens(fold(run)):
+        for token in question_tokens(fold(run)):
             for part in {token, *(p for p in token.split("-") if p)}:
                 if part in STOPWORDS or part.isdigit() or len(part) < 2:
                     continue
@@ -606,13 +509,14 @@ def _names(runs: Counter[str], general: frozenset[str]) -> dict[str, _Name]:
     for token, (_, run) in best.items():
         out[token] = _Name(run, _letters(fold(run)))
     # Names made of everyday words ("United States", "South Pole") are matched as phrases.
+    folded_runs = [(fold(r), n) for r, n in runs.items()]
     for run in sorted(runs, key=lambda r: -runs[r]):
-        words = _question_tokens(fold(run))
+        words = question_tokens(fold(run))
         while words and words[0] in STOPWORDS:
             words = words[1:]
         phrase = " ".join(words)
         # Twice at least: a run seen once is as likely a headline's chance capitals.
-        if runs[run] < 2 and sum(n for r, n in runs.items() if fold(r).endswith(phrase)) < 2:
+        if runs[run] < 2 and sum(n for r, n in folded_runs if r.endswith(phrase)) < 2:
             continue
         if len(words) >= 2 and all(w in general for w in words) and phrase not in out:
             start = fold(run).find(words[0])
@@ -633,16 +537,16 @@ def _entity_keys(
                 keys.append(phrase)
                 spans.append(m.span())
     for m in _DESIGNATION.finditer(folded):
-        stem = _letters(_ELISION.sub("", m.group(1)))
+        stem = _letters(ELISION.sub("", m.group(1)))
         if (stem, m.group(2)) in designations:
             key = f"{stem}#{m.group(2)}"
             if key not in keys:
                 keys.append(key)
             spans.append(m.span())
-    for m in _TOKEN.finditer(folded):
+    for m in TOKEN.finditer(folded):
         if any(s <= m.start() < e for s, e in spans):  # inside a phrase or a designation
             continue
-        token = _ELISION.sub("", m.group(0))
+        token = ELISION.sub("", m.group(0))
         for part in (token, *(p for p in token.split("-") if p)):
             if part in names and part not in keys:
                 keys.append(part)

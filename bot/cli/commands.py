@@ -414,6 +414,7 @@ def _index(settings: Settings, if_needed: bool) -> int:
     import time
 
     from bot.answering.index_lifecycle import build_from_corpus, embedder_for, load_or_build
+    from bot.answering.lexicon import lexicon_for
     from bot.storage import StorageError
     from bot.storage.notes import NoteRepository
     from index.corpus import CorpusInvalid
@@ -429,6 +430,7 @@ def _index(settings: Settings, if_needed: bool) -> int:
             index = load_or_build(settings, store, embedder, notes)
         else:
             index = build_from_corpus(settings, store, embedder, notes.overlay())
+        lexicon_for(settings)  # the near-miss vocabulary, so that no start computes it
     except StorageError as exc:
         raise CliError(f"index not rebuilt: the notes made in chat cannot be read: {exc}") from exc
     except CorpusInvalid as exc:
