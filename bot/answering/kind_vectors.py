@@ -164,14 +164,17 @@ class StoredExemplars:
             matrix, wrong = self._read(path, rows)
             if matrix is not None:
                 return matrix, None
-            problem = problem or f"{path} {wrong}"
-            with contextlib.suppress(OSError):
-                path.unlink()
+            if wrong:
+                problem = problem or f"{path} {wrong}"
+                with contextlib.suppress(OSError):
+                    path.unlink()
         return None, problem
 
     def _read(self, path: Path, rows: int) -> tuple[Vectors | None, str]:
         try:
             loaded = np.load(path, mmap_mode="r", allow_pickle=False)
+        except FileNotFoundError:
+            return None, ""  # another process replaced it meanwhile: not a damaged file
         except (OSError, ValueError, EOFError) as exc:
             return None, f"is unreadable ({type(exc).__name__})"
         if loaded.dtype != np.float32 or loaded.shape != (rows, self.dimension):

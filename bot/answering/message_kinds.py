@@ -9,7 +9,8 @@ greeting or thanks words, a question split on "?" / " et " / " and "), then the 
 messages (index/data/message_kinds.{fr,en}.tsv) by cosine, on the vector the engine already
 computes for retrieval — the exemplars are embedded the way the engine embeds a question
 (`bot.answering.engine.text_to_embed`: chat cleaning, and a French message's English gloss), so `classify`
-costs no second encode. A kind other than `fact` must win clearly (an absolute floor and a margin
+costs no second encode. Their matrix is computed once and stored under `INDEX_DIR/derived/`
+(bot/answering/kind_vectors.py). A kind other than `fact` must win clearly (an absolute floor and a margin
 over the best `fact` exemplar): when unsure, a message is a fact question, since refusing an
 ordinary question is as bad as a wrong answer.
 """
