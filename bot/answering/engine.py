@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import partial
 
 import numpy as np
 
@@ -26,6 +25,7 @@ from bot.answering.index_lifecycle import (
     load_published,
     rebuild,
 )
+from bot.answering.kind_vectors import stored_message_kinds
 from bot.answering.language import detect_language
 from bot.answering.lead import LeadIndex, QuestionScorer
 from bot.answering.lexicon import lexicon_for
@@ -127,11 +127,9 @@ class Engine:
         self.focus = CorpusFocus.from_index(index, lexicon_for(settings))
         self.leads = LeadIndex(index)
         # What a message is, from the vector retrieval computes anyway (no second encode). The
-        # exemplars' vectors depend on the encoder only: computed once at `open`, then shared
-        # by every engine a rebuild makes.
-        self.kinds = kinds or MessageKinds(
-            embedder.encode_queries, partial(text_to_embed, gloss=settings.french_gloss)
-        )
+        # exemplars' vectors depend on the encoder only: stored under INDEX_DIR/derived/
+        # (kind_vectors.py), loaded at `open`, then shared by every engine a rebuild makes.
+        self.kinds = kinds or stored_message_kinds(settings, embedder, text_to_embed)
 
     @classmethod
     def open(cls, settings: Settings, notes: NoteSource | None = None) -> Engine:
@@ -141,7 +139,7 @@ class Engine:
         store = IndexStore(settings.index_dir)
         index = load_or_build(settings, store, embedder, notes)
         engine = cls(settings, store, embedder, index, notes)
-        engine.kinds.exemplars  # noqa: B018 -- embed the exemplars now, off the answering path
+        engine.kinds.exemplars  # noqa: B018 -- load (or embed) the exemplars now, off the answering path
         return engine
 
     # ------------------------------------------------------------------ facts about the index

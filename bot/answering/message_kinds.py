@@ -9,7 +9,8 @@ greeting or thanks words, a question split on "?" / " et " / " and "), then the 
 messages (index/data/message_kinds.{fr,en}.tsv) by cosine, on the vector the engine already
 computes for retrieval — the exemplars are embedded the way the engine embeds a question
 (`bot.answering.engine.text_to_embed`: chat cleaning, and a French message's English gloss), so `classify`
-costs no second encode. A kind other than `fact` must win clearly (an absolute floor and a margin
+costs no second encode. Their matrix is computed once and stored under `INDEX_DIR/derived/`
+(bot/answering/kind_vectors.py). A kind other than `fact` must win clearly (an absolute floor and a margin
 over the best `fact` exemplar): when unsure, a message is a fact question, since refusing an
 ordinary question is as bad as a wrong answer.
 """
@@ -21,7 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args
 
 import numpy as np
 
@@ -80,6 +81,14 @@ class KindExemplars:
     rows_by_kind: tuple[np.ndarray, ...]  # row indices of each kind in `kinds`
 
 
+@dataclass(frozen=True)
+class ExemplarRow:
+    """One row of the exemplar matrix: an exemplar, read as a question or as typed."""
+
+    exemplar: Exemplar
+    as_question: bool
+
+
 def load_exemplars(directory: Path = EXEMPLAR_DIR) -> tuple[Exemplar, ...]:
     """The exemplar messages of both languages (`message_kinds.{fr,en}.tsv`: kind<TAB>text)."""
     out: list[Exemplar] = []
@@ -96,27 +105,59 @@ def load_exemplars(directory: Path = EXEMPLAR_DIR) -> tuple[Exemplar, ...]:
     return tuple(out)
 
 
+def exemplar_rows(exemplars: Sequence[Exemplar] | None = None) -> tuple[ExemplarRow, ...]:
+    """The exemplar matrix's rows, in order: every exemplar read as the engine reads a question,
+    then every French one again as typed, as the engine embeds a short French message it took for
+    English ("en resume ?"). Encodes nothing."""
+    given = tuple(exemplars if exemplars is not None else load_exemplars())
+    return (
+        *(ExemplarRow(e, as_question=True) for e in given),
+        *(ExemplarRow(e, as_question=False) for e in given if e.language == "fr"),
+    )
+
+
+def embed_exemplars(
+    encode: Callable[[Sequence[str]], Vectors],
+    embed_text: Callable[[str, Language], str],
+    rows: Sequence[ExemplarRow],
+) -> Vectors:
+    """The unit vectors of `rows` with `encode`, a row read as a question going through
+    `embed_text(cleaned, language)` (the engine's `text_to_embed`: a French one's gloss)."""
+    texts = []
+    for row in rows:
+        cleaned = clean_chat(row.exemplar.text) or row.exemplar.text
+        texts.append(embed_text(cleaned, row.exemplar.language) if row.as_question else cleaned)
+    matrix = np.asarray(encode(texts), dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+
+
+def kind_exemplars(rows: Sequence[ExemplarRow], matrix: Vectors) -> KindExemplars:
+    """`rows` and their vectors (`matrix`, one row each, in order) grouped by kind."""
+    items = tuple(row.exemplar for row in rows)
+    kinds = tuple(k for k in KINDS if any(e.kind == k for e in items))
+    by_kind = tuple(np.array([i for i, e in enumerate(items) if e.kind == k]) for k in kinds)
+    return KindExemplars(items, matrix, kinds, by_kind)
+
+
 def exemplar_matrix(
     encode: Callable[[Sequence[str]], Vectors],
     embed_text: Callable[[str, Language], str],
     exemplars: Sequence[Exemplar] | None = None,
 ) -> KindExemplars:
-    """Embed the exemplars with `encode` (the engine's `encode_queries`), each read as the engine
-    reads a question: `embed_text(cleaned, language)` (the engine's `text_to_embed`). Computed once
-    per encoder; the matrix is what a later index build may store beside the index."""
-    given = tuple(exemplars if exemplars is not None else load_exemplars())
-    # A French exemplar is embedded twice: glossed, as the engine embeds a French question, and
-    # as typed, as it embeds a short French message it took for English ("en resume ?").
-    pairs = [(e, embed_text(clean_chat(e.text) or e.text, e.language)) for e in given]
-    pairs += [(e, clean_chat(e.text) or e.text) for e in given if e.language == "fr"]
-    items = tuple(e for e, _ in pairs)
-    texts = [t for _, t in pairs]
-    matrix = np.asarray(encode(texts), dtype=np.float32)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    matrix = (matrix / np.where(norms == 0, 1.0, norms)).astype(np.float32)
-    kinds = tuple(k for k in KINDS if any(e.kind == k for e in items))
-    rows = tuple(np.array([i for i, e in enumerate(items) if e.kind == k]) for k in kinds)
-    return KindExemplars(items, matrix, kinds, rows)
+    """Embed the exemplars with `encode`, each read as the engine reads a question:
+    `embed_text(cleaned, language)` (the engine's `text_to_embed`). The shipped exemplars' matrix
+    is stored under `INDEX_DIR/derived/` (bot/answering/kind_vectors.py)."""
+    rows = exemplar_rows(exemplars)
+    return kind_exemplars(rows, embed_exemplars(encode, embed_text, rows))
+
+
+class ExemplarStore(Protocol):
+    """Where the shipped exemplars' matrix is kept between runs (bot/answering/kind_vectors.py)."""
+
+    def get(self, rows: int, compute: Callable[[], Vectors]) -> Vectors:
+        """The stored matrix of `rows` rows, or `compute()`'s, then stored."""
+        ...
 
 
 # ---------------------------------------------------------------------------- rules
@@ -289,18 +330,22 @@ def classify(
 
 
 class MessageKinds:
-    """The step bound to one encoder: the exemplar vectors are computed on first use (one batch
-    of ~300 short texts), then `classify` is a matrix product per message."""
+    """The step bound to one encoder: the exemplar vectors are loaded from `store` (or computed)
+    on first use, then `classify` is a matrix product per message."""
 
     def __init__(
         self,
         encode: Callable[[Sequence[str]], Vectors],
         embed_text: Callable[[str, Language], str],
         exemplars: Sequence[Exemplar] | None = None,
+        store: ExemplarStore | None = None,
     ) -> None:
+        if store is not None and exemplars is not None:
+            raise ValueError("a store keeps the shipped exemplars' matrix, not other exemplars'")
         self._encode = encode
         self._embed_text = embed_text
         self._given = tuple(exemplars) if exemplars is not None else None
+        self._store = store
         self._matrix: KindExemplars | None = None
         self._lock = threading.Lock()
 
@@ -308,7 +353,14 @@ class MessageKinds:
     def exemplars(self) -> KindExemplars:
         with self._lock:
             if self._matrix is None:
-                self._matrix = exemplar_matrix(self._encode, self._embed_text, self._given)
+                rows = exemplar_rows(self._given)
+
+                def compute() -> Vectors:
+                    return embed_exemplars(self._encode, self._embed_text, rows)
+
+                store = self._store
+                matrix = store.get(len(rows), compute) if store is not None else compute()
+                self._matrix = kind_exemplars(rows, matrix)
             return self._matrix
 
     def classify(self, text: str, vector: Vectors) -> MessageKind:

@@ -413,7 +413,9 @@ def _chat(settings: Settings) -> int:
 def _index(settings: Settings, if_needed: bool) -> int:
     import time
 
+    from bot.answering.engine import text_to_embed
     from bot.answering.index_lifecycle import build_from_corpus, embedder_for, load_or_build
+    from bot.answering.kind_vectors import stored_message_kinds
     from bot.answering.lexicon import lexicon_for
     from bot.storage import StorageError
     from bot.storage.notes import NoteRepository
@@ -440,6 +442,8 @@ def _index(settings: Settings, if_needed: bool) -> int:
     except ModelUnavailable as exc:
         raise CliError(str(exc)) from exc
     seconds = time.perf_counter() - started
+    # Derived data the engine loads at start: the message kinds' exemplar vectors.
+    stored_message_kinds(settings, embedder, text_to_embed).exemplars  # noqa: B018
     m = index.manifest
     print(
         f"index {m['version']}: {m['chunk_count']} chunks, {m['note_count']} notes, "
