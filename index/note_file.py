@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import yaml
-
 from index.corpus import SECTION_HEADINGS
 
 
@@ -23,6 +21,8 @@ def render_note(
     rating: str | None = None,
 ) -> str:
     """The note file's text: YAML front matter, then one section per language."""
+    import yaml  # here: only writing a note needs it, not a start (`factbot ask`)
+
     meta: dict[str, object] = {"id": note_id, "claim": claim, "verdict": verdict}
     if rating:
         meta["rating"] = rating

@@ -59,6 +59,12 @@ LAZY_ALLOWED: Mapping[tuple[str, str], str] = {
     ("bot.cli.commands", "*"): "each command loads only what it runs",
     # openvino (optional) loads only when EMBEDDING_BACKEND selects it.
     ("index.embeddings", "index.openvino_backend"): "the OpenVINO backend, on demand",
+    # SQLAlchemy (~0.2 s) loads only when a database is used: `factbot ask` imports the storage
+    # package (its errors, the notes repository) but, its index current, reads the notes' SQLite
+    # file with sqlite3 (test_cli_imports).
+    ("bot.storage", "bot.storage.database"): "the package's SQLAlchemy names, at first use",
+    ("bot.storage", "bot.storage.store"): "the package's SQLAlchemy names, at first use",
+    ("bot.storage.notes", "bot.storage.note_sql"): "the notes' queries, at the first one",
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Hashable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.settings import Settings, apply_library_environment
 from bot.storage.errors import StorageError
@@ -32,6 +32,16 @@ class NoteSource(Protocol):
     def overlay(self) -> NoteOverlay: ...
 
     def revision(self) -> int: ...
+
+
+@runtime_checkable
+class QuickNoteSource(NoteSource, Protocol):
+    """A note source that can confirm cheaply that nothing changed since an index was built
+    (bot/storage/notes.py reads a SQLite file with sqlite3: no SQLAlchemy at start-up)."""
+
+    def overlay_at(self, revision: int) -> NoteOverlay | None:
+        """The overlay when `revision` is still the newest; None: call `overlay()`."""
+        ...
 
 
 class ReindexFailed(Exception):
@@ -170,19 +180,16 @@ def load_or_build(
     with the database later), and a first build is made from the files alone.
     """
     try:
-        overlay = read_overlay(notes)
-        notes_known = True
-    except StorageError as exc:
-        log.warning("the notes made in chat cannot be read now (%s): serving without them", exc)
-        overlay, notes_known = None, False
-    try:
         index = store.load()
     except IndexMissing:
+        overlay, _ = _notes_now(notes)
         return _build_or_explain(
             settings, store, embedder, f"no index under {store.root} yet", overlay
         )
     except IndexProblem as exc:
+        overlay, _ = _notes_now(notes)
         return _build_or_explain(settings, store, embedder, str(exc), overlay)
+    overlay, notes_known = _notes_now(notes, index.manifest.get("notes_revision", 0))
     try:
         current_hash: str | None = (
             corpus_hash(settings.corpus_dir, overlay) if notes_known else None
@@ -205,6 +212,23 @@ def load_or_build(
             index.version,
         )
         return index
+
+
+def _notes_now(
+    notes: NoteSource | None, built_with: int | None = None
+) -> tuple[NoteOverlay | None, bool]:
+    """The chat notes to check the index against and build with, and whether they could be
+    read (a warning when not). When the index was built with revision `built_with` and that is
+    still the newest, a quick source reads them without loading its database driver."""
+    try:
+        if built_with is not None and isinstance(notes, QuickNoteSource):
+            overlay = notes.overlay_at(built_with)
+            if overlay is not None:
+                return overlay, True
+        return read_overlay(notes), True
+    except StorageError as exc:
+        log.warning("the notes made in chat cannot be read now (%s): serving without them", exc)
+        return None, False
 
 
 def load_published(store: IndexStore, embedder: Embedder) -> LoadedIndex | None:

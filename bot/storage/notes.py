@@ -3,66 +3,62 @@
     repo = NoteRepository(database, hasher)
     repo.overlay()              # the newest version of each note: what the index is built from
     repo.revision()             # the newest revision number (cheap: what other hosts poll)
+    repo.overlay_at(n)          # the overlay when revision n is still the newest, read cheaply
     repo.append("fc-…", "edited", text, base_digest, author)  # -> the new revision
     repo.history("fc-…")        # every version, oldest first
 
 Synchronous (a round trip each): call from a worker thread. A database problem is raised as
 `StoreUnavailable` (one line), never as a driver error.
+
+This module imports no SQLAlchemy: a start (`factbot ask`, `factbot chat`) that finds its index
+current reads a SQLite file with the standard library (bot/storage/note_rows.py); the queries
+(bot/storage/note_sql.py, SQLAlchemy) load at the first call that needs the database itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+import contextlib
+import threading
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal, cast
-
-from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING
 
 from bot.community import Community
-from bot.storage.database import Database
+from bot.storage.errors import StorageError
 from bot.storage.hashing import UserHasher, load_key
-from bot.storage.schema import note_revisions, question_log
-from bot.storage.store import in_community
-from bot.storage.values import as_utc, storable_text, utcnow
-from index.corpus import ChatNote, NoteOverlay
+from bot.storage.note_rows import Action, RevisionRow, SqliteNotes
+from bot.storage.values import storable_text, utcnow
+from index.corpus import NoteOverlay
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+    from bot.storage.database import Database
+    from bot.storage.note_sql import SqlNotes
 
-# What a revision did to its note; the notes' records (bot/notes/records.py) speak the same words.
-Action = Literal["added", "edited", "removed"]
+__all__ = ["MAX_AUTHOR", "Action", "NoteRepository", "RevisionRow"]
 
 MAX_AUTHOR = 100
 
 
-@dataclass(frozen=True)
-class RevisionRow:
-    """One stored version of a note."""
-
-    revision: int
-    note_id: str
-    action: Action
-    body: str | None
-    base_digest: str | None
-    author_name: str
-    platform: str
-    created_at: datetime
-
-
 class NoteRepository:
-    """Reads and appends note revisions in the shared database."""
+    """Reads and appends note revisions in the shared database.
+
+    `database`: a `Database`, or a DATABASE_URL: a SQLite file's is opened only when a query
+    needs it (read-only checks go through `SqliteNotes`, which never creates the file); any
+    other URL is opened at once, so that a bad one fails here."""
 
     def __init__(
         self,
-        database: Database,
+        database: Database | str,
         hasher: Callable[[], UserHasher],
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.database = database
+        self._reader = SqliteNotes.for_url(database) if isinstance(database, str) else None
+        self._lock = threading.Lock()
+        self._sql: SqlNotes | None = None
+        self._target = database
+        if self._reader is None:
+            self._queries()
         # Loaded at the first change: reading the notes (`factbot ask`) needs no key.
         self._hasher = hasher
         self._clock = clock
@@ -71,49 +67,44 @@ class NoteRepository:
     def from_settings(cls, settings: Settings) -> NoteRepository:
         """The notes in DATABASE_URL; raises `StorageError` (one line) for a bad URL."""
         return cls(
-            Database(settings.database_url),
+            settings.database_url,
             lambda: UserHasher(load_key(settings.user_hash_key, settings.user_hash_key_file)),
         )
 
-    @contextmanager
-    def _connection(self, write: bool = False) -> Iterator[Connection]:
-        try:
-            self.database.ensure_ready()
-            with self.database.writing() if write else self.database.reading() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise self.database.unavailable(exc) from exc
-        except OSError as exc:
-            raise self.database.unavailable(exc) from exc
+    def _queries(self) -> SqlNotes:
+        with self._lock:
+            if self._sql is None:
+                # The one place SQLAlchemy loads for the notes: see the module's docstring.
+                from bot.storage.note_sql import SqlNotes
+
+                self._sql = SqlNotes.open(self._target)
+            return self._sql
+
+    @property
+    def database(self) -> Database:
+        """The database, opened at the first use and then migrated, as a start used to: a
+        caller may query it directly (a database that is down is told by the next query)."""
+        database = self._queries().database
+        with contextlib.suppress(StorageError):
+            database.ensure_ready()
+        return database
 
     def revision(self) -> int:
         """The newest revision (0 when no note was ever changed from chat)."""
-        with self._connection() as conn:
-            return int(conn.execute(select(func.max(note_revisions.c.id))).scalar() or 0)
+        if self._reader is not None and self._sql is None:
+            found = self._reader.revision()
+            if found is not None:
+                return found
+        return self._queries().revision()
 
     def overlay(self) -> NoteOverlay:
         """The newest version of every note changed from chat, and the newest revision."""
-        newest = (
-            select(func.max(note_revisions.c.id).label("id"))
-            .group_by(note_revisions.c.note_id)
-            .subquery()
-        )
-        query = (
-            select(
-                note_revisions.c.id,
-                note_revisions.c.note_id,
-                note_revisions.c.body,
-                note_revisions.c.base_digest,
-            )
-            .join(newest, newest.c.id == note_revisions.c.id)
-            .order_by(note_revisions.c.note_id)
-        )
-        with self._connection() as conn, conn.begin():
-            # One transaction: the revision and the notes are read at the same point.
-            rows = conn.execute(query).all()
-            top = int(conn.execute(select(func.max(note_revisions.c.id))).scalar() or 0)
-        notes = tuple(ChatNote(r.note_id, r.body, int(r.id), r.base_digest) for r in rows)
-        return NoteOverlay(top, notes)
+        return self._queries().overlay()
+
+    def overlay_at(self, revision: int) -> NoteOverlay | None:
+        """`overlay()` when `revision` is still the newest, read without SQLAlchemy from a
+        SQLite file; None when it is not, or cannot be told that way (call `overlay()`)."""
+        return self._reader.overlay_at(revision) if self._reader is not None else None
 
     def append(
         self,
@@ -139,69 +130,17 @@ class NoteRepository:
             "created_at": self._clock(),
             "notify": notify,
         }
-        with self._connection(write=True) as conn, conn.begin():
-            result = conn.execute(note_revisions.insert().values(**row))
-            key = result.inserted_primary_key
-        assert key is not None
-        return int(key[0])
+        return self._queries().append(row)
 
     def silent(self, note_ids: Iterable[str]) -> set[str]:
         """Of `note_ids`, those whose newest chat revision was saved silent."""
-        ids = sorted(set(note_ids))
-        if not ids:
-            return set()
-        newest = (
-            select(func.max(note_revisions.c.id).label("id"))
-            .where(note_revisions.c.note_id.in_(ids))
-            .group_by(note_revisions.c.note_id)
-            .subquery()
-        )
-        query = (
-            select(note_revisions.c.note_id)
-            .join(newest, newest.c.id == note_revisions.c.id)
-            .where(note_revisions.c.notify.is_(False))
-        )
-        with self._connection() as conn:
-            return {r.note_id for r in conn.execute(query)}
+        return self._queries().silent(note_ids)
 
     def unanswered(self, days: int, limit: int, community: Community) -> list[str]:
         """The distinct questions `community` asked and the bot refused in the last `days` days,
         newest first (what a new note may now answer; never another community's, nor a DM)."""
-        since = self._clock() - timedelta(days=days)
-        newest = func.max(question_log.c.asked_at)
-        query = (
-            select(question_log.c.question)
-            .where(
-                question_log.c.outcome == "refused",
-                question_log.c.asked_at >= since,
-                in_community(community),
-            )
-            .group_by(question_log.c.question)
-            .order_by(newest.desc())
-            .limit(limit)
-        )
-        with self._connection() as conn:
-            return [r.question for r in conn.execute(query)]
+        return self._queries().unanswered(self._clock() - timedelta(days=days), limit, community)
 
     def history(self, note_id: str) -> list[RevisionRow]:
         """Every version of `note_id`, oldest first."""
-        query = (
-            select(note_revisions)
-            .where(note_revisions.c.note_id == note_id)
-            .order_by(note_revisions.c.id)
-        )
-        with self._connection() as conn:
-            rows = conn.execute(query).all()
-        return [
-            RevisionRow(
-                int(r.id),
-                r.note_id,
-                cast(Action, r.action),
-                r.body,
-                r.base_digest,
-                r.author_name,
-                r.platform,
-                as_utc(r.created_at),
-            )
-            for r in rows
-        ]
+        return self._queries().history(note_id)

@@ -25,12 +25,10 @@ from sqlalchemy import (
     true,
 )
 
-# Alembic's own bookkeeping table; named for the project so a shared PostgreSQL database can
-# hold other applications' Alembic tables too.
-VERSION_TABLE = "factbot_schema_version"
-# The newest migration's revision (a test checks it is alembic's head): a database at it is used
-# without importing alembic.
-SCHEMA_HEAD = "0003"
+# Alembic's version table and the newest migration's revision (a test checks it is alembic's
+# head) live with the light SQLite reader, which checks them without SQLAlchemy.
+from bot.storage.note_rows import SCHEMA_HEAD as SCHEMA_HEAD
+from bot.storage.note_rows import VERSION_TABLE as VERSION_TABLE
 
 OUTCOMES = ("answered", "refused", "rejected")
 
