@@ -234,7 +234,7 @@ def test_index_on_a_terminal_draws_a_bar_under_the_step_lines(tmp_path: Path) ->
     stdout = proc.stdout.read()
     assert proc.wait(timeout=240) == 0
     terminal = drawn.decode()
-    assert "\rencoding: " in terminal and "100%" in terminal  # a bar was drawn
+    assert "\rencoding: " in terminal and "%|" in terminal  # a bar was drawn
     screen = [_shown(line) for line in terminal.split("\n")]
     # On screen: the log lines, each from its first column, and no trace of a bar.
     assert any(" INFO factbot.index: encoded " in line for line in screen)
