@@ -51,6 +51,7 @@ import numpy.typing as npt
 
 from index.checksums import folder_checksums, package_versions, sha256_file
 from index.locks import exclusive_lock
+from index.progress import Progress, current
 
 log = logging.getLogger("factbot.embeddings")
 
@@ -284,14 +285,28 @@ def export(
     quantization: Quantization = "int8-weights",
     calibration: Sequence[str] = (),
     numerics: Numerics = NUMERICS["f32"],
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Export the sentence-transformers model `target` to OpenVINO IR in `dest` (which must not
     exist yet) and return its meta.json, which records the `numerics` it is compiled with.
-    `calibration` texts are needed by "int8-static" only."""
+    `calibration` texts are needed by "int8-static" only. Each step is one log line and one
+    report to `progress`, else to the one the caller's context installed (index/progress.py)."""
     if quantization == "int8-static" and not calibration:
         raise ExportError("static int8 quantization needs calibration texts")
     block_telemetry()
     started = time.perf_counter()
+    report = progress or current()
+    quantizing = {"int8-weights": "compressing weights", "int8-static": "quantizing (calibrated)"}
+    steps = ["loading the model", "converting"]
+    steps += [quantizing[quantization]] if quantization in quantizing else []
+    steps.append("saving")
+
+    def step(name: str) -> None:
+        log.info("exporting: %s", name)
+        if report is not None:
+            report(f"exporting the model: {name}", steps.index(name), len(steps))
+
+    step("loading the model")
     import nncf
     import openvino as ov
     import torch
@@ -353,11 +368,14 @@ def export(
             torch.no_grad(),
         ):
             warnings.simplefilter("ignore")
+            step("converting")
             model = ov.convert_model(
                 SentenceEmbedding().eval(),
                 example_input={name: example[name] for name in inputs},
                 input=[(name, ov.PartialShape([-1, -1]), ov.Type.i64) for name in inputs],
             )
+            if quantization in quantizing:
+                step(quantizing[quantization])
             if quantization == "int8-weights":
                 model = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
             elif quantization == "int8-static":
@@ -375,6 +393,7 @@ def export(
                     model_type=nncf.ModelType.TRANSFORMER,
                     subset_size=len(texts),
                 )
+            step("saving")
             dest.mkdir(parents=True)
             ov.save_model(model, str(dest / "model.xml"), compress_to_fp16=False)
             tokenizer.save_pretrained(str(dest))
@@ -400,6 +419,9 @@ def export(
         "files": files,
     }
     (dest / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    log.info("exporting: saved in %.1f s", meta["export_seconds"])
+    if report is not None:
+        report("exporting the model: saved", len(steps), len(steps))
     return meta
 
 

@@ -38,6 +38,7 @@ from index.chunking import Chunk, ChunkingConfig, NoteSentence, chunk_corpus, no
 from index.corpus import Corpus
 from index.embeddings import Vectors
 from index.locks import exclusive_lock
+from index.progress import Progress, current
 from index.text import TOKENIZER_VERSION, content_words
 from index.vectors import VectorIndex, build_vector_index, load_vector_index
 
@@ -190,19 +191,28 @@ class _Content:
 
     @classmethod
     def of(
-        cls, corpus: Corpus, encoder: BatchEncoder, config: ChunkingConfig, batch_size: int
+        cls,
+        corpus: Corpus,
+        encoder: _Reusing,
+        config: ChunkingConfig,
+        batch_size: int,
+        progress: Progress | None = None,
     ) -> _Content:
         chunks = chunk_corpus(corpus, config)
         if not chunks:
             raise IndexProblem("the corpus produced no chunks")
         sentences = note_sentences(chunks)
+        texts = [c.embed_text for c in chunks]
+        background = background_questions()
+        sentence_texts = [s.text for s in sentences]
+        encoder.encode_all((texts, background, sentence_texts), batch_size, progress)
         return cls(
             chunks=chunks,
-            vectors=encoder.encode([c.embed_text for c in chunks], batch_size=batch_size),
-            background=encoder.encode(background_questions(), batch_size=batch_size),
+            vectors=encoder.vectors(texts),
+            background=encoder.vectors(background),
             tokens=[list(content_words(c.embed_text)) for c in chunks],
             sentences=sentences,
-            sentence_vectors=_encode(encoder, [s.text for s in sentences], batch_size),
+            sentence_vectors=encoder.vectors(sentence_texts),
         )
 
     def write(self, folder: Path, corpus: Corpus) -> VectorIndex:
@@ -256,23 +266,47 @@ class _Reusing:
     def dimension(self) -> int:
         return self._encoder.dimension
 
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> Vectors:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._known))
-        if missing:
-            fresh = self._encoder.encode(missing, batch_size=batch_size)
-            self._known.update(zip(missing, fresh, strict=True))
-        self.encoded += len(missing)
-        self.reused += len(texts) - len(missing)
+    def encode_all(
+        self, groups: Sequence[Sequence[str]], batch_size: int, progress: Progress | None
+    ) -> None:
+        """Encode every text of `groups` that is not known yet, one batch at a time, with one
+        log line before and one after, and a progress report after each batch.
+
+        Group by group (a build's chunks, background questions, note sentences: the order it
+        always encoded them in), each group's new texts longest first and cut into batches of
+        `batch_size` the way the encoders cut one call (a stable sort on length): every text
+        gets the batch mates, hence the vector to the bit, it got when a group was one call."""
+        step = max(1, batch_size)
+        batches: list[list[str]] = []
+        seen = set(self._known)
+        for texts in groups:
+            fresh = [t for t in dict.fromkeys(texts) if t not in seen]
+            seen.update(fresh)
+            fresh.sort(key=len, reverse=True)  # stable: equal lengths keep their order
+            batches += [fresh[i : i + step] for i in range(0, len(fresh), step)]
+        total = sum(len(b) for b in batches)
+        self.encoded = total
+        self.reused = sum(len(texts) for texts in groups) - total
+        if not total:
+            return
+        log.info("encoding %d texts with %s", total, self.name)
+        started = time.perf_counter()
+        done = 0
+        if progress is not None:
+            progress("encoding", 0, total)
+        for batch in batches:
+            fresh_vectors = self._encoder.encode(batch, batch_size=step)
+            self._known.update(zip(batch, fresh_vectors, strict=True))
+            done += len(batch)
+            if progress is not None:
+                progress("encoding", done, total)
+        log.info("encoded %d texts in %.1f s", total, time.perf_counter() - started)
+
+    def vectors(self, texts: Sequence[str]) -> Vectors:
+        """The vectors of `texts` (every one encoded or reused before), rows in order."""
         if not texts:
             return np.zeros((0, self.dimension), np.float32)
         return np.stack([self._known[t] for t in texts]).astype(np.float32, copy=False)
-
-
-def _encode(encoder: BatchEncoder, texts: Sequence[str], batch_size: int) -> Vectors:
-    """`texts`' vectors; an empty list gives an empty (0, dimension) array."""
-    if not texts:
-        return np.zeros((0, encoder.dimension), np.float32)
-    return encoder.encode(list(texts), batch_size=batch_size)
 
 
 def _write_json(path: Path, data: object, ascii: bool = True, indent: int | None = None) -> None:
@@ -346,14 +380,17 @@ class IndexStore:
         config: ChunkingConfig,
         batch_size: int = 32,
         previous: LoadedIndex | None = None,
+        progress: Progress | None = None,
     ) -> LoadedIndex:
         """Chunk, embed and index `corpus`, then publish it atomically. Returns the loaded build.
 
         The vectors of texts `previous` (a build with the same model) already holds are taken
-        from it: a note changed from chat re-encodes only that note's texts."""
+        from it: a note changed from chat re-encodes only that note's texts. The encoding
+        reports to `progress`, else to the one the caller's context installed
+        (index/progress.py)."""
         started = time.perf_counter()
         reusing = _Reusing(encoder, previous)
-        content = _Content.of(corpus, reusing, config, batch_size)
+        content = _Content.of(corpus, reusing, config, batch_size, progress or current())
         # One build at a time across processes sharing INDEX_DIR.
         with exclusive_lock(self.root / ".build.lock"):
             stamp = dt.datetime.now(dt.UTC)

@@ -274,6 +274,7 @@ def _engine(settings: Settings) -> Engine:
     """The model and the index, with the notes made in chat (DATABASE_URL)."""
     from bot.answering.engine import Engine
     from bot.answering.index_lifecycle import IndexUnavailable
+    from bot.cli.progress import terminal_progress
     from bot.storage import StorageError
     from bot.storage.notes import NoteRepository
     from index.embeddings import ModelUnavailable
@@ -283,7 +284,10 @@ def _engine(settings: Settings) -> Engine:
     except StorageError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
     try:
-        return Engine.open(settings, notes)
+        # A first start's export and build show a bar on a terminal; only here, in the calling
+        # thread: a reindex from chat later draws nothing into the bot's log.
+        with terminal_progress():
+            return Engine.open(settings, notes)
     except (IndexUnavailable, ModelUnavailable) as exc:
         raise CliError(str(exc)) from exc
 
@@ -431,6 +435,7 @@ def _index(settings: Settings, if_needed: bool) -> int:
     from bot.answering.index_lifecycle import build_from_corpus, embedder_for, load_or_build
     from bot.answering.kind_vectors import stored_message_kinds
     from bot.answering.lexicon import lexicon_for
+    from bot.cli.progress import terminal_progress
     from bot.storage import StorageError
     from bot.storage.notes import NoteRepository
     from index.corpus import CorpusInvalid
@@ -439,14 +444,16 @@ def _index(settings: Settings, if_needed: bool) -> int:
 
     started = time.perf_counter()
     try:
-        notes = NoteRepository.from_settings(settings)
-        embedder = embedder_for(settings)
-        store = IndexStore(settings.index_dir)
-        if if_needed:
-            index = load_or_build(settings, store, embedder, notes)
-        else:
-            index = build_from_corpus(settings, store, embedder, notes.overlay())
-        lexicon_for(settings)  # the near-miss vocabulary, so that no start computes it
+        # A bar for the model export and the encoding when stderr is a terminal.
+        with terminal_progress():
+            notes = NoteRepository.from_settings(settings)
+            embedder = embedder_for(settings)
+            store = IndexStore(settings.index_dir)
+            if if_needed:
+                index = load_or_build(settings, store, embedder, notes)
+            else:
+                index = build_from_corpus(settings, store, embedder, notes.overlay())
+            lexicon_for(settings)  # the near-miss vocabulary, so that no start computes it
     except StorageError as exc:
         raise CliError(f"index not rebuilt: the notes made in chat cannot be read: {exc}") from exc
     except CorpusInvalid as exc:
