@@ -73,7 +73,11 @@ def verify_files(folder: Path, digests: Mapping[str, str], stamp: Path) -> str |
     except (OSError, ValueError):
         pass  # no stamp yet, or a damaged one: verify in full
     for rel, digest in digests.items():
-        if sha256_file(folder / rel) != digest:
+        try:
+            actual = sha256_file(folder / rel)
+        except OSError:
+            return f"{rel} unreadable"
+        if actual != digest:
             return f"{rel} checksum mismatch"
     # The stat was taken before hashing: a file changed meanwhile will not match next time.
     write_json_atomically(stamp, expected)
