@@ -8,7 +8,6 @@ job. Nothing here imports a chat library.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -33,7 +32,7 @@ from bot.answering.message_kinds import CONVERSATION_KINDS, MessageKind, Message
 from bot.answering.relevance import GATES, Gate, is_relevant
 from bot.answering.retrieval import Retrieval, Retriever
 from bot.answering.status import DocumentInfo, IndexInfo
-from bot.settings import Settings, apply_library_environment
+from bot.settings import Settings
 from index.chunking import Chunk
 from index.embeddings import Embedder, Vectors
 from index.glossary import default_glossary
@@ -135,18 +134,10 @@ class Engine:
     @classmethod
     def open(cls, settings: Settings, notes: NoteSource | None = None) -> Engine:
         """Load the model and the index (building it when missing, stale or corrupted), with the
-        notes made in chat from `notes`. The model loads in a thread (OpenVINO compiles without
-        the GIL) while this one loads the index."""
-        apply_library_environment(settings)  # set here: setenv beside another thread's imports
-        with ThreadPoolExecutor(1, thread_name_prefix="factbot-model") as pool:
-            model = pool.submit(embedder_for, settings)
-            store = IndexStore(settings.index_dir)
-            try:
-                index = load_or_build(settings, store, model.result, notes)
-            except Exception:
-                model.result()  # a model that cannot load is the one line to show, as before
-                raise
-            embedder = model.result()
+        notes made in chat from `notes`."""
+        embedder = embedder_for(settings)
+        store = IndexStore(settings.index_dir)
+        index = load_or_build(settings, store, embedder, notes)
         engine = cls(settings, store, embedder, index, notes)
         engine.kinds.exemplars  # noqa: B018 -- embed the exemplars now, off the answering path
         return engine

@@ -161,15 +161,9 @@ def rebuild(
 
 
 def load_or_build(
-    settings: Settings,
-    store: IndexStore,
-    embedder: Embedder | Callable[[], Embedder],
-    notes: NoteSource | None = None,
+    settings: Settings, store: IndexStore, embedder: Embedder, notes: NoteSource | None = None
 ) -> LoadedIndex:
     """The published index if it is intact and current; otherwise rebuild it, saying why.
-
-    `embedder` may be a function that returns it (a model still loading in another thread:
-    `Engine.open`), called once the index is loaded.
 
     A stale index whose corpus cannot be rebuilt (a broken file) keeps serving, with a warning.
     When the notes database is down, a published index serves as it is (the watch catches up
@@ -185,11 +179,10 @@ def load_or_build(
         index = store.load()
     except IndexMissing:
         return _build_or_explain(
-            settings, store, _ready(embedder), f"no index under {store.root} yet", overlay
+            settings, store, embedder, f"no index under {store.root} yet", overlay
         )
     except IndexProblem as exc:
-        return _build_or_explain(settings, store, _ready(embedder), str(exc), overlay)
-    embedder = _ready(embedder)
+        return _build_or_explain(settings, store, embedder, str(exc), overlay)
     try:
         current_hash: str | None = (
             corpus_hash(settings.corpus_dir, overlay) if notes_known else None
@@ -212,10 +205,6 @@ def load_or_build(
             index.version,
         )
         return index
-
-
-def _ready(embedder: Embedder | Callable[[], Embedder]) -> Embedder:
-    return embedder if isinstance(embedder, Embedder) else embedder()
 
 
 def load_published(store: IndexStore, embedder: Embedder) -> LoadedIndex | None:
