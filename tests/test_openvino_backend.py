@@ -17,10 +17,9 @@ import numpy as np
 import pytest
 
 from bot.answer import Answer
-from bot.answering import engine as engine_module
 from bot.answering.engine import Engine, prepare
 from bot.answering.evaluation import load_questions
-from bot.answering.index_lifecycle import IndexUnavailable, embedder_for, load_or_build
+from bot.answering.index_lifecycle import embedder_for, load_or_build
 from bot.settings import (
     DEFAULT_MODEL,
     EMBEDDING_BACKENDS,
@@ -45,7 +44,7 @@ from index.openvino_backend import (
     cache_folder,
     load_openvino_model,
 )
-from index.store import IndexStore, LoadedIndex
+from index.store import IndexStore
 from tests.conftest import REAL_CORPUS, ROOT
 
 QUESTIONS = [
@@ -705,56 +704,3 @@ def test_two_processes_starting_together_compile_once(export_folder: Path, tmp_p
     assert np.allclose(results[0]["v"], results[1]["v"], atol=1e-6)
     assert "Traceback" not in "".join(err for _, err in outs)
     assert _load(cache).loaded_from_cache
-
-
-def test_engine_open_loads_the_model_while_the_index_loads(
-    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    settings = make_settings()
-    index_loading = threading.Event()
-    seen: dict[str, object] = {}
-    real_load = IndexStore.load
-
-    def load(store: IndexStore) -> LoadedIndex:
-        index_loading.set()
-        return real_load(store)
-
-    def embedder_for_(s: Settings) -> Embedder:
-        # Loaded one after the other, the index would not start loading until this returns.
-        seen["overlapped"] = index_loading.wait(timeout=20)
-        seen["thread"] = threading.current_thread().name
-        return embedder_for(s)
-
-    monkeypatch.setattr(IndexStore, "load", load)
-    monkeypatch.setattr(engine_module, "embedder_for", embedder_for_)
-    engine = Engine.open(settings)
-    assert seen == {"overlapped": True, "thread": seen["thread"]}
-    assert str(seen["thread"]).startswith("factbot-model")
-    assert engine.embedder is embedder_for(settings)
-    assert not engine.answer("When was the SVOM satellite launched?").refused
-
-
-def _break_index_and_corpus(settings: Settings) -> None:
-    current = IndexStore(settings.index_dir).current_path()
-    assert current is not None
-    (current / "vectors.npy").write_bytes(b"not numpy")
-    (settings.corpus_dir / "article.en.md").write_text("---\nid: x\n", encoding="utf-8")
-
-
-def test_engine_open_still_says_in_one_line_what_cannot_load(
-    make_settings: Callable[..., Settings], tmp_path: Path
-) -> None:
-    no_model = str(tmp_path / "no-such-model")
-    # The model cannot load (the index is fine).
-    with pytest.raises(ModelUnavailable) as model_info:
-        Engine.open(make_settings(EMBEDDING_MODEL=no_model))
-    assert "no-such-model" in str(model_info.value) and "\n" not in str(model_info.value)
-    _break_index_and_corpus(make_settings())
-    # The index cannot load nor be built (the model is fine).
-    with pytest.raises(IndexUnavailable) as index_info:
-        Engine.open(make_settings())
-    assert "vectors.npy" in str(index_info.value) and "\n" not in str(index_info.value)
-    # Neither: the model's line, as when the model was loaded first.
-    with pytest.raises(ModelUnavailable) as both_info:
-        Engine.open(make_settings(EMBEDDING_MODEL=no_model))
-    assert str(both_info.value) == str(model_info.value)
