@@ -27,12 +27,17 @@ from bot.settings import (
     Settings,
     SettingsError,
 )
+from index import checksums, openvino_backend
+from index.checksums import verify_files
 from index.chunking import ChunkingConfig, chunk_corpus
 from index.corpus import load_corpus
 from index.embeddings import BACKENDS, Embedder, ModelUnavailable, load_embedder, resolve_model
 from index.openvino_backend import (
+    BLOB_DIGESTS,
+    COMPILED_DIR,
     NUMERICS,
     PRECISIONS,
+    VERIFIED_STAMP,
     Numerics,
     OpenVINOEmbeddingModel,
     Precision,
@@ -476,3 +481,229 @@ def test_openvino_and_nncf_send_no_telemetry(tmp_path: Path) -> None:
         "openvino.tools.ovc.telemetry_stub",
     ]
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ a fast start (issue 24)
+
+
+def _export_copy(export: Path, cache: Path) -> Path:
+    """A copy of an export as `export` leaves it: no stamp, no compiled model yet."""
+    folder = cache / export.name
+    shutil.copytree(export, folder, ignore=shutil.ignore_patterns(COMPILED_DIR, VERIFIED_STAMP))
+    return folder
+
+
+def _load(cache: Path, precision: Precision = "f32") -> OpenVINOEmbeddingModel:
+    return load_openvino_model(
+        DEFAULT_MODEL, resolve_model(DEFAULT_MODEL), cache, precision=precision
+    )
+
+
+@pytest.fixture
+def hashed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the files hashed from now on (the real `sha256_file`, wrapped)."""
+    calls: list[str] = []
+    real = checksums.sha256_file
+
+    def counting(path: Path) -> str:
+        calls.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(checksums, "sha256_file", counting)
+    monkeypatch.setattr(openvino_backend, "sha256_file", counting)
+    return calls
+
+
+def _flip_one_byte_keeping_size_and_mtime(path: Path) -> None:
+    st = path.stat()
+    path.chmod(0o644)  # OpenVINO writes its blobs read-only
+    with path.open("r+b") as fh:
+        fh.seek(st.st_size // 2)
+        byte = fh.read(1)[0]
+        fh.seek(st.st_size // 2)
+        fh.write(bytes([byte ^ 0xFF]))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_verify_files_hashes_only_files_whose_stat_changed(
+    tmp_path: Path, hashed: list[str]
+) -> None:
+    for name in ("a.bin", "b.bin"):
+        (tmp_path / name).write_bytes(name.encode() * 1000)
+    digests = {name: checksums.sha256_file(tmp_path / name) for name in ("a.bin", "b.bin")}
+    stamp = tmp_path / "stamp.json"
+    hashed.clear()
+    assert verify_files(tmp_path, digests, stamp) is None
+    assert sorted(hashed) == ["a.bin", "b.bin"] and stamp.is_file()
+    hashed.clear()
+    assert verify_files(tmp_path, digests, stamp) is None
+    assert hashed == []  # untouched: a few stat calls
+    # Changed in place, same size, its mtime set back: the ctime still tells.
+    _flip_one_byte_keeping_size_and_mtime(tmp_path / "b.bin")
+    assert verify_files(tmp_path, digests, stamp) == "b.bin checksum mismatch"
+    assert verify_files(tmp_path, digests, stamp) == "b.bin checksum mismatch"  # never stamped
+    (tmp_path / "b.bin").write_bytes(b"b.bin" * 1000)  # restored: hashed again, then stamped
+    hashed.clear()
+    assert verify_files(tmp_path, digests, stamp) is None and "b.bin" in hashed
+    with (tmp_path / "a.bin").open("ab") as fh:
+        fh.write(b"!")
+    assert verify_files(tmp_path, digests, stamp) == "a.bin checksum mismatch"
+    (tmp_path / "a.bin").unlink()
+    assert verify_files(tmp_path, digests, stamp) == "a.bin missing"
+    # Another set of digests is not vouched for by this stamp.
+    stamp.write_text("{not json", encoding="utf-8")
+    hashed.clear()
+    assert verify_files(tmp_path, {"b.bin": digests["b.bin"]}, stamp) is None
+    assert hashed == ["b.bin"]
+
+
+def test_an_untouched_export_is_not_hashed_again(
+    export_folder: Path, tmp_path: Path, hashed: list[str]
+) -> None:
+    cache = tmp_path / "models"
+    folder = _export_copy(export_folder, cache)
+    _load(cache)  # the first start verifies every file in full, then stamps them
+    assert {"model.bin", "model.xml", "tokenizer.json"} <= set(hashed)
+    assert (folder / VERIFIED_STAMP).is_file()
+    hashed.clear()
+    model = _load(cache)
+    assert hashed == []  # neither the export nor the compiled blob
+    assert model.loaded_from_cache
+
+
+def test_a_modified_export_file_is_hashed_and_exported_again(
+    int8: Embedder,
+    export_folder: Path,
+    tmp_path: Path,
+    hashed: list[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cache = tmp_path / "models"
+    folder = _export_copy(export_folder, cache)
+    _load(cache)
+    _flip_one_byte_keeping_size_and_mtime(folder / "model.bin")
+    hashed.clear()
+    caplog.set_level(logging.INFO, logger="factbot.embeddings")
+    model = _load(cache)
+    assert "model.bin" in hashed
+    lines = [r.getMessage() for r in caplog.records if r.name == "factbot.embeddings"]
+    assert len(lines) == 1 and "model.bin checksum mismatch" in lines[0], lines
+    texts = QUESTIONS[:4]
+    assert np.abs(model.encode(texts) - int8.encode(texts)).max() <= model.numerics.tolerance
+    hashed.clear()
+    assert _load(cache).loaded_from_cache and hashed == []
+
+
+def _top(vectors: np.ndarray, questions: int, k: int = 5) -> list[list[int]]:
+    """For each of the last `questions` rows, the k nearest of the other rows."""
+    scores = vectors[-questions:] @ vectors[:-questions].T
+    return [list(row) for row in np.argsort(-scores, axis=1, kind="stable")[:, :k]]
+
+
+def test_the_compiled_model_cache_gives_the_same_vectors_and_numerics(
+    any_int8: Embedder, tmp_path: Path
+) -> None:
+    session = _openvino(any_int8)
+    precision = session.numerics.precision
+    cache = tmp_path / "models"
+    folder = _export_copy(session.folder, cache)
+    compiled = _load(cache, precision)
+    assert not compiled.loaded_from_cache
+    blobs = list((folder / COMPILED_DIR).glob("*.blob"))
+    assert len(blobs) == 1
+    assert blobs[0].name in json.loads((folder / COMPILED_DIR / BLOB_DIGESTS).read_text())
+    cached = _load(cache, precision)
+    assert cached.loaded_from_cache
+    print(
+        f"{precision}: compiled {compiled.effective_numerics}, cached {cached.effective_numerics}"
+    )
+    assert cached.compile_config == compiled.compile_config == session.compile_config
+    assert cached.effective_numerics == compiled.effective_numerics == session.effective_numerics
+    texts = _texts()
+    fresh, imported = compiled.encode(texts), cached.encode(texts)
+    cosine = np.sum(fresh * imported, axis=1)
+    print(f"cosine compiled vs cached over {len(texts)} texts: min {cosine.min():.7f}")
+    assert cosine.min() >= 0.9999
+    assert _top(imported, len(QUESTIONS)) == _top(fresh, len(QUESTIONS))
+
+
+def _truncate(blob: Path) -> None:
+    blob.chmod(0o644)
+    with blob.open("r+b") as fh:
+        fh.truncate(blob.stat().st_size // 2)
+
+
+def _garbage(blob: Path) -> None:
+    blob.chmod(0o644)
+    blob.write_bytes(b"not a compiled model" * 100)
+
+
+def _unrecorded(blob: Path) -> None:
+    # What a process that died while OpenVINO wrote the blob leaves: a blob nobody recorded.
+    (blob.parent / BLOB_DIGESTS).unlink()
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (_truncate, "checksum mismatch"),
+        # OpenVINO would import this one and run damaged weights: only the recorded digest tells.
+        (_flip_one_byte_keeping_size_and_mtime, "checksum mismatch"),
+        (_garbage, "checksum mismatch"),
+        (_unrecorded, "unrecorded"),
+    ],
+)
+def test_a_damaged_compiled_model_is_compiled_again_with_one_log_line(
+    export_folder: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    damage: Callable[[Path], None],
+    reason: str,
+) -> None:
+    cache = tmp_path / "models"
+    folder = _export_copy(export_folder, cache)
+    expected = _load(cache).encode(QUESTIONS)
+    (blob,) = (folder / COMPILED_DIR).glob("*.blob")
+    damage(blob)
+    caplog.set_level(logging.INFO, logger="factbot.embeddings")
+    model = _load(cache)
+    lines = [r for r in caplog.records if r.name == "factbot.embeddings"]
+    assert len(lines) == 1 and reason in lines[0].getMessage(), [r.getMessage() for r in lines]
+    assert "compiled-model cache" in lines[0].getMessage()
+    assert lines[0].levelno == logging.WARNING and lines[0].exc_info is None
+    assert not model.loaded_from_cache
+    assert np.abs(model.encode(QUESTIONS) - expected).max() <= 1e-6
+    assert _load(cache).loaded_from_cache  # compiled again, recorded again
+
+
+def test_two_processes_starting_together_compile_once(export_folder: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "models"
+    _export_copy(export_folder, cache)
+    code = (
+        "import json\n"
+        "from pathlib import Path\n"
+        "from index.embeddings import resolve_model\n"
+        "from index.openvino_backend import load_openvino_model\n"
+        f"m = load_openvino_model({DEFAULT_MODEL!r}, resolve_model({DEFAULT_MODEL!r}), "
+        f"Path({str(cache)!r}))\n"
+        "v = m.encode(['Quand SVOM a-t-il été lancé ?'])\n"
+        "print(json.dumps({'cached': m.loaded_from_cache, 'v': v[0, :8].tolist()}))\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    results = [json.loads(out.splitlines()[-1]) for out, _ in outs]
+    # One compiled and wrote the blob under the lock; the other imported it, whole.
+    assert sorted(r["cached"] for r in results) == [False, True]
+    assert np.allclose(results[0]["v"], results[1]["v"], atol=1e-6)
+    assert "Traceback" not in "".join(err for _, err in outs)
+    assert _load(cache).loaded_from_cache
