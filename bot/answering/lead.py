@@ -18,7 +18,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import get_args
+
+import numpy as np
+import numpy.typing as npt
 
 from bot.answer import Language
 from bot.answering.retrieval import Hit, expected_answer
@@ -65,6 +69,10 @@ class QuestionScorer:
     question: str
     weights: dict[str, float]  # the question's content words and their IDF
     wanted: re.Pattern[str] | None
+    total: float = field(init=False)  # the weights' sum, the share's denominator
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "total", sum(self.weights.values()))
 
     @classmethod
     def of(cls, question: str, words: Iterable[str], idf: Callable[[str], float]) -> QuestionScorer:
@@ -72,10 +80,9 @@ class QuestionScorer:
 
     def overlap(self, words: frozenset[str]) -> float:
         """IDF-weighted share of the question's words found in `words`."""
-        total = sum(self.weights.values())
-        if total <= 0:
+        if self.total <= 0:
             return 0.0
-        return sum(v for w, v in self.weights.items() if w in words) / total
+        return sum(v for w, v in self.weights.items() if w in words) / self.total
 
     def score(self, cosine: float, words: frozenset[str], text: str) -> float:
         typed = self.wanted is not None and self.wanted.search(text) is not None
@@ -97,7 +104,8 @@ class Candidate:
 
 class LeadIndex:
     """What scoring candidates needs from one index, prepared once: the notes' sentences with
-    their vectors and content words."""
+    their vectors and content words, laid out per question language (`_Layout`) so scoring
+    every note's sentences costs a few array operations, not a Python loop per sentence."""
 
     def __init__(self, index: LoadedIndex) -> None:
         self.sentences = index.note_sentences
@@ -111,6 +119,7 @@ class LeadIndex:
             if s.language not in self.languages.setdefault(s.note, []):
                 self.languages[s.note].append(s.language)
         self._quote_words: dict[str, frozenset[str]] = {}
+        self._layouts = {language: _Layout(self, language) for language in get_args(Language)}
 
     def quote_words(self, text: str) -> frozenset[str]:
         """Content words of a quote (cached: quotes are corpus sentences, a bounded set)."""
@@ -139,32 +148,106 @@ class LeadIndex:
         question, in `language` (the other section when the note has none in it). A sentence and
         its translation are read as one: the better cosine and the union of their words (the
         bundled model reads English best)."""
+        layout = self._layouts[language]
+        scores = layout.scores(scorer, vector).tolist()
         out: dict[str, Candidate] = {}
         for note, fused in notes.items():
-            languages = self.languages.get(note)
-            if not languages:
+            span = layout.spans.get(note)
+            if span is None:
                 continue
-            rows = self.rows[(note, language if language in languages else languages[0])]
-            cosines = (self.vectors[rows] @ vector).tolist()
-            claim = self.claims.get(note, "")
-            about = scorer.wanted is not None and scorer.wanted.search(claim) is not None
-            bonus = CLAIM_TYPE_BONUS if about else 0.0
-            best: Candidate | None = None
-            for row, cosine in zip(rows, cosines, strict=True):
-                s = self.sentences[row]
-                words, text, cos = self.words[row], s.text, float(cosine)
-                if s.aligned >= 0:
-                    cos = max(cos, float(self.vectors[s.aligned] @ vector))
-                    words = words | self.words[s.aligned]
-                    text = f"{text}\n{self.sentences[s.aligned].text}"
-                score = scorer.score(cos, words, text) + bonus
-                relevance = score + RETRIEVAL_WEIGHT * fused
-                scored = Candidate(s.text, note, "factcheck", score, relevance)
-                if best is None or scored.score > best.score:
-                    best = scored
-            if best is not None:
-                out[note] = best
+            # The first best, as a strict ">" over the note's sentences in order keeps it.
+            at = max(range(*span), key=scores.__getitem__)
+            score = scores[at]
+            text = self.sentences[layout.rows[at]].text
+            out[note] = Candidate(text, note, "factcheck", score, score + RETRIEVAL_WEIGHT * fused)
         return out
+
+
+class _Layout:
+    """Every note's sentences as `best_sentences` reads them for questions in one language (the
+    note's section in that language, else its first one), in flat arrays: position `i` is
+    sentence row `rows[i]`, read with its aligned translation. Its scores are bit for bit those
+    of scoring each sentence on its own (`QuestionScorer.score`): the same BLAS calls on the same
+    rows (a note's sentences in one matrix-vector product, a translation in one dot product;
+    batched through matmul's broadcasting, which makes the same calls), and the same float
+    operations in the same order."""
+
+    def __init__(self, leads: LeadIndex, language: str) -> None:
+        self.spans: dict[str, tuple[int, int]] = {}
+        rows: list[int] = []
+        groups: dict[int, list[tuple[int, list[int]]]] = {}  # size -> (first position, rows)
+        for note, languages in leads.languages.items():
+            group = leads.rows[(note, language if language in languages else languages[0])]
+            self.spans[note] = (len(rows), len(rows) + len(group))
+            groups.setdefault(len(group), []).append((len(rows), group))
+            rows.extend(group)
+        self.rows = rows
+        vectors = leads.vectors
+        # The notes' sentence matrices of one size stacked: one matmul runs each one's product.
+        self.blocks = [
+            (
+                np.stack([vectors[g] for _, g in members]),
+                np.array([start + i for start, g in members for i in range(len(g))]),
+            )
+            for members in groups.values()
+        ]
+        sentences = [leads.sentences[r] for r in rows]
+        at = [i for i, s in enumerate(sentences) if s.aligned >= 0]
+        self.aligned_at = np.array(at, dtype=np.intp)
+        # (k, 1, dim) @ (dim, 1): one dot product per translation, as `vectors[row] @ vector`.
+        self.aligned = (
+            np.stack([vectors[sentences[i].aligned] for i in at])[:, None, :] if at else None
+        )
+        postings: dict[str, list[int]] = {}
+        self.texts: list[str] = []
+        for i, s in enumerate(sentences):
+            words, text = leads.words[rows[i]], s.text
+            if s.aligned >= 0:
+                words = words | leads.words[s.aligned]
+                text = f"{text}\n{leads.sentences[s.aligned].text}"
+            self.texts.append(text)
+            for word in words:
+                postings.setdefault(word, []).append(i)
+        self.postings = {w: np.array(p, dtype=np.intp) for w, p in postings.items()}
+        self.claims = [leads.claims.get(s.note, "") for s in sentences]
+        # Per answer type (a year, a number: a handful of patterns), the bonus of each position.
+        self._bonuses: dict[
+            re.Pattern[str], tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
+        ] = {}
+
+    def scores(self, scorer: QuestionScorer, vector: Vectors) -> npt.NDArray[np.float64]:
+        """`QuestionScorer.score` of every position, plus the note's claim bonus."""
+        cosines = np.empty(len(self.rows), dtype=np.float32)
+        for stack, at in self.blocks:
+            cosines[at] = (stack @ vector).reshape(-1)
+        if self.aligned is not None:
+            translated = (self.aligned @ vector[:, None])[:, 0, 0]
+            cosines[self.aligned_at] = np.maximum(cosines[self.aligned_at], translated)
+        scores = cosines.astype(np.float64)
+        total = scorer.total
+        if total > 0:
+            # Summed in the question's word order, as `QuestionScorer.overlap` does.
+            found = np.zeros(len(self.rows))
+            for word, weight in scorer.weights.items():
+                holding = self.postings.get(word)
+                if holding is not None:
+                    found[holding] += weight
+            scores = scores + WORD_WEIGHT * (found / total)
+        if scorer.wanted is not None:
+            # (score + its type bonus) + the claim's, in this order, as before.
+            typed, claimed = self._bonus(scorer.wanted)
+            scores = scores + typed + claimed
+        return scores
+
+    def _bonus(
+        self, wanted: re.Pattern[str]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        bonus = self._bonuses.get(wanted)
+        if bonus is None:
+            typed = np.array([TYPE_BONUS if wanted.search(t) else 0.0 for t in self.texts])
+            claimed = np.array([CLAIM_TYPE_BONUS if wanted.search(c) else 0.0 for c in self.claims])
+            bonus = self._bonuses[wanted] = (typed, claimed)
+        return bonus
 
 
 def choose_lead(
