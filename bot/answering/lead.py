@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.answer import Language
-from bot.answering.retrieval import Hit, expected_answer
+from bot.answering.retrieval import Hit
 from index.embeddings import Vectors
 from index.store import LoadedIndex
 from index.text import content_words, fold, plain_quotes
@@ -75,8 +75,15 @@ class QuestionScorer:
         object.__setattr__(self, "total", sum(self.weights.values()))
 
     @classmethod
-    def of(cls, question: str, words: Iterable[str], idf: Callable[[str], float]) -> QuestionScorer:
-        return cls(question, {w: idf(w) for w in set(words)}, expected_answer(question))
+    def of(
+        cls,
+        question: str,
+        words: Iterable[str],
+        idf: Callable[[str], float],
+        wanted: re.Pattern[str] | None,
+    ) -> QuestionScorer:
+        """`wanted`: what the answer holds, `expected_answer(question)` (the retrieval has it)."""
+        return cls(question, {w: idf(w) for w in set(words)}, wanted)
 
     def overlap(self, words: frozenset[str]) -> float:
         """IDF-weighted share of the question's words found in `words`."""
