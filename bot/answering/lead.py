@@ -180,24 +180,21 @@ class _Layout:
     operations in the same order."""
 
     def __init__(self, leads: LeadIndex, language: str) -> None:
-        self.spans: dict[str, tuple[int, int]] = {}
-        rows: list[int] = []
-        groups: dict[int, list[tuple[int, list[int]]]] = {}  # size -> (first position, rows)
+        # The notes with as many sentences side by side, so that the sentence matrices of
+        # one size stack into one array: one matmul runs each one's product.
+        groups: dict[int, list[tuple[str, list[int]]]] = {}
         for note, languages in leads.languages.items():
             group = leads.rows[(note, language if language in languages else languages[0])]
-            self.spans[note] = (len(rows), len(rows) + len(group))
-            groups.setdefault(len(group), []).append((len(rows), group))
-            rows.extend(group)
+            groups.setdefault(len(group), []).append((note, group))
+        self.spans: dict[str, tuple[int, int]] = {}
+        rows: list[int] = []
+        for members in groups.values():
+            for note, group in members:
+                self.spans[note] = (len(rows), len(rows) + len(group))
+                rows.extend(group)
         self.rows = rows
         vectors = leads.vectors
-        # The notes' sentence matrices of one size stacked: one matmul runs each one's product.
-        self.blocks = [
-            (
-                np.stack([vectors[g] for _, g in members]),
-                np.array([start + i for start, g in members for i in range(len(g))]),
-            )
-            for members in groups.values()
-        ]
+        self.blocks = [np.stack([vectors[g] for _, g in members]) for members in groups.values()]
         sentences = [leads.sentences[r] for r in rows]
         at = [i for i, s in enumerate(sentences) if s.aligned >= 0]
         self.aligned_at = np.array(at, dtype=np.intp)
@@ -224,9 +221,9 @@ class _Layout:
 
     def scores(self, scorer: QuestionScorer, vector: Vectors) -> npt.NDArray[np.float64]:
         """`QuestionScorer.score` of every position, plus the note's claim bonus."""
-        cosines = np.empty(len(self.rows), dtype=np.float32)
-        for stack, at in self.blocks:
-            cosines[at] = (stack @ vector).reshape(-1)
+        if not self.blocks:  # an index without notes
+            return np.zeros(0)
+        cosines = np.concatenate([(stack @ vector).reshape(-1) for stack in self.blocks])
         if self.aligned is not None:
             translated = (self.aligned @ vector[:, None])[:, 0, 0]
             cosines[self.aligned_at] = np.maximum(cosines[self.aligned_at], translated)
@@ -264,11 +261,14 @@ def choose_lead(
     the most relevant quote or the most relevant note, whichever answers better."""
     best_quote = max(quotes, key=_relevance, default=None)
     best_note = max(notes, key=_relevance, default=None)
-    if best_note is None or (best_quote is not None and asks_article(question)):
+    if best_note is None:
         return best_quote
     if best_quote is None:
         return best_note
-    margin = TRUTH_MARGIN if asks_truth(question) else 0.0
+    folded = fold(plain_quotes(question))  # once, for both questions asked of it
+    if _ASKS_ARTICLE.search(folded) is not None:
+        return best_quote
+    margin = TRUTH_MARGIN if _ASKS_TRUTH.search(folded) is not None else 0.0
     return best_note if best_note.score > best_quote.score - margin else best_quote
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol, get_args
 
@@ -79,6 +79,16 @@ class KindExemplars:
     matrix: Vectors
     kinds: tuple[Kind, ...]  # the kinds present, in `KINDS` order
     rows_by_kind: tuple[np.ndarray, ...]  # row indices of each kind in `kinds`
+    # The rows grouped by kind, in `kinds` order, and where each kind's group starts: one
+    # `np.maximum.reduceat` gives every kind's best cosine.
+    grouped: np.ndarray = field(init=False, repr=False, compare=False)
+    starts: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        sizes = [len(rows) for rows in self.rows_by_kind]
+        grouped = np.concatenate(self.rows_by_kind) if sizes else np.zeros(0, dtype=np.intp)
+        object.__setattr__(self, "grouped", grouped.astype(np.intp))
+        object.__setattr__(self, "starts", np.cumsum([0, *sizes[:-1]], dtype=np.intp))
 
 
 @dataclass(frozen=True)
@@ -296,10 +306,10 @@ def nearest(vector: Vectors, exemplars: KindExemplars) -> dict[Kind, float]:
     v = np.asarray(vector, dtype=np.float32).reshape(-1)
     norm = float(np.linalg.norm(v))
     sims = exemplars.matrix @ (v / norm if norm else v)
-    return {
-        k: float(sims[rows].max())
-        for k, rows in zip(exemplars.kinds, exemplars.rows_by_kind, strict=True)
-    }
+    if not exemplars.kinds:
+        return {}
+    best = np.maximum.reduceat(sims[exemplars.grouped], exemplars.starts).tolist()
+    return dict(zip(exemplars.kinds, best, strict=True))
 
 
 def classify(
