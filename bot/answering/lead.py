@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import get_args
+from typing import NamedTuple, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -96,11 +96,11 @@ class QuestionScorer:
         return cosine + WORD_WEIGHT * self.overlap(words) + (TYPE_BONUS if typed else 0.0)
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """A sentence that could lead: `source` is a quote's unit id or a note id. `score` says how
     well the sentence answers the question; `relevance` adds the retrieval's view of its whole
-    unit (a note's claim and section), which tells units apart better than one sentence does."""
+    unit (a note's claim and section), which tells units apart better than one sentence does.
+    (A named tuple: an answer makes one per note, and a frozen dataclass costs more to make.)"""
 
     text: str
     source: str
@@ -156,17 +156,19 @@ class LeadIndex:
         its translation are read as one: the better cosine and the union of their words (the
         bundled model reads English best)."""
         layout = self._layouts[language]
-        scores = layout.scores(scorer, vector).tolist()
         out: dict[str, Candidate] = {}
+        if not layout.spans:
+            return out
+        best, scores = layout.best(layout.scores(scorer, vector))
+        texts, note_at = layout.lead_texts, layout.note_at
         for note, fused in notes.items():
-            span = layout.spans.get(note)
-            if span is None:
+            i = note_at.get(note)
+            if i is None:
                 continue
-            # The first best, as a strict ">" over the note's sentences in order keeps it.
-            at = max(range(*span), key=scores.__getitem__)
-            score = scores[at]
-            text = self.sentences[layout.rows[at]].text
-            out[note] = Candidate(text, note, "factcheck", score, score + RETRIEVAL_WEIGHT * fused)
+            score = scores[i]
+            out[note] = Candidate(
+                texts[best[i]], note, "factcheck", score, score + RETRIEVAL_WEIGHT * fused
+            )
         return out
 
 
@@ -193,6 +195,19 @@ class _Layout:
                 self.spans[note] = (len(rows), len(rows) + len(group))
                 rows.extend(group)
         self.rows = rows
+        self.lead_texts = [leads.sentences[r].text for r in rows]
+        # The scores in a grid, a note a row padded with -inf, for one argmax of them all.
+        self.note_at = {note: i for i, note in enumerate(self.spans)}
+        self.width = max((e - s for s, e in self.spans.values()), default=0)
+        self.first = np.array([s for s, _ in self.spans.values()], dtype=np.intp)
+        self.grid_at = np.array(
+            [
+                i * self.width + j
+                for i, (s, e) in enumerate(self.spans.values())
+                for j in range(e - s)
+            ],
+            dtype=np.intp,
+        )
         vectors = leads.vectors
         self.blocks = [np.stack([vectors[g] for _, g in members]) for members in groups.values()]
         sentences = [leads.sentences[r] for r in rows]
@@ -242,6 +257,14 @@ class _Layout:
             typed, claimed = self._bonus(scorer.wanted)
             scores = scores + typed + claimed
         return scores
+
+    def best(self, scores: npt.NDArray[np.float64]) -> tuple[list[int], list[float]]:
+        """Per note (in `note_at` order), the position of its best score and that score: the
+        first best, as a strict ">" over its sentences in order would keep."""
+        grid = np.full(len(self.first) * self.width, -np.inf)
+        grid[self.grid_at] = scores
+        at = grid.reshape(len(self.first), self.width).argmax(axis=1) + self.first
+        return at.tolist(), scores[at].tolist()
 
     def _bonus(
         self, wanted: re.Pattern[str]
