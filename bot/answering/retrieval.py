@@ -72,20 +72,26 @@ class Retriever:
         self.units: dict[str, tuple[int, ...]] = {u: tuple(rows) for u, rows in members.items()}
         self.unit_kind = {u: self.chunks[rows[0]].kind for u, rows in self.units.items()}
         self._n = max(1, len(self.chunks))
+        # Every corpus word's IDF computed once; a word the corpus lacks has the unseen one.
+        self._idf = {w: self._idf_of(df) for w, df in index.doc_freq.items()}
+        self._unseen_idf = self._idf_of(0)
         # Per answer type (a year, a number: a handful of patterns), the units that hold one.
         self._typed: dict[re.Pattern[str], frozenset[str]] = {}
         # RRF's term of each rank of each ranking (one holds at most DENSE_CANDIDATES units).
         self._rrf = [_rrf_terms(weight, DENSE_CANDIDATES) for weight in RRF_WEIGHTS]
 
     def idf(self, word: str) -> float:
-        df = self.index.doc_freq.get(word, 0)
+        return self._idf.get(word, self._unseen_idf)
+
+    def _idf_of(self, df: int) -> float:
         return math.log(1.0 + (self._n - df + 0.5) / (df + 0.5))
 
     def coverage(self, words: tuple[str, ...]) -> float:
         if not words:
             return 0.0
-        total = sum(self.idf(w) for w in words)
-        found = sum(self.idf(w) for w in words if w in self.index.doc_freq)
+        idf = [self.idf(w) for w in words]
+        total = sum(idf)
+        found = sum(v for w, v in zip(words, idf, strict=True) if w in self.index.doc_freq)
         return found / total if total > 0 else 0.0
 
     def search(
