@@ -24,7 +24,7 @@ from typing import NamedTuple, get_args
 import numpy as np
 import numpy.typing as npt
 
-from bot.answer import Language
+from bot.answer import FactCheckRef, Language
 from bot.answering.retrieval import Hit
 from index.embeddings import Vectors
 from index.store import LoadedIndex
@@ -126,6 +126,8 @@ class LeadIndex:
             if s.language not in self.languages.setdefault(s.note, []):
                 self.languages[s.note].append(s.language)
         self._quote_words: dict[str, frozenset[str]] = {}
+        # Each note summarised per language, made once (bot/answering/compose.py fills it).
+        self.refs: dict[tuple[str, Language], FactCheckRef] = {}
         self._layouts = {language: _Layout(self, language) for language in get_args(Language)}
 
     def quote_words(self, text: str) -> frozenset[str]:
