@@ -10,12 +10,22 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer import Answer
+from bot.answer import Answer, Language
 from bot.answering.evaluation import load_questions, prepared_in_thread
-from bot.answering.lead import Candidate, asks_article, asks_truth, choose_lead
+from bot.answering.lead import (
+    CLAIM_TYPE_BONUS,
+    RETRIEVAL_WEIGHT,
+    Candidate,
+    LeadIndex,
+    QuestionScorer,
+    asks_article,
+    asks_truth,
+    choose_lead,
+)
 from bot.serving.service import FactBotService
 from index.chunking import ChunkingConfig, chunk_corpus, note_sentences
 from index.corpus import load_corpus
+from index.embeddings import Vectors
 from tests.conftest import REAL_CORPUS
 
 DATA = Path(__file__).parent / "data"
@@ -168,3 +178,58 @@ def test_every_lead_of_the_three_sets_is_verbatim_corpus_text(service: FactBotSe
         if answer.lead.kind == "factcheck":
             assert answer.factchecks[0].id == answer.lead.source
     assert leads >= 150  # most of the 250 questions are answered: the check ran on many
+
+
+def _each_on_its_own(
+    leads: LeadIndex, scorer: QuestionScorer, vector: Vectors, note: str, language: Language
+) -> Candidate | None:
+    """A note's best sentence scored one sentence at a time, as `best_sentences` did before it
+    scored them all with array operations (the reference it must match bit for bit)."""
+    languages = leads.languages.get(note)
+    if not languages:
+        return None
+    rows = leads.rows[(note, language if language in languages else languages[0])]
+    cosines = (leads.vectors[rows] @ vector).tolist()
+    claim = leads.claims.get(note, "")
+    about = scorer.wanted is not None and scorer.wanted.search(claim) is not None
+    best: Candidate | None = None
+    for row, cosine in zip(rows, cosines, strict=True):
+        s = leads.sentences[row]
+        words, text, cos = leads.words[row], s.text, float(cosine)
+        if s.aligned >= 0:
+            cos = max(cos, float(leads.vectors[s.aligned] @ vector))
+            words = words | leads.words[s.aligned]
+            text = f"{text}\n{leads.sentences[s.aligned].text}"
+        score = scorer.score(cos, words, text) + (CLAIM_TYPE_BONUS if about else 0.0)
+        if best is None or score > best.score:
+            best = Candidate(s.text, note, "factcheck", score, score)
+    return best
+
+
+def test_scoring_every_note_sentence_at_once_matches_scoring_each_on_its_own(
+    service: FactBotService,
+) -> None:
+    """The lead's note scores, computed with array operations, are the per-sentence ones to the
+    last bit (same sentence, same float): on every question of the three sets, both languages."""
+    engine = service.engine
+    questions = [
+        q
+        for name in ("questions", "heldout", "chat")
+        for q in load_questions(DATA / f"{name}.jsonl")
+    ]
+    items = [prepared_in_thread(engine, q) for q in questions]
+    vectors = engine.embedder.encode_queries([p.embedded for p in items])
+    found = engine.retriever.search_many([p.question for p in items], vectors)
+    notes = {n: 0.01 * i for i, n in enumerate(engine.index.notes)}
+    compared = 0
+    for p, f, vector in zip(items, found, vectors, strict=True):
+        scorer = QuestionScorer.of(p.question, f.words, engine.retriever.idf, f.wanted)
+        for language in ("fr", "en"):
+            got = engine.leads.best_sentences(scorer, vector, notes, language)
+            for note, fused in notes.items():
+                want = _each_on_its_own(engine.leads, scorer, vector, note, language)
+                if want is not None:
+                    want = want._replace(relevance=want.score + RETRIEVAL_WEIGHT * fused)
+                assert got.get(note) == want, (p.question, note)
+                compared += 1
+    assert compared >= 250 * 2 * 17

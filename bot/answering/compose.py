@@ -107,7 +107,7 @@ def compose(
                     kind="factcheck",
                     doc=note.id,
                     paragraph=None,
-                    quote=factcheck_ref(note, language).summary,
+                    quote=_ref(leads, note, language).summary,
                     score=hit.fused,
                     url=note.sources[0][1] if note.sources else None,
                 )
@@ -123,7 +123,7 @@ def compose(
     answers = leads.best_sentences(scorer, vector, pool, language)
     chosen_lead = choose_lead(question, quotes, answers.values())
     relevance = {n: c.relevance for n, c in answers.items()}
-    factchecks = _notes_shown(relevance, quoted_warnings, chosen_lead, index, language)
+    factchecks = _notes_shown(relevance, quoted_warnings, chosen_lead, index, language, leads)
     shown = {f.id for f in factchecks}
     # A note is a source only when it is shown: no unrelated note among the sources.
     sources = [s for s in sources if s.kind == "article" or s.doc in shown]
@@ -146,6 +146,7 @@ def _notes_shown(
     lead: Candidate | None,
     index: LoadedIndex,
     language: Language,
+    leads: LeadIndex,
 ) -> tuple[FactCheckRef, ...]:
     """The notes that bear on the question, the one that best answers it first (the lead's).
 
@@ -160,7 +161,15 @@ def _notes_shown(
     room = max(0, MAX_FACTCHECKS - len(required))
     others = [n for n in ranked if n not in required and relevance[n] >= top - NOTE_MARGIN]
     shown = required.union(others[:room])
-    return tuple(factcheck_ref(index.notes[n], language) for n in ranked if n in shown)
+    return tuple(_ref(leads, index.notes[n], language) for n in ranked if n in shown)
+
+
+def _ref(leads: LeadIndex, note: NoteRecord, language: Language) -> FactCheckRef:
+    """`factcheck_ref`, made once per note and language of the index `leads` was made from."""
+    ref = leads.refs.get((note.id, language))
+    if ref is None:
+        ref = leads.refs[(note.id, language)] = factcheck_ref(note, language)
+    return ref
 
 
 def _lead(

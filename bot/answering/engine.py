@@ -288,7 +288,7 @@ class Engine:
                 self.settings.top_k,
                 lambda q, chunk: self._pick_sentence(q, embedded, chunk),
                 self.leads,
-                QuestionScorer.of(question, found.words, self.retriever.idf),
+                QuestionScorer.of(question, found.words, self.retriever.idf, found.wanted),
                 vector,
             )
             answer = replace(answer, question=asked)  # composed from what the retrieval read

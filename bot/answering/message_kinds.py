@@ -20,14 +20,14 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol, get_args
 
 import numpy as np
 
 from bot.answer import Language
-from bot.answering.chattext import clean_chat, strip_markup
+from bot.answering.chattext import clean_chat, expand_abbreviations, strip_markup
 from index.embeddings import Vectors
 from index.store import BACKGROUND_FILE
 from index.text import fold, plain_quotes
@@ -79,6 +79,16 @@ class KindExemplars:
     matrix: Vectors
     kinds: tuple[Kind, ...]  # the kinds present, in `KINDS` order
     rows_by_kind: tuple[np.ndarray, ...]  # row indices of each kind in `kinds`
+    # The rows grouped by kind, in `kinds` order, and where each kind's group starts: one
+    # `np.maximum.reduceat` gives every kind's best cosine.
+    grouped: np.ndarray = field(init=False, repr=False, compare=False)
+    starts: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        sizes = [len(rows) for rows in self.rows_by_kind]
+        grouped = np.concatenate(self.rows_by_kind) if sizes else np.zeros(0, dtype=np.intp)
+        object.__setattr__(self, "grouped", grouped.astype(np.intp))
+        object.__setattr__(self, "starts", np.cumsum([0, *sizes[:-1]], dtype=np.intp))
 
 
 @dataclass(frozen=True)
@@ -205,10 +215,30 @@ def _only(words: Sequence[str], vocabulary: frozenset[str]) -> bool:
     )
 
 
+_VOCABULARIES: tuple[tuple[Kind, frozenset[str]], ...] = (
+    ("help", _HELP_WORDS),
+    ("thanks", _THANKS_WORDS),
+    ("greeting", _GREETING_WORDS),
+)
+_GREETING_OR_THANKS = _GREETING_WORDS | _THANKS_WORDS
+
+
 def rule_kind(text: str) -> MessageKind | None:
     """The kind when a cheap rule is sure of it: emoji or marks only, or only greeting / thanks /
     help words; None otherwise."""
-    bare = strip_markup(text)
+    return _rule_kind(text, strip_markup(text))
+
+
+def _cleaned(text: str, bare: str) -> str:
+    """`clean_chat(text) or text`, from `bare`, the `strip_markup(text)` already at hand:
+    `clean_chat`'s steps after its first, so a message is stripped once
+    (tests/test_message_kinds.py holds the two equal on every test message)."""
+    cleaned = expand_abbreviations(bare)
+    return cleaned if any(ch.isalnum() for ch in cleaned) else text
+
+
+def _rule_kind(text: str, bare: str) -> MessageKind | None:
+    """`rule_kind`, with `bare` the `strip_markup(text)`."""
     if not any(ch.isalnum() for ch in bare):
         if _WAVE in text:
             return MessageKind("greeting", 1.0, rule="emoji")
@@ -218,23 +248,19 @@ def rule_kind(text: str) -> MessageKind | None:
     words = _words(bare)
     if _TLDR.search(fold(bare)):
         return MessageKind("gist", 1.0, rule="tldr")
-    vocabularies: tuple[tuple[Kind, frozenset[str]], ...] = (
-        ("help", _HELP_WORDS),
-        ("thanks", _THANKS_WORDS),
-        ("greeting", _GREETING_WORDS),
-    )
-    for kind, vocabulary in vocabularies:
+    for kind, vocabulary in _VOCABULARIES:
         if _only(words, vocabulary):
             return MessageKind(kind, 1.0, rule="words")
-    if _only(words, _GREETING_WORDS | _THANKS_WORDS):  # "ok merci salut", "hi thanks"
+    if _only(words, _GREETING_OR_THANKS):  # "ok merci salut", "hi thanks"
         mixed: Kind = "thanks" if any(w in _THANKS_WORDS for w in words) else "greeting"
         return MessageKind(mixed, 1.0, rule="words")
     return None
 
 
-def _asks(text: str) -> bool:
-    """`text` reads as a question: it ends with "?" or starts with a question word."""
-    cleaned = (clean_chat(text) or text).strip()
+def _asks(cleaned: str) -> bool:
+    """The message reads as a question: it ends with "?" or starts with a question word
+    (`cleaned`: the message's `clean_chat(text) or text`)."""
+    cleaned = cleaned.strip()
     return cleaned.endswith("?") or bool(_QUESTION_START.match(fold(plain_quotes(cleaned))))
 
 
@@ -242,7 +268,11 @@ def split_questions(text: str) -> tuple[str, ...]:
     """The questions `text` holds (chat-cleaned, as the engine reads them) when it holds several,
     else `()`: split after each "?" followed by more question, and on " et " / " and " when what
     follows starts a new question ("qui a signé et combien de kg ?"). Each part has two words."""
-    cleaned = clean_chat(text) or text
+    return _split_questions(clean_chat(text) or text)
+
+
+def _split_questions(cleaned: str) -> tuple[str, ...]:
+    """`split_questions`, with `cleaned` the message's `clean_chat(text) or text`."""
     pieces: list[str] = []
     for chunk in _split_marks(cleaned):
         pieces.extend(_split_and(chunk))
@@ -296,10 +326,10 @@ def nearest(vector: Vectors, exemplars: KindExemplars) -> dict[Kind, float]:
     v = np.asarray(vector, dtype=np.float32).reshape(-1)
     norm = float(np.linalg.norm(v))
     sims = exemplars.matrix @ (v / norm if norm else v)
-    return {
-        k: float(sims[rows].max())
-        for k, rows in zip(exemplars.kinds, exemplars.rows_by_kind, strict=True)
-    }
+    if not exemplars.kinds:
+        return {}
+    best = np.maximum.reduceat(sims[exemplars.grouped], exemplars.starts).tolist()
+    return dict(zip(exemplars.kinds, best, strict=True))
 
 
 def classify(
@@ -311,7 +341,8 @@ def classify(
 ) -> MessageKind:
     """What `text` is, given `vector`: the engine's embedding of the same message (of
     `Prepared.embedded`, computed for retrieval anyway). Pure; costs one small matrix product."""
-    ruled = rule_kind(text)
+    bare = strip_markup(text)  # once: the rules and the cleaned text both start from it
+    ruled = _rule_kind(text, bare)
     if ruled is not None:
         return ruled
     scores = nearest(vector, exemplars)
@@ -319,11 +350,11 @@ def classify(
     others: list[tuple[float, Kind]] = [(s, k) for k, s in scores.items() if k != "fact"]
     best, best_kind = max(others) if others else (0.0, "fact")
     if best_kind != "fact" and best >= min_similarity and best - fact >= margin:
-        if best_kind == "feedback" and _asks(text):
+        if best_kind == "feedback" and _asks(_cleaned(text, bare)):
             # "qu'est-ce qui est faux ?" asks what the article gets wrong; feedback is said.
             return MessageKind("reliability", round(best - fact, 4))
         return MessageKind(best_kind, round(best - fact, 4))
-    parts = split_questions(text)
+    parts = _split_questions(_cleaned(text, bare))
     if parts:
         return MessageKind("multi", round(fact - best, 4), parts)
     return MessageKind("fact", round(fact - best, 4))

@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -27,6 +28,7 @@ from index.text import content_words, fold
 RRF_K = 5
 DENSE_WEIGHT = 0.5
 DENSE_CANDIDATES = 64
+RRF_WEIGHTS = (DENSE_WEIGHT, 1.0 - DENSE_WEIGHT)  # the dense ranking's, the lexical one's
 # Added to the fused score of a passage holding what a "how many / which year" question asks
 # for: half of what a first place in one ranking earns (measured with `factbot eval`).
 ANSWER_TYPE_BONUS = 0.5 / (RRF_K + 1)
@@ -51,6 +53,7 @@ class Retrieval:
     margin: float  # best cosine to the corpus minus best cosine to a typical off-topic question
     coverage: float  # IDF-weighted share of the question's content words found in the corpus
     words: tuple[str, ...]
+    wanted: re.Pattern[str] | None = None  # `expected_answer` of the question
 
 
 class Retriever:
@@ -69,17 +72,26 @@ class Retriever:
         self.units: dict[str, tuple[int, ...]] = {u: tuple(rows) for u, rows in members.items()}
         self.unit_kind = {u: self.chunks[rows[0]].kind for u, rows in self.units.items()}
         self._n = max(1, len(self.chunks))
-        self._type_cache: dict[tuple[str, str], bool] = {}
+        # Every corpus word's IDF computed once; a word the corpus lacks has the unseen one.
+        self._idf = {w: self._idf_of(df) for w, df in index.doc_freq.items()}
+        self._unseen_idf = self._idf_of(0)
+        # Per answer type (a year, a number: a handful of patterns), the units that hold one.
+        self._typed: dict[re.Pattern[str], frozenset[str]] = {}
+        # RRF's term of each rank of each ranking (one holds at most DENSE_CANDIDATES units).
+        self._rrf = [_rrf_terms(weight, DENSE_CANDIDATES) for weight in RRF_WEIGHTS]
 
     def idf(self, word: str) -> float:
-        df = self.index.doc_freq.get(word, 0)
+        return self._idf.get(word, self._unseen_idf)
+
+    def _idf_of(self, df: int) -> float:
         return math.log(1.0 + (self._n - df + 0.5) / (df + 0.5))
 
     def coverage(self, words: tuple[str, ...]) -> float:
         if not words:
             return 0.0
-        total = sum(self.idf(w) for w in words)
-        found = sum(self.idf(w) for w in words if w in self.index.doc_freq)
+        idf = [self.idf(w) for w in words]
+        total = sum(idf)
+        found = sum(v for w, v in zip(words, idf, strict=True) if w in self.index.doc_freq)
         return found / total if total > 0 else 0.0
 
     def search(
@@ -123,27 +135,31 @@ class Retriever:
         words = content_words(question)
         lexical = self._lexical(words, kinds)
         fused: dict[str, float] = {}
-        for weight, ranking in ((DENSE_WEIGHT, dense), (1.0 - DENSE_WEIGHT, lexical)):
+        for weight, terms, ranking in zip(RRF_WEIGHTS, self._rrf, (dense, lexical), strict=True):
             # reverse=True keeps ties in insertion order, as a stable ascending sort on -score.
             ordered = sorted(ranking, key=ranking.__getitem__, reverse=True)
-            for rank, unit in enumerate(ordered, start=RRF_K + 1):
-                fused[unit] = fused.get(unit, 0.0) + weight / rank
+            if len(ordered) > len(terms):
+                terms = _rrf_terms(weight, len(ordered))
+            for unit, term in zip(ordered, terms, strict=False):  # terms may be longer
+                fused[unit] = fused.get(unit, 0.0) + term
         wanted = expected_answer(question)
         if wanted is not None:
             # "How many…?", "In which year…?": a passage without a number cannot be the answer.
+            typed = self._typed_units(wanted)
             for unit in fused:
-                if self._has_answer_type(unit, wanted):
+                if unit in typed:
                     fused[unit] += ANSWER_TYPE_BONUS
         # Every fused unit is kept: a note ranked first brings the sentence it corrects, wherever
         # that sentence ranks (bot/answering/compose.py).
-        kind, rows = self.unit_kind, self.units
-        hits = sorted(
-            (
-                Hit(u, kind[u], f, dense.get(u, 0.0), lexical.get(u, 0.0), rows[u])
-                for u, f in fused.items()
-            ),
-            key=_hit_order,
-        )
+        kind, rows, new = self.unit_kind, self.units, tuple.__new__
+        hits: list[Hit] = [
+            new(Hit, (u, kind[u], f, dense.get(u, 0.0), lexical.get(u, 0.0), rows[u]))
+            for u, f in fused.items()
+        ]
+        # Their order (below) as three stable sorts on C-level keys: unit, cosine, then score.
+        hits.sort(key=_UNIT)
+        hits.sort(key=_DENSE, reverse=True)
+        hits.sort(key=_FUSED, reverse=True)
         dense_top = max(dense.values(), default=0.0)
         return Retrieval(
             hits=hits,
@@ -151,26 +167,31 @@ class Retriever:
             margin=dense_top - background_top,
             coverage=self.coverage(words),
             words=words,
+            wanted=wanted,
         )
 
-    def _has_answer_type(self, unit: str, wanted: re.Pattern[str]) -> bool:
-        key = (unit, wanted.pattern)
-        hit = self._type_cache.get(key)
-        if hit is None:
-            hit = any(wanted.search(self.chunks[r].embed_text) for r in self.units[unit])
-            self._type_cache[key] = hit
-        return hit
+    def _typed_units(self, wanted: re.Pattern[str]) -> frozenset[str]:
+        """The units with a chunk holding what `wanted` looks for."""
+        typed = self._typed.get(wanted)
+        if typed is None:
+            typed = self._typed[wanted] = frozenset(
+                unit
+                for unit, rows in self.units.items()
+                if any(wanted.search(self.chunks[r].embed_text) for r in rows)
+            )
+        return typed
 
     def _dense(
         self, scores: Vectors, ids: npt.NDArray[np.int64], kinds: frozenset[str] | None
     ) -> dict[str, float]:
         """Best cosine per unit among one query's nearest chunks (of the given kinds)."""
         dense: dict[str, float] = {}
+        unit_of, unit_kind = self.unit_of, self.unit_kind
         for score, row in zip(scores.tolist(), ids.tolist(), strict=True):
             if row < 0:
                 continue
-            unit = self.unit_of[row]
-            if kinds is None or self.unit_kind[unit] in kinds:
+            unit = unit_of[row]
+            if kinds is None or unit_kind[unit] in kinds:
                 dense[unit] = max(dense.get(unit, -1.0), score)
         return dense
 
@@ -185,10 +206,12 @@ class Retriever:
         bm = self.index.bm25.get_scores(list(words))
         # Only the best rows matter to the fusion; a partial sort keeps large indexes fast.
         top = np.argpartition(-bm, k - 1)[:k] if len(bm) > k else np.arange(len(bm))
-        for row in top[bm[top] > 0]:
-            unit = self.unit_of[int(row)]
-            if kinds is None or self.unit_kind[unit] in kinds:
-                lexical[unit] = max(lexical.get(unit, 0.0), float(bm[row]))
+        top = top[bm[top] > 0]
+        unit_of, unit_kind = self.unit_of, self.unit_kind
+        for row, score in zip(top.tolist(), bm[top].tolist(), strict=True):
+            unit = unit_of[row]
+            if kinds is None or unit_kind[unit] in kinds:
+                lexical[unit] = max(lexical.get(unit, 0.0), score)
         return lexical
 
     def dense_only(self, vector: Vectors) -> list[str]:
@@ -229,9 +252,13 @@ def expected_answer(question: str) -> re.Pattern[str] | None:
     return None
 
 
-def _hit_order(hit: Hit) -> tuple[float, float, str]:
-    """Best fused score first; ties go to the better cosine, then to the unit id (stable)."""
-    return (-hit.fused, -hit.dense, hit.unit)
+# The hits' order: best fused score first; ties go to the better cosine, then to the unit id.
+_UNIT, _FUSED, _DENSE = itemgetter(0), itemgetter(2), itemgetter(3)
+
+
+def _rrf_terms(weight: float, ranks: int) -> list[float]:
+    """`weight / rank` for the first `ranks` ranks (RRF: the first rank is RRF_K + 1)."""
+    return [weight / rank for rank in range(RRF_K + 1, RRF_K + 1 + ranks)]
 
 
 def unit_id(chunk: Chunk) -> str:
