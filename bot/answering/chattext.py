@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Mapping
+from collections.abc import Set as AbstractSet
 
+from index.lru import Memo, MiB
 from index.text import fold
 from index.wordset import WordSet
 
@@ -26,7 +28,7 @@ _SHORTCODE = re.compile(r"(?<!\w):[a-z0-9_+-]{2,}:(?!\w)")
 _CODE_FENCE = re.compile(r"```(?:[a-z]+\n)?(.*?)```", re.DOTALL)
 _MARKUP = re.compile(r"\*\*|__|~~|\|\||[*`]|(?<!\w)_|_(?!\w)")
 _QUOTE_LINE = re.compile(r"^\s*>+\s?", re.MULTILINE)
-_SPACES = re.compile(r"\s+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 # Chat abbreviations -> words (both languages; a word maps to "" when it is only filler).
 # General chat usage, not fitted to any question: SMS-style French, internet English.
@@ -163,18 +165,36 @@ def _is_emoji(ch: str) -> bool:
     return unicodedata.category(ch) == "So"
 
 
+def _blank_emoji(match: re.Match[str]) -> str:
+    return " " if _is_emoji(match.group()) else match.group()
+
+
+def _collapse_spaces(text: str) -> str:
+    """Runs of white space made one space, none at either end (`\\s` is `str.isspace`)."""
+    return " ".join(text.split())
+
+
 def strip_markup(text: str) -> str:
     """`text` without mentions, links, emoji, code fences and Markdown emphasis (their words stay)."""
-    text = _SLACK_LINK.sub(r" \1 ", text)
-    text = _ANGLE_TOKEN.sub(" ", text)
-    text = _URL.sub(" ", text)
-    text = _AT_ALL.sub(" ", text)
-    text = _SHORTCODE.sub(" ", text)
-    text = _CODE_FENCE.sub(r" \1 ", text)
-    text = _QUOTE_LINE.sub("", text)
+    # Each pattern needs its marker character: most questions hold none, and skipping a pattern
+    # that cannot match is cheaper than running it (the classify rules call this too).
+    if "<" in text:
+        text = _SLACK_LINK.sub(r" \1 ", text)
+        text = _ANGLE_TOKEN.sub(" ", text)
+    if "http" in text:
+        text = _URL.sub(" ", text)
+    if "@" in text:
+        text = _AT_ALL.sub(" ", text)
+    if ":" in text:
+        text = _SHORTCODE.sub(" ", text)
+    if "```" in text:
+        text = _CODE_FENCE.sub(r" \1 ", text)
+    if ">" in text:
+        text = _QUOTE_LINE.sub("", text)
     text = _MARKUP.sub("", text)
-    text = "".join(" " if _is_emoji(ch) else ch for ch in text)
-    return _SPACES.sub(" ", text).strip()
+    if not text.isascii():  # no emoji is ASCII: only the other characters need a look
+        text = _NON_ASCII.sub(_blank_emoji, text)
+    return _collapse_spaces(text)
 
 
 def expand_abbreviations(text: str) -> str:
@@ -186,7 +206,7 @@ def expand_abbreviations(text: str) -> str:
         return ABBREVIATIONS[match.group(1).lower()]
 
     text = _ABBREVIATION.sub(expand, text)
-    return _SPACES.sub(" ", text).strip()
+    return _collapse_spaces(text)
 
 
 def clean_chat(text: str) -> str:
@@ -213,8 +233,11 @@ def edits1(word: str) -> set[str]:
     return (deletes | swaps | replaces | inserts) - {word}
 
 
-def typo_candidates(word: str, vocabulary: Collection[str]) -> set[str]:
-    """Words of `vocabulary` that `word` (folded) may be a typo of.
+def typo_candidates(
+    word: str, vocabulary: Collection[str], edits: AbstractSet[str] | None = None
+) -> set[str]:
+    """Words of `vocabulary` that `word` (folded) may be a typo of (`edits`: `edits1(word)`, when
+    the caller has it already).
 
     Typos rarely hit the first letter ("chang" is not "zhang"), and a word that only differs from
     another at its end is rather a name, plural or compound ("spacex" is not "space"). Words
@@ -223,7 +246,7 @@ def typo_candidates(word: str, vocabulary: Collection[str]) -> set[str]:
     """
     if len(word) < 4 or not word.isalpha():
         return set()
-    candidates = {c for c in edits1(word) if c[0] == word[0]}
+    candidates = {c for c in (edits1(word) if edits is None else edits) if c[0] == word[0]}
     if isinstance(vocabulary, WordSet):  # memory-mapped: one vectorised search, not 400
         found = vocabulary.members(candidates)
     else:
@@ -258,19 +281,28 @@ class Speller:
         self.targets = dict(targets)
         self.is_known = is_known
         self.fallback = fallback
+        # Folded word -> its fix, "" for none: the words of questions recur, and finding the
+        # candidates of an unknown word costs a few hundred edits. Keyed on what users type.
+        self._fixes: Memo[str, str] = Memo(self._fix, capacity=16384, max_bytes=2 * MiB)
 
     def suggest(self, word: str) -> str | None:
         """The word `word` is a typo of, or None (known word, no or several candidates)."""
         w = fold(word)
-        if len(w) < 4 or not w.isalpha() or w in self.targets or self.is_known(w):
+        if len(w) < 4 or not w.isalpha() or w in self.targets:
             return None
+        return self._fixes(w) or None
+
+    def _fix(self, w: str) -> str:
+        """`suggest` for a folded word of four letters or more, not a target; "" for None."""
+        if self.is_known(w):
+            return ""
         ranked = sorted(typo_candidates(w, self.targets), key=lambda c: (-self.targets[c], c))
         if ranked:
             if len(ranked) > 1 and self.targets[ranked[0]] == self.targets[ranked[1]]:
-                return None  # ambiguous: leave the word alone
+                return ""  # ambiguous: leave the word alone
             return ranked[0]
         everyday = typo_candidates(w, self.fallback)
-        return everyday.pop() if len(everyday) == 1 else None
+        return everyday.pop() if len(everyday) == 1 else ""
 
     def correct(self, text: str) -> str:
         """`text` with each typo replaced by the word meant (the rest untouched)."""
