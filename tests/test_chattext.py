@@ -38,6 +38,16 @@ def test_clean_chat(message: str, clean: str) -> None:
     assert clean_chat(message) == clean
 
 
+@pytest.mark.parametrize(
+    ("message", "clean"),
+    [("\u017ftp merci", "merci"), ("\u212aoi ?", "quoi ?"), ("\u017fvp c qui", "c'est qui")],
+)
+def test_abbreviations_the_pattern_folds_to_are_expanded(message: str, clean: str) -> None:
+    # The long s and the Kelvin sign match "s" and "k" case-insensitively: the abbreviation
+    # they spell is expanded, not a KeyError.
+    assert clean_chat(message) == clean
+
+
 def test_us_the_pronoun_stays_a_pronoun() -> None:
     assert clean_chat("tell us more") == "tell us more"
 

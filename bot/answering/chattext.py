@@ -203,7 +203,13 @@ def expand_abbreviations(text: str) -> str:
     text = _C_EST.sub(lambda m: "c'était" if m.group(0).lower().endswith("t") else "c'est", text)
 
     def expand(match: re.Match[str]) -> str:
-        return ABBREVIATIONS[match.group(1).lower()]
+        word = match.group(1)
+        found = ABBREVIATIONS.get(word.lower())
+        if found is None:  # the pattern's case folding equates more than `lower` ("ſtp", "stp")
+            found = next(
+                v for k, v in ABBREVIATIONS.items() if re.fullmatch(re.escape(k), word, re.I)
+            )
+        return found
 
     text = _ABBREVIATION.sub(expand, text)
     return _collapse_spaces(text)
