@@ -153,6 +153,21 @@ _ABBREVIATION = re.compile(
     + r")(?![\w'’])",
     re.IGNORECASE,
 )
+# The same matches on ASCII text, found faster: there a key made of word characters can only
+# match a whole run of them (the run is then looked up), so only the keys holding a "/" ("w/",
+# "w/o") are spelled out, longest first as above. Exact while every ASCII key is made of word
+# characters and "/" (else the pattern above is used for all text).
+_ASCII_ABBREVIATION = re.compile(
+    r"(?<![\w'])("
+    + "".join(
+        re.escape(k) + "|"
+        for k in sorted(ABBREVIATIONS, key=len, reverse=True)
+        if k.isascii() and not re.fullmatch(r"\w+", k)
+    )
+    + r"\w+)(?![\w'])",
+    re.IGNORECASE,
+)
+_ASCII_KEYS_ARE_RUNS = all(re.fullmatch(r"[\w/]+", k) for k in ABBREVIATIONS if k.isascii())
 
 
 def _is_emoji(ch: str) -> bool:
@@ -211,8 +226,17 @@ def expand_abbreviations(text: str) -> str:
             )
         return found
 
-    text = _ABBREVIATION.sub(expand, text)
+    if _ASCII_KEYS_ARE_RUNS and text.isascii():
+        text = _ASCII_ABBREVIATION.sub(_expand_run, text)
+    else:
+        text = _ABBREVIATION.sub(expand, text)
     return _collapse_spaces(text)
+
+
+def _expand_run(match: re.Match[str]) -> str:
+    """A run of an ASCII text (`_ASCII_ABBREVIATION`): spelled out if it is an abbreviation."""
+    word = match.group(1)
+    return ABBREVIATIONS.get(word.lower(), word)
 
 
 def clean_chat(text: str) -> str:

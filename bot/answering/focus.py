@@ -194,6 +194,8 @@ _COMPOUND_TAILS = frozenset(
 # The per-word verdicts remembered per index (`CorpusFocus.is_known`, `is_typo`).
 _WORDS_CACHED = 16384
 _WORDS_BYTES = 2 * MiB
+_TEXTS_CACHED = 4096
+_TEXTS_BYTES = 4 * MiB
 # A word of this length made of two dictionary words of three letters or more ("pay|load",
 # "launch|pad", "web|site") is a compound, not a name: the dictionary lacks many such words.
 _SHORT_COMPOUND = 7
@@ -238,11 +240,14 @@ class CorpusFocus:
     # type: bounded in bytes too.
     _known: Memo[str, bool] = field(init=False, repr=False, compare=False)
     _typo: Memo[str, bool] = field(init=False, repr=False, compare=False)
+    # Text -> `entities`: a thread's earlier questions are read again at each follow-up.
+    _named: Memo[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
     _phrases: tuple[tuple[str, re.Pattern[str]], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_known", Memo(self._is_known, _WORDS_CACHED, _WORDS_BYTES))
         object.__setattr__(self, "_typo", Memo(self._is_typo, _WORDS_CACHED, _WORDS_BYTES))
+        object.__setattr__(self, "_named", Memo(self._entities, _TEXTS_CACHED, _TEXTS_BYTES))
         object.__setattr__(self, "_phrases", _phrase_patterns(self.names))
 
     # ------------------------------------------------------------------ building
@@ -337,7 +342,8 @@ class CorpusFocus:
     def is_known(self, token: str) -> bool:
         """A corpus word, an everyday word, an inflection of one, or two everyday words run
         together ("frenchman", "moonrock")."""
-        return token in self.vocabulary or self._known(token)
+        # Corpus and everyday words first (`common` is part of `general`): sets in memory.
+        return token in self.vocabulary or token in self.lexicon.common or self._known(token)
 
     def _is_known(self, token: str) -> bool:
         if token in self.vocabulary or token in self.lexicon.general or not token.isalpha():
@@ -424,6 +430,9 @@ class CorpusFocus:
     def entities(self, text: str) -> tuple[str, ...]:
         """The specific things `text` names, as the corpus writes them ("Chang'e 6", "SVOM"), then
         designations and names the corpus does not know (they still say what `text` is about)."""
+        return self._named(text)
+
+    def _entities(self, text: str) -> tuple[str, ...]:
         folded = fold(plain_quotes(text))
         out: list[str] = []
         for key in _entity_keys(folded, self.names, self.designations, self._phrases):
@@ -461,11 +470,10 @@ class CorpusFocus:
         keys = [k for k in keys if " " not in k]
         if keys:
             for fact, asks in (("duration", _HOW_LONG), ("date", _WHEN), ("quantity", _HOW_MANY)):
-                if asks.search(folded) and not any(
-                    fact in self.entity_facts.get(k, frozenset()) for k in keys
-                ):
+                asked = asks.search(folded) is not None
+                if asked and not any(fact in self.entity_facts.get(k, frozenset()) for k in keys):
                     return NearMiss("fact", subject, fact)
-                if fact == "duration" and asks.search(folded):
+                if fact == "duration" and asked:
                     break  # "how long" also reads as "how many": the duration answer decides
         return None
 
