@@ -117,7 +117,7 @@ def _words(text: str) -> list[str]:
     """Tokens with elisions split off and hyphenated inversions cut ("a-t-elle" → a, elle)."""
     out: list[str] = []
     for token in _TOKEN.findall(plain_quotes(text)):
-        elided = _ELISION.match(token)
+        elided = _ELISION.match(token) if "'" in token else None
         if elided:
             out.append(elided.group(0))
             token = token[elided.end() :]

@@ -318,14 +318,13 @@ class Speller:
     def suggest(self, word: str) -> str | None:
         """The word `word` is a typo of, or None (known word, no or several candidates)."""
         w = fold(word)
-        if len(w) < 4 or not w.isalpha() or w in self.targets:
+        if len(w) < 4 or not w.isalpha() or w in self.targets or self.is_known(w):
             return None
         return self._fixes(w) or None
 
     def _fix(self, w: str) -> str:
-        """`suggest` for a folded word of four letters or more, not a target; "" for None."""
-        if self.is_known(w):
-            return ""
+        """`suggest` for a folded word of four letters or more, neither a target nor known;
+        "" for None."""
         ranked = sorted(typo_candidates(w, self.targets), key=lambda c: (-self.targets[c], c))
         if ranked:
             if len(ranked) > 1 and self.targets[ranked[0]] == self.targets[ranked[1]]:

@@ -154,6 +154,8 @@ _GLOBAL_KINDS = (
         re.compile(r"(?!x)x"),  # never held
     ),
 )
+# One search telling whether any of them is asked: most questions ask none.
+_ASKS_ANY_KIND = re.compile("|".join(f"(?:{k.asks.pattern})" for k in _GLOBAL_KINDS))
 # Kinds checked per entity: a date, a figure or a duration about the one thing asked about.
 _WHEN = re.compile(
     r"\b(?:quand|en quelle annee|quelle annee|quelle date|a quelle date|when|what year|which year"
@@ -459,7 +461,7 @@ class CorpusFocus:
             if k not in self.ubiquitous
         ]
         subject = self._display(keys[0]) if keys else ""
-        for kind in _GLOBAL_KINDS:
+        for kind in _GLOBAL_KINDS if _ASKS_ANY_KIND.search(folded) else ():
             if kind.name in self.held or not kind.asks.search(folded):
                 continue
             if kind.name == "live" and _ABOUT_CLAIM.search(folded):
@@ -613,10 +615,16 @@ def _entity_keys(
                 if key not in keys:
                     keys.append(key)
                 spans.append(m.span())
-    for m in TOKEN.finditer(folded):
-        if spans and any(s <= m.start() < e for s, e in spans):  # in a phrase or a designation
-            continue
-        token = m.group(0)
+    tokens: Iterable[str] = (
+        (
+            m.group(0)
+            for m in TOKEN.finditer(folded)
+            if not any(s <= m.start() < e for s, e in spans)  # in a phrase or a designation
+        )
+        if spans
+        else TOKEN.findall(folded)
+    )
+    for token in tokens:
         if "'" in token:
             token = ELISION.sub("", token)
         if token in names and token not in keys:  # the whole token, else its hyphenated parts
