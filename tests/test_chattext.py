@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
+import re
 from pathlib import Path
 
 import pytest
 
-from bot.answering.chattext import clean_chat, edits1, typo_candidates
+from bot.answering import chattext
+from bot.answering.chattext import ABBREVIATIONS, clean_chat, edits1, typo_candidates
 from bot.answering.language import detect_language
 from bot.answering.language import detect_language as detect_chat_language
 
@@ -91,3 +94,50 @@ def test_typo_candidates_keep_names_apart() -> None:
     assert typo_candidates("spacex", vocabulary) == set()  # a name, not "space" plus a typo
     assert typo_candidates("zhange", vocabulary) == set()  # the first letter is kept
     assert typo_candidates("psg", vocabulary) == set()  # too short to tell
+
+
+def _strip_markup_by_character(text: str) -> str:
+    """`strip_markup` as first written: every pattern, then every character looked at."""
+    for pattern, repl in (
+        (chattext._SLACK_LINK, r" \1 "),
+        (chattext._ANGLE_TOKEN, " "),
+        (chattext._URL, " "),
+        (chattext._AT_ALL, " "),
+        (chattext._SHORTCODE, " "),
+        (chattext._CODE_FENCE, r" \1 "),
+        (chattext._QUOTE_LINE, ""),
+        (chattext._MARKUP, ""),
+    ):
+        text = pattern.sub(repl, text)
+    text = "".join(" " if chattext._is_emoji(ch) else ch for ch in text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _abbreviations_by_pattern(text: str) -> str:
+    """`expand_abbreviations` with the one pattern of every key, whatever the text."""
+    text = chattext._COUNTRY.sub(lambda m: chattext._COUNTRIES[m.group(1).replace(".", "")], text)
+    text = chattext._C_EST.sub(lambda m: "c'était" if m.group(0)[-1] in "tT" else "c'est", text)
+    text = chattext._ABBREVIATION.sub(lambda m: ABBREVIATIONS[m.group(1).lower()], text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# Pieces of chat text: markup, mentions, links, emoji and their joiners, white space of every
+# kind, abbreviations in both cases, the characters next to which they stop being words.
+_PIECES = (
+    *(k for k in ABBREVIATIONS if k.isascii()),
+    *(k.upper() for k in ABBREVIATIONS if k.isascii()),
+    *"/'’_-.,?!:;@<>*~|`0123456789abcxyzW",
+    *("<@U123>", "<https://x.org/a|label>", "https://x.org/b", "@here", ":smile:", "```py\nx```"),
+    *("> quoted\n", "**b**", "_i_", "~~s~~", "||s||", "🚀", "👍🏽", "🇫🇷", "\u200d", "\ufe0f", "©"),
+    *(" ", "  ", "\t", "\n", "\u00a0", "\u2003", "\x1c", "é", "Ç", "ü", "w/x", "n/a", "c quoi"),
+)
+
+
+def test_the_fast_paths_of_chat_cleaning_change_no_result() -> None:
+    """`strip_markup` looks only at non-ASCII characters and skips patterns without their
+    marker; ASCII text has its abbreviations found run by run: the same text as before."""
+    rng = random.Random(7)
+    for _ in range(20_000):
+        text = "".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 10)))
+        assert chattext.strip_markup(text) == _strip_markup_by_character(text), text
+        assert chattext.expand_abbreviations(text) == _abbreviations_by_pattern(text), text
