@@ -153,21 +153,21 @@ _ABBREVIATION = re.compile(
     + r")(?![\w'’])",
     re.IGNORECASE,
 )
-# The same matches on ASCII text, found faster: there a key made of word characters can only
-# match a whole run of them (the run is then looked up), so only the keys holding a "/" ("w/",
-# "w/o") are spelled out, longest first as above. Exact while every ASCII key is made of word
-# characters and "/" (else the pattern above is used for all text).
-_ASCII_ABBREVIATION = re.compile(
-    r"(?<![\w'])("
+# The same matches, found faster: a key made of word characters can only match a whole run of
+# them (the run is then looked up), so only the keys holding another character ("w/", "w/o") are
+# spelled out, longest first as above. Exact while those hold word characters and "/" only (else
+# the pattern above is used).
+_RUN_OR_ABBREVIATION = re.compile(
+    r"(?<![\w'’])("
     + "".join(
         re.escape(k) + "|"
         for k in sorted(ABBREVIATIONS, key=len, reverse=True)
-        if k.isascii() and not re.fullmatch(r"\w+", k)
+        if not re.fullmatch(r"\w+", k)
     )
-    + r"\w+)(?![\w'])",
+    + r"\w+)(?![\w'’])",
     re.IGNORECASE,
 )
-_ASCII_KEYS_ARE_RUNS = all(re.fullmatch(r"[\w/]+", k) for k in ABBREVIATIONS if k.isascii())
+_KEYS_ARE_RUNS = all(re.fullmatch(r"[\w/]+", k) for k in ABBREVIATIONS)
 
 
 def _is_emoji(ch: str) -> bool:
@@ -217,26 +217,19 @@ def expand_abbreviations(text: str) -> str:
     text = _COUNTRY.sub(lambda m: _COUNTRIES[m.group(1).replace(".", "")], text)
     text = _C_EST.sub(lambda m: "c'était" if m.group(0).lower().endswith("t") else "c'est", text)
 
-    def expand(match: re.Match[str]) -> str:
-        word = match.group(1)
-        found = ABBREVIATIONS.get(word.lower())
-        if found is None:  # the pattern's case folding equates more than `lower` ("ſtp", "stp")
-            found = next(
-                v for k, v in ABBREVIATIONS.items() if re.fullmatch(re.escape(k), word, re.I)
-            )
-        return found
-
-    if _ASCII_KEYS_ARE_RUNS and text.isascii():
-        text = _ASCII_ABBREVIATION.sub(_expand_run, text)
-    else:
-        text = _ABBREVIATION.sub(expand, text)
+    text = (_RUN_OR_ABBREVIATION if _KEYS_ARE_RUNS else _ABBREVIATION).sub(_expand, text)
     return _collapse_spaces(text)
 
 
-def _expand_run(match: re.Match[str]) -> str:
-    """A run of an ASCII text (`_ASCII_ABBREVIATION`): spelled out if it is an abbreviation."""
+def _expand(match: re.Match[str]) -> str:
+    """The abbreviation `match` found, spelled out; a run of word characters that is none, as
+    it is."""
     word = match.group(1)
-    return ABBREVIATIONS.get(word.lower(), word)
+    found = ABBREVIATIONS.get(word.lower())
+    if found is None and not word.isascii() and _ABBREVIATION.fullmatch(word):
+        # The pattern's case folding equates more than `lower` does ("ſtp" is "stp").
+        found = next(v for k, v in ABBREVIATIONS.items() if re.fullmatch(re.escape(k), word, re.I))
+    return word if found is None else found
 
 
 def clean_chat(text: str) -> str:
