@@ -147,3 +147,13 @@ def test_the_fast_paths_of_chat_cleaning_change_no_result() -> None:
         text = "".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 10)))
         assert chattext.strip_markup(text) == _strip_markup_by_character(text), text
         assert chattext.expand_abbreviations(text) == _abbreviations_by_pattern(text), text
+
+
+def test_the_chat_text_caches_are_bounded_in_bytes() -> None:
+    """Keyed on messages (read by the engine, then by the classify rules): bounded in bytes."""
+    for i in range(400):
+        text = f"<@U{i}> **c quoi** svom ? 🚀 " + "x" * 20_000  # longer than any question
+        assert clean_chat(text) == chattext.clean_chat.function(text)
+    for cache in (chattext.clean_chat.cache, chattext.strip_markup.cache):
+        assert cache.max_bytes is not None and 0 < cache.bytes <= cache.max_bytes
+        assert len(cache) < 400

@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Callable, Collection, Mapping
 from collections.abc import Set as AbstractSet
 
-from index.lru import Memo, MiB
+from index.lru import Memo, MiB, memo
 from index.text import fold
 from index.wordset import WordSet
 
@@ -189,6 +189,9 @@ def _collapse_spaces(text: str) -> str:
     return " ".join(text.split())
 
 
+# Keyed on messages (the engine reads one, then the classify rules read it again): bounded in
+# bytes too.
+@memo(capacity=4096, max_bytes=4 * MiB)
 def strip_markup(text: str) -> str:
     """`text` without mentions, links, emoji, code fences and Markdown emphasis (their words stay)."""
     # Each pattern needs its marker character: most questions hold none, and skipping a pattern
@@ -232,6 +235,7 @@ def _expand(match: re.Match[str]) -> str:
     return word if found is None else found
 
 
+@memo(capacity=4096, max_bytes=4 * MiB)
 def clean_chat(text: str) -> str:
     """What a chat message asks, in words the retrieval knows (markup gone, abbreviations out).
 
