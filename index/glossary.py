@@ -101,8 +101,9 @@ class Glossary:
             starts = folded[i].partition(" ")[0] in self.phrase_starts
             longest = min(_MAX_PHRASE, self.longest, len(words) - i) if starts else 1
             for n in range(longest, 0, -1):
-                phrase = " ".join(folded[i : i + n])
-                hit = self.folded.get(phrase) if n > 1 else self.lookup(words[i])
+                hit = (
+                    self.folded.get(" ".join(folded[i : i + n])) if n > 1 else self.lookup(words[i])
+                )
                 if hit is not None:
                     out.append(hit)
                     i += n
