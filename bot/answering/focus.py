@@ -167,6 +167,10 @@ _HOW_MANY = re.compile(
 _HOW_LONG = re.compile(
     r"\b(?:how long|combien de temps|pendant combien|quelle duree|duration|duree)\b"
 )
+# One search telling whether any of them is asked.
+_ASKS_ANY_ENTITY_FACT = re.compile(
+    f"(?:{_HOW_LONG.pattern})|(?:{_WHEN.pattern})|(?:{_HOW_MANY.pattern})"
+)
 # "Is it still true today?" asks about the article's claim, not about this moment.
 _ABOUT_CLAIM = re.compile(
     r"\b(?:still|toujours|encore|vrai|true|accurate|exact|outdated|depasse|d'actualite|fake|faux)\b"
@@ -470,7 +474,7 @@ class CorpusFocus:
         # Per-entity facts only for what names one thing: a designation or a name word (a phrase of
         # everyday words, "United States", says too little about which sentences are about it).
         keys = [k for k in keys if " " not in k]
-        if keys:
+        if keys and _ASKS_ANY_ENTITY_FACT.search(folded):
             for fact, asks in (("duration", _HOW_LONG), ("date", _WHEN), ("quantity", _HOW_MANY)):
                 asked = asks.search(folded) is not None
                 if asked and not any(fact in self.entity_facts.get(k, frozenset()) for k in keys):
