@@ -13,6 +13,7 @@ from bot.answering import chattext
 from bot.answering.chattext import ABBREVIATIONS, clean_chat, edits1, typo_candidates
 from bot.answering.language import detect_language
 from bot.answering.language import detect_language as detect_chat_language
+from index.text import _TYPOGRAPHIC, plain_quotes
 
 DATA = Path(__file__).parent / "data"
 
@@ -132,7 +133,7 @@ _PIECES = (
     *ABBREVIATIONS,
     *(k.upper() for k in ABBREVIATIONS),
     *("\u017ftp", "\u212aoi", "p\u212a", "1\u00c8RE", "bOSS\u00c9", "qd\u0301", "\u00e9qd", "_qd"),
-    *"/'’_-.,?!:;@<>*~|`0123456789abcxyzW",
+    *"/'’‘ʼ“”\"_-.,?!:;@<>*~|`0123456789abcxyzW",
     *("<@U123>", "<https://x.org/a|label>", "https://x.org/b", "@here", ":smile:", "```py\nx```"),
     *("> quoted\n", "**b**", "_i_", "~~s~~", "||s||", "🚀", "👍🏽", "🇫🇷", "\u200d", "\ufe0f", "©"),
     *(" ", "  ", "\t", "\n", "\u00a0", "\u2003", "\x1c", "é", "Ç", "ü", "w/x", "n/a", "c quoi"),
@@ -141,12 +142,14 @@ _PIECES = (
 
 def test_the_fast_paths_of_chat_cleaning_change_no_result() -> None:
     """`strip_markup` looks only at non-ASCII characters and skips patterns without their
-    marker; abbreviations are found run by run: the same text as before."""
+    marker; abbreviations are found run by run; `plain_quotes` replaces instead of translating:
+    the same text as before."""
     rng = random.Random(7)
     for _ in range(20_000):
         text = "".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 10)))
         assert chattext.strip_markup(text) == _strip_markup_by_character(text), text
         assert chattext.expand_abbreviations(text) == _abbreviations_by_pattern(text), text
+        assert plain_quotes(text) == text.translate(_TYPOGRAPHIC), text
 
 
 def test_the_chat_text_caches_are_bounded_in_bytes() -> None:
