@@ -97,7 +97,18 @@ def fold(text: str) -> str:
     if lowered.isascii():  # most words and English questions: nothing to decompose
         return lowered
     decomposed = unicodedata.normalize("NFKD", lowered)
+    # The accents of Latin letters first, in one pass in C: usually nothing else is left.
+    decomposed = _LATIN_MARKS.sub("", decomposed)
+    if decomposed.isascii():
+        return decomposed
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+# The combining marks of the Combining Diacritical Marks block (U+0300–U+036F), as the running
+# Python's Unicode data says (U+034F, the grapheme joiner, is none).
+_LATIN_MARKS = re.compile(
+    "[" + "".join(chr(c) for c in range(0x300, 0x370) if unicodedata.combining(chr(c))) + "]"
+)
 
 
 STOPWORDS_FR = frozenset(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from bot.answering import chattext
 from bot.answering.chattext import ABBREVIATIONS, clean_chat, edits1, typo_candidates
 from bot.answering.language import detect_language
 from bot.answering.language import detect_language as detect_chat_language
-from index.text import _TYPOGRAPHIC, plain_quotes
+from index.text import _TYPOGRAPHIC, fold, plain_quotes
 
 DATA = Path(__file__).parent / "data"
 
@@ -160,3 +161,25 @@ def test_the_chat_text_caches_are_bounded_in_bytes() -> None:
     for cache in (chattext.clean_chat.cache, chattext.strip_markup.cache):
         assert cache.max_bytes is not None and 0 < cache.bytes <= cache.max_bytes
         assert len(cache) < 400
+
+
+def _fold_by_character(text: str) -> str:
+    """`index.text.fold` as first written: every decomposed character looked at."""
+    lowered = text.lower()
+    if lowered.isascii():
+        return lowered
+    decomposed = unicodedata.normalize("NFKD", lowered)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def test_folding_strips_what_it_stripped_before() -> None:
+    """`fold` removes the Latin accents in one pass first: the same text for every character
+    (the Basic Multilingual Plane and beyond) and for mixes of letters, accents and symbols."""
+    for code in range(0x30000):
+        if not 0xD800 <= code <= 0xDFFF:
+            assert fold(chr(code)) == _fold_by_character(chr(code)), hex(code)
+    rng = random.Random(3)
+    letters = [chr(c) for c in (*range(0x20, 0x250), *range(0x300, 0x370), 0x1D165, 0x1F680)]
+    for _ in range(20_000):
+        text = "".join(rng.choice(letters) for _ in range(rng.randint(1, 20)))
+        assert fold(text) == _fold_by_character(text), text
