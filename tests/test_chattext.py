@@ -115,11 +115,20 @@ def _strip_markup_by_character(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+# Every abbreviation in turn, longest first, at every position: the pattern as first written.
+_EVERY_ABBREVIATION = re.compile(
+    r"(?<![\w'’])("
+    + "|".join(re.escape(k) for k in sorted(ABBREVIATIONS, key=len, reverse=True))
+    + r")(?![\w'’])",
+    re.IGNORECASE,
+)
+
+
 def _abbreviations_by_pattern(text: str) -> str:
-    """`expand_abbreviations` with the one pattern of every key, whatever the text."""
+    """`expand_abbreviations` with the pattern of every abbreviation in turn."""
     text = chattext._COUNTRY.sub(lambda m: chattext._COUNTRIES[m.group(1).replace(".", "")], text)
     text = chattext._C_EST.sub(lambda m: "c'était" if m.group(0)[-1] in "tT" else "c'est", text)
-    text = chattext._ABBREVIATION.sub(
+    text = _EVERY_ABBREVIATION.sub(
         lambda m: next(
             v for k, v in ABBREVIATIONS.items() if re.fullmatch(re.escape(k), m.group(1), re.I)
         ),
@@ -143,8 +152,8 @@ _PIECES = (
 
 def test_the_fast_paths_of_chat_cleaning_change_no_result() -> None:
     """`strip_markup` looks only at non-ASCII characters and skips patterns without their
-    marker; abbreviations are found run by run; `plain_quotes` replaces instead of translating:
-    the same text as before."""
+    marker; abbreviations are found by a tree of their prefixes; `plain_quotes` replaces instead
+    of translating: the same text as before."""
     rng = random.Random(7)
     for _ in range(20_000):
         text = "".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 10)))
