@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
-from index.lru import MiB, memo
+from index.lru import Memo, MiB, memo
 from index.text import fold, plain_quotes, stemmer
 
 GLOSSARY_PATH = Path(__file__).with_name("data") / "fr_en_glossary.tsv"
@@ -53,6 +53,14 @@ class Glossary:
             self.stemmed.setdefault(stems[2 * i], english)
             self.stemmed.setdefault(stems[2 * i + 1], english)
         self.longest = max((k.count(" ") + 1 for k in self.exact), default=1)
+        # The first word of every entry of several words: a word that starts none needs no
+        # phrase look-up (most words of a question).
+        self.phrase_starts = frozenset(k.partition(" ")[0] for k in self.folded if " " in k)
+        # Word as typed -> (its gloss or None,): the words of questions recur. Keyed on what
+        # users type: bounded in bytes too.
+        self._glosses: Memo[str, tuple[str | None]] = Memo(
+            self._lookup, capacity=65536, max_bytes=4 * MiB
+        )
 
     @classmethod
     def load(cls, path: Path = GLOSSARY_PATH) -> Glossary:
@@ -72,11 +80,14 @@ class Glossary:
 
     def lookup(self, word: str) -> str | None:
         """The English gloss of one French word form, or None when the glossary lacks it."""
+        return self._glosses(word)[0]
+
+    def _lookup(self, word: str) -> tuple[str | None]:
         key = plain_quotes(word.lower())
         hit = self.exact.get(key) or self.folded.get(fold(key))
         if hit is None and not key.isdigit() and len(key) > 3:
             hit = self.stemmed.get(_stem(key)) or self.stemmed.get(_stem(fold(key)))
-        return hit
+        return (hit,)
 
     def gloss(self, text: str) -> str:
         """`text` with every known French word (or short phrase) replaced by its English gloss."""
@@ -85,9 +96,14 @@ class Glossary:
         out: list[str] = []
         i = 0
         while i < len(words):
-            for n in range(min(_MAX_PHRASE, self.longest, len(words) - i), 0, -1):
-                phrase = " ".join(folded[i : i + n])
-                hit = self.folded.get(phrase) if n > 1 else self.lookup(words[i])
+            # A phrase of several words, in `folded` when found, holds a space and starts with
+            # the start of its first word: without that start, only the word itself can match.
+            starts = folded[i].partition(" ")[0] in self.phrase_starts
+            longest = min(_MAX_PHRASE, self.longest, len(words) - i) if starts else 1
+            for n in range(longest, 0, -1):
+                hit = (
+                    self.folded.get(" ".join(folded[i : i + n])) if n > 1 else self.lookup(words[i])
+                )
                 if hit is not None:
                     out.append(hit)
                     i += n
@@ -102,7 +118,7 @@ def _words(text: str) -> list[str]:
     """Tokens with elisions split off and hyphenated inversions cut ("a-t-elle" → a, elle)."""
     out: list[str] = []
     for token in _TOKEN.findall(plain_quotes(text)):
-        elided = _ELISION.match(token)
+        elided = _ELISION.match(token) if "'" in token else None
         if elided:
             out.append(elided.group(0))
             token = token[elided.end() :]

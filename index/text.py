@@ -19,6 +19,7 @@ _SENTENCE_END = re.compile(r"""[.!?…]+["»”’)\]]*(?=\s+["«“(\[]?\s*[A-Z
 _INITIAL = re.compile(r"(?:^|[\s(])[A-Za-z]\.$")
 
 _TYPOGRAPHIC = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "“": '"', "”": '"'})
+_TYPOGRAPHIC_PAIRS = tuple((chr(c), str(p)) for c, p in _TYPOGRAPHIC.items())
 _SPACES = re.compile(r"\s+")
 
 
@@ -48,7 +49,12 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 def plain_quotes(text: str) -> str:
     """Typographic apostrophes and quotes made plain ("Chang’e" -> "Chang'e"), one character
     for one, so offsets into `text` stay valid."""
-    return text.translate(_TYPOGRAPHIC)
+    # As `text.translate(_TYPOGRAPHIC)`, without its per-character look-ups (15x faster on a
+    # question; this runs several times per question): no replacement is another's source.
+    for typographic, plain in _TYPOGRAPHIC_PAIRS:
+        if typographic in text:
+            text = text.replace(typographic, plain)
+    return text
 
 
 def normalize_for_match(text: str) -> str:
@@ -91,7 +97,18 @@ def fold(text: str) -> str:
     if lowered.isascii():  # most words and English questions: nothing to decompose
         return lowered
     decomposed = unicodedata.normalize("NFKD", lowered)
+    # The accents of Latin letters first, in one pass in C: usually nothing else is left.
+    decomposed = _LATIN_MARKS.sub("", decomposed)
+    if decomposed.isascii():
+        return decomposed
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+# The combining marks of the Combining Diacritical Marks block (U+0300–U+036F), as the running
+# Python's Unicode data says (U+034F, the grapheme joiner, is none).
+_LATIN_MARKS = re.compile(
+    "[" + "".join(chr(c) for c in range(0x300, 0x370) if unicodedata.combining(chr(c))) + "]"
+)
 
 
 STOPWORDS_FR = frozenset(

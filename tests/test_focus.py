@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bot.answering.chattext import clean_chat
+from bot.answering.chattext import clean_chat, differs_only_at_the_end, edits1, typo_candidates
 from bot.answering.focus import CorpusFocus
-from bot.answering.lexicon import DERIVED, load_lexicon
+from bot.answering.lexicon import DERIVED, load_lexicon, word_stems
+from index.glossary import default_glossary
+from index.lru import LruCache
 from index.store import IndexStore
 
 DATA = Path(__file__).parent / "data"
@@ -161,3 +164,46 @@ def test_a_word_the_dictionary_lacks_is_not_a_name(focus: CorpusFocus, message: 
     assert focus.check(message) is None, message
     assert focus.check("le programme artemis ramene des astronautes quand ?") is not None
     assert focus.check("How many moons does Jupiter have?") is not None
+
+
+def _is_typo_one_by_one(focus: CorpusFocus, token: str) -> bool:
+    """`CorpusFocus.is_typo` as first written: its edits made and stemmed one by one."""
+    if typo_candidates(token, focus.vocabulary) or typo_candidates(token, focus.lexicon.common):
+        return True
+    if len(token) >= 8 and typo_candidates(token, focus.lexicon.english):
+        return True
+    return len(token) >= 6 and any(
+        e[0] == token[0] and any(s in focus.lexicon.common_stems for s in word_stems(e))
+        for e in edits1(token)
+        if len(e) >= len(token) and not differs_only_at_the_end(token, e)
+    )
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["rameen", "artemis", "spacex", "chandrayaan", "fahrenheit", "lauch", "pesqet", "decolage"],
+)
+def test_typos_are_told_as_before_their_edits_stemmed_in_one_batch(
+    focus: CorpusFocus, token: str
+) -> None:
+    assert focus.is_typo(token) == _is_typo_one_by_one(focus, token)
+    assert focus.is_typo(token) == focus.is_typo(token)  # remembered: the same verdict
+
+
+def test_the_per_word_and_per_text_caches_are_bounded_in_bytes(focus: CorpusFocus) -> None:
+    """Each is keyed on what users type: long words fill them by bytes, not by entries."""
+    for i in range(400):
+        word = f"zq{i}" + "x" * 20_000  # longer than any question: a direct caller
+        focus.is_known(word)
+        focus.entities(f"zq{chr(97 + i % 26)}{chr(97 + i // 26)}" + "-x" * 10_000 + " ?")
+        default_glossary().lookup(word)
+        focus.is_typo(f"zq{i}yy")
+        focus.speller.suggest(f"pesqet{'x' * (i % 5)}")
+    filled_by_bytes: list[LruCache[str, Any]] = [
+        focus._known.cache,
+        focus._named.cache,
+        default_glossary()._glosses.cache,
+    ]
+    for cache in (*filled_by_bytes, focus._typo.cache, focus.speller._fixes.cache):
+        assert cache.max_bytes is not None and 0 < cache.bytes <= cache.max_bytes
+        assert len(cache) < 400 or cache not in filled_by_bytes

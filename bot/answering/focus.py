@@ -27,9 +27,9 @@ import re
 from collections import Counter
 from collections.abc import Container, Iterable
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import Literal
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from typing import Literal, Protocol
 
 from bot.answer import Language
 from bot.answering.chattext import (
@@ -48,6 +48,7 @@ from bot.answering.lexicon import (
     word_stems,
 )
 from bot.messages import text as message
+from index.lru import Memo, MiB
 from index.store import LoadedIndex
 from index.text import STOPWORDS, fold, plain_quotes, split_sentences
 
@@ -61,6 +62,7 @@ _YEAR_OR_DATE = re.compile(
     r"|jul|aou|aug|sep|oct|nov|dec)"
 )
 _QUANTITY = re.compile(r"\d")
+_DIGIT = re.compile(r"\d")
 _DURATION = re.compile(
     r"\b\d+(?:[.,]\d+)? ?(?:h|hours?|heures?|days?|jours?|weeks?|semaines?|months?|mois|years?"
     r"|ans|minutes?)\b"
@@ -152,6 +154,8 @@ _GLOBAL_KINDS = (
         re.compile(r"(?!x)x"),  # never held
     ),
 )
+# One search telling whether any of them is asked: most questions ask none.
+_ASKS_ANY_KIND = re.compile("|".join(f"(?:{k.asks.pattern})" for k in _GLOBAL_KINDS))
 # Kinds checked per entity: a date, a figure or a duration about the one thing asked about.
 _WHEN = re.compile(
     r"\b(?:quand|en quelle annee|quelle annee|quelle date|a quelle date|when|what year|which year"
@@ -162,6 +166,10 @@ _HOW_MANY = re.compile(
 )
 _HOW_LONG = re.compile(
     r"\b(?:how long|combien de temps|pendant combien|quelle duree|duration|duree)\b"
+)
+# One search telling whether any of them is asked.
+_ASKS_ANY_ENTITY_FACT = re.compile(
+    f"(?:{_HOW_LONG.pattern})|(?:{_WHEN.pattern})|(?:{_HOW_MANY.pattern})"
 )
 # "Is it still true today?" asks about the article's claim, not about this moment.
 _ABOUT_CLAIM = re.compile(
@@ -189,6 +197,11 @@ _STEMMED_TYPO = 6
 _COMPOUND_TAILS = frozenset(
     "man men woman women ship ships like wise ward wards side land less ness ful".split()
 )
+# The per-word verdicts remembered per index (`CorpusFocus.is_known`, `is_typo`).
+_WORDS_CACHED = 16384
+_WORDS_BYTES = 2 * MiB
+_TEXTS_CACHED = 4096
+_TEXTS_BYTES = 4 * MiB
 # A word of this length made of two dictionary words of three letters or more ("pay|load",
 # "launch|pad", "web|site") is a compound, not a name: the dictionary lacks many such words.
 _SHORT_COMPOUND = 7
@@ -228,6 +241,20 @@ class CorpusFocus:
     held: frozenset[str]  # corpus-wide fact kinds the corpus holds
     entity_facts: dict[str, frozenset[str]]  # name key -> kinds ("date", "quantity", "duration")
     speller: Speller
+    # Per word, for this index: the words of questions recur, and a verdict costs dictionary
+    # look-ups (`is_known`) or a few hundred candidate edits (`is_typo`). Keyed on what users
+    # type: bounded in bytes too.
+    _known: Memo[str, bool] = field(init=False, repr=False, compare=False)
+    _typo: Memo[str, bool] = field(init=False, repr=False, compare=False)
+    # Text -> `entities`: a thread's earlier questions are read again at each follow-up.
+    _named: Memo[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    _phrases: tuple[tuple[str, re.Pattern[str]], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_known", Memo(self._is_known, _WORDS_CACHED, _WORDS_BYTES))
+        object.__setattr__(self, "_typo", Memo(self._is_typo, _WORDS_CACHED, _WORDS_BYTES))
+        object.__setattr__(self, "_named", Memo(self._entities, _TEXTS_CACHED, _TEXTS_BYTES))
+        object.__setattr__(self, "_phrases", _phrase_patterns(self.names))
 
     # ------------------------------------------------------------------ building
 
@@ -321,6 +348,10 @@ class CorpusFocus:
     def is_known(self, token: str) -> bool:
         """A corpus word, an everyday word, an inflection of one, or two everyday words run
         together ("frenchman", "moonrock")."""
+        # Corpus and everyday words first (`common` is part of `general`): sets in memory.
+        return token in self.vocabulary or token in self.lexicon.common or self._known(token)
+
+    def _is_known(self, token: str) -> bool:
         if token in self.vocabulary or token in self.lexicon.general or not token.isalpha():
             return True
         if any(s in self.lexicon.general_stems for s in word_stems(token)):
@@ -346,20 +377,35 @@ class CorpusFocus:
         """One edit from a corpus or everyday word (see `bot.answering.chattext.typo_candidates`): a word
         typed in a hurry, not a name. The rare-word dictionary only counts for long words, where
         a name is seldom one edit from a dictionary word by chance."""
-        if typo_candidates(token, self.vocabulary) or typo_candidates(token, self.lexicon.common):
+        return self._typo(token)
+
+    def _is_typo(self, token: str) -> bool:
+        edits = edits1(token)  # once, for every check below
+        if typo_candidates(token, self.vocabulary, edits) or typo_candidates(
+            token, self.lexicon.common, edits
+        ):
             return True
-        if len(token) >= _LONG_WORD and typo_candidates(token, self.lexicon.english):
+        if len(token) >= _LONG_WORD and typo_candidates(token, self.lexicon.english, edits):
             return True
-        # An inflected form one edit away ("rameen" -> "ramene", of "ramener").
-        return len(token) >= _STEMMED_TYPO and any(
-            e[0] == token[0] and any(s in self.lexicon.common_stems for s in word_stems(e))
-            for e in edits1(token)
-            if len(e) >= len(token) and not differs_only_at_the_end(token, e)
+        if len(token) < _STEMMED_TYPO:
+            return False
+        # An inflected form one edit away ("rameen" -> "ramene", of "ramener"): the edits'
+        # stems in one batch per language (as `word_stems`, without filling its cache).
+        inflected = [
+            e
+            for e in edits
+            if len(e) >= len(token) and e[0] == token[0] and not differs_only_at_the_end(token, e)
+        ]
+        return any(
+            not self.lexicon.common_stems.isdisjoint(_batch_stemmer(language).stemWords(inflected))
+            for language in ("french", "english")
         )
 
     def unknown_names(self, text: str) -> tuple[str, ...]:
         """Words of `text` that name nothing the corpus or everyday language knows ("artemis")."""
-        folded = fold(plain_quotes(text))
+        return self._unknown_names(fold(plain_quotes(text)))
+
+    def _unknown_names(self, folded: str) -> tuple[str, ...]:
         out: list[str] = []
         for token in question_tokens(folded):
             parts = [p for p in token.split("-") if p] if "-" in token else [token]
@@ -371,8 +417,12 @@ class CorpusFocus:
 
     def unknown_designations(self, text: str) -> tuple[str, ...]:
         """Numbered names the corpus never uses with that number ("Chang'e 8", "Apollo 11")."""
-        folded = fold(plain_quotes(text))
+        return self._unknown_designations(fold(plain_quotes(text)))
+
+    def _unknown_designations(self, folded: str) -> tuple[str, ...]:
         out: list[str] = []
+        if not _DIGIT.search(folded):  # a designation ends in a number
+            return ()
         for m in _DESIGNATION.finditer(folded):
             stem, number = ELISION.sub("", m.group(1)), m.group(2)
             key = _letters(stem)
@@ -386,33 +436,36 @@ class CorpusFocus:
     def entities(self, text: str) -> tuple[str, ...]:
         """The specific things `text` names, as the corpus writes them ("Chang'e 6", "SVOM"), then
         designations and names the corpus does not know (they still say what `text` is about)."""
+        return self._named(text)
+
+    def _entities(self, text: str) -> tuple[str, ...]:
         folded = fold(plain_quotes(text))
         out: list[str] = []
-        for key in _entity_keys(folded, self.names, self.designations):
+        for key in _entity_keys(folded, self.names, self.designations, self._phrases):
             display = self._display(key)
             if display not in out:
                 out.append(display)
-        for extra in (*self.unknown_designations(text), *self.unknown_names(text)):
+        for extra in (*self._unknown_designations(folded), *self._unknown_names(folded)):
             if extra not in out:
                 out.append(extra)
         return tuple(out)
 
     def check(self, question: str) -> NearMiss | None:
         """The near miss `question` centres on, or None when the corpus may hold the answer."""
-        designation = self.unknown_designations(question)
+        folded = fold(plain_quotes(question))
+        designation = self._unknown_designations(folded)
         if designation:
             return NearMiss("designation", designation[0])
-        unknown = self.unknown_names(question)
+        unknown = self._unknown_names(folded)
         if unknown:
             return NearMiss("name", " ".join(unknown))
-        folded = fold(plain_quotes(question))
         keys = [
             k
-            for k in _entity_keys(folded, self.names, self.designations)
+            for k in _entity_keys(folded, self.names, self.designations, self._phrases)
             if k not in self.ubiquitous
         ]
         subject = self._display(keys[0]) if keys else ""
-        for kind in _GLOBAL_KINDS:
+        for kind in _GLOBAL_KINDS if _ASKS_ANY_KIND.search(folded) else ():
             if kind.name in self.held or not kind.asks.search(folded):
                 continue
             if kind.name == "live" and _ABOUT_CLAIM.search(folded):
@@ -421,13 +474,12 @@ class CorpusFocus:
         # Per-entity facts only for what names one thing: a designation or a name word (a phrase of
         # everyday words, "United States", says too little about which sentences are about it).
         keys = [k for k in keys if " " not in k]
-        if keys:
+        if keys and _ASKS_ANY_ENTITY_FACT.search(folded):
             for fact, asks in (("duration", _HOW_LONG), ("date", _WHEN), ("quantity", _HOW_MANY)):
-                if asks.search(folded) and not any(
-                    fact in self.entity_facts.get(k, frozenset()) for k in keys
-                ):
+                asked = asks.search(folded) is not None
+                if asked and not any(fact in self.entity_facts.get(k, frozenset()) for k in keys):
                     return NearMiss("fact", subject, fact)
-                if fact == "duration" and asks.search(folded):
+                if fact == "duration" and asked:
                     break  # "how long" also reads as "how many": the duration answer decides
         return None
 
@@ -451,6 +503,21 @@ def _letters_set_cached(words: frozenset[str]) -> frozenset[str]:
 
 def _letters_set(words: Iterable[str]) -> frozenset[str]:
     return _letters_set_cached(frozenset(words))
+
+
+class _BatchStemmer(Protocol):
+    """A PyStemmer `Stemmer.Stemmer` used for whole lists (the package ships no type hints)."""
+
+    def stemWords(self, words: list[str], /) -> list[str]: ...
+
+
+@cache
+def _batch_stemmer(language: str) -> _BatchStemmer:
+    """A Snowball stemmer for lists of one-off words, its cache off: they would only thrash it."""
+    import Stemmer  # as `index.text.stemmer`: on first use
+
+    made: _BatchStemmer = Stemmer.Stemmer(language, 0)
+    return made
 
 
 def _surface(sentence: str, start: int, end: int) -> str:
@@ -524,33 +591,54 @@ def _names(runs: Counter[str], general: frozenset[str]) -> dict[str, _Name]:
     return out
 
 
+def _phrase_patterns(names: dict[str, _Name]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """The names of several words, in `names`' order, each with its pattern."""
+    return tuple((p, re.compile(rf"\b{re.escape(p)}\b")) for p in names if " " in p)
+
+
 def _entity_keys(
-    folded: str, names: dict[str, _Name], designations: AbstractSet[tuple[str, str]]
+    folded: str,
+    names: dict[str, _Name],
+    designations: AbstractSet[tuple[str, str]],
+    phrases: tuple[tuple[str, re.Pattern[str]], ...] | None = None,
 ) -> list[str]:
-    """Keys of the corpus names and designations in a folded text, in order of appearance."""
+    """Keys of the corpus names and designations in a folded text, in order of appearance
+    (`phrases`: `_phrase_patterns(names)`, when the caller keeps it)."""
     keys: list[str] = []
     spans: list[tuple[int, int]] = []
-    for phrase in names:
-        if " " in phrase:
-            m = re.search(rf"\b{re.escape(phrase)}\b", folded)
-            if m is not None:
-                keys.append(phrase)
-                spans.append(m.span())
-    for m in _DESIGNATION.finditer(folded):
-        stem = _letters(ELISION.sub("", m.group(1)))
-        if (stem, m.group(2)) in designations:
-            key = f"{stem}#{m.group(2)}"
-            if key not in keys:
-                keys.append(key)
+    for phrase, pattern in _phrase_patterns(names) if phrases is None else phrases:
+        m = pattern.search(folded) if phrase in folded else None
+        if m is not None:
+            keys.append(phrase)
             spans.append(m.span())
-    for m in TOKEN.finditer(folded):
-        if any(s <= m.start() < e for s, e in spans):  # inside a phrase or a designation
+    if _DIGIT.search(folded):  # a designation ends in a number
+        for m in _DESIGNATION.finditer(folded):
+            stem = _letters(ELISION.sub("", m.group(1)))
+            if (stem, m.group(2)) in designations:
+                key = f"{stem}#{m.group(2)}"
+                if key not in keys:
+                    keys.append(key)
+                spans.append(m.span())
+    tokens: Iterable[str] = (
+        (
+            m.group(0)
+            for m in TOKEN.finditer(folded)
+            if not any(s <= m.start() < e for s, e in spans)  # in a phrase or a designation
+        )
+        if spans
+        else TOKEN.findall(folded)
+    )
+    for token in tokens:
+        if "'" in token:
+            token = ELISION.sub("", token)
+        if token in names and token not in keys:  # the whole token, else its hyphenated parts
+            keys.append(token)
             continue
-        token = ELISION.sub("", m.group(0))
-        for part in (token, *(p for p in token.split("-") if p)):
-            if part in names and part not in keys:
-                keys.append(part)
-                break
+        if "-" in token:
+            for part in token.split("-"):
+                if part and part in names and part not in keys:
+                    keys.append(part)
+                    break
     return keys
 
 

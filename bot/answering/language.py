@@ -48,7 +48,7 @@ def detect_language(text: str) -> Language:
     included), French accents and elisions. Ties go to French only when French evidence exists."""
     lower = plain_quotes(text.lower())
     words = _WORD.findall(fold(lower))
-    fr = sum(1.0 for w in words if w in _FR_WORDS or _ELISION.match(w))
+    fr = sum(1.0 for w in words if w in _FR_WORDS or ("'" in w and _ELISION.match(w)))
     fr += 0.5 * len(_ACCENTS.findall(lower))
     en = sum(1.0 for w in words if w in _EN_WORDS)
     return "fr" if fr > en else "en"
