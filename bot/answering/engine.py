@@ -97,6 +97,10 @@ def _read(question: str, focus: CorpusFocus | None) -> str:
     return focus.correct(cleaned) if focus is not None else cleaned
 
 
+# One question of a message holding several: prepared, retrieved, and its vector.
+_Part = tuple[Prepared, Retrieval, Vectors]
+
+
 def _retrieval_debug(found: Retrieval) -> dict[str, float]:
     return {
         "dense": round(found.dense_top, 4),
@@ -188,9 +192,14 @@ class Engine:
         items = [q if isinstance(q, Prepared) else self.prepare(q) for q in questions]
         vectors = self.embedder.encode_queries([p.embedded for p in items])
         found = self.retriever.search_many([p.question for p in items], vectors)
+        kinds = [
+            self.kinds.classify(p.asked or p.question, v)
+            for p, v in zip(items, vectors, strict=True)
+        ]
+        parts = self._parts(items, kinds)
         answers = []
-        for p, f, v in zip(items, found, vectors, strict=True):
-            answer = self._reply(p, f, v, gates, self.kinds.classify(p.asked or p.question, v))
+        for i, (p, f, v, k) in enumerate(zip(items, found, vectors, kinds, strict=True)):
+            answer = self._reply(p, f, v, gates, k, parts.get(i, ()))
             # The retrieval's figures, whatever the reply (`factbot eval` reads them).
             for key, value in _retrieval_debug(f).items():
                 answer.debug.setdefault(key, value)
@@ -204,6 +213,32 @@ class Engine:
         """The article at a glance (`/about`, `factbot about`)."""
         return acts.article_card(self.index)
 
+    def _parts(
+        self, items: Sequence[Prepared], kinds: Sequence[MessageKind]
+    ) -> dict[int, tuple[_Part, ...]]:
+        """The questions of every message holding several, each read in the message's thread,
+        encoded together (one encode for all the parts of a batch) and retrieved; by position
+        in `items`. A message with a part that has no content word is left out: it is answered
+        whole (see `_answer_parts`)."""
+        wanted = {
+            i: [self.prepare(part, p.history) for part in k.parts]
+            for i, (p, k) in enumerate(zip(items, kinds, strict=True))
+            if k.kind == "multi" and k.parts and all(content_words(part) for part in k.parts)
+        }
+        flat = [q for qs in wanted.values() for q in qs]
+        if not flat:
+            return {}
+        vectors = self.embedder.encode_queries([q.embedded for q in flat])
+        found = self.retriever.search_many([q.question for q in flat], vectors)
+        out: dict[int, tuple[_Part, ...]] = {}
+        at = 0
+        for i, qs in wanted.items():
+            out[i] = tuple(
+                zip(qs, found[at : at + len(qs)], vectors[at : at + len(qs)], strict=True)
+            )
+            at += len(qs)
+        return out
+
     def _reply(
         self,
         prepared: Prepared,
@@ -211,6 +246,7 @@ class Engine:
         vector: Vectors,
         gates: dict[Language, Gate] | None,
         kind: MessageKind,
+        parts: tuple[_Part, ...] = (),
     ) -> Answer:
         """The reply the message's kind calls for: a fact answer (retrieval, gate, lead), or
         one built from the index alone (bot/answering/acts.py), or one answer per question."""
@@ -227,36 +263,28 @@ class Engine:
         if kind.kind in CONVERSATION_KINDS:
             return acts.conversation(asked, language, kind.kind, self.index)
         whole = self._answer(prepared, found, vector, gates)
-        if kind.kind == "multi" and kind.parts:
-            return self._answer_parts(prepared, kind.parts, gates, whole)
+        if kind.kind == "multi" and parts:
+            return self._answer_parts(prepared, parts, gates, whole)
         return whole
 
     def _answer_parts(
         self,
         prepared: Prepared,
-        parts: Sequence[str],
+        parts: Sequence[_Part],
         gates: dict[Language, Gate] | None,
         whole: Answer,
     ) -> Answer:
         """Each question of a message answered on its own (its own retrieval, gate and lead;
-        its parts encoded in one batch), joined into one reply. Two questions about one
-        thing ("SVOM went up in 2021? when was it launched?": every part leads with the same
-        source), a part that means nothing alone (refused while the whole message is not) or
-        one with no content word ("is that what the article says?") keep the answer to the
-        whole message: it was one question."""
-        if any(not content_words(part) for part in parts):
-            # "…? c ce que dit l'article ?": a tag on the question, not a question of its own.
-            return whole
-        # Each part in the message's thread, not after the earlier parts: "combien de kg ?"
-        # read after "qui a signé l'accord" would carry the agreement and answer it again.
-        items = [self.prepare(part, prepared.history) for part in parts]
-        vectors = self.embedder.encode_queries([p.embedded for p in items])
-        found = self.retriever.search_many([p.question for p in items], vectors)
-        # A part is one fact question: alone, "far side?" or "c'est vrai ?" would read as
-        # something else.
-        answers = [
-            self._answer(p, f, v, gates) for p, f, v in zip(items, found, vectors, strict=True)
-        ]
+        `_parts` read, encoded and retrieved them), joined into one reply. Two questions about
+        one thing ("SVOM went up in 2021? when was it launched?": every part leads with the
+        same source), a part that means nothing alone (refused while the whole message is not)
+        or one with no content word ("is that what the article says?": `_parts` leaves such a
+        message out) keep the answer to the whole message: it was one question."""
+        # Each part is read in the message's thread, not after the earlier parts: "combien de
+        # kg ?" read after "qui a signé l'accord" would carry the agreement and answer it
+        # again. A part is one fact question: alone, "far side?" or "c'est vrai ?" would read
+        # as something else.
+        answers = [self._answer(p, f, v, gates) for p, f, v in parts]
         leads = {a.lead.source if a.lead is not None else None for a in answers}
         one_thing = len(leads) == 1 and None not in leads
         if one_thing or (not whole.refused and any(a.refused for a in answers)):

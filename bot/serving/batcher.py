@@ -140,8 +140,8 @@ class MicroBatcher:
                 self._running -= 1
                 orphans = [] if self._running else self._pending[:]
                 del self._pending[: len(orphans)]
-            for p in orphans:
-                _deliver(p, BatcherClosed("the answering workers are shut down"))
+            closed = BatcherClosed("the answering workers are shut down")
+            _deliver([(p, closed) for p in orphans])
 
     def _drain(self) -> None:
         # Runs in a worker thread: answers questions in batches until none is left. Questions
@@ -208,29 +208,37 @@ class MicroBatcher:
                 answers = engine.answer_many([p.question for p in batch])
         except Exception as exc:  # a failure answers every waiter, never loses one
             log.exception("answering a batch of %d failed", len(batch))
-            for p in batch:
-                _deliver(p, exc)
+            _deliver([(p, exc) for p in batch])
             return
         finally:
             with self._lock:
                 self._in_flight -= len(batch)
-        for p, a in zip(batch, answers, strict=True):
-            _deliver(p, a)
+        _deliver(list(zip(batch, answers, strict=True)))
 
 
-def _deliver(pending: _Pending, outcome: Answer | BaseException) -> None:
-    """Hand an answer (or the failure) to the asker's loop; a loop that has closed meanwhile
-    must not stop the worker (it would leave every later question waiting)."""
-    try:
-        pending.loop.call_soon_threadsafe(_settle, pending.future, outcome)
-    except RuntimeError:
-        log.debug("dropped an answer for a closed event loop")
+_Outcome = tuple[_Pending, "Answer | BaseException"]
 
 
-def _settle(future: asyncio.Future[Answer], outcome: Answer | BaseException) -> None:
-    if future.done():
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
+def _deliver(outcomes: list[_Outcome]) -> None:
+    """Hand answers (or the failure) to their askers' loops, one wake-up per loop and batch
+    rather than one per answer; a loop that has closed meanwhile must not stop the worker (it
+    would leave every later question waiting)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for outcome in outcomes:
+        by_loop.setdefault(outcome[0].loop, []).append(outcome)
+    for loop, mine in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, mine)
+        except RuntimeError:
+            log.debug("dropped %d answer(s) for a closed event loop", len(mine))
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    for pending, outcome in outcomes:
+        future = pending.future
+        if future.done():
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
