@@ -3,7 +3,6 @@ sets, and units for the rules."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,6 @@ import numpy as np
 import pytest
 
 from benchmarks import message_kinds as message_kinds_bench
-from bot.answering.chattext import clean_chat, strip_markup
 from bot.answering.engine import Engine
 from bot.answering.kind_evaluation import (
     classify_messages,
@@ -26,7 +24,6 @@ from bot.answering.message_kinds import (
     Exemplar,
     KindExemplars,
     MessageKinds,
-    _cleaned,
     classify,
     load_exemplars,
     rule_kind,
@@ -152,31 +149,6 @@ def test_several_questions_are_split(message: str, parts: tuple[str, ...]) -> No
 )
 def test_one_question_is_not_split(message: str) -> None:
     assert split_questions(message) == ()
-
-
-def _test_messages() -> list[str]:
-    """Every message of the test sets, and chat oddities: markup, mentions, emoji, marks."""
-    out = ["", "👍", "?? 🤔", "🙏🙏", "tl;dr", "c quoi", "<@U123> **svom** `c` qd ? https://x.fr"]
-    for name, key in [
-        ("questions.jsonl", "question"),
-        ("heldout.jsonl", "question"),
-        ("chat.jsonl", "question"),
-        ("first_contact.jsonl", "message"),
-    ]:
-        for line in (DATA / name).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                out += [row[key], *(h for h in row.get("history") or [] if isinstance(h, str))]
-    return out
-
-
-def test_a_message_is_stripped_once_and_cleaned_as_clean_chat_cleans_it() -> None:
-    """`classify` strips a message once and cleans the result itself (`_cleaned`): the same
-    text as `clean_chat` (or the message, when that is empty) on every test message."""
-    messages = _test_messages()
-    assert len(messages) > 200
-    for text in messages:
-        assert _cleaned(text, strip_markup(text)) == (clean_chat(text) or text), text
 
 
 def _toy(vectors: dict[str, list[float]]) -> KindExemplars:

@@ -27,7 +27,7 @@ from typing import Literal, Protocol, get_args
 import numpy as np
 
 from bot.answer import Language
-from bot.answering.chattext import clean_chat, expand_abbreviations, strip_markup
+from bot.answering.chattext import clean_chat, strip_markup
 from index.embeddings import Vectors
 from index.store import BACKGROUND_FILE
 from index.text import fold, plain_quotes
@@ -226,19 +226,7 @@ _GREETING_OR_THANKS = _GREETING_WORDS | _THANKS_WORDS
 def rule_kind(text: str) -> MessageKind | None:
     """The kind when a cheap rule is sure of it: emoji or marks only, or only greeting / thanks /
     help words; None otherwise."""
-    return _rule_kind(text, strip_markup(text))
-
-
-def _cleaned(text: str, bare: str) -> str:
-    """`clean_chat(text) or text`, from `bare`, the `strip_markup(text)` already at hand:
-    `clean_chat`'s steps after its first, so a message is stripped once
-    (tests/test_message_kinds.py holds the two equal on every test message)."""
-    cleaned = expand_abbreviations(bare)
-    return cleaned if any(ch.isalnum() for ch in cleaned) else text
-
-
-def _rule_kind(text: str, bare: str) -> MessageKind | None:
-    """`rule_kind`, with `bare` the `strip_markup(text)`."""
+    bare = strip_markup(text)
     if not any(ch.isalnum() for ch in bare):
         if _WAVE in text:
             return MessageKind("greeting", 1.0, rule="emoji")
@@ -268,11 +256,7 @@ def split_questions(text: str) -> tuple[str, ...]:
     """The questions `text` holds (chat-cleaned, as the engine reads them) when it holds several,
     else `()`: split after each "?" followed by more question, and on " et " / " and " when what
     follows starts a new question ("qui a signé et combien de kg ?"). Each part has two words."""
-    return _split_questions(clean_chat(text) or text)
-
-
-def _split_questions(cleaned: str) -> tuple[str, ...]:
-    """`split_questions`, with `cleaned` the message's `clean_chat(text) or text`."""
+    cleaned = clean_chat(text) or text
     pieces: list[str] = []
     for chunk in _split_marks(cleaned):
         pieces.extend(_split_and(chunk))
@@ -341,8 +325,9 @@ def classify(
 ) -> MessageKind:
     """What `text` is, given `vector`: the engine's embedding of the same message (of
     `Prepared.embedded`, computed for retrieval anyway). Pure; costs one small matrix product."""
-    bare = strip_markup(text)  # once: the rules and the cleaned text both start from it
-    ruled = _rule_kind(text, bare)
+    # The rules and the reading below strip and clean the message the engine read already:
+    # `strip_markup` and `clean_chat` remember it.
+    ruled = rule_kind(text)
     if ruled is not None:
         return ruled
     scores = nearest(vector, exemplars)
@@ -350,11 +335,11 @@ def classify(
     others: list[tuple[float, Kind]] = [(s, k) for k, s in scores.items() if k != "fact"]
     best, best_kind = max(others) if others else (0.0, "fact")
     if best_kind != "fact" and best >= min_similarity and best - fact >= margin:
-        if best_kind == "feedback" and _asks(_cleaned(text, bare)):
+        if best_kind == "feedback" and _asks(clean_chat(text) or text):
             # "qu'est-ce qui est faux ?" asks what the article gets wrong; feedback is said.
             return MessageKind("reliability", round(best - fact, 4))
         return MessageKind(best_kind, round(best - fact, 4))
-    parts = _split_questions(_cleaned(text, bare))
+    parts = split_questions(text)
     if parts:
         return MessageKind("multi", round(fact - best, 4), parts)
     return MessageKind("fact", round(fact - best, 4))
