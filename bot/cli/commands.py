@@ -453,7 +453,10 @@ def _index(settings: Settings, if_needed: bool) -> int:
                 index = load_or_build(settings, store, embedder, notes)
             else:
                 index = build_from_corpus(settings, store, embedder, notes.overlay())
-            lexicon_for(settings)  # the near-miss vocabulary, so that no start computes it
+            # Derived data the engine loads at start, so that no start computes it: the
+            # near-miss vocabulary and the message kinds' exemplar vectors.
+            lexicon_for(settings)
+            stored_message_kinds(settings, embedder, text_to_embed).exemplars  # noqa: B018
     except StorageError as exc:
         raise CliError(f"index not rebuilt: the notes made in chat cannot be read: {exc}") from exc
     except CorpusInvalid as exc:
@@ -463,8 +466,6 @@ def _index(settings: Settings, if_needed: bool) -> int:
     except ModelUnavailable as exc:
         raise CliError(str(exc)) from exc
     seconds = time.perf_counter() - started
-    # Derived data the engine loads at start: the message kinds' exemplar vectors.
-    stored_message_kinds(settings, embedder, text_to_embed).exemplars  # noqa: B018
     m = index.manifest
     print(
         f"index {m['version']}: {m['chunk_count']} chunks, {m['note_count']} notes, "
