@@ -180,19 +180,27 @@ def test_every_lead_of_the_three_sets_is_verbatim_corpus_text(service: FactBotSe
     assert leads >= 150  # most of the 250 questions are answered: the check ran on many
 
 
+# How far the array scores may be from the per-sentence ones: a few float32 ulps of a cosine.
+# Equal on the machines measured, but another CPU's BLAS may sum a stacked product in another
+# order than a lone one.
+SCORE_TOLERANCE = 1e-5
+
+
 def _each_on_its_own(
     leads: LeadIndex, scorer: QuestionScorer, vector: Vectors, note: str, language: Language
-) -> Candidate | None:
+) -> tuple[Candidate | None, dict[str, float]]:
     """A note's best sentence scored one sentence at a time, as `best_sentences` did before it
-    scored them all with array operations (the reference it must match bit for bit)."""
+    scored them all with array operations (the reference it must match), and every sentence's
+    score."""
     languages = leads.languages.get(note)
     if not languages:
-        return None
+        return None, {}
     rows = leads.rows[(note, language if language in languages else languages[0])]
     cosines = (leads.vectors[rows] @ vector).tolist()
     claim = leads.claims.get(note, "")
     about = scorer.wanted is not None and scorer.wanted.search(claim) is not None
     best: Candidate | None = None
+    scores: dict[str, float] = {}
     for row, cosine in zip(rows, cosines, strict=True):
         s = leads.sentences[row]
         words, text, cos = leads.words[row], s.text, float(cosine)
@@ -201,16 +209,18 @@ def _each_on_its_own(
             words = words | leads.words[s.aligned]
             text = f"{text}\n{leads.sentences[s.aligned].text}"
         score = scorer.score(cos, words, text) + (CLAIM_TYPE_BONUS if about else 0.0)
+        scores[s.text] = max(score, scores.get(s.text, score))
         if best is None or score > best.score:
             best = Candidate(s.text, note, "factcheck", score, score)
-    return best
+    return best, scores
 
 
 def test_scoring_every_note_sentence_at_once_matches_scoring_each_on_its_own(
     service: FactBotService,
 ) -> None:
-    """The lead's note scores, computed with array operations, are the per-sentence ones to the
-    last bit (same sentence, same float): on every question of the three sets, both languages."""
+    """The lead's note scores, computed with array operations, are the per-sentence ones (same
+    sentence, same score to a few ulps; a sentence tied with the best to that precision may be
+    picked instead): on every question of the three sets, both languages."""
     engine = service.engine
     questions = [
         q
@@ -221,15 +231,27 @@ def test_scoring_every_note_sentence_at_once_matches_scoring_each_on_its_own(
     vectors = engine.embedder.encode_queries([p.embedded for p in items])
     found = engine.retriever.search_many([p.question for p in items], vectors)
     notes = {n: 0.01 * i for i, n in enumerate(engine.index.notes)}
-    compared = 0
+    compared = same_sentence = 0
     for p, f, vector in zip(items, found, vectors, strict=True):
         scorer = QuestionScorer.of(p.question, f.words, engine.retriever.idf, f.wanted)
         for language in ("fr", "en"):
             got = engine.leads.best_sentences(scorer, vector, notes, language)
             for note, fused in notes.items():
-                want = _each_on_its_own(engine.leads, scorer, vector, note, language)
-                if want is not None:
-                    want = want._replace(relevance=want.score + RETRIEVAL_WEIGHT * fused)
-                assert got.get(note) == want, (p.question, note)
+                want, scores = _each_on_its_own(engine.leads, scorer, vector, note, language)
+                has = got.get(note)
+                if want is None:
+                    assert has is None, (p.question, note)
+                    continue
+                assert has is not None, (p.question, note)
+                why = (p.question, note, has, want)
+                assert (has.source, has.kind) == (note, "factcheck"), why
+                assert has.score == pytest.approx(want.score, abs=SCORE_TOLERANCE), why
+                assert has.relevance == pytest.approx(
+                    want.score + RETRIEVAL_WEIGHT * fused, abs=SCORE_TOLERANCE
+                ), why
+                # The sentence picked is the best one, or one tied with it.
+                assert scores[has.text] >= want.score - SCORE_TOLERANCE, why
+                same_sentence += has.text == want.text
                 compared += 1
     assert compared >= 250 * 2 * 17
+    assert same_sentence >= 0.99 * compared  # ties are rare: nearly always the same sentence
