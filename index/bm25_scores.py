@@ -2,9 +2,16 @@
 
 `bm25s` imports SciPy at module import (for building), which is a tenth of a second of every
 cold start; scoring a query needs only the saved CSC arrays. `Bm25Scores.load` reads the files
-`bm25s.BM25.save` writes and `get_scores` computes exactly what `bm25s.BM25.get_scores` does
-(the same `np.add.at` per query token, in the same order, so the same floats:
-tests/test_bm25_scores.py compares them). Building stays with bm25s (index/store.py).
+`bm25s.BM25.save` writes and `get_scores` computes exactly what `bm25s.BM25.get_scores` does:
+bm25s adds each query token's column in turn (`np.add.at`), and so does this, in the same
+order, so the floats are the same (tests/test_bm25_scores.py compares them). Building stays
+with bm25s (index/store.py).
+
+Within one CSC column a document appears once, so adding a column with a plain fancy-indexed
+`+=` adds each value once, as `np.add.at` does, for much less; a small index keeps its score
+matrix dense as well, one row per token, and a query sums its tokens' rows (each document's
+float32 sum made in the same order). Both are checked at load (`_distinct_rows`): an index whose
+columns repeat a document is scored with `np.add.at`.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ import numpy.typing as npt
 # The scoring methods whose saved index has no non-occurrence array: bm25s adds nothing to the
 # CSC sums for them. Another method (bm25l, bm25+) is loaded through bm25s itself.
 PLAIN_METHODS = frozenset({"lucene", "robertson", "atire"})
+# The most values (tokens x documents) of a score matrix also kept dense: 4 MiB of float32.
+DENSE_MAX_VALUES = 1 << 20
 
 
 class Bm25Scores:
@@ -37,6 +46,14 @@ class Bm25Scores:
         self.data, self.indices, self.indptr = data, indices, indptr
         self.num_docs = num_docs
         self.dtype, self.int_dtype = dtype, int_dtype
+        self.columns = len(indptr) - 1
+        self.distinct = _distinct_rows(indices, indptr)
+        # Token by document, for a small index whose columns are sets of documents.
+        self.dense: npt.NDArray[np.floating] | None = None
+        if self.distinct and self.columns * num_docs <= DENSE_MAX_VALUES:
+            self.dense = np.zeros((max(self.columns, 0), num_docs), dtype=dtype)
+            tokens = np.repeat(np.arange(self.columns), np.diff(indptr))
+            self.dense[tokens, indices] = data
 
     @classmethod
     def load(cls, folder: Path) -> Bm25Scores | None:
@@ -62,18 +79,39 @@ class Bm25Scores:
             np.dtype(params.get("int_dtype", "int32")),
         )
 
-    def get_scores(self, query_tokens: list[str], /) -> npt.NDArray[np.float32]:
+    def get_scores(self, query_tokens: list[str], /) -> npt.NDArray[np.floating]:
         """One score per document: the sum of each known query token's column (bm25s's
         `get_scores` for tokens given as strings)."""
         if not query_tokens:
             raise ValueError("no query tokens")
-        ids = np.asarray(
-            [self.vocab[t] for t in query_tokens if t in self.vocab], dtype=self.int_dtype
-        )
-        if int(ids.max(initial=0)) >= len(self.indptr) - 1:
+        vocab = self.vocab
+        ids = [vocab[t] for t in query_tokens if t in vocab]
+        if not ids:
+            return np.zeros(self.num_docs, dtype=self.dtype)
+        if max(ids) >= self.columns or min(ids) < 0:
             raise ValueError("a query token id is past the index's vocabulary")
-        starts, ends = self.indptr[ids], self.indptr[ids + 1]
+        if self.dense is not None:
+            # Row by row, in query order (a reduction over the first axis of a C-ordered array).
+            summed: npt.NDArray[np.floating] = self.dense[ids].sum(axis=0, dtype=self.dtype)
+            return summed
         scores = np.zeros(self.num_docs, dtype=self.dtype)
-        for start, end in zip(starts, ends, strict=True):
-            np.add.at(scores, self.indices[start:end], self.data[start:end])
+        indptr, indices, data = self.indptr, self.indices, self.data
+        for start, end in zip(indptr[ids].tolist(), indptr[np.add(ids, 1)].tolist(), strict=True):
+            if self.distinct:
+                scores[indices[start:end]] += data[start:end]
+            else:
+                np.add.at(scores, indices[start:end], data[start:end])
         return scores
+
+
+def _distinct_rows(indices: npt.NDArray[np.integer], indptr: npt.NDArray[np.integer]) -> bool:
+    """Whether every column lists its documents in increasing order, so each once."""
+    if len(indptr) < 1 or int(indptr[0]) != 0 or int(indptr[-1]) != len(indices):
+        return False
+    if not np.all(np.diff(indptr) >= 0):
+        return False
+    increasing = np.diff(indices.astype(np.int64)) > 0
+    # Where a column starts, its first document may be below the previous column's last.
+    starts = indptr[1:-1].astype(np.int64)
+    increasing[starts[(starts > 0) & (starts < len(indices))] - 1] = True
+    return bool(increasing.all())

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -32,6 +31,10 @@ RRF_WEIGHTS = (DENSE_WEIGHT, 1.0 - DENSE_WEIGHT)  # the dense ranking's, the lex
 # Added to the fused score of a passage holding what a "how many / which year" question asks
 # for: half of what a first place in one ranking earns (measured with `factbot eval`).
 ANSWER_TYPE_BONUS = 0.5 / (RRF_K + 1)
+# The most values (rows x dimension) of a flat index plus the background questions that one
+# NumPy product searches: below it OpenBLAS's matrix-vector product stays on the calling thread
+# (measured: 1,000 x 384 did, 2,000 x 384 woke a second thread); above it FAISS searches.
+MATVEC_MAX_VALUES = 256 * 1024
 
 
 class Hit(NamedTuple):
@@ -46,8 +49,9 @@ class Hit(NamedTuple):
     chunks: tuple[int, ...]  # row numbers of the member chunks in the index
 
 
-@dataclass(frozen=True)
-class Retrieval:
+class Retrieval(NamedTuple):
+    """What one search found (a named tuple: one per question, cheaper than a dataclass)."""
+
     hits: list[Hit]
     dense_top: float
     margin: float  # best cosine to the corpus minus best cosine to a typical off-topic question
@@ -75,10 +79,42 @@ class Retriever:
         # Every corpus word's IDF computed once; a word the corpus lacks has the unseen one.
         self._idf = {w: self._idf_of(df) for w, df in index.doc_freq.items()}
         self._unseen_idf = self._idf_of(0)
-        # Per answer type (a year, a number: a handful of patterns), the units that hold one.
-        self._typed: dict[re.Pattern[str], frozenset[str]] = {}
-        # RRF's term of each rank of each ranking (one holds at most DENSE_CANDIDATES units).
-        self._rrf = [_rrf_terms(weight, DENSE_CANDIDATES) for weight in RRF_WEIGHTS]
+        # A search works on unit numbers (their order in `units`), named only in its hits.
+        self._names = list(self.units)
+        self._kinds = [self.unit_kind[u] for u in self._names]
+        self._rows = list(self.units.values())
+        number = {u: i for i, u in enumerate(self._names)}
+        self._unit_number = [number[u] for u in self.unit_of]  # by row
+        # Per answer type (a year, a number: a handful of patterns), the units that hold one;
+        # per set of kinds, the units of those kinds.
+        self._typed: dict[re.Pattern[str], frozenset[int]] = {}
+        self._of_kinds: dict[frozenset[str], list[bool]] = {}
+        # RRF's term of each rank of each ranking (one holds at most one rank per unit).
+        ranks = max(DENSE_CANDIDATES, len(self._names))
+        self._rrf = [_rrf_terms(weight, ranks) for weight in RRF_WEIGHTS]
+        # A small flat index is searched with one NumPy product of the question's vector by the
+        # background questions' vectors and the chunks' (grouped by unit), stacked, and one
+        # reduction that gives the best background cosine and every chunk's: much cheaper than
+        # a FAISS search plus a product, and single-threaded below MATVEC_MAX_VALUES.
+        self._background = len(index.background)
+        self._stack: Vectors | None = None
+        self._reduce_at: npt.NDArray[np.intp] | None = None
+        grouped = [r for rows in self._rows for r in rows]
+        if self.chunks and index.dense.kind == "flat":
+            stack = np.concatenate([index.background, index.vectors[grouped]])
+            if stack.size <= MATVEC_MAX_VALUES:
+                self._stack = np.ascontiguousarray(stack, dtype=np.float32)
+                if self._background:  # [0, b) is the background, then one row per index
+                    at = [0, *range(self._background, len(stack))]
+                    self._reduce_at = np.array(at, dtype=np.intp)
+        # Where each unit's cosines lie among the chunks' in that order; None when every unit
+        # has two chunks (a sentence and its translation, a note in two languages).
+        ends = np.cumsum([len(rows) for rows in self._rows]).tolist()
+        self._spans: list[tuple[int, int]] | None = list(
+            zip([0, *ends][: len(ends)], ends, strict=True)
+        )
+        if all(len(rows) == 2 for rows in self._rows):
+            self._spans = None
 
     def idf(self, word: str) -> float:
         return self._idf.get(word, self._unseen_idf)
@@ -113,33 +149,25 @@ class Retriever:
         """`search` for a batch of questions (`vectors` has one row each)."""
         # One FAISS call per row on purpose: a batched search runs on OpenMP threads that keep
         # spinning and slow the next encode on 2 cores (8 askers: 96 vs 153 q/s, measured).
-        k = min(DENSE_CANDIDATES, len(self.chunks))
-        out = []
-        for question, vector in zip(questions, vectors, strict=True):
-            scores, ids = self.index.dense.search(vector.reshape(1, -1), k)
-            background = (
-                float((self.index.background @ vector).max()) if len(self.index.background) else 0.0
-            )
-            out.append(
-                self._rank(question, self._dense(scores[0], ids[0], kinds), background, kinds)
-            )
-        return out
+        return [
+            self._rank(question, *self._dense(vector, kinds), kinds)
+            for question, vector in zip(questions, vectors, strict=True)
+        ]
 
     def _rank(
         self,
         question: str,
-        dense: dict[str, float],
+        dense: dict[int, float],
         background_top: float,
         kinds: frozenset[str] | None,
     ) -> Retrieval:
+        """Fuse the dense and lexical rankings (`dense`: each unit's best cosine, by number)."""
         words = content_words(question)
         lexical = self._lexical(words, kinds)
-        fused: dict[str, float] = {}
-        for weight, terms, ranking in zip(RRF_WEIGHTS, self._rrf, (dense, lexical), strict=True):
+        fused: dict[int, float] = {}
+        for terms, ranking in zip(self._rrf, (dense, lexical), strict=True):
             # reverse=True keeps ties in insertion order, as a stable ascending sort on -score.
             ordered = sorted(ranking, key=ranking.__getitem__, reverse=True)
-            if len(ordered) > len(terms):
-                terms = _rrf_terms(weight, len(ordered))
             for unit, term in zip(ordered, terms, strict=False):  # terms may be longer
                 fused[unit] = fused.get(unit, 0.0) + term
         wanted = expected_answer(question)
@@ -151,9 +179,9 @@ class Retriever:
                     fused[unit] += ANSWER_TYPE_BONUS
         # Every fused unit is kept: a note ranked first brings the sentence it corrects, wherever
         # that sentence ranks (bot/answering/compose.py).
-        kind, rows, new = self.unit_kind, self.units, tuple.__new__
+        names, kind, rows, new = self._names, self._kinds, self._rows, tuple.__new__
         hits: list[Hit] = [
-            new(Hit, (u, kind[u], f, dense.get(u, 0.0), lexical.get(u, 0.0), rows[u]))
+            new(Hit, (names[u], kind[u], f, dense.get(u, 0.0), lexical.get(u, 0.0), rows[u]))
             for u, f in fused.items()
         ]
         # Their order (below) as three stable sorts on C-level keys: unit, cosine, then score.
@@ -170,47 +198,91 @@ class Retriever:
             wanted=wanted,
         )
 
-    def _typed_units(self, wanted: re.Pattern[str]) -> frozenset[str]:
+    def _typed_units(self, wanted: re.Pattern[str]) -> frozenset[int]:
         """The units with a chunk holding what `wanted` looks for."""
         typed = self._typed.get(wanted)
         if typed is None:
             typed = self._typed[wanted] = frozenset(
                 unit
-                for unit, rows in self.units.items()
+                for unit, rows in enumerate(self._rows)
                 if any(wanted.search(self.chunks[r].embed_text) for r in rows)
             )
         return typed
 
+    def _of_kind(self, kinds: frozenset[str] | None) -> list[bool] | None:
+        """Whether each unit is of one of `kinds` (None: no filter)."""
+        if kinds is None:
+            return None
+        of_kind = self._of_kinds.get(kinds)
+        if of_kind is None:
+            of_kind = self._of_kinds[kinds] = [kind in kinds for kind in self._kinds]
+        return of_kind
+
     def _dense(
-        self, scores: Vectors, ids: npt.NDArray[np.int64], kinds: frozenset[str] | None
-    ) -> dict[str, float]:
-        """Best cosine per unit among one query's nearest chunks (of the given kinds)."""
-        dense: dict[str, float] = {}
-        unit_of, unit_kind = self.unit_of, self.unit_kind
-        for score, row in zip(scores.tolist(), ids.tolist(), strict=True):
+        self, vector: Vectors, kinds: frozenset[str] | None
+    ) -> tuple[dict[int, float], float]:
+        """Best cosine per unit (by number) among the question's nearest chunks (of the given
+        kinds), and the best cosine to a typical off-topic question."""
+        n = len(self.chunks)
+        k = min(DENSE_CANDIDATES, n)
+        of_kind = self._of_kind(kinds)
+        if self._stack is not None:
+            scores = self._stack @ vector
+            if self._reduce_at is None:
+                cosines, background = scores.tolist(), 0.0
+            else:
+                cosines = np.maximum.reduceat(scores, self._reduce_at).tolist()
+                background = cosines.pop(0)
+            if self._spans is None:
+                best = list(map(max, cosines[0::2], cosines[1::2]))
+            else:
+                best = [max(cosines[a:b]) for a, b in self._spans]
+            # A unit is among the nearest when its best chunk is: at least the k-th cosine.
+            floor = sorted(cosines)[n - k] if k < n else -math.inf
+            dense = {
+                u: b for u, b in enumerate(best) if b >= floor and (of_kind is None or of_kind[u])
+            }
+            return dense, background
+        # FAISS: an HNSW graph, or a flat index too large for one single-threaded product.
+        background = float((self.index.background @ vector).max()) if self._background else 0.0
+        found, ids = self.index.dense.search(vector.reshape(1, -1), k)
+        dense = {}
+        unit_number = self._unit_number
+        for score, row in zip(found[0].tolist(), ids[0].tolist(), strict=True):
             if row < 0:
                 continue
-            unit = unit_of[row]
-            if kinds is None or unit_kind[unit] in kinds:
+            unit = unit_number[row]
+            if of_kind is None or of_kind[unit]:
                 dense[unit] = max(dense.get(unit, -1.0), score)
-        return dense
+        return dense, background
 
-    def _lexical(
-        self, words: tuple[str, ...], kinds: frozenset[str] | None = None
-    ) -> dict[str, float]:
-        """Best BM25 score per unit among the best rows (of the given kinds)."""
-        lexical: dict[str, float] = {}
+    def _lexical(self, words: tuple[str, ...], kinds: frozenset[str] | None) -> dict[int, float]:
+        """Best BM25 score per unit (by number) among the best rows (of the given kinds)."""
+        lexical: dict[int, float] = {}
         if not words:
             return lexical
         k = min(DENSE_CANDIDATES, len(self.chunks))
         bm = self.index.bm25.get_scores(list(words))
-        # Only the best rows matter to the fusion; a partial sort keeps large indexes fast.
-        top = np.argpartition(-bm, k - 1)[:k] if len(bm) > k else np.arange(len(bm))
+        unit_number, of_kind = self._unit_number, self._of_kind(kinds)
+        positive = 0
+        for row, score in enumerate(bm.tolist()):
+            if score > 0:
+                positive += 1
+                unit = unit_number[row]
+                if (of_kind is None or of_kind[unit]) and score > lexical.get(unit, 0.0):
+                    lexical[unit] = score
+        if len(bm) <= k or (positive <= k and len(set(lexical.values())) == len(lexical)):
+            # Every positive row is among the best k, and the fusion's order does not depend
+            # on the order the units were met in (it does between equal scores).
+            return lexical
+        # Only the best rows matter to the fusion; a partial sort keeps large indexes fast. The
+        # order they come in decides between equal scores.
+        top = np.argpartition(-bm, k - 1)[:k]
         top = top[bm[top] > 0]
-        unit_of, unit_kind = self.unit_of, self.unit_kind
+        lexical = {}
         for row, score in zip(top.tolist(), bm[top].tolist(), strict=True):
-            unit = unit_of[row]
-            if kinds is None or unit_kind[unit] in kinds:
+            unit = unit_number[row]
+            if of_kind is None or of_kind[unit]:
                 lexical[unit] = max(lexical.get(unit, 0.0), score)
         return lexical
 
