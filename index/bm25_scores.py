@@ -17,6 +17,8 @@ columns repeat a document is scored with `np.add.at`.
 from __future__ import annotations
 
 import json
+from array import array
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,9 @@ import numpy.typing as npt
 PLAIN_METHODS = frozenset({"lucene", "robertson", "atire"})
 # The most values (tokens x documents) of a score matrix also kept dense: 4 MiB of float32.
 DENSE_MAX_VALUES = 1 << 20
+
+# A token's (document, score) pairs, the scores float32 values.
+Postings = tuple[tuple[int, float], ...]
 
 
 class Bm25Scores:
@@ -54,6 +59,23 @@ class Bm25Scores:
             self.dense = np.zeros((max(self.columns, 0), num_docs), dtype=dtype)
             tokens = np.repeat(np.arange(self.columns), np.diff(indptr))
             self.dense[tokens, indices] = data
+        # Token by token, for the same small index: the (document, score) pairs of its column
+        # (None for a token whose id is past the matrix: scoring it is an error).
+        self.postings: dict[str, Postings | None] | None = None
+        if self.dense is not None and self.dtype == np.float32:
+            starts, rows, values = indptr.tolist(), indices.tolist(), data.tolist()
+            self.postings = {
+                token: tuple(
+                    zip(
+                        rows[starts[i] : starts[i + 1]],
+                        values[starts[i] : starts[i + 1]],
+                        strict=True,
+                    )
+                )
+                if 0 <= i < self.columns
+                else None
+                for token, i in vocab.items()
+            }
 
     @classmethod
     def load(cls, folder: Path) -> Bm25Scores | None:
@@ -115,3 +137,21 @@ def _distinct_rows(indices: npt.NDArray[np.integer], indptr: npt.NDArray[np.inte
     starts = indptr[1:-1].astype(np.int64)
     increasing[starts[(starts > 0) & (starts < len(indices))] - 1] = True
     return bool(increasing.all())
+
+
+def positive_scores(postings: Iterable[Postings]) -> dict[int, float]:
+    """The documents scoring above zero and their scores, from a query's known tokens'
+    postings in query order: the floats `get_scores` gives them (each document's float32 sum
+    made in the same order: a sum of two float32 made in float64, then rounded to float32, is
+    the float32 sum), in the order the tokens first reach them."""
+    sums: dict[int, float] = {}
+    rounding = array("f", (0.0,))
+    for pairs in postings:
+        for row, value in pairs:
+            total = sums.get(row)
+            if total is None:
+                sums[row] = value
+            else:
+                rounding[0] = total + value
+                sums[row] = rounding[0]
+    return {row: total for row, total in sums.items() if total > 0}

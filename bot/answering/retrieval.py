@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from index.bm25_scores import Bm25Scores, Postings, positive_scores
 from index.chunking import Chunk
 from index.embeddings import Vectors
 from index.store import LoadedIndex
@@ -35,6 +36,11 @@ ANSWER_TYPE_BONUS = 0.5 / (RRF_K + 1)
 # NumPy product searches: below it OpenBLAS's matrix-vector product stays on the calling thread
 # (measured: 1,000 x 384 did, 2,000 x 384 woke a second thread); above it FAISS searches.
 MATVEC_MAX_VALUES = 256 * 1024
+
+
+# A word's IDF (None: not in the corpus) and BM25 postings (None: none kept, or not a token).
+_Entry = tuple[float | None, Postings | None]
+_UNKNOWN: _Entry = (None, None)
 
 
 class Hit(NamedTuple):
@@ -79,6 +85,16 @@ class Retriever:
         # Every corpus word's IDF computed once; a word the corpus lacks has the unseen one.
         self._idf = {w: self._idf_of(df) for w, df in index.doc_freq.items()}
         self._unseen_idf = self._idf_of(0)
+        # One look-up per question word gives its IDF (None: not in the corpus) and, when the
+        # BM25 index keeps them (a small one), its postings: coverage and BM25 from one place.
+        bm25 = index.bm25
+        postings = (bm25.postings if isinstance(bm25, Bm25Scores) else None) or {}
+        self._postings = isinstance(bm25, Bm25Scores) and bm25.postings is not None
+        self._documents = bm25.num_docs if isinstance(bm25, Bm25Scores) else len(self.chunks)
+        self._invalid = frozenset(w for w, p in postings.items() if p is None)
+        self._lexicon: dict[str, _Entry] = {
+            w: (self._idf.get(w), postings.get(w)) for w in postings.keys() | self._idf.keys()
+        }
         # A search works on unit numbers (their order in `units`), named only in its hits.
         self._names = list(self.units)
         self._kinds = [self.unit_kind[u] for u in self._names]
@@ -123,11 +139,17 @@ class Retriever:
         return math.log(1.0 + (self._n - df + 0.5) / (df + 0.5))
 
     def coverage(self, words: tuple[str, ...]) -> float:
-        if not words:
+        """IDF-weighted share of `words` found in the corpus."""
+        lexicon = self._lexicon
+        return self._coverage([lexicon.get(w, _UNKNOWN) for w in words])
+
+    def _coverage(self, entries: list[_Entry]) -> float:
+        if not entries:
             return 0.0
-        idf = [self.idf(w) for w in words]
+        unseen = self._unseen_idf
+        idf = [unseen if v is None else v for v, _ in entries]
         total = sum(idf)
-        found = sum(v for w, v in zip(words, idf, strict=True) if w in self.index.doc_freq)
+        found = sum([v for v, _ in entries if v is not None])
         return found / total if total > 0 else 0.0
 
     def search(
@@ -163,7 +185,9 @@ class Retriever:
     ) -> Retrieval:
         """Fuse the dense and lexical rankings (`dense`: each unit's best cosine, by number)."""
         words = content_words(question)
-        lexical = self._lexical(words, kinds)
+        lexicon = self._lexicon
+        entries = [lexicon.get(w, _UNKNOWN) for w in words]
+        lexical = self._lexical(words, entries, kinds)
         fused: dict[int, float] = {}
         for terms, ranking in zip(self._rrf, (dense, lexical), strict=True):
             # reverse=True keeps ties in insertion order, as a stable ascending sort on -score.
@@ -193,7 +217,7 @@ class Retriever:
             hits=hits,
             dense_top=dense_top,
             margin=dense_top - background_top,
-            coverage=self.coverage(words),
+            coverage=self._coverage(entries),
             words=words,
             wanted=wanted,
         )
@@ -256,34 +280,47 @@ class Retriever:
                 dense[unit] = max(dense.get(unit, -1.0), score)
         return dense, background
 
-    def _lexical(self, words: tuple[str, ...], kinds: frozenset[str] | None) -> dict[int, float]:
-        """Best BM25 score per unit (by number) among the best rows (of the given kinds)."""
+    def _lexical(
+        self,
+        words: tuple[str, ...],
+        entries: list[_Entry],
+        kinds: frozenset[str] | None,
+    ) -> dict[int, float]:
+        """Best BM25 score per unit (by number) among the best rows (of the given kinds);
+        `entries` are the words' in `_lexicon`."""
         lexical: dict[int, float] = {}
         if not words:
             return lexical
         k = min(DENSE_CANDIDATES, len(self.chunks))
-        bm = self.index.bm25.get_scores(list(words))
         unit_number, of_kind = self._unit_number, self._of_kind(kinds)
-        positive = 0
-        for row, score in enumerate(bm.tolist()):
-            if score > 0:
-                positive += 1
-                unit = unit_number[row]
-                if (of_kind is None or of_kind[unit]) and score > lexical.get(unit, 0.0):
-                    lexical[unit] = score
-        if len(bm) <= k or (positive <= k and len(set(lexical.values())) == len(lexical)):
-            # Every positive row is among the best k, and the fusion's order does not depend
-            # on the order the units were met in (it does between equal scores).
+        bm = None
+        if self._postings and self._invalid.isdisjoint(words):
+            scored = positive_scores([p for _, p in entries if p is not None])
+            documents = self._documents
+        else:
+            bm = self.index.bm25.get_scores(list(words))
+            scored = {row: score for row, score in enumerate(bm.tolist()) if score > 0}
+            documents = len(bm)
+        for row, score in scored.items():
+            unit = unit_number[row]
+            if (of_kind is None or of_kind[unit]) and score > lexical.get(unit, 0.0):
+                lexical[unit] = score
+        if (documents <= k or len(scored) <= k) and len(set(lexical.values())) == len(lexical):
+            # Every positive row is among the best k, and no two units score the same: the
+            # order the rows come in, which decides between equal scores, does not matter.
             return lexical
         # Only the best rows matter to the fusion; a partial sort keeps large indexes fast. The
         # order they come in decides between equal scores.
-        top = np.argpartition(-bm, k - 1)[:k]
-        top = top[bm[top] > 0]
+        if bm is None:
+            bm = self.index.bm25.get_scores(list(words))
+        top = np.argpartition(-bm, k - 1)[:k].tolist() if len(bm) > k else range(len(bm))
         lexical = {}
-        for row, score in zip(top.tolist(), bm[top].tolist(), strict=True):
-            unit = unit_number[row]
-            if of_kind is None or of_kind[unit]:
-                lexical[unit] = max(lexical.get(unit, 0.0), score)
+        for row in top:
+            positive = scored.get(row)
+            if positive is not None:
+                unit = unit_number[row]
+                if of_kind is None or of_kind[unit]:
+                    lexical[unit] = max(lexical.get(unit, 0.0), positive)
         return lexical
 
     def dense_only(self, vector: Vectors) -> list[str]:
