@@ -34,7 +34,8 @@ RRF_WEIGHTS = (DENSE_WEIGHT, 1.0 - DENSE_WEIGHT)  # the dense ranking's, the lex
 ANSWER_TYPE_BONUS = 0.5 / (RRF_K + 1)
 # The most values (rows x dimension) of a flat index plus the background questions that one
 # NumPy product searches: below it OpenBLAS's matrix-vector product stays on the calling thread
-# (measured: 1,000 x 384 did, 2,000 x 384 woke a second thread); above it FAISS searches.
+# (it threads from 115,200 x GEMM_MULTITHREAD_THRESHOLD values; measured: 1,000 x 384 stayed,
+# 2,000 x 384 woke a second thread); above it FAISS searches.
 MATVEC_MAX_VALUES = 256 * 1024
 
 
@@ -169,8 +170,9 @@ class Retriever:
         kinds: frozenset[str] | None = None,
     ) -> list[Retrieval]:
         """`search` for a batch of questions (`vectors` has one row each)."""
-        # One FAISS call per row on purpose: a batched search runs on OpenMP threads that keep
-        # spinning and slow the next encode on 2 cores (8 askers: 96 vs 153 q/s, measured).
+        # One product (or FAISS call) per row on purpose: a batched one runs on threads (FAISS's
+        # OpenMP, OpenBLAS's) that keep spinning and slow the next encode on 2 cores (8 askers:
+        # 96 vs 153 q/s, measured).
         return [
             self._rank(question, *self._dense(vector, kinds), kinds)
             for question, vector in zip(questions, vectors, strict=True)
@@ -261,7 +263,8 @@ class Retriever:
                 best = list(map(max, cosines[0::2], cosines[1::2]))
             else:
                 best = [max(cosines[a:b]) for a, b in self._spans]
-            # A unit is among the nearest when its best chunk is: at least the k-th cosine.
+            # A unit is among the nearest when its best chunk is: at least the k-th cosine (two
+            # equal cosines at the k-th place both count; FAISS kept one).
             floor = sorted(cosines)[n - k] if k < n else -math.inf
             dense = {
                 u: b for u, b in enumerate(best) if b >= floor and (of_kind is None or of_kind[u])
