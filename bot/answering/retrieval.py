@@ -190,12 +190,16 @@ class Retriever:
         lexicon = self._lexicon
         entries = [lexicon.get(w, _UNKNOWN) for w in words]
         lexical = self._lexical(words, entries, kinds)
-        fused: dict[int, float] = {}
-        for terms, ranking in zip(self._rrf, (dense, lexical), strict=True):
-            # reverse=True keeps ties in insertion order, as a stable ascending sort on -score.
-            ordered = sorted(ranking, key=ranking.__getitem__, reverse=True)
-            for unit, term in zip(ordered, terms, strict=False):  # terms may be longer
-                fused[unit] = fused.get(unit, 0.0) + term
+        # reverse=True keeps ties in insertion order, as a stable ascending sort on -score. The
+        # dense term first (0.0 + term is term), then the lexical one added.
+        dense_terms, lexical_terms = self._rrf
+        ordered = sorted(dense, key=dense.__getitem__, reverse=True)
+        fused = dict(zip(ordered, dense_terms, strict=False))  # the terms may be more
+        get = fused.get
+        for unit, term in zip(
+            sorted(lexical, key=lexical.__getitem__, reverse=True), lexical_terms, strict=False
+        ):
+            fused[unit] = get(unit, 0.0) + term
         wanted = expected_answer(question)
         if wanted is not None:
             # "How many…?", "In which year…?": a passage without a number cannot be the answer.
