@@ -304,7 +304,8 @@ class Speller:
     `targets` (folded word -> weight) are the corpus words a typo may become, the heavier
     winning; `fallback` are everyday words a typo may become when no corpus word fits (only when
     exactly one fits); `is_known(word)` says a word is right as it is (an everyday word, an
-    inflection, a name). See `typo_candidates` for what counts as a typo.
+    inflection, a name), and `known` holds words it says so of (settled by one set look-up). See
+    `typo_candidates` for what counts as a typo.
     """
 
     def __init__(
@@ -312,10 +313,13 @@ class Speller:
         targets: Mapping[str, float],
         is_known: Callable[[str], bool],
         fallback: Collection[str] = frozenset(),
+        known: AbstractSet[str] = frozenset(),
     ) -> None:
         self.targets = dict(targets)
         self.is_known = is_known
         self.fallback = fallback
+        # Folded words `suggest` leaves alone at once (targets and `known`).
+        self._right = frozenset(self.targets).union(known)
         # Folded word -> its fix, "" for none: the words of questions recur, and finding the
         # candidates of an unknown word costs a few hundred edits. Keyed on what users type.
         self._fixes: Memo[str, str] = Memo(self._fix, capacity=16384, max_bytes=2 * MiB)
@@ -340,6 +344,10 @@ class Speller:
 
     def correct(self, text: str) -> str:
         """`text` with each typo replaced by the word meant (the rest untouched)."""
+        # Most messages hold no typo: their distinct words are looked at first, in bulk, and only
+        # a message with a word to fix goes through the replacing pass below.
+        if not self._has_typo(text):
+            return text
 
         def fix(match: re.Match[str]) -> str:
             token = match.group(0)
@@ -352,6 +360,34 @@ class Speller:
             return self.suggest(token) or token
 
         return _SPELL_TOKEN.sub(fix, text)
+
+    def _has_typo(self, text: str) -> bool:
+        """Whether `correct` would change a word of `text`: the words its `fix` would look up
+        (the token, or what follows its elision), folded, outside `_right`, given to `suggest`."""
+        tokens = _SPELL_TOKEN.findall(text)
+        if "'" in text or "’" in text:
+            words = []
+            for token in tokens:
+                if "'" in token or "’" in token:
+                    elided = _ELIDED.match(token)
+                    if elided is None:
+                        continue  # left as it is
+                    token = token[elided.end() :]
+                words.append(token)
+        else:
+            words = tokens
+        if not words:
+            return False
+        # One fold for all of them: folding is character by character and keeps the spaces
+        # between words; a word whose folding holds a space (compatibility forms) takes the
+        # word-by-word way.
+        folded = (" ".join(words).lower() if text.isascii() else fold(" ".join(words))).split(" ")
+        if len(folded) != len(words):
+            folded = [fold(w) for w in words]
+        unsure = {
+            w for w, f in zip(words, folded, strict=True) if len(f) >= 4 and f not in self._right
+        }
+        return any(self.suggest(w) is not None for w in unsure)
 
 
 _SPELL_TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
