@@ -101,9 +101,14 @@ class Glossary:
             starts = folded[i].partition(" ")[0] in self.phrase_starts
             longest = min(_MAX_PHRASE, self.longest, len(words) - i) if starts else 1
             for n in range(longest, 0, -1):
-                hit = (
-                    self.folded.get(" ".join(folded[i : i + n])) if n > 1 else self.lookup(words[i])
-                )
+                if n > 1:
+                    hit = self.folded.get(" ".join(folded[i : i + n]))
+                else:
+                    # `lookup`'s first two look-ups, without its cache (`words` are plain, so
+                    # `folded[i]` is what it folds): most words are found there.
+                    hit = self.exact.get(words[i].lower()) or self.folded.get(folded[i])
+                    if hit is None:
+                        hit = self.lookup(words[i])
                 if hit is not None:
                     out.append(hit)
                     i += n

@@ -29,7 +29,6 @@ _SHORTCODE = re.compile(r"(?<!\w):[a-z0-9_+-]{2,}:(?!\w)")
 _CODE_FENCE = re.compile(r"```(?:[a-z]+\n)?(.*?)```", re.DOTALL)
 _MARKUP = re.compile(r"\*\*|__|~~|\|\||[*`]|(?<!\w)_|_(?!\w)")
 _QUOTE_LINE = re.compile(r"^\s*>+\s?", re.MULTILINE)
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 # Chat abbreviations -> words (both languages; a word maps to "" when it is only filler).
 # General chat usage, not fitted to any question: SMS-style French, internet English.
@@ -194,6 +193,11 @@ def _blank_emoji(match: re.Match[str]) -> str:
     return " " if _is_emoji(match.group()) else match.group()
 
 
+# The characters `_blank_emoji` needs to see: none of ASCII or of the accented Latin letters
+# (U+00C0–U+024F) is an emoji, so a French message does not call it once per accent.
+_MAYBE_EMOJI = re.compile(r"[^\x00-\x7f\u00c0-\u024f]")
+
+
 def _collapse_spaces(text: str) -> str:
     """Runs of white space made one space, none at either end (`\\s` is `str.isspace`)."""
     return " ".join(text.split())
@@ -221,7 +225,7 @@ def strip_markup(text: str) -> str:
         text = _QUOTE_LINE.sub("", text)
     text = _MARKUP.sub("", text)
     if not text.isascii():  # no emoji is ASCII: only the other characters need a look
-        text = _NON_ASCII.sub(_blank_emoji, text)
+        text = _MAYBE_EMOJI.sub(_blank_emoji, text)
     return _collapse_spaces(text)
 
 
