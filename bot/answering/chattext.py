@@ -231,11 +231,28 @@ def strip_markup(text: str) -> str:
 
 def expand_abbreviations(text: str) -> str:
     """Chat abbreviations spelled out ("c quoi" -> "c'est quoi", "qd" -> "quand", "tho" -> "")."""
-    text = _COUNTRY.sub(lambda m: _COUNTRIES[m.group(1).replace(".", "")], text)
+    if "U" in text:  # every country abbreviation has one
+        text = _COUNTRY.sub(lambda m: _COUNTRIES[m.group(1).replace(".", "")], text)
     text = _C_EST.sub(lambda m: "c'était" if m.group(0).lower().endswith("t") else "c'est", text)
-
+    if not _may_abbreviate(text):
+        return _collapse_spaces(text)
     text = _ABBREVIATION.sub(_expand, text)
     return _collapse_spaces(text)
+
+
+# The word each abbreviation starts with ("w" for "w/o"): an abbreviation found is preceded by
+# no word character, so its first word is a whole word of the text.
+_ABBREVIATION_HEADS = frozenset(k.split("/")[0] for k in ABBREVIATIONS)
+_WORD_RUN = re.compile(r"\w+")
+
+
+def _may_abbreviate(text: str) -> bool:
+    """False when no abbreviation can be in `text`: none of its words, lower-cased, starts one.
+    Told only for Latin-1 text, where lower-casing is what the pattern's case folding does
+    ("ſtp" or "\u212aoi", beyond it, is left to the pattern)."""
+    if not text.isascii() and max(text) > "\xff":
+        return True
+    return not _ABBREVIATION_HEADS.isdisjoint(_WORD_RUN.findall(text.lower()))
 
 
 def _expand(match: re.Match[str]) -> str:
