@@ -92,7 +92,12 @@ class Glossary:
     def gloss(self, text: str) -> str:
         """`text` with every known French word (or short phrase) replaced by its English gloss."""
         words = _words(text)
-        folded = [fold(w) for w in words]  # once per word, not once per candidate phrase
+        # Once per word, not once per candidate phrase; in one call for all of them (folding
+        # goes character by character and keeps the spaces between words), word by word when a
+        # word's folding holds a space (compatibility forms).
+        folded = fold(" ".join(words)).split(" ")
+        if len(folded) != len(words):
+            folded = [fold(w) for w in words]
         out: list[str] = []
         i = 0
         while i < len(words):

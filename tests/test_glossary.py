@@ -101,7 +101,7 @@ def test_words_found_without_the_cache_are_glossed_as_before() -> None:
     glossary = default_glossary()
     rng = random.Random(4)
     words = [*list(glossary.exact)[:300], "Chang'e", "L'ESPACE", "Pékin", "lancées", "SVOM", "?"]
-    words += ["ÉTÉ", "ﬁn", "İl", "straße", "qu'est-ce", "a-t-elle", "12", "kg"]
+    words += ["ÉTÉ", "ﬁn", "İl", "straße", "qu'est-ce", "a-t-elle", "12", "kg", "\ufdfa", "´", "ΑΣ"]
     for _ in range(3_000):
         text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 10)))
         assert glossary.gloss(text) == _gloss_by_lookup(glossary, text), text
