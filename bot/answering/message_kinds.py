@@ -265,8 +265,13 @@ def split_questions(text: str) -> tuple[str, ...]:
     cleaned = clean_chat(text) or text
     if not _INNER_MARK.search(cleaned) and not _AND_SPLIT.search(cleaned):
         return ()  # one question at most: no "?" before its end, no " et " / " and " to cut on
+    chunks = _split_marks(cleaned)
+    # A chunk of fewer than two words cannot be cut further and is a part of its own ("… ?
+    # vraiment ?"): no split, without looking for "et" / "and" in the others.
+    if any(c.strip(" ,;") and len(_words(c)) < 2 for c in sorted(chunks, key=len)):
+        return ()
     pieces: list[str] = []
-    for chunk in _split_marks(cleaned):
+    for chunk in chunks:
         pieces.extend(_split_and(chunk))
     parts = [p.strip(" ,;") for p in pieces if p.strip(" ,;")]
     # The shortest parts first: the one with fewer than two words, if any, is among them.
