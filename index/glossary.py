@@ -92,7 +92,12 @@ class Glossary:
     def gloss(self, text: str) -> str:
         """`text` with every known French word (or short phrase) replaced by its English gloss."""
         words = _words(text)
-        folded = [fold(w) for w in words]  # once per word, not once per candidate phrase
+        # Once per word, not once per candidate phrase; in one call for all of them (folding
+        # goes character by character and keeps the spaces between words), word by word when a
+        # word's folding holds a space (compatibility forms).
+        folded = fold(" ".join(words)).split(" ")
+        if len(folded) != len(words):
+            folded = [fold(w) for w in words]
         out: list[str] = []
         i = 0
         while i < len(words):
@@ -101,9 +106,14 @@ class Glossary:
             starts = folded[i].partition(" ")[0] in self.phrase_starts
             longest = min(_MAX_PHRASE, self.longest, len(words) - i) if starts else 1
             for n in range(longest, 0, -1):
-                hit = (
-                    self.folded.get(" ".join(folded[i : i + n])) if n > 1 else self.lookup(words[i])
-                )
+                if n > 1:
+                    hit = self.folded.get(" ".join(folded[i : i + n]))
+                else:
+                    # `lookup`'s first two look-ups, without its cache (`words` are plain, so
+                    # `folded[i]` is what it folds): most words are found there.
+                    hit = self.exact.get(words[i].lower()) or self.folded.get(folded[i])
+                    if hit is None:
+                        hit = self.lookup(words[i])
                 if hit is not None:
                     out.append(hit)
                     i += n

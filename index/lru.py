@@ -22,6 +22,8 @@ MiB = 1024 * 1024
 def approximate_size(value: object) -> int:
     """Bytes held by `value`: `sys.getsizeof`, plus the items of a tuple, list or frozenset (one
     level: what the caches here hold) and the buffer of a NumPy array view."""
+    if type(value) is str:  # the commonest key and value: nothing more to count
+        return sys.getsizeof(value)
     size = sys.getsizeof(value)
     if isinstance(value, tuple | list | frozenset | set):
         size += sum(sys.getsizeof(item) for item in value)

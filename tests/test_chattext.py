@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.answering import chattext
+from bot.answering import chattext, language
 from bot.answering.chattext import ABBREVIATIONS, clean_chat, edits1, typo_candidates
 from bot.answering.language import detect_language
 from bot.answering.language import detect_language as detect_chat_language
@@ -192,3 +192,24 @@ def test_folding_strips_what_it_stripped_before() -> None:
     for _ in range(20_000):
         text = "".join(rng.choice(letters) for _ in range(rng.randint(1, 20)))
         assert fold(text) == _fold_by_character(text), text
+
+
+def _language_word_by_word(text: str) -> str:
+    """`detect_language` as first written: every word and every accent counted in Python."""
+    lower = plain_quotes(text.lower())
+    words = re.findall(r"[a-z]+(?:'[a-z]+)?", fold(lower))
+    elision = re.compile(r"^(?:l|d|qu|j|n|s|c|t|m)'")
+    fr = sum(1.0 for w in words if w in language._FR_WORDS or ("'" in w and elision.match(w)))
+    fr += 0.5 * len(re.findall(r"[éèêëàâîïôûùüçœæ]", lower))
+    en = sum(1.0 for w in words if w in language._EN_WORDS)
+    return "fr" if fr > en else "en"
+
+
+def test_the_language_counted_in_bulk_is_the_same() -> None:
+    """Marker words counted by set look-ups, elisions and accents only looked for where they can
+    be: the same language as before."""
+    rng = random.Random(9)
+    pieces = (*_PIECES, "l'", "qu'", "Ｌ＇", "est", "the", "quand", "what", "é", "ç", "and", "et")
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        assert language.detect_language.function(text) == _language_word_by_word(text), text

@@ -7,17 +7,34 @@ sets, and chat-typed in-scope questions with typos, markup and abbreviations, mu
 from __future__ import annotations
 
 import json
+import random
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.answering.chattext import clean_chat, differs_only_at_the_end, edits1, typo_candidates
+from bot.answering.chattext import (
+    _ELIDED,
+    _SPELL_TOKEN,
+    clean_chat,
+    differs_only_at_the_end,
+    edits1,
+    typo_candidates,
+)
 from bot.answering.focus import CorpusFocus
-from bot.answering.lexicon import DERIVED, load_lexicon, word_stems
+from bot.answering.lexicon import (
+    DERIVED,
+    ELISION,
+    TOKEN,
+    load_lexicon,
+    question_tokens,
+    word_stems,
+)
 from index.glossary import default_glossary
 from index.lru import LruCache
 from index.store import IndexStore
+from index.text import fold, plain_quotes
 
 DATA = Path(__file__).parent / "data"
 
@@ -207,3 +224,69 @@ def test_the_per_word_and_per_text_caches_are_bounded_in_bytes(focus: CorpusFocu
     for cache in (*filled_by_bytes, focus._typo.cache, focus.speller._fixes.cache):
         assert cache.max_bytes is not None and 0 < cache.bytes <= cache.max_bytes
         assert len(cache) < 400 or cache not in filled_by_bytes
+
+
+def _correct_word_by_word(focus: CorpusFocus, text: str) -> str:
+    """`CorpusFocus.correct` as first written: every word looked up as it is replaced."""
+
+    def fix(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if "'" in token or "’" in token:
+            elided = _ELIDED.match(token)
+            if elided is None:
+                return token
+            head, rest = token[: elided.end()], token[elided.end() :]
+            return head + (focus.speller.suggest(rest) or rest)
+        return focus.speller.suggest(token) or token
+
+    return _SPELL_TOKEN.sub(fix, text)
+
+
+def _question_tokens_one_by_one(folded: str) -> list[str]:
+    """`question_tokens` as first written: every token's elision and possessive looked for."""
+    out = []
+    for token in TOKEN.findall(folded):
+        token = ELISION.sub("", token)
+        if token.endswith("'s"):
+            token = token[:-2]
+        if token:
+            out.append(token)
+    return out
+
+
+def _unknown_names_word_by_word(focus: CorpusFocus, folded: str) -> tuple[str, ...]:
+    """`CorpusFocus._unknown_names` as first written: every word asked of `is_known`."""
+    out: list[str] = []
+    for token in _question_tokens_one_by_one(folded):
+        parts = [p for p in token.split("-") if p] if "-" in token else [token]
+        for part in parts:
+            if len(part) < 3 or part in out or focus.is_known(part) or focus.is_typo(part):
+                continue
+            out.append(part)
+    return tuple(out)
+
+
+# Words of questions: corpus and everyday words, typos of them, names, elisions, hyphenated
+# inversions and names, designations, accents, capitals, typographic apostrophes and the
+# characters whose folding is not one character for one.
+_WORDS = (
+    *"whre earh sapce quand combien lancé lancee lauch pesqet artcile qunad svom".split(),
+    *"Chang'e chang’e Tiangong-2".split(),
+    *"l'article d’echantillons qu'est-ce a-t-il jusqu'ici nasa's SpaceX artemis ISS Pékin".split(),
+    *"UNITED STATES united states global carbon project apollo 11 Chang'e 8 Cardiospace".split(),
+    *("ﬁnd", "ǆungle", "ŉot", "İstanbul", "straße", "ſtation", "\ufdfa", "é\u0301t\u00e9"),
+    *("décoller", "lune", "moon", "the", "et", "1ère", "x", "of", "?", ",", " ", "'", "-"),
+)
+
+
+def test_the_fast_paths_of_reading_a_question_change_no_result(focus: CorpusFocus) -> None:
+    """The speller looks at a message's distinct words in bulk before replacing any, the
+    near-miss check settles known words and word-less tokens with set look-ups, and
+    `question_tokens` takes a text without apostrophe as found: the same results as before."""
+    rng = random.Random(11)
+    for _ in range(5_000):
+        text = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(1, 12)))
+        folded = fold(plain_quotes(text))
+        assert focus.correct(text) == _correct_word_by_word(focus, text), text
+        assert question_tokens(folded) == _question_tokens_one_by_one(folded), text
+        assert focus._unknown_names(folded) == _unknown_names_word_by_word(focus, folded), text

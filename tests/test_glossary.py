@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 
-from index.glossary import GLOSSARY_PATH, Glossary, default_glossary
+from index.glossary import GLOSSARY_PATH, Glossary, _words, default_glossary
+from index.text import fold
 
 SMALL = Glossary(
     {
@@ -91,3 +93,40 @@ def test_comments_and_blank_lines_are_ignored(tmp_path: Path) -> None:
     glossary = Glossary.load(path)
     assert len(glossary) == 1
     assert glossary.gloss("le chien") == "le dog"
+
+
+def test_words_found_without_the_cache_are_glossed_as_before() -> None:
+    """`gloss` reads a word's exact and folded forms itself before asking `lookup` (and its
+    cache): the same gloss as a `lookup` of every word."""
+    glossary = default_glossary()
+    rng = random.Random(4)
+    words = [*list(glossary.exact)[:300], "Chang'e", "L'ESPACE", "Pékin", "lancées", "SVOM", "?"]
+    words += ["ÉTÉ", "ﬁn", "İl", "straße", "qu'est-ce", "a-t-elle", "12", "kg", "\ufdfa", "´", "ΑΣ"]
+    for _ in range(3_000):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 10)))
+        assert glossary.gloss(text) == _gloss_by_lookup(glossary, text), text
+
+
+def _gloss_by_lookup(glossary: Glossary, text: str) -> str:
+    """`Glossary.gloss` as first written: one `lookup` per word."""
+    words = _words(text)
+    folded = [fold(w) for w in words]
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        starts = folded[i].partition(" ")[0] in glossary.phrase_starts
+        longest = min(5, glossary.longest, len(words) - i) if starts else 1
+        for n in range(longest, 0, -1):
+            hit = (
+                glossary.folded.get(" ".join(folded[i : i + n]))
+                if n > 1
+                else glossary.lookup(words[i])
+            )
+            if hit is not None:
+                out.append(hit)
+                i += n
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return " ".join(out)

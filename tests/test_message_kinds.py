@@ -3,6 +3,7 @@ sets, and units for the rules."""
 
 from __future__ import annotations
 
+import random
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from benchmarks import message_kinds as message_kinds_bench
+from bot.answering.chattext import clean_chat, strip_markup
 from bot.answering.engine import Engine
 from bot.answering.kind_evaluation import (
     classify_messages,
@@ -20,10 +22,15 @@ from bot.answering.kind_evaluation import (
     right_kind,
 )
 from bot.answering.message_kinds import (
+    _VOCABULARIES,
     KINDS,
     Exemplar,
     KindExemplars,
     MessageKinds,
+    _only,
+    _split_and,
+    _split_marks,
+    _words,
     classify,
     load_exemplars,
     rule_kind,
@@ -191,3 +198,34 @@ def test_the_cost_benchmark_returns_well_formed_numbers(engine: Engine) -> None:
     assert result["messages"] > 300 and result["exemplars"] > 200
     for key in ("classify_median_ms", "classify_p95_ms", "exemplar_matrix_once_ms"):
         assert isinstance(result[key], float) and result[key] >= 0
+
+
+def _split_questions_in_full(text: str) -> tuple[str, ...]:
+    """`split_questions` as first written: every message cut on its marks and its "et"/"and"."""
+    cleaned = clean_chat(text) or text
+    pieces: list[str] = []
+    for chunk in _split_marks(cleaned):
+        pieces.extend(_split_and(chunk))
+    parts = [p.strip(" ,;") for p in pieces if p.strip(" ,;")]
+    if len(parts) < 2 or any(len(_words(p)) < 2 for p in parts):
+        return ()
+    return tuple(parts)
+
+
+_PIECES = (
+    *"qui quand combien what when and et AND Et ? ?? , ; salut merci thanks ok the bot".split(),
+    *("tl;dr", "help", "aide", "svom", "chang'e 6", "kg", "👍", "👋", " ", "  ", "\t", "\n"),
+    *("c quoi", "qd", "et sinon", "and how", "?\u00a0", "\u2003", "lancé", "vraiment ?"),
+)
+
+
+def test_the_fast_paths_of_the_rules_change_no_result() -> None:
+    """A message with a word no rule accepts is rejected by one set operation, and one with no
+    inner "?" and no "et"/"and" is not split: the same kinds and parts as before."""
+    rng = random.Random(5)
+    for _ in range(20_000):
+        text = " ".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 8)))
+        assert split_questions(text) == _split_questions_in_full(text), text
+        words = _words(strip_markup(text))
+        if rule_kind(text) is None:
+            assert not any(_only(words, vocabulary) for _, vocabulary in _VOCABULARIES), text

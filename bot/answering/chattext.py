@@ -29,7 +29,6 @@ _SHORTCODE = re.compile(r"(?<!\w):[a-z0-9_+-]{2,}:(?!\w)")
 _CODE_FENCE = re.compile(r"```(?:[a-z]+\n)?(.*?)```", re.DOTALL)
 _MARKUP = re.compile(r"\*\*|__|~~|\|\||[*`]|(?<!\w)_|_(?!\w)")
 _QUOTE_LINE = re.compile(r"^\s*>+\s?", re.MULTILINE)
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 # Chat abbreviations -> words (both languages; a word maps to "" when it is only filler).
 # General chat usage, not fitted to any question: SMS-style French, internet English.
@@ -194,6 +193,11 @@ def _blank_emoji(match: re.Match[str]) -> str:
     return " " if _is_emoji(match.group()) else match.group()
 
 
+# The characters `_blank_emoji` needs to see: none of ASCII or of the accented Latin letters
+# (U+00C0–U+024F) is an emoji, so a French message does not call it once per accent.
+_MAYBE_EMOJI = re.compile(r"[^\x00-\x7f\u00c0-\u024f]")
+
+
 def _collapse_spaces(text: str) -> str:
     """Runs of white space made one space, none at either end (`\\s` is `str.isspace`)."""
     return " ".join(text.split())
@@ -221,17 +225,34 @@ def strip_markup(text: str) -> str:
         text = _QUOTE_LINE.sub("", text)
     text = _MARKUP.sub("", text)
     if not text.isascii():  # no emoji is ASCII: only the other characters need a look
-        text = _NON_ASCII.sub(_blank_emoji, text)
+        text = _MAYBE_EMOJI.sub(_blank_emoji, text)
     return _collapse_spaces(text)
 
 
 def expand_abbreviations(text: str) -> str:
     """Chat abbreviations spelled out ("c quoi" -> "c'est quoi", "qd" -> "quand", "tho" -> "")."""
-    text = _COUNTRY.sub(lambda m: _COUNTRIES[m.group(1).replace(".", "")], text)
+    if "U" in text:  # every country abbreviation has one
+        text = _COUNTRY.sub(lambda m: _COUNTRIES[m.group(1).replace(".", "")], text)
     text = _C_EST.sub(lambda m: "c'était" if m.group(0).lower().endswith("t") else "c'est", text)
-
+    if not _may_abbreviate(text):
+        return _collapse_spaces(text)
     text = _ABBREVIATION.sub(_expand, text)
     return _collapse_spaces(text)
+
+
+# The word each abbreviation starts with ("w" for "w/o"): an abbreviation found is preceded by
+# no word character, so its first word is a whole word of the text.
+_ABBREVIATION_HEADS = frozenset(k.split("/")[0] for k in ABBREVIATIONS)
+_WORD_RUN = re.compile(r"\w+")
+
+
+def _may_abbreviate(text: str) -> bool:
+    """False when no abbreviation can be in `text`: none of its words, lower-cased, starts one.
+    Told only for Latin-1 text, where lower-casing is what the pattern's case folding does
+    ("ſtp" or "\u212aoi", beyond it, is left to the pattern)."""
+    if not text.isascii() and max(text) > "\xff":
+        return True
+    return not _ABBREVIATION_HEADS.isdisjoint(_WORD_RUN.findall(text.lower()))
 
 
 def _expand(match: re.Match[str]) -> str:
@@ -304,7 +325,8 @@ class Speller:
     `targets` (folded word -> weight) are the corpus words a typo may become, the heavier
     winning; `fallback` are everyday words a typo may become when no corpus word fits (only when
     exactly one fits); `is_known(word)` says a word is right as it is (an everyday word, an
-    inflection, a name). See `typo_candidates` for what counts as a typo.
+    inflection, a name), and `known` holds words it says so of (settled by one set look-up). See
+    `typo_candidates` for what counts as a typo.
     """
 
     def __init__(
@@ -312,10 +334,13 @@ class Speller:
         targets: Mapping[str, float],
         is_known: Callable[[str], bool],
         fallback: Collection[str] = frozenset(),
+        known: AbstractSet[str] = frozenset(),
     ) -> None:
         self.targets = dict(targets)
         self.is_known = is_known
         self.fallback = fallback
+        # Folded words `suggest` leaves alone at once (targets and `known`).
+        self._right = frozenset(self.targets).union(known)
         # Folded word -> its fix, "" for none: the words of questions recur, and finding the
         # candidates of an unknown word costs a few hundred edits. Keyed on what users type.
         self._fixes: Memo[str, str] = Memo(self._fix, capacity=16384, max_bytes=2 * MiB)
@@ -340,6 +365,10 @@ class Speller:
 
     def correct(self, text: str) -> str:
         """`text` with each typo replaced by the word meant (the rest untouched)."""
+        # Most messages hold no typo: their distinct words are looked at first, in bulk, and only
+        # a message with a word to fix goes through the replacing pass below.
+        if not self._has_typo(text):
+            return text
 
         def fix(match: re.Match[str]) -> str:
             token = match.group(0)
@@ -352,6 +381,34 @@ class Speller:
             return self.suggest(token) or token
 
         return _SPELL_TOKEN.sub(fix, text)
+
+    def _has_typo(self, text: str) -> bool:
+        """Whether `correct` would change a word of `text`: the words its `fix` would look up
+        (the token, or what follows its elision), folded, outside `_right`, given to `suggest`."""
+        tokens = _SPELL_TOKEN.findall(text)
+        if "'" in text or "’" in text:
+            words = []
+            for token in tokens:
+                if "'" in token or "’" in token:
+                    elided = _ELIDED.match(token)
+                    if elided is None:
+                        continue  # left as it is
+                    token = token[elided.end() :]
+                words.append(token)
+        else:
+            words = tokens
+        if not words:
+            return False
+        # One fold for all of them: folding is character by character and keeps the spaces
+        # between words; a word whose folding holds a space (compatibility forms) takes the
+        # word-by-word way.
+        folded = (" ".join(words).lower() if text.isascii() else fold(" ".join(words))).split(" ")
+        if len(folded) != len(words):
+            folded = [fold(w) for w in words]
+        unsure = {
+            w for w, f in zip(words, folded, strict=True) if len(f) >= 4 and f not in self._right
+        }
+        return any(self.suggest(w) is not None for w in unsure)
 
 
 _SPELL_TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)

@@ -249,8 +249,12 @@ class CorpusFocus:
     # Text -> `entities`: a thread's earlier questions are read again at each follow-up.
     _named: Memo[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
     _phrases: tuple[tuple[str, re.Pattern[str]], ...] = field(init=False, repr=False, compare=False)
+    # The corpus and everyday words in one set: most words of a question are in it, and one
+    # look-up settles them (`is_known` without its call).
+    _plain: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_plain", self.vocabulary | self.lexicon.common)
         object.__setattr__(self, "_known", Memo(self._is_known, _WORDS_CACHED, _WORDS_BYTES))
         object.__setattr__(self, "_typo", Memo(self._is_typo, _WORDS_CACHED, _WORDS_BYTES))
         object.__setattr__(self, "_named", Memo(self._entities, _TEXTS_CACHED, _TEXTS_BYTES))
@@ -336,7 +340,9 @@ class CorpusFocus:
             speller=Speller({}, lambda w: True),
         )
         # The speller's "right as it is" is the focus's own notion of a known word.
-        object.__setattr__(focus, "speller", Speller(targets, focus.is_known, common))
+        object.__setattr__(
+            focus, "speller", Speller(targets, focus.is_known, common, known=focus._plain)
+        )
         return focus
 
     # ------------------------------------------------------------------ per question
@@ -406,8 +412,13 @@ class CorpusFocus:
         return self._unknown_names(fold(plain_quotes(text)))
 
     def _unknown_names(self, folded: str) -> tuple[str, ...]:
+        plain = self._plain
+        # A known word of one piece needs no further look (most words): set look-ups only.
+        pending = [t for t in question_tokens(folded) if t not in plain or "-" in t]
+        if not pending:
+            return ()
         out: list[str] = []
-        for token in question_tokens(folded):
+        for token in pending:
             parts = [p for p in token.split("-") if p] if "-" in token else [token]
             for part in parts:
                 if len(part) < 3 or part in out or self.is_known(part) or self.is_typo(part):
@@ -628,7 +639,8 @@ def _entity_keys(
         if spans
         else TOKEN.findall(folded)
     )
-    for token in tokens:
+    # Only a name, an elision or a hyphenated word can give a key: the other words need no look.
+    for token in [t for t in tokens if t in names or "'" in t or "-" in t]:
         if "'" in token:
             token = ELISION.sub("", token)
         if token in names and token not in keys:  # the whole token, else its hyphenated parts

@@ -77,11 +77,14 @@ CHAT_WORDS = frozenset(
 
 def question_tokens(folded: str) -> list[str]:
     """Folded words of a question, elisions cut off ("l'iss" -> "iss")."""
+    if "'" not in folded:  # most questions: no elision, no possessive, every token as found
+        return TOKEN.findall(folded)
     out = []
     for token in TOKEN.findall(folded):
-        token = ELISION.sub("", token)
-        if token.endswith("'s"):  # English possessive: "nasa's" is "nasa"
-            token = token[:-2]
+        if "'" in token:
+            token = ELISION.sub("", token)
+            if token.endswith("'s"):  # English possessive: "nasa's" is "nasa"
+                token = token[:-2]
         if token:
             out.append(token)
     return out

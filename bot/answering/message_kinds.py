@@ -202,6 +202,8 @@ _QUESTION_START = re.compile(
 )
 _AND_SPLIT = re.compile(r"\s*(?:,\s*)?\b(?:et|and)\s+(?=\S)", re.IGNORECASE)
 _QUESTION_END = re.compile(r"\?+")
+# A "?" with something other than white space or "?" after it: where `_split_marks` may cut.
+_INNER_MARK = re.compile(r"\?[\s?]*[^\s?]")
 
 
 def _words(text: str) -> list[str]:
@@ -221,6 +223,8 @@ _VOCABULARIES: tuple[tuple[Kind, frozenset[str]], ...] = (
     ("greeting", _GREETING_WORDS),
 )
 _GREETING_OR_THANKS = _GREETING_WORDS | _THANKS_WORDS
+# Every word a "words" rule accepts: a message with a word outside it is none of their kinds.
+_RULE_WORDS = _HELP_WORDS | _THANKS_WORDS | _GREETING_WORDS | _FILLER
 
 
 def rule_kind(text: str) -> MessageKind | None:
@@ -236,6 +240,8 @@ def rule_kind(text: str) -> MessageKind | None:
     words = _words(bare)
     if _TLDR.search(fold(bare)):
         return MessageKind("gist", 1.0, rule="tldr")
+    if not _RULE_WORDS.issuperset(words):  # most messages: one set operation says no rule fits
+        return None
     for kind, vocabulary in _VOCABULARIES:
         if _only(words, vocabulary):
             return MessageKind(kind, 1.0, rule="words")
@@ -257,11 +263,19 @@ def split_questions(text: str) -> tuple[str, ...]:
     else `()`: split after each "?" followed by more question, and on " et " / " and " when what
     follows starts a new question ("qui a signé et combien de kg ?"). Each part has two words."""
     cleaned = clean_chat(text) or text
+    if not _INNER_MARK.search(cleaned) and not _AND_SPLIT.search(cleaned):
+        return ()  # one question at most: no "?" before its end, no " et " / " and " to cut on
+    chunks = _split_marks(cleaned)
+    # A chunk of fewer than two words cannot be cut further and is a part of its own ("… ?
+    # vraiment ?"): no split, without looking for "et" / "and" in the others.
+    if any(c.strip(" ,;") and len(_words(c)) < 2 for c in sorted(chunks, key=len)):
+        return ()
     pieces: list[str] = []
-    for chunk in _split_marks(cleaned):
+    for chunk in chunks:
         pieces.extend(_split_and(chunk))
     parts = [p.strip(" ,;") for p in pieces if p.strip(" ,;")]
-    if len(parts) < 2 or any(len(_words(p)) < 2 for p in parts):
+    # The shortest parts first: the one with fewer than two words, if any, is among them.
+    if len(parts) < 2 or any(len(_words(p)) < 2 for p in sorted(parts, key=len)):
         return ()
     return tuple(parts)
 
@@ -308,7 +322,7 @@ def _split_and(chunk: str) -> list[str]:
 def nearest(vector: Vectors, exemplars: KindExemplars) -> dict[Kind, float]:
     """The best cosine of `vector` to each kind's exemplars."""
     v = np.asarray(vector, dtype=np.float32).reshape(-1)
-    norm = float(np.linalg.norm(v))
+    norm = float(np.sqrt(v.dot(v)))  # `np.linalg.norm(v)`'s own computation, without its checks
     sims = exemplars.matrix @ (v / norm if norm else v)
     if not exemplars.kinds:
         return {}
