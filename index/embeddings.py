@@ -130,6 +130,8 @@ class Embedder:
 
     def encode_queries(self, texts: Sequence[str]) -> Vectors:
         """Encode questions, reusing cached vectors: communities ask the same things again."""
+        if len(texts) == 1:  # one question (most calls): no lists, no stacking
+            return self._encode_query(texts[0])
         out: list[Vectors | None] = []
         missing: list[int] = []
         with self._lock:
@@ -146,6 +148,19 @@ class Embedder:
                     out[i] = vector = fresh[row].copy()
                     self._cache.put(texts[i], vector)
         return np.stack([v for v in out if v is not None]).astype(np.float32, copy=False)
+
+    def _encode_query(self, text: str) -> Vectors:
+        """`encode_queries([text])`: a (1, dim) array of its own (the cache keeps a copy)."""
+        with self._lock:
+            hit = self._cache.get(text)
+        if hit is None:
+            # Copies: the model's output may be a buffer it reuses, and the caller's array must
+            # not be the cached one.
+            hit = self.encode([text], batch_size=1)[0].copy()
+            with self._lock:
+                self._cache.put(text, hit)
+        out: Vectors = hit.reshape(1, -1).copy()
+        return out
 
 
 @lru_cache(maxsize=4)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.answer import Answer, Language
+from bot.answering.compose import render_text
 from bot.answering.evaluation import load_questions, prepared_in_thread
 from bot.answering.lead import (
     CLAIM_TYPE_BONUS,
@@ -255,3 +256,48 @@ def test_scoring_every_note_sentence_at_once_matches_scoring_each_on_its_own(
                 compared += 1
     assert compared >= 250 * 2 * 17
     assert same_sentence >= 0.99 * compared  # ties are rare: nearly always the same sentence
+
+
+def test_an_answers_relevance_is_best_sentences_own(service: FactBotService) -> None:
+    """What a composed answer reads (`LeadIndex.relevance`: every note's relevance and the most
+    relevant note's sentence) is what `best_sentences` says, on every question of the three
+    sets, both languages."""
+    engine = service.engine
+    questions = [
+        q
+        for name in ("questions", "heldout", "chat")
+        for q in load_questions(DATA / f"{name}.jsonl")
+    ]
+    items = [prepared_in_thread(engine, q) for q in questions]
+    vectors = engine.embedder.encode_queries([p.embedded for p in items])
+    found = engine.retriever.search_many([p.question for p in items], vectors)
+    notes = {n: 0.01 * i for i, n in enumerate(engine.index.notes)}
+    for p, f, vector in zip(items, found, vectors, strict=True):
+        scorer = QuestionScorer.of(p.question, f.words, engine.retriever.idf, f.wanted)
+        for language in ("fr", "en"):
+            every = engine.leads.best_sentences(scorer, vector, notes, language)
+            relevance, best = engine.leads.relevance(scorer, vector, notes, language)
+            assert relevance == {n: c.relevance for n, c in every.items()}
+            assert best == max(every.values(), key=lambda c: c.relevance)
+
+
+def test_an_answers_text_is_render_text_of_its_parts(service: FactBotService) -> None:
+    """A fact answer's plain text, put together from lines made once per sentence and note, is
+    `render_text` of its sources, notes and lead: on every question of the three sets, asked
+    twice (the second time from those lines)."""
+    engine = service.engine
+    questions = [
+        q
+        for name in ("questions", "heldout", "chat")
+        for q in load_questions(DATA / f"{name}.jsonl")
+    ]
+    checked = 0
+    for _ in range(2):
+        for answer in engine.answer_many([prepared_in_thread(engine, q) for q in questions]):
+            for part in answer.parts or (answer,):
+                if part.act != "fact" or part.refused:
+                    continue
+                rendered = render_text(part.language, part.sources, part.factchecks, part.lead)
+                assert part.text == rendered, part.question
+                checked += 1
+    assert checked >= 300

@@ -4,9 +4,10 @@ question, the plain text."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import get_args
 
 from bot.answer import Answer, FactCheckRef, Language, Lead, Link, SourceRef
-from bot.answering.lead import Candidate, LeadIndex, QuestionScorer, choose_lead
+from bot.answering.lead import Candidate, LeadIndex, QuestionScorer, Quoted, choose_lead
 from bot.answering.retrieval import Hit
 from bot.messages import lead_origin, text
 from index.chunking import Chunk
@@ -56,17 +57,20 @@ def compose(
     leads: LeadIndex,
     scorer: QuestionScorer,
     vector: Vectors,
+    asked: str | None = None,
 ) -> Answer:
     """Build the answer from the best `top_k` units (the caller has checked relevance).
 
     `leads`, `scorer` and `vector` (the question's embedding) choose the lead and rank the notes
-    by how well they answer the question (bot/answering/lead.py)."""
-    best = hits[0].dense if hits else 0.0
-    chosen = [h for h in hits[:top_k] if h.dense >= best - QUOTE_MARGIN or h is hits[0]]
+    by how well they answer the question (bot/answering/lead.py). The answer is to `asked`
+    (the question as the user typed it) when given, else to `question`."""
+    first = hits[0] if hits else None
+    floor = (first.dense if first is not None else 0.0) - QUOTE_MARGIN
+    chosen = [h for h in hits[:top_k] if h.dense >= floor or h is first]
     if chosen and chosen[0].kind == "factcheck":
         # A note ranked first: quote the article sentence it corrects right after it, so the
         # reader sees the article's words and the correction together.
-        claimed = _claimed_sentence(hits, chosen[0].unit, index)
+        claimed = _claimed_sentence(hits, chosen[0].unit, index, leads)
         if claimed is not None and claimed not in chosen:
             chosen = [chosen[0], claimed, *chosen[1:]][:top_k]
     if not any(h.kind == "article" for h in chosen):
@@ -74,31 +78,35 @@ def compose(
         nearby = next((h for h in hits[: top_k + ARTICLE_LOOKAHEAD] if h.kind == "article"), None)
         if nearby is not None:
             chosen.append(nearby)
-    article_url = next((d.url for d in index.documents if d.id == _article_id(index)), None)
+    article_url = leads.article_url
     sources: list[SourceRef] = []
     quotes: list[Candidate] = []
+    shown_quotes: list[Quoted] = []  # the article sources' sentences, in order
     attached: list[str] = []  # notes whose claim a quoted sentence holds
     quoted_warnings: set[str] = set()  # notes correcting a sentence the answer quotes
     # A note correcting a quoted sentence is as relevant to the retrieval as that sentence.
     inherited: dict[str, float] = {}
     for hit in chosen:
         if hit.kind == "article":
-            source = _article_source(question, language, hit, index, article_url, pick)
-            sources.append(source)
-            # An English answer leads with the aligned English sentence, a verbatim corpus text.
-            leading = (
-                source.translation if language == "en" and source.translation else source.quote
+            quoted = _quoted(question, language, hit, index, pick, leads)
+            sources.append(
+                SourceRef(
+                    hit.unit,
+                    "article",
+                    quoted.doc,
+                    quoted.paragraph,
+                    quoted.quote,
+                    hit.fused,
+                    article_url,
+                    quoted.translation,
+                )
             )
-            texts = [t for t in (source.quote, source.translation) if t]
-            quotes.append(leads.quote(scorer, hit, leading, texts))
-            original = next(
-                index.chunks[r] for r in hit.chunks if index.chunks[r].canonical is None
-            )
-            attached.extend(original.notes)
-            for n in original.notes:
-                if n in index.notes and is_warning(index.notes[n].verdict):
-                    quoted_warnings.add(n)
-                    inherited[n] = max(inherited.get(n, 0.0), hit.fused)
+            quotes.append(leads.quote(scorer, hit, quoted))
+            shown_quotes.append(quoted)
+            attached.extend(quoted.notes)
+            for n in quoted.warnings:
+                quoted_warnings.add(n)
+                inherited[n] = max(inherited.get(n, 0.0), hit.fused)
         else:
             note = index.notes[hit.unit]
             sources.append(
@@ -114,25 +122,26 @@ def compose(
             )
     # Every note the retrieval found or a quote carries, scored by its sentence that best
     # answers the question; the lead is that sentence or a quote (bot/answering/lead.py).
-    found = {h.unit: h.fused for h in hits if h.kind == "factcheck"}
-    pool = {
-        n: max(found.get(n, 0.0), inherited.get(n, 0.0))
-        for n in [*found, *attached]
-        if n in index.notes
-    }
-    answers = leads.best_sentences(scorer, vector, pool, language)
-    chosen_lead = choose_lead(question, quotes, answers.values())
-    relevance = {n: c.relevance for n, c in answers.items()}
+    notes = index.notes
+    pool = {h.unit: h.fused for h in hits if h.kind == "factcheck" and h.unit in notes}
+    for n in attached:
+        if n in notes and n not in pool:
+            pool[n] = 0.0
+    for n, fused in inherited.items():
+        pool[n] = max(pool[n], fused)
+    relevance, best_note = leads.relevance(scorer, vector, pool, language)
+    chosen_lead = choose_lead(question, quotes, () if best_note is None else (best_note,))
     factchecks = _notes_shown(relevance, quoted_warnings, chosen_lead, index, language, leads)
-    shown = {f.id for f in factchecks}
-    # A note is a source only when it is shown: no unrelated note among the sources.
-    sources = [s for s in sources if s.kind == "article" or s.doc in shown]
+    if len(sources) > len(shown_quotes):
+        # A note is a source only when it is shown: no unrelated note among the sources.
+        shown = {f.id for f in factchecks}
+        sources = [s for s in sources if s.kind == "article" or s.doc in shown]
     lead = _lead(chosen_lead, sources, factchecks)
     return Answer(
-        question,
+        question if asked is None else asked,
         language,
         False,
-        render_text(language, sources, factchecks, lead),
+        _text(language, shown_quotes, factchecks, lead, leads),
         tuple(sources),
         factchecks,
         index_version=index.version,
@@ -152,16 +161,24 @@ def _notes_shown(
 
     Every note correcting a quoted sentence is shown, however many and however far from the
     question: a quoted mistake never goes out unflagged. Besides them, the lead's note and the
-    notes answering nearly as well as the best one, up to MAX_FACTCHECKS in all."""
+    notes answering nearly as well as the best one, up to MAX_FACTCHECKS in all; in order of
+    relevance (then of id), then the required notes without sentences in the index, by id."""
     lead_note = lead.source if lead is not None and lead.kind == "factcheck" else None
-    top = max(relevance.values(), default=0.0)
-    ranked = sorted(relevance, key=lambda n: (n != lead_note, -relevance[n], n))
-    ranked += sorted(quoted_warnings - set(relevance))  # a note without sentences in the index
-    required = quoted_warnings | ({lead_note} if lead_note else set())
+    required = quoted_warnings | {lead_note} if lead_note is not None else quoted_warnings
     room = max(0, MAX_FACTCHECKS - len(required))
-    others = [n for n in ranked if n not in required and relevance[n] >= top - NOTE_MARGIN]
-    shown = required.union(others[:room])
-    return tuple(_ref(leads, index.notes[n], language) for n in ranked if n in shown)
+    cut = max(relevance.values(), default=0.0) - NOTE_MARGIN
+    # Only the notes that can be shown are ranked: the required ones and those near the top.
+    near = sorted([(-r, n) for n, r in relevance.items() if r >= cut or n in required])
+    ranked = [lead_note] if lead_note in relevance else []
+    for _, n in near:
+        if n in required:
+            if n != lead_note:
+                ranked.append(n)
+        elif room > 0:
+            ranked.append(n)
+            room -= 1
+    ranked += sorted(n for n in quoted_warnings if n not in relevance)
+    return tuple(_ref(leads, index.notes[n], language) for n in ranked)
 
 
 def _ref(leads: LeadIndex, note: NoteRecord, language: Language) -> FactCheckRef:
@@ -184,35 +201,48 @@ def _lead(
     return Lead(chosen.text, chosen.source, "factcheck", label=label)
 
 
-def _claimed_sentence(hits: Sequence[Hit], note_id: str, index: LoadedIndex) -> Hit | None:
+def _claimed_sentence(
+    hits: Sequence[Hit], note_id: str, index: LoadedIndex, leads: LeadIndex
+) -> Hit | None:
     """The ranked article unit whose sentence carries `note_id`'s claim."""
     for hit in hits:
-        if hit.kind == "article" and any(note_id in index.chunks[r].notes for r in hit.chunks):
+        if hit.kind == "article" and note_id in _unit_notes(hit, index, leads):
             return hit
     return None
 
 
-def _article_id(index: LoadedIndex) -> str:
-    return next((c.doc for c in index.chunks if c.kind == "article" and c.canonical is None), "")
+def _unit_notes(hit: Hit, index: LoadedIndex, leads: LeadIndex) -> frozenset[str]:
+    """The notes on the chunks of `hit`'s unit (made once per unit)."""
+    notes = leads.unit_notes.get(hit.unit)
+    if notes is None:
+        notes = frozenset(n for r in hit.chunks for n in index.chunks[r].notes)
+        leads.unit_notes[hit.unit] = notes
+    return notes
 
 
-def _article_source(
+def _quoted(
     question: str,
     language: Language,
     hit: Hit,
     index: LoadedIndex,
-    url: str | None,
     pick: SentencePicker,
-) -> SourceRef:
-    members = [index.chunks[r] for r in hit.chunks]
-    original = next(c for c in members if c.canonical is None)
+    leads: LeadIndex,
+) -> Quoted:
+    """The sentence an article hit quotes (picked when its chunk has several) in `language`:
+    made once per unit, sentence and language of the index `leads` was made from."""
+    chunks = index.chunks
+    original = next(chunks[r] for r in hit.chunks if chunks[r].canonical is None)
     s, e = (
         pick(question, original) if len(original.sentences) > 1 else (original.start, original.end)
     )
+    key = (hit.unit, s, e, language)
+    quoted = leads.quoted.get(key)
+    if quoted is not None:
+        return quoted
     quote = _slice(original, s, e)
     translation = None
     if language != original.language:
-        aligned = next((c for c in members if c.language == language), None)
+        aligned = next((chunks[r] for r in hit.chunks if chunks[r].language == language), None)
         if aligned is not None:
             position = original.sentences.index((s, e)) if (s, e) in original.sentences else None
             if position is not None and len(aligned.sentences) == len(original.sentences):
@@ -220,16 +250,24 @@ def _article_source(
                 translation = _slice(aligned, ts, te)
             else:
                 translation = aligned.text
-    return SourceRef(
-        id=hit.unit,
-        kind="article",
+    # An English answer leads with the aligned English sentence, a verbatim corpus text.
+    leading = translation if language == "en" and translation else quote
+    texts = [t for t in (quote, translation) if t]
+    quoted = leads.quoted[key] = Quoted(
         doc=original.doc,
         paragraph=original.paragraph,
         quote=quote,
-        score=hit.fused,
-        url=url,
         translation=translation,
+        leading=leading,
+        words=frozenset().union(*(leads.quote_words(t) for t in texts)),
+        text="\n".join(texts),
+        lines=_quote_lines(quote, original.paragraph, translation),
+        notes=original.notes,
+        warnings=tuple(
+            n for n in original.notes if n in index.notes and is_warning(index.notes[n].verdict)
+        ),
     )
+    return quoted
 
 
 def _slice(chunk: Chunk, start: int, end: int) -> str:
@@ -246,20 +284,61 @@ def render_text(
     """The plain-text answer (console, JSON `answer`): the lead first, then the quotes and notes."""
     lines: list[str] = []
     if lead is not None:
-        lines.append(
-            f"{text('lead.title', language)}: « {lead.text} » ({lead_origin(lead, language)})"
-        )
+        lines.append(_lead_line(lead, language))
     quotes = [s for s in sources if s.kind == "article"]
     if quotes:
-        lines.append(f"{text('answer.article', language)}:")
-        for s in quotes:
-            lines.append(f"  « {s.quote} » (§{s.paragraph})")
-            if s.translation:
-                lines.append(f"    — “{s.translation}”")
+        lines.append(_ARTICLE_HEADING[language])
+        lines.extend(_quote_lines(s.quote, s.paragraph, s.translation) for s in quotes)
+    lines.extend(_factcheck_lines(f, language) for f in factchecks)
+    return "\n".join(lines)
+
+
+def _text(
+    language: Language,
+    quotes: Sequence[Quoted],
+    factchecks: Sequence[FactCheckRef],
+    lead: Lead | None,
+    leads: LeadIndex,
+) -> str:
+    """`render_text` of a composed answer (`quotes`: its article sources' sentences), from the
+    lines made once per sentence, note and lead of the index `leads` was made from."""
+    lines: list[str] = []
+    if lead is not None:
+        key = (lead.text, lead.kind, lead.paragraph, lead.label, language)
+        line = leads.lines.get(key)
+        if line is None:
+            line = leads.lines[key] = _lead_line(lead, language)
+        lines.append(line)
+    if quotes:
+        lines.append(_ARTICLE_HEADING[language])
+        lines.extend(q.lines for q in quotes)
     for f in factchecks:
-        heading = text("answer.factcheck", language)
-        lines.append(f"{verdict(f.verdict).mark} {heading} — {f.label}: « {f.claim} »")
-        lines.append(f"  {text('answer.true', language)}: {f.summary}")
-        for link in f.sources[:2]:
-            lines.append(f"  → {link.title}: {link.url}")
+        cached = leads.blocks.get((f.id, language))
+        if cached is None or cached[0] is not f:
+            cached = leads.blocks[(f.id, language)] = (f, _factcheck_lines(f, language))
+        lines.append(cached[1])
+    return "\n".join(lines)
+
+
+_ARTICLE_HEADING: dict[Language, str] = {
+    language: f"{text('answer.article', language)}:" for language in get_args(Language)
+}
+
+
+def _lead_line(lead: Lead, language: Language) -> str:
+    return f"{text('lead.title', language)}: « {lead.text} » ({lead_origin(lead, language)})"
+
+
+def _quote_lines(quote: str, paragraph: int | None, translation: str | None) -> str:
+    line = f"  « {quote} » (§{paragraph})"
+    return f"{line}\n    — “{translation}”" if translation else line
+
+
+def _factcheck_lines(f: FactCheckRef, language: Language) -> str:
+    heading = text("answer.factcheck", language)
+    lines = [
+        f"{verdict(f.verdict).mark} {heading} — {f.label}: « {f.claim} »",
+        f"  {text('answer.true', language)}: {f.summary}",
+    ]
+    lines.extend(f"  → {link.title}: {link.url}" for link in f.sources[:2])
     return "\n".join(lines)

@@ -8,7 +8,7 @@ job. Nothing here imports a chat library.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -318,8 +318,8 @@ class Engine:
                 self.leads,
                 QuestionScorer.of(question, found.words, self.retriever.idf, found.wanted),
                 vector,
+                asked,  # composed from what the retrieval read, to what the user asked
             )
-            answer = replace(answer, question=asked)  # composed from what the retrieval read
         answer.debug.update(debug)
         return answer
 

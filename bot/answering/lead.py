@@ -17,9 +17,8 @@ held-out and chat sets (README, "Answer quality").
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import NamedTuple, get_args
+from collections.abc import Callable, Iterable, Mapping
+from typing import NamedTuple, cast, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -62,17 +61,20 @@ def asks_article(question: str) -> bool:
     return _ASKS_ARTICLE.search(fold(plain_quotes(question))) is not None
 
 
-@dataclass(frozen=True)
 class QuestionScorer:
-    """Scores sentences against one question: cosine + word overlap + answer type."""
+    """Scores sentences against one question: cosine + word overlap + answer type. (A plain
+    class with slots, not a frozen dataclass: every fact answer makes one; treat it as
+    immutable.)"""
 
-    question: str
-    weights: dict[str, float]  # the question's content words and their IDF
-    wanted: re.Pattern[str] | None
-    total: float = field(init=False)  # the weights' sum, the share's denominator
+    __slots__ = ("question", "total", "wanted", "weights")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "total", sum(self.weights.values()))
+    def __init__(
+        self, question: str, weights: dict[str, float], wanted: re.Pattern[str] | None
+    ) -> None:
+        self.question = question
+        self.weights = weights  # the question's content words and their IDF
+        self.wanted = wanted
+        self.total = sum(weights.values())  # the weights' sum, the share's denominator
 
     @classmethod
     def of(
@@ -109,10 +111,28 @@ class Candidate(NamedTuple):
     relevance: float
 
 
+class Quoted(NamedTuple):
+    """An article sentence as an answer quotes it in one language (bot/answering/compose.py
+    makes it once per unit, sentence and language): where it comes from, its text and aligned
+    translation, what scores it as a lead, and the notes on its sentence."""
+
+    doc: str
+    paragraph: int | None
+    quote: str
+    translation: str | None
+    leading: str  # the text that would lead: the translation for an English answer, if any
+    words: frozenset[str]  # content words of the quote and its translation
+    text: str  # the quote and its translation, one a line: where an answer type is looked for
+    notes: tuple[str, ...]  # the notes whose claim the sentence holds
+    warnings: tuple[str, ...]  # of those, the served notes that correct it
+    lines: str  # its lines in the plain-text answer
+
+
 class LeadIndex:
     """What scoring candidates needs from one index, prepared once: the notes' sentences with
     their vectors and content words, laid out per question language (`_Layout`) so scoring
-    every note's sentences costs a few array operations, not a Python loop per sentence."""
+    every note's sentences costs a few array operations, not a Python loop per sentence; and
+    what composing an answer reads from the index, made once (bot/answering/compose.py)."""
 
     def __init__(self, index: LoadedIndex) -> None:
         self.sentences = index.note_sentences
@@ -126,8 +146,22 @@ class LeadIndex:
             if s.language not in self.languages.setdefault(s.note, []):
                 self.languages[s.note].append(s.language)
         self._quote_words: dict[str, frozenset[str]] = {}
+        # Per answer type (a handful of patterns), whether a quote's text holds one.
+        self._typed: dict[tuple[str, re.Pattern[str]], bool] = {}
         # Each note summarised per language, made once (bot/answering/compose.py fills it).
         self.refs: dict[tuple[str, Language], FactCheckRef] = {}
+        # Each quoted sentence per (unit, span, language), and each article unit's notes (the
+        # notes on its chunks), made once (bot/answering/compose.py fills them).
+        self.quoted: dict[tuple[str, int, int, Language], Quoted] = {}
+        self.unit_notes: dict[str, frozenset[str]] = {}
+        # The plain-text answer's lines: per lead (its text, kind, paragraph, label and
+        # language), and per note and language with the summary they were made from.
+        self.lines: dict[tuple[str, str, int | None, str | None, Language], str] = {}
+        self.blocks: dict[tuple[str, Language], tuple[FactCheckRef, str]] = {}
+        original = next(
+            (c.doc for c in index.chunks if c.kind == "article" and c.canonical is None), ""
+        )
+        self.article_url = next((d.url for d in index.documents if d.id == original), None)
         self._layouts = {language: _Layout(self, language) for language in get_args(Language)}
 
     def quote_words(self, text: str) -> frozenset[str]:
@@ -137,14 +171,23 @@ class LeadIndex:
             words = self._quote_words[text] = frozenset(content_words(text))
         return words
 
-    def quote(
-        self, scorer: QuestionScorer, hit: Hit, shown: str, texts: Sequence[str]
-    ) -> Candidate:
-        """A quoted article sentence as a candidate: `shown` is the text that would lead,
-        `texts` the sentence in every language it is quoted in, `hit` its ranked unit."""
-        words = frozenset().union(*(self.quote_words(t) for t in texts))
-        score = scorer.score(hit.dense, words, "\n".join(texts))
-        return Candidate(shown, hit.unit, "article", score, score + RETRIEVAL_WEIGHT * hit.fused)
+    def quote(self, scorer: QuestionScorer, hit: Hit, quoted: Quoted) -> Candidate:
+        """A quoted article sentence as a candidate (`hit`: its ranked unit): scored as
+        `QuestionScorer.score` scores it."""
+        wanted = scorer.wanted
+        typed = False
+        if wanted is not None:
+            key = (quoted.text, wanted)
+            known = self._typed.get(key)
+            if known is None:
+                known = self._typed[key] = wanted.search(quoted.text) is not None
+            typed = known
+        bonus = TYPE_BONUS if typed else 0.0
+        score = hit.dense + WORD_WEIGHT * scorer.overlap(quoted.words) + bonus
+        return _new(
+            Candidate,
+            (quoted.leading, hit.unit, "article", score, score + RETRIEVAL_WEIGHT * hit.fused),
+        )
 
     def best_sentences(
         self,
@@ -161,64 +204,90 @@ class LeadIndex:
         out: dict[str, Candidate] = {}
         if not layout.spans:
             return out
-        best, scores = layout.best(layout.scores(scorer, vector))
-        texts, note_at = layout.lead_texts, layout.note_at
+        scores = layout.scores(scorer, vector).tolist()
+        texts, spans = layout.lead_texts, layout.spans
+        for note, fused in notes.items():
+            span = spans.get(note)
+            if span is None:
+                continue
+            start, end = span
+            sentences = scores[start:end]
+            score = max(sentences)  # the first best, as a strict ">" in order would keep
+            out[note] = _new(
+                Candidate,
+                (
+                    texts[start + sentences.index(score)],
+                    note,
+                    "factcheck",
+                    score,
+                    score + RETRIEVAL_WEIGHT * fused,
+                ),
+            )
+        return out
+
+    def relevance(
+        self,
+        scorer: QuestionScorer,
+        vector: Vectors,
+        notes: Mapping[str, float],
+        language: Language,
+    ) -> tuple[dict[str, float], Candidate | None]:
+        """What an answer needs of `best_sentences`, for less: each note's relevance, and the
+        most relevant note's best sentence (the first of ties, in `notes` order), the only one
+        that can lead."""
+        layout = self._layouts[language]
+        relevance: dict[str, float] = {}
+        if not layout.spans:
+            return relevance, None
+        scores = layout.scores(scorer, vector)
+        best = np.maximum.reduceat(scores, layout.starts).tolist()
+        note_at = layout.note_at
+        top: str | None = None
+        top_relevance = top_score = 0.0
         for note, fused in notes.items():
             i = note_at.get(note)
             if i is None:
                 continue
-            score = scores[i]
-            out[note] = Candidate(
-                texts[best[i]], note, "factcheck", score, score + RETRIEVAL_WEIGHT * fused
-            )
-        return out
+            score = best[i]
+            relevance[note] = r = score + RETRIEVAL_WEIGHT * fused
+            if top is None or r > top_relevance:  # max() keeps the first of ties
+                top, top_relevance, top_score = note, r, score
+        if top is None:
+            return relevance, None
+        start, end = layout.spans[top]
+        text = layout.lead_texts[start + int(scores[start:end].argmax())]
+        return relevance, _new(Candidate, (text, top, "factcheck", top_score, top_relevance))
+
+
+# Makes a named tuple without its Python-level `__new__` (as retrieval.py makes its hits).
+_new = tuple.__new__
 
 
 class _Layout:
     """Every note's sentences as `best_sentences` reads them for questions in one language (the
     note's section in that language, else its first one), in flat arrays: position `i` is
-    sentence row `rows[i]`, read with its aligned translation. Its scores are bit for bit those
-    of scoring each sentence on its own (`QuestionScorer.score`): the same BLAS calls on the same
-    rows (a note's sentences in one matrix-vector product, a translation in one dot product;
-    batched through matmul's broadcasting, which makes the same calls), and the same float
-    operations in the same order."""
+    sentence row `rows[i]`, read with its aligned translation (itself when it has none). Its
+    scores are those of scoring each sentence on its own (`QuestionScorer.score`): the same
+    float operations in the same order, on cosines from one matrix-vector product (equal to a
+    lone dot product's within float32 rounding; tests/test_lead.py compares them)."""
 
     def __init__(self, leads: LeadIndex, language: str) -> None:
-        # The notes with as many sentences side by side, so that the sentence matrices of
-        # one size stack into one array: one matmul runs each one's product.
-        groups: dict[int, list[tuple[str, list[int]]]] = {}
+        self.spans: dict[str, tuple[int, int]] = {}  # note -> its positions [start, end)
+        rows: list[int] = []
         for note, languages in leads.languages.items():
             group = leads.rows[(note, language if language in languages else languages[0])]
-            groups.setdefault(len(group), []).append((note, group))
-        self.spans: dict[str, tuple[int, int]] = {}
-        rows: list[int] = []
-        for members in groups.values():
-            for note, group in members:
-                self.spans[note] = (len(rows), len(rows) + len(group))
-                rows.extend(group)
+            self.spans[note] = (len(rows), len(rows) + len(group))
+            rows.extend(group)
         self.rows = rows
-        self.lead_texts = [leads.sentences[r].text for r in rows]
-        # The scores in a grid, a note a row padded with -inf, for one argmax of them all.
         self.note_at = {note: i for i, note in enumerate(self.spans)}
-        self.width = max((e - s for s, e in self.spans.values()), default=0)
-        self.first = np.array([s for s, _ in self.spans.values()], dtype=np.intp)
-        self.grid_at = np.array(
-            [
-                i * self.width + j
-                for i, (s, e) in enumerate(self.spans.values())
-                for j in range(e - s)
-            ],
-            dtype=np.intp,
-        )
-        vectors = leads.vectors
-        self.blocks = [np.stack([vectors[g] for _, g in members]) for members in groups.values()]
+        self.starts = np.array([s for s, _ in self.spans.values()], dtype=np.intp)
         sentences = [leads.sentences[r] for r in rows]
-        at = [i for i, s in enumerate(sentences) if s.aligned >= 0]
-        self.aligned_at = np.array(at, dtype=np.intp)
-        # (k, 1, dim) @ (dim, 1): one dot product per translation, as `vectors[row] @ vector`.
-        self.aligned = (
-            np.stack([vectors[sentences[i].aligned] for i in at])[:, None, :] if at else None
-        )
+        self.lead_texts = [s.text for s in sentences]
+        # Each position's sentence vector, then its translation's: one product scores both.
+        partners = [
+            s.aligned if s.aligned >= 0 else r for r, s in zip(rows, sentences, strict=True)
+        ]
+        self.matrix = np.ascontiguousarray(leads.vectors[[*rows, *partners]])
         postings: dict[str, list[int]] = {}
         self.texts: list[str] = []
         for i, s in enumerate(sentences):
@@ -229,7 +298,7 @@ class _Layout:
             self.texts.append(text)
             for word in words:
                 postings.setdefault(word, []).append(i)
-        self.postings = {w: np.array(p, dtype=np.intp) for w, p in postings.items()}
+        self.postings = {w: tuple(p) for w, p in postings.items()}
         self.claims = [leads.claims.get(s.note, "") for s in sentences]
         # Per answer type (a year, a number: a handful of patterns), the bonus of each position.
         self._bonuses: dict[
@@ -238,35 +307,32 @@ class _Layout:
 
     def scores(self, scorer: QuestionScorer, vector: Vectors) -> npt.NDArray[np.float64]:
         """`QuestionScorer.score` of every position, plus the note's claim bonus."""
-        if not self.blocks:  # an index without notes
-            return np.zeros(0)
-        cosines = np.concatenate([(stack @ vector).reshape(-1) for stack in self.blocks])
-        if self.aligned is not None:
-            translated = (self.aligned @ vector[:, None])[:, 0, 0]
-            cosines[self.aligned_at] = np.maximum(cosines[self.aligned_at], translated)
-        scores = cosines.astype(np.float64)
+        n = len(self.rows)
+        both = self.matrix @ vector
+        cosines = np.maximum(both[:n], both[n:])  # the sentence's or its translation's
         total = scorer.total
+        at: list[int] = []
+        weights: list[float] = []
         if total > 0:
-            # Summed in the question's word order, as `QuestionScorer.overlap` does.
-            found = np.zeros(len(self.rows))
+            postings = self.postings
             for word, weight in scorer.weights.items():
-                holding = self.postings.get(word)
+                holding = postings.get(word)
                 if holding is not None:
-                    found[holding] += weight
-            scores = scores + WORD_WEIGHT * (found / total)
+                    at += holding
+                    weights += [weight] * len(holding)
+        if at:
+            # Each position's weights summed in the question's word order (bincount adds in
+            # the order given), as `QuestionScorer.overlap` does.
+            found = cast("npt.NDArray[np.float64]", np.bincount(at, weights, n))
+            scores: npt.NDArray[np.float64] = cosines + WORD_WEIGHT * (found / total)
+        else:
+            scores = cosines.astype(np.float64)
         if scorer.wanted is not None:
             # (score + its type bonus) + the claim's, in this order, as before.
             typed, claimed = self._bonus(scorer.wanted)
-            scores = scores + typed + claimed
+            scores += typed
+            scores += claimed
         return scores
-
-    def best(self, scores: npt.NDArray[np.float64]) -> tuple[list[int], list[float]]:
-        """Per note (in `note_at` order), the position of its best score and that score: the
-        first best, as a strict ">" over its sentences in order would keep."""
-        grid = np.full(len(self.first) * self.width, -np.inf)
-        grid[self.grid_at] = scores
-        at = grid.reshape(len(self.first), self.width).argmax(axis=1) + self.first
-        return at.tolist(), scores[at].tolist()
 
     def _bonus(
         self, wanted: re.Pattern[str]
