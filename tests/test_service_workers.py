@@ -8,6 +8,7 @@ which worker answered which batch, with how many threads); the last test uses th
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -91,6 +92,21 @@ def test_a_lone_question_gets_all_the_threads() -> None:
     assert answer.text == "ok"
     assert [(size, threads) for _, size, threads in engine.batches] == [(1, 2)]
     asyncio.run(service.aclose())
+
+
+def test_the_engine_served_is_set_aside_from_the_cyclic_collector() -> None:
+    """A full collection under load would otherwise walk the whole loaded engine while holding
+    the GIL; frozen objects are in no generation `gc.get_objects()` lists."""
+    gc.unfreeze()
+    engine = RecordingEngine(max_threads=2)
+    assert any(o is engine for o in gc.get_objects())
+    service = _service(engine)
+    try:
+        assert gc.get_freeze_count() > 0
+        assert not any(o is engine for o in gc.get_objects())
+    finally:
+        asyncio.run(service.aclose())
+        gc.unfreeze()  # the rest of the suite's garbage is collected as usual
 
 
 def test_questions_arriving_together_are_shared_by_two_narrow_workers() -> None:
