@@ -31,10 +31,10 @@ from bot.answering.retrieval import (
     expected_answer,
 )
 from bot.settings import Settings
+from index import text as text_module
 from index.bm25_scores import Bm25Scores, _distinct_rows, positive_scores
 from index.embeddings import Vectors
 from index.store import IndexStore
-from index import text as text_module
 from index.text import STOPWORDS, content_words, fold, plain_quotes
 
 DATA = Path(__file__).parent / "data"
