@@ -30,8 +30,9 @@ PLAIN_METHODS = frozenset({"lucene", "robertson", "atire"})
 # The most values (tokens x documents) of a score matrix also kept dense: 4 MiB of float32.
 DENSE_MAX_VALUES = 1 << 20
 
-# A token's (document, score) pairs, the scores float32 values.
-Postings = tuple[tuple[int, float], ...]
+# A token's documents and their scores (float32 values), in the column's order: a dict, as a
+# query's first token (most of its documents) is then copied in one call.
+Postings = dict[int, float]
 
 
 class Bm25Scores:
@@ -65,7 +66,7 @@ class Bm25Scores:
         if self.dense is not None and self.dtype == np.float32:
             starts, rows, values = indptr.tolist(), indices.tolist(), data.tolist()
             self.postings = {
-                token: tuple(
+                token: dict(
                     zip(
                         rows[starts[i] : starts[i + 1]],
                         values[starts[i] : starts[i + 1]],
@@ -147,7 +148,10 @@ def positive_scores(postings: Iterable[Postings]) -> dict[int, float]:
     sums: dict[int, float] = {}
     rounding = array("f", (0.0,))
     for pairs in postings:
-        for row, value in pairs:
+        if sums.keys().isdisjoint(pairs):  # the first token's, often others': nothing to add to
+            sums.update(pairs)
+            continue
+        for row, value in pairs.items():
             total = sums.get(row)
             if total is None:
                 sums[row] = value

@@ -204,16 +204,40 @@ def content_words(text: str) -> tuple[str, ...]:
     Elisions ("l'exploration") and hyphenated inversions ("veut-elle") are split first.
     """
     out: list[str] = []
+    known = _RAW_WORDS.get
     for raw in _WORD.findall(fold(plain_quotes(text))):
-        for word in re.split(r"['-]", raw):
-            if len(word) < 2 and not word.isdigit() and word != "%":
-                continue
-            if word in STOPWORDS:
-                continue
-            if word in _UNITS:
-                out.append(_UNITS[word])
-                continue
-            out.extend(_stem_pair(word))
+        words = known(raw)
+        if words is None:
+            words = _raw_words(raw)
+            if len(raw) <= _RAW_WORD_MAX_LENGTH:
+                if len(_RAW_WORDS) >= _RAW_WORDS_CAPACITY:
+                    _RAW_WORDS.clear()  # rare: the words of the corpus come back as they are met
+                _RAW_WORDS[raw] = words
+        out += words
+    return tuple(out)
+
+
+# What each word of a text gives (`_raw_words`), remembered word by word: a text not seen before
+# is mostly made of words that were (a question's words cost one look-up each, not a split, a
+# stop-word test and two stemmers). Bounded, as users type the words: cleared when full, and
+# long words are not kept. A plain dict: a get or a set is atomic, and a lost entry is recomputed.
+_RAW_WORDS: dict[str, tuple[str, ...]] = {}
+_RAW_WORDS_CAPACITY = 1 << 15
+_RAW_WORD_MAX_LENGTH = 40
+
+
+def _raw_words(raw: str) -> tuple[str, ...]:
+    """The content words of one `_WORD` match of folded text, as `content_words` gives them."""
+    out: list[str] = []
+    for word in re.split(r"['-]", raw) if "'" in raw or "-" in raw else (raw,):
+        if len(word) < 2 and not word.isdigit() and word != "%":
+            continue
+        if word in STOPWORDS:
+            continue
+        if word in _UNITS:
+            out.append(_UNITS[word])
+            continue
+        out.extend(_stem_pair(word))
     return tuple(out)
 
 

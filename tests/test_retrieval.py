@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,10 +31,11 @@ from bot.answering.retrieval import (
     expected_answer,
 )
 from bot.settings import Settings
+from index import text as text_module
 from index.bm25_scores import Bm25Scores, _distinct_rows, positive_scores
 from index.embeddings import Vectors
 from index.store import IndexStore
-from index.text import content_words
+from index.text import STOPWORDS, content_words, fold, plain_quotes
 
 DATA = Path(__file__).parent / "data"
 TOLERANCE = 1e-5  # far above float32 rounding of a cosine (~6e-8), far below any real gap
@@ -153,8 +155,11 @@ def test_bm25_postings_sum_to_the_scores_of_the_csc_columns(prebuilt_index: Path
     ]
     for query in queries:
         expected = bm25.get_scores(query)
-        got = positive_scores([p for p in (bm25.postings[w] for w in query) if p is not None])
+        postings = [p for p in (bm25.postings[w] for w in query) if p is not None]
+        got = positive_scores(postings)
         assert got == {r: s for r, s in enumerate(expected.tolist()) if s > 0}, query
+        # In the order the tokens first reach the documents (a column's copied as a whole).
+        assert list(got) == [r for r in dict.fromkeys(r for p in postings for r in p) if r in got]
         # ...and `get_scores` is still one np.add.at per token, in query order.
         reference = np.zeros(bm25.num_docs, dtype=bm25.dtype)
         for w in query:
@@ -186,3 +191,40 @@ def test_a_plain_add_equals_add_at_only_where_a_column_repeats_no_document() -> 
     plain = np.zeros(5, dtype=np.float32)
     plain[repeated[2:5]] += data[2:5]
     assert plain[1] == 2.0  # the repeated document got one of its two values: why it is checked
+
+
+def _content_words_per_text(text: str) -> tuple[str, ...]:
+    """`content_words` as first written: every word of the text split, tested and stemmed."""
+    out: list[str] = []
+    for raw in re.findall(r"[a-z0-9]+(?:[-'][a-z0-9]+)*|%", fold(plain_quotes(text))):
+        for word in re.split(r"['-]", raw):
+            if len(word) < 2 and not word.isdigit() and word != "%":
+                continue
+            if word in STOPWORDS:
+                continue
+            if word in text_module._UNITS:
+                out.append(text_module._UNITS[word])
+                continue
+            out.extend(text_module._stem_pair(word))
+    return tuple(out)
+
+
+def test_content_words_remembered_word_by_word_are_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each word's stems remembered once (the memo cleared when full, long words not kept): the
+    same words as the per-text code, on the question sets, corpus words and random messages."""
+    monkeypatch.setattr(text_module, "_RAW_WORDS", {})
+    monkeypatch.setattr(text_module, "_RAW_WORDS_CAPACITY", 500)  # cleared many times below
+    rng = random.Random(24)
+    questions = _questions()
+    words = sorted({w for q in questions for w in q.split()})
+    pieces = (*words, "l'", "qu’", "-", "-elle", "'", "%", "15", "kilos", "Pékin", "ŉ", "ʼ", "x")
+    texts = [*questions, "a" * 41, "l'" + "b" * 45, "veut-elle 15 kilos d’expériences ?"]
+    for _ in range(5_000):
+        texts.append(" ".join(rng.choice(pieces) for _ in range(rng.randint(1, 14))))
+    texts.append("".join(rng.choice(pieces) for _ in range(30)))
+    for text in texts * 2:  # the second time, words come from the memo
+        assert content_words.function(text) == _content_words_per_text(text), text
+    assert 0 < len(text_module._RAW_WORDS) <= 500
+    assert all(len(raw) <= text_module._RAW_WORD_MAX_LENGTH for raw in text_module._RAW_WORDS)

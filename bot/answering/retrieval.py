@@ -102,6 +102,7 @@ class Retriever:
         self._rows = list(self.units.values())
         number = {u: i for i, u in enumerate(self._names)}
         self._unit_number = [number[u] for u in self.unit_of]  # by row
+        self._by_name = sorted(range(len(self._names)), key=self._names.__getitem__)
         # Per answer type (a year, a number: a handful of patterns), the units that hold one;
         # per set of kinds, the units of those kinds.
         self._typed: dict[re.Pattern[str], frozenset[int]] = {}
@@ -209,13 +210,14 @@ class Retriever:
                     fused[unit] += ANSWER_TYPE_BONUS
         # Every fused unit is kept: a note ranked first brings the sentence it corrects, wherever
         # that sentence ranks (bot/answering/compose.py).
+        # Made in the order of the units' ids, the first key of their order (below): the two
+        # stable sorts on C-level keys that follow finish it (cosine, then score).
         names, kind, rows, new = self._names, self._kinds, self._rows, tuple.__new__
         hits: list[Hit] = [
             new(Hit, (names[u], kind[u], f, dense.get(u, 0.0), lexical.get(u, 0.0), rows[u]))
-            for u, f in fused.items()
+            for u in self._by_name
+            if (f := get(u)) is not None
         ]
-        # Their order (below) as three stable sorts on C-level keys: unit, cosine, then score.
-        hits.sort(key=_UNIT)
         hits.sort(key=_DENSE, reverse=True)
         hits.sort(key=_FUSED, reverse=True)
         dense_top = max(dense.values(), default=0.0)
@@ -369,7 +371,7 @@ def expected_answer(question: str) -> re.Pattern[str] | None:
 
 
 # The hits' order: best fused score first; ties go to the better cosine, then to the unit id.
-_UNIT, _FUSED, _DENSE = itemgetter(0), itemgetter(2), itemgetter(3)
+_FUSED, _DENSE = itemgetter(2), itemgetter(3)
 
 
 def _rrf_terms(weight: float, ranks: int) -> list[float]:
