@@ -35,6 +35,8 @@ def approximate_size(value: object) -> int:
 
 def entry_size(key: object, value: object) -> int:
     """The default weight of one entry: its key and its value."""
+    if type(key) is str and type(value) is str:  # most memos: text to text
+        return sys.getsizeof(key) + sys.getsizeof(value)
     return approximate_size(key) + approximate_size(value)
 
 
@@ -69,17 +71,20 @@ class LruCache(Generic[K, V]):
     def put(self, key: K, value: V) -> None:
         if self.capacity == 0:
             return
-        weight = self._weigh(key, value) if self.max_bytes is not None else 0
-        if self.max_bytes is not None and weight > self.max_bytes:
-            self.pop(key)
-            return
-        self.pop(key)
-        self._items[key] = (value, weight)
+        items, max_bytes = self._items, self.max_bytes
+        weight = 0
+        if max_bytes is not None:  # weighed only when bounded in bytes
+            weight = self._weigh(key, value)
+            if weight > max_bytes:
+                self.pop(key)
+                return
+        old = items.pop(key, None)
+        if old is not None:
+            self.bytes -= old[1]
+        items[key] = (value, weight)
         self.bytes += weight
-        while len(self._items) > self.capacity or (
-            self.max_bytes is not None and self.bytes > self.max_bytes
-        ):
-            _, (_, dropped) = self._items.popitem(last=False)
+        while len(items) > self.capacity or (max_bytes is not None and self.bytes > max_bytes):
+            _, (_, dropped) = items.popitem(last=False)
             self.bytes -= dropped
 
     def pop(self, key: K) -> V | None:
@@ -109,18 +114,32 @@ class Memo(Generic[K, V]):
     def __init__(self, function: Callable[[K], V], capacity: int, max_bytes: int) -> None:
         self.function = function
         self.cache: LruCache[K, V] = LruCache(capacity, max_bytes)
+        self._max_bytes = max(0, max_bytes)  # the cache's, as an int
         self._lock = threading.Lock()
         self.__doc__ = function.__doc__
         self.__wrapped__ = function
 
     def __call__(self, key: K) -> V:
+        # The cache's mapping read directly: a hit is one look-up and one move, no method calls.
+        items = self.cache._items
         with self._lock:
-            found = self.cache.get(key)
-        if found is not None:
-            return found
+            found = items.get(key)
+            if found is not None:
+                items.move_to_end(key)
+                return found[0]
         value = self.function(key)  # outside the lock: two threads may both compute it once
+        cache = self.cache
+        weight = cache._weigh(key, value)  # a Memo is always bounded in bytes
         with self._lock:
-            self.cache.put(key, value)
+            if key in items or not 0 < weight <= self._max_bytes:
+                cache.put(key, value)  # the rare cases: `put` handles them
+                return value
+            # `put` inlined for the commonest case: a new entry that fits.
+            items[key] = (value, weight)
+            cache.bytes += weight
+            while len(items) > cache.capacity or cache.bytes > self._max_bytes:
+                _, (_, dropped) = items.popitem(last=False)
+                cache.bytes -= dropped
         return value
 
     def cache_clear(self) -> None:

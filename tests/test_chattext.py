@@ -162,12 +162,22 @@ def test_the_fast_paths_of_chat_cleaning_change_no_result() -> None:
         assert plain_quotes(text) == text.translate(_TYPOGRAPHIC), text
 
 
+def test_stripping_and_cleaning_a_message_share_one_cache_entry() -> None:
+    """The engine cleans a message, then the classify rules strip it: one entry, one miss."""
+    text = "<@U42> **c quoi** le poids svp ? 🚀 zq-unique"
+    assert chattext.read_chat(text) == (chattext.strip_markup(text), chattext.clean_chat(text))
+    entries = len(chattext.read_chat.cache)
+    chattext.strip_markup(text + " 2")
+    chattext.clean_chat(text + " 2")
+    assert len(chattext.read_chat.cache) == entries + 1
+
+
 def test_the_chat_text_caches_are_bounded_in_bytes() -> None:
     """Keyed on messages (read by the engine, then by the classify rules): bounded in bytes."""
     for i in range(400):
         text = f"<@U{i}> **c quoi** svom ? 🚀 " + "x" * 20_000  # longer than any question
-        assert clean_chat(text) == chattext.clean_chat.function(text)
-    for cache in (chattext.clean_chat.cache, chattext.strip_markup.cache):
+        assert clean_chat(text) == chattext.read_chat.function(text)[1]
+    for cache in (chattext.read_chat.cache,):
         assert cache.max_bytes is not None and 0 < cache.bytes <= cache.max_bytes
         assert len(cache) < 400
 

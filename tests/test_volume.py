@@ -27,7 +27,7 @@ from bot.serving.service import FactBotService
 from bot.settings import Settings
 from index.corpus import ChatNote, NoteOverlay
 from index.embeddings import QUERY_CACHE_BYTES
-from index.lru import LruCache
+from index.lru import LruCache, Memo
 from tests.chat_support import discord_env, running_discord
 from tests.fakes.discord_server import FakeDiscord
 from tests.learning_support import chat_intake, questions, started_learning
@@ -93,6 +93,26 @@ def test_the_lru_evicts_by_bytes() -> None:
     assert "huge" not in cache and "k0" in cache and "big" in cache
     cache.put("k0", "short")  # replacing an entry re-weighs it
     assert cache.get("k0") == "short" and cache.bytes <= 10_000
+
+
+def test_a_memo_remembers_every_value_and_stays_bounded() -> None:
+    """A miss stores its entry without `put` (the common case inlined): the same bounds, and a
+    None result is remembered like any other (it used to be computed again at every call)."""
+    calls: list[str] = []
+
+    def nothing(key: str) -> None:
+        calls.append(key)
+
+    remembered = Memo(nothing, capacity=3, max_bytes=10_000)
+    for key in ("a", "a", "b", "a"):
+        assert remembered(key) is None
+    assert calls == ["a", "b"]
+    sized = Memo(str.upper, capacity=100, max_bytes=2_000)
+    for i in range(50):
+        assert sized(f"k{i}" + "x" * 100) == f"K{i}" + "X" * 100
+        assert sized.cache.bytes <= 2_000
+    assert sized("huge" * 1_000) == "HUGE" * 1_000 and "huge" * 1_000 not in sized.cache
+    assert 0 < len(sized.cache) < 50 and f"k49{'x' * 100}" in sized.cache
 
 
 def test_the_language_cache_is_bounded_in_bytes() -> None:

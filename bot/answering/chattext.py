@@ -203,11 +203,12 @@ def _collapse_spaces(text: str) -> str:
     return " ".join(text.split())
 
 
-# Keyed on messages (the engine reads one, then the classify rules read it again): bounded in
-# bytes too.
-@memo(capacity=4096, max_bytes=4 * MiB)
 def strip_markup(text: str) -> str:
     """`text` without mentions, links, emoji, code fences and Markdown emphasis (their words stay)."""
+    return read_chat(text)[0]
+
+
+def _strip_markup(text: str) -> str:
     # Each pattern needs its marker character: most questions hold none, and skipping a pattern
     # that cannot match is cheaper than running it (the classify rules call this too).
     if "<" in text:
@@ -264,14 +265,23 @@ def _expand(match: re.Match[str]) -> str:
     return found
 
 
-@memo(capacity=4096, max_bytes=4 * MiB)
 def clean_chat(text: str) -> str:
     """What a chat message asks, in words the retrieval knows (markup gone, abbreviations out).
 
     Returns "" for a message that was only markup, mentions or emoji."""
-    cleaned = expand_abbreviations(strip_markup(text))
+    return read_chat(text)[1]
+
+
+# Keyed on messages (the engine reads one, then the classify rules read it again): bounded in
+# bytes too. One entry holds both readings: the classify rules strip the message the engine
+# cleaned, so one miss per message instead of one per reading.
+@memo(capacity=4096, max_bytes=4 * MiB)
+def read_chat(text: str) -> tuple[str, str]:
+    """`(strip_markup(text), clean_chat(text))`, computed together."""
+    bare = _strip_markup(text)
+    cleaned = expand_abbreviations(bare)
     # A question left as only punctuation ("?? 🤔" -> "??") asks nothing.
-    return cleaned if any(ch.isalnum() for ch in cleaned) else ""
+    return bare, cleaned if any(ch.isalnum() for ch in cleaned) else ""
 
 
 # ---------------------------------------------------------------------------- typos
