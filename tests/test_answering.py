@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.answer import Answer
-from bot.answering.engine import Engine, text_to_embed
+from bot.answering import acts
+from bot.answering.engine import Engine, _retrieval_debug, text_to_embed
 from bot.answering.evaluation import _unit_text
 from bot.answering.language import detect_language
 from bot.answering.relevance import Gate
@@ -306,3 +308,35 @@ def test_a_passage_with_the_asked_figure_gets_the_bonus(
         fused = without[unit]
         bonus = ANSWER_TYPE_BONUS if unit in years else 0.0
         assert with_bonus[unit] == pytest.approx(fused + bonus)
+
+
+def test_every_reply_carries_its_retrieval_figures_and_the_index_card(
+    service: FactBotService,
+) -> None:
+    """Whatever the reply (fact answer, refusal, act, several questions), it carries the figures
+    of its message's own retrieval, made once per message; the acts showing the article's card
+    show the engine's, made once (`acts` takes it instead of rebuilding it)."""
+    engine: Engine = service.engine
+    messages = [
+        "de quoi parle cet article ?",  # gist
+        "is this article reliable?",  # reliability
+        "qui a écrit cet article ?",  # about
+        "bonjour",  # greeting
+        "qui a signé l'accord et combien de kg ?",  # multi
+        "Combien de kilos d'expériences la France devait-elle embarquer sur Chang'e 6 ?",
+        "What is the best pizza topping?",  # refused
+    ]
+    prepared = [engine.prepare(m) for m in messages]
+    answers = engine.answer_many(prepared)
+    vectors = engine.embedder.encode_queries([p.embedded for p in prepared])
+    for p, vector, answer in zip(prepared, vectors, answers, strict=True):
+        found = engine.retriever.search(p.question, vector)
+        assert answer.debug == _retrieval_debug(found), p.asked
+    card = acts.article_card(engine.index)
+    assert [a.card for a in answers[:4]] == [card] * 4
+    assert {a.act for a in answers} >= {"gist", "reliability", "about", "greeting", "fact"}
+    # The card handed in is the one shown.
+    other = dataclasses.replace(card, title="Another title")
+    for act in (acts.gist, acts.about, acts.reliability):
+        assert act("?", "en", engine.index, other).card is other
+    assert acts.conversation("hi", "en", "greeting", engine.index, other).card is other

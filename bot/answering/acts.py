@@ -2,7 +2,8 @@
 publication, the conversation replies, and several questions joined into one reply.
 
 Each is built from the loaded index alone (its documents' front matter, the moderators' summary,
-the notes' verdicts) and the catalogue; nothing here retrieves or encodes. Leads keep the
+the notes' verdicts) and the catalogue; nothing here retrieves or encodes. `card` is the index's
+`article_card`, when the caller made it once (the engine does). Leads keep the
 contract of `bot.answer.Lead`: a gist leads with a sentence of the summary, a reliability answer
 with a sentence of its most serious note, an about answer with a line built from the front
 matter; conversation replies have no lead, no quotes and no notes.
@@ -91,9 +92,11 @@ def card_text(card: ArticleCard, language: Language) -> str:
     return "\n".join(lines)
 
 
-def gist(question: str, language: Language, index: LoadedIndex) -> Answer:
+def gist(
+    question: str, language: Language, index: LoadedIndex, card: ArticleCard | None = None
+) -> Answer:
     """The summary first (its first sentence is the lead), then the headline and the scorecard."""
-    card = article_card(index)
+    card = card or article_card(index)
     section = index.summary.get(language) or next(iter(index.summary.values()), "")
     if section:
         lead: Lead | None = Lead(_first_sentence(section), "summary", "summary")
@@ -118,10 +121,12 @@ def gist(question: str, language: Language, index: LoadedIndex) -> Answer:
     )
 
 
-def about(question: str, language: Language, index: LoadedIndex) -> Answer:
+def about(
+    question: str, language: Language, index: LoadedIndex, card: ArticleCard | None = None
+) -> Answer:
     """Outlet, date, link, title and language of the article, from its front matter, in the
     lead; then the scorecard."""
-    card = article_card(index)
+    card = card or article_card(index)
     doc = _article(index)
     line = text(
         "about.lead",
@@ -160,10 +165,12 @@ def warnings(index: LoadedIndex, language: Language) -> list[FactCheckRef]:
     return [factcheck_ref(n, language) for n in notes]
 
 
-def reliability(question: str, language: Language, index: LoadedIndex) -> Answer:
+def reliability(
+    question: str, language: Language, index: LoadedIndex, card: ArticleCard | None = None
+) -> Answer:
     """The scorecard, then the notes that are not accurate, most serious first, each with its
     claim and what is true in one sentence; the rest through /factcheck."""
-    card = article_card(index)
+    card = card or article_card(index)
     listed = warnings(index, language)
     lines: list[str] = []
     lead: Lead | None = None
@@ -196,10 +203,16 @@ def reliability(question: str, language: Language, index: LoadedIndex) -> Answer
     )
 
 
-def conversation(question: str, language: Language, act: Act, index: LoadedIndex) -> Answer:
+def conversation(
+    question: str,
+    language: Language,
+    act: Act,
+    index: LoadedIndex,
+    card: ArticleCard | None = None,
+) -> Answer:
     """A greeting, thanks, help or feedback reply: the catalogue's words, naming the article
     (and for help the commands); no lead, no quotes, no notes, never refused."""
-    card = article_card(index)
+    card = card or article_card(index)
     title = _headline(index, language)
     if act == "greeting":
         reply = text("reply.greeting", language, title=title)

@@ -130,6 +130,8 @@ class Engine:
         # The everyday vocabulary: memory-mapped from INDEX_DIR/derived/ (computed once if missing).
         self.focus = CorpusFocus.from_index(index, lexicon_for(settings))
         self.leads = LeadIndex(index)
+        # The article at a glance, made once: gist, about and conversation replies show it.
+        self._card = acts.article_card(index)
         # What a message is, from the vector retrieval computes anyway (no second encode). The
         # exemplars' vectors depend on the encoder only: stored under INDEX_DIR/derived/
         # (kind_vectors.py), loaded at `open`, then shared by every engine a rebuild makes.
@@ -199,10 +201,12 @@ class Engine:
         parts = self._parts(items, kinds)
         answers = []
         for i, (p, f, v, k) in enumerate(zip(items, found, vectors, kinds, strict=True)):
-            answer = self._reply(p, f, v, gates, k, parts.get(i, ()))
-            # The retrieval's figures, whatever the reply (`factbot eval` reads them).
-            for key, value in _retrieval_debug(f).items():
-                answer.debug.setdefault(key, value)
+            debug = _retrieval_debug(f)
+            answer = self._reply(p, f, v, gates, k, parts.get(i, ()), debug)
+            # The retrieval's figures, whatever the reply (`factbot eval` reads them): a fact
+            # answer to the message has them already (`_answer` sets all three or none).
+            if not answer.debug:
+                answer.debug.update(debug)
             answers.append(answer)
         return answers
 
@@ -247,22 +251,24 @@ class Engine:
         gates: dict[Language, Gate] | None,
         kind: MessageKind,
         parts: tuple[_Part, ...] = (),
+        debug: dict[str, float] | None = None,
     ) -> Answer:
         """The reply the message's kind calls for: a fact answer (retrieval, gate, lead), or
-        one built from the index alone (bot/answering/acts.py), or one answer per question."""
+        one built from the index alone (bot/answering/acts.py), or one answer per question.
+        `debug`: `_retrieval_debug(found)`, when the caller has made it."""
         asked, language = prepared.asked or prepared.question, prepared.language
         if kind.kind in ("gist", "reliability", "about") and prepared.near_miss is not None:
             # It names what the corpus does not hold ("chang'e 8 c fiable ?"): refused.
-            return self._answer(prepared, found, vector, gates)
+            return self._answer(prepared, found, vector, gates, debug)
         if kind.kind == "gist":
-            return acts.gist(asked, language, self.index)
+            return acts.gist(asked, language, self.index, self._card)
         if kind.kind == "reliability":
-            return acts.reliability(asked, language, self.index)
+            return acts.reliability(asked, language, self.index, self._card)
         if kind.kind == "about":
-            return acts.about(asked, language, self.index)
+            return acts.about(asked, language, self.index, self._card)
         if kind.kind in CONVERSATION_KINDS:
-            return acts.conversation(asked, language, kind.kind, self.index)
-        whole = self._answer(prepared, found, vector, gates)
+            return acts.conversation(asked, language, kind.kind, self.index, self._card)
+        whole = self._answer(prepared, found, vector, gates, debug)
         if kind.kind == "multi" and parts:
             return self._answer_parts(prepared, parts, gates, whole)
         return whole
@@ -298,11 +304,11 @@ class Engine:
         found: Retrieval,
         vector: Vectors,
         gates: dict[Language, Gate] | None,
+        debug: dict[str, float] | None = None,
     ) -> Answer:
         question, language, embedded = prepared.question, prepared.language, prepared.embedded
         asked = prepared.asked or question
         margin = found.margin
-        debug = _retrieval_debug(found)
         if prepared.near_miss is not None:
             answer = refusal(asked, language, self.version, prepared.near_miss.message(language))
         elif not found.hits or not is_relevant(language, margin, found.coverage, gates or GATES):
@@ -320,7 +326,7 @@ class Engine:
                 vector,
                 asked,  # composed from what the retrieval read, to what the user asked
             )
-        answer.debug.update(debug)
+        answer.debug.update(_retrieval_debug(found) if debug is None else debug)
         return answer
 
     def _pick_sentence(self, question: str, embedded: str, chunk: Chunk) -> tuple[int, int]:
