@@ -6,12 +6,14 @@ BM25) on the questions the issue names and on every question of the three evalua
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.answer import Answer, Language
 from bot.answering.compose import render_text
+from bot.answering.engine import Engine
 from bot.answering.evaluation import load_questions, prepared_in_thread
 from bot.answering.lead import (
     CLAIM_TYPE_BONUS,
@@ -216,13 +218,11 @@ def _each_on_its_own(
     return best, scores
 
 
-def test_scoring_every_note_sentence_at_once_matches_scoring_each_on_its_own(
-    service: FactBotService,
-) -> None:
-    """The lead's note scores, computed with array operations, are the per-sentence ones (same
-    sentence, same score to a few ulps; a sentence tied with the best to that precision may be
-    picked instead): on every question of the three sets, both languages."""
-    engine = service.engine
+def _every_question_read(
+    engine: Engine,
+) -> Iterator[tuple[str, Vectors, QuestionScorer]]:
+    """Every question of the three sets, read in its thread, embedded, retrieved and scored:
+    the question as read, its vector and its scorer."""
     questions = [
         q
         for name in ("questions", "heldout", "chat")
@@ -231,20 +231,34 @@ def test_scoring_every_note_sentence_at_once_matches_scoring_each_on_its_own(
     items = [prepared_in_thread(engine, q) for q in questions]
     vectors = engine.embedder.encode_queries([p.embedded for p in items])
     found = engine.retriever.search_many([p.question for p in items], vectors)
+    for p, f, vector in zip(items, found, vectors, strict=True):
+        yield (
+            p.question,
+            vector,
+            QuestionScorer.of(p.question, f.words, engine.retriever.idf, f.wanted),
+        )
+
+
+def test_scoring_every_note_sentence_at_once_matches_scoring_each_on_its_own(
+    service: FactBotService,
+) -> None:
+    """The lead's note scores, computed with array operations, are the per-sentence ones (same
+    sentence, same score to a few ulps; a sentence tied with the best to that precision may be
+    picked instead): on every question of the three sets, both languages."""
+    engine = service.engine
     notes = {n: 0.01 * i for i, n in enumerate(engine.index.notes)}
     compared = same_sentence = 0
-    for p, f, vector in zip(items, found, vectors, strict=True):
-        scorer = QuestionScorer.of(p.question, f.words, engine.retriever.idf, f.wanted)
+    for question, vector, scorer in _every_question_read(engine):
         for language in ("fr", "en"):
             got = engine.leads.best_sentences(scorer, vector, notes, language)
             for note, fused in notes.items():
                 want, scores = _each_on_its_own(engine.leads, scorer, vector, note, language)
                 has = got.get(note)
                 if want is None:
-                    assert has is None, (p.question, note)
+                    assert has is None, (question, note)
                     continue
-                assert has is not None, (p.question, note)
-                why = (p.question, note, has, want)
+                assert has is not None, (question, note)
+                why = (question, note, has, want)
                 assert (has.source, has.kind) == (note, "factcheck"), why
                 assert has.score == pytest.approx(want.score, abs=SCORE_TOLERANCE), why
                 assert has.relevance == pytest.approx(
@@ -263,17 +277,8 @@ def test_an_answers_relevance_is_best_sentences_own(service: FactBotService) -> 
     relevant note's sentence) is what `best_sentences` says, on every question of the three
     sets, both languages."""
     engine = service.engine
-    questions = [
-        q
-        for name in ("questions", "heldout", "chat")
-        for q in load_questions(DATA / f"{name}.jsonl")
-    ]
-    items = [prepared_in_thread(engine, q) for q in questions]
-    vectors = engine.embedder.encode_queries([p.embedded for p in items])
-    found = engine.retriever.search_many([p.question for p in items], vectors)
     notes = {n: 0.01 * i for i, n in enumerate(engine.index.notes)}
-    for p, f, vector in zip(items, found, vectors, strict=True):
-        scorer = QuestionScorer.of(p.question, f.words, engine.retriever.idf, f.wanted)
+    for _, vector, scorer in _every_question_read(engine):
         for language in ("fr", "en"):
             every = engine.leads.best_sentences(scorer, vector, notes, language)
             relevance, best = engine.leads.relevance(scorer, vector, notes, language)
