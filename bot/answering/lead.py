@@ -95,6 +95,10 @@ class QuestionScorer:
 
     def score(self, cosine: float, words: frozenset[str], text: str) -> float:
         typed = self.wanted is not None and self.wanted.search(text) is not None
+        return self.scored(cosine, words, typed)
+
+    def scored(self, cosine: float, words: frozenset[str], typed: bool) -> float:
+        """`score`, told whether the text holds what `wanted` looks for."""
         return cosine + WORD_WEIGHT * self.overlap(words) + (TYPE_BONUS if typed else 0.0)
 
 
@@ -173,7 +177,7 @@ class LeadIndex:
 
     def quote(self, scorer: QuestionScorer, hit: Hit, quoted: Quoted) -> Candidate:
         """A quoted article sentence as a candidate (`hit`: its ranked unit): scored as
-        `QuestionScorer.score` scores it."""
+        `QuestionScorer.score` scores it, whether its text holds an answer type found once."""
         wanted = scorer.wanted
         typed = False
         if wanted is not None:
@@ -182,8 +186,7 @@ class LeadIndex:
             if known is None:
                 known = self._typed[key] = wanted.search(quoted.text) is not None
             typed = known
-        bonus = TYPE_BONUS if typed else 0.0
-        score = hit.dense + WORD_WEIGHT * scorer.overlap(quoted.words) + bonus
+        score = scorer.scored(hit.dense, quoted.words, typed)
         return _new(
             Candidate,
             (quoted.leading, hit.unit, "article", score, score + RETRIEVAL_WEIGHT * hit.fused),
