@@ -201,12 +201,11 @@ class Engine:
         parts = self._parts(items, kinds)
         answers = []
         for i, (p, f, v, k) in enumerate(zip(items, found, vectors, kinds, strict=True)):
-            debug = _retrieval_debug(f)
-            answer = self._reply(p, f, v, gates, k, parts.get(i, ()), debug)
+            answer = self._reply(p, f, v, gates, k, parts.get(i, ()))
             # The retrieval's figures, whatever the reply (`factbot eval` reads them): a fact
             # answer to the message has them already (`_answer` sets all three or none).
             if not answer.debug:
-                answer.debug.update(debug)
+                answer.debug.update(_retrieval_debug(f))
             answers.append(answer)
         return answers
 
@@ -214,8 +213,8 @@ class Engine:
         return self.answer_many([question])[0]
 
     def card(self) -> ArticleCard:
-        """The article at a glance (`/about`, `factbot about`)."""
-        return acts.article_card(self.index)
+        """The article at a glance (`/about`, `factbot about`), made once per engine."""
+        return self._card
 
     def _parts(
         self, items: Sequence[Prepared], kinds: Sequence[MessageKind]
@@ -251,15 +250,13 @@ class Engine:
         gates: dict[Language, Gate] | None,
         kind: MessageKind,
         parts: tuple[_Part, ...] = (),
-        debug: dict[str, float] | None = None,
     ) -> Answer:
         """The reply the message's kind calls for: a fact answer (retrieval, gate, lead), or
-        one built from the index alone (bot/answering/acts.py), or one answer per question.
-        `debug`: `_retrieval_debug(found)`, when the caller has made it."""
+        one built from the index alone (bot/answering/acts.py), or one answer per question."""
         asked, language = prepared.asked or prepared.question, prepared.language
         if kind.kind in ("gist", "reliability", "about") and prepared.near_miss is not None:
             # It names what the corpus does not hold ("chang'e 8 c fiable ?"): refused.
-            return self._answer(prepared, found, vector, gates, debug)
+            return self._answer(prepared, found, vector, gates)
         if kind.kind == "gist":
             return acts.gist(asked, language, self.index, self._card)
         if kind.kind == "reliability":
@@ -268,7 +265,7 @@ class Engine:
             return acts.about(asked, language, self.index, self._card)
         if kind.kind in CONVERSATION_KINDS:
             return acts.conversation(asked, language, kind.kind, self.index, self._card)
-        whole = self._answer(prepared, found, vector, gates, debug)
+        whole = self._answer(prepared, found, vector, gates)
         if kind.kind == "multi" and parts:
             return self._answer_parts(prepared, parts, gates, whole)
         return whole
@@ -304,7 +301,6 @@ class Engine:
         found: Retrieval,
         vector: Vectors,
         gates: dict[Language, Gate] | None,
-        debug: dict[str, float] | None = None,
     ) -> Answer:
         question, language, embedded = prepared.question, prepared.language, prepared.embedded
         asked = prepared.asked or question
@@ -326,7 +322,7 @@ class Engine:
                 vector,
                 asked,  # composed from what the retrieval read, to what the user asked
             )
-        answer.debug.update(_retrieval_debug(found) if debug is None else debug)
+        answer.debug.update(_retrieval_debug(found))
         return answer
 
     def _pick_sentence(self, question: str, embedded: str, chunk: Chunk) -> tuple[int, int]:
